@@ -1,0 +1,173 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Definition holds the definition fields of a root process: what a task
+// generator (or an ad-hoc define) decides, as opposed to runtime state.
+type Definition struct {
+	ProcessID   string
+	Name        string
+	Description string // "" is stored as null
+	Params      map[string]any
+	Metadata    map[string]any
+	Cancellable bool
+	Special     bool
+	Warning     string // "" is stored as null
+}
+
+func (d Definition) set() bson.D {
+	return bson.D{
+		{Key: "name", Value: d.Name},
+		{Key: "params", Value: nonNilMap(d.Params)},
+		{Key: "metadata", Value: nonNilMap(d.Metadata)},
+		{Key: "cancellable", Value: d.Cancellable},
+		{Key: "description", Value: optionalString(d.Description)},
+		{Key: "special", Value: d.Special},
+		{Key: "warning", Value: optionalString(d.Warning)},
+	}
+}
+
+func nonNilMap(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+// UpsertDefinition creates the root process of a definition in state idle, or
+// updates the definition fields of the existing root process with that
+// processId without touching its runtime state (status, progress, log, tree
+// position, adhoc/ephemeral flags).
+func (s *Store) UpsertDefinition(ctx context.Context, d Definition) (*Process, error) {
+	for attempt := 0; attempt < 2; attempt++ {
+		p, err := s.updateRootDefinition(ctx, d)
+		if !errors.Is(err, ErrNotFound) {
+			return p, err
+		}
+		id := bson.NewObjectID()
+		doc := &Process{
+			ID:          id,
+			ProcessID:   d.ProcessID,
+			Name:        d.Name,
+			Description: optionalString(d.Description),
+			Params:      nonNilMap(d.Params),
+			Metadata:    nonNilMap(d.Metadata),
+			RootID:      id,
+			Cancellable: d.Cancellable,
+			Special:     d.Special,
+			Warning:     optionalString(d.Warning),
+			Status:      Status{State: Idle},
+			Progress:    zeroProgress(),
+			Log:         []LogEntry{},
+			CreatedAt:   s.now(),
+		}
+		_, err = s.procs.InsertOne(ctx, doc)
+		if err == nil {
+			return doc, nil
+		}
+		if !mongo.IsDuplicateKeyError(err) {
+			return nil, fmt.Errorf("insert process %q: %w", d.ProcessID, err)
+		}
+		// Lost a race with a concurrent upsert (retry the update), or the
+		// processId belongs to a child (the retry finds no root and fails).
+	}
+	return nil, fmt.Errorf("define process %q: %w (held by a child process)", d.ProcessID, ErrDuplicateProcessID)
+}
+
+func (s *Store) updateRootDefinition(ctx context.Context, d Definition) (*Process, error) {
+	var p Process
+	err := s.procs.FindOneAndUpdate(ctx,
+		bson.D{{Key: "processId", Value: d.ProcessID}, {Key: "parentId", Value: nil}},
+		bson.D{{Key: "$set", Value: d.set()}},
+		options.FindOneAndUpdate().SetReturnDocument(options.After),
+	).Decode(&p)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("update process %q: %w", d.ProcessID, err)
+	}
+	return &p, nil
+}
+
+// SetAdhoc marks a process as ad-hoc, ephemeral or not.
+func (s *Store) SetAdhoc(ctx context.Context, id bson.ObjectID, ephemeral bool) (*Process, error) {
+	return s.update(ctx, id, bson.D{{Key: "$set", Value: bson.D{{Key: "adhoc", Value: true}, {Key: "ephemeral", Value: ephemeral}}}})
+}
+
+// SetEphemeral marks a process for deletion once it reaches an end state.
+func (s *Store) SetEphemeral(ctx context.Context, id bson.ObjectID) error {
+	_, err := s.update(ctx, id, bson.D{{Key: "$set", Value: bson.D{{Key: "ephemeral", Value: true}}}})
+	return err
+}
+
+func (s *Store) update(ctx context.Context, id bson.ObjectID, upd bson.D) (*Process, error) {
+	var p Process
+	err := s.procs.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, upd,
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&p)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("update process %s: %w", id.Hex(), err)
+	}
+	return &p, nil
+}
+
+// Child describes a child document to insert under a parent.
+type Child struct {
+	ProcessID   string
+	Name        string
+	Description string
+	Params      map[string]any
+	// Metadata of the child; children of run_child inherit the parent's.
+	Metadata map[string]any
+	Order    int
+	// State is Scheduled for a child about to run, Idle for an ad-hoc child.
+	State     State
+	Adhoc     bool
+	Ephemeral bool
+}
+
+// InsertChild inserts a child process under parent. The child is always
+// cancellable, never special, with no warning, as in optio-core.
+func (s *Store) InsertChild(ctx context.Context, parent *Process, c Child) (*Process, error) {
+	pid := parent.ID
+	doc := &Process{
+		ID:          bson.NewObjectID(),
+		ProcessID:   c.ProcessID,
+		Name:        c.Name,
+		Description: optionalString(c.Description),
+		Params:      nonNilMap(c.Params),
+		Metadata:    nonNilMap(c.Metadata),
+		ParentID:    &pid,
+		RootID:      parent.RootID,
+		Depth:       parent.Depth + 1,
+		Order:       c.Order,
+		Cancellable: true,
+		Adhoc:       c.Adhoc,
+		Ephemeral:   c.Ephemeral,
+		Status:      Status{State: c.State},
+		Progress:    zeroProgress(),
+		Log:         []LogEntry{},
+		CreatedAt:   s.now(),
+	}
+	if doc.RootID.IsZero() {
+		doc.RootID = parent.ID
+	}
+	if _, err := s.procs.InsertOne(ctx, doc); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return nil, fmt.Errorf("insert child %q: %w", c.ProcessID, ErrDuplicateProcessID)
+		}
+		return nil, fmt.Errorf("insert child %q: %w", c.ProcessID, err)
+	}
+	return doc, nil
+}

@@ -1,0 +1,167 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// MaxMessagesPerFlush bounds how many progress messages one flush appends to
+// the log. Past it, the log gets the first MaxMessagesPerFlush messages, a
+// "(N messages dropped)" line and the latest message, like optio-core's
+// avalanche mode.
+const MaxMessagesPerFlush = 10
+
+// WriteProgress sets a running process's progress and appends entries to its
+// log, but only while the process is still in the run that started at
+// runningSince and is active. It reports whether the document was written.
+func (s *Store) WriteProgress(ctx context.Context, id bson.ObjectID, runningSince time.Time, p Progress, entries []LogEntry) (bool, error) {
+	filter := bson.D{
+		{Key: "_id", Value: id},
+		{Key: "status.state", Value: bson.D{{Key: "$in", Value: []State{Running, CancelRequested, Cancelling}}}},
+		{Key: "status.runningSince", Value: runningSince},
+	}
+	res, err := s.procs.UpdateOne(ctx, filter, setPush(bson.D{{Key: "progress", Value: p}}, entries...))
+	if err != nil {
+		return false, fmt.Errorf("write progress of %s: %w", id.Hex(), err)
+	}
+	return res.MatchedCount > 0, nil
+}
+
+// ProgressBuffer batches a body's progress reports and writes them at most once
+// per interval. Report never blocks on Mongo. Close performs the final flush.
+type ProgressBuffer struct {
+	store        *Store
+	id           bson.ObjectID
+	runningSince time.Time
+	interval     time.Duration
+
+	mu        sync.Mutex
+	latest    Progress
+	dirty     bool
+	messages  []LogEntry
+	dropped   int
+	lastError error
+
+	wake    chan struct{}
+	stop    chan struct{}
+	stopped chan struct{}
+	once    sync.Once
+	writes  atomic.Int64
+}
+
+// NewProgressBuffer starts a buffer for the run of process id that began at
+// runningSince. interval <= 0 means 100 ms.
+func NewProgressBuffer(store *Store, id bson.ObjectID, runningSince time.Time, interval time.Duration) *ProgressBuffer {
+	if interval <= 0 {
+		interval = 100 * time.Millisecond
+	}
+	b := &ProgressBuffer{
+		store: store, id: id, runningSince: runningSince, interval: interval,
+		latest:  zeroProgress(),
+		wake:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	go b.loop()
+	return b
+}
+
+// Report records a progress update. percent nil means indeterminate; message
+// nil leaves progress.message null and adds no log line, as in optio-core.
+func (b *ProgressBuffer) Report(percent *float64, message *string) {
+	b.mu.Lock()
+	b.latest = Progress{Percent: percent, Message: message}
+	b.dirty = true
+	if message != nil && *message != "" {
+		b.messages = append(b.messages, NewLogEntry(b.store.now(), LevelInfo, *message))
+	}
+	b.mu.Unlock()
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Latest returns the most recent report.
+func (b *ProgressBuffer) Latest() Progress {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.latest
+}
+
+// Writes returns how many Mongo writes the buffer has made.
+func (b *ProgressBuffer) Writes() int64 { return b.writes.Load() }
+
+func (b *ProgressBuffer) loop() {
+	defer close(b.stopped)
+	var last time.Time
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-b.wake:
+		}
+		if wait := b.interval - time.Since(last); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-b.stop:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		b.flush(context.Background())
+		last = time.Now()
+	}
+}
+
+// take removes what is pending: the latest progress and the log entries to
+// append, with drops summarised.
+func (b *ProgressBuffer) take() (Progress, []LogEntry, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.dirty {
+		return Progress{}, nil, false
+	}
+	entries := b.messages
+	if len(entries) > MaxMessagesPerFlush+1 {
+		dropped := len(entries) - MaxMessagesPerFlush - 1
+		last := entries[len(entries)-1]
+		entries = append(entries[:MaxMessagesPerFlush:MaxMessagesPerFlush],
+			LogEntry{Timestamp: last.Timestamp, Level: LevelInfo, Message: fmt.Sprintf("(%d messages dropped)", dropped)}, last)
+	}
+	b.messages = nil
+	b.dirty = false
+	return b.latest, entries, true
+}
+
+func (b *ProgressBuffer) flush(ctx context.Context) {
+	p, entries, ok := b.take()
+	if !ok {
+		return
+	}
+	b.writes.Add(1)
+	if _, err := b.store.WriteProgress(ctx, b.id, b.runningSince, p, entries); err != nil {
+		b.mu.Lock()
+		b.lastError = err
+		b.mu.Unlock()
+	}
+}
+
+// Close stops the buffer and writes whatever is still pending (the final
+// flush). It returns the last write error, if any. Close is idempotent.
+func (b *ProgressBuffer) Close(ctx context.Context) error {
+	b.once.Do(func() {
+		close(b.stop)
+		<-b.stopped
+		b.flush(ctx)
+	})
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lastError
+}

@@ -1,0 +1,229 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// ErrNotFound is returned when no process document matches.
+var ErrNotFound = errors.New("process not found")
+
+// ErrDuplicateProcessID is returned when an insert would create a second
+// document with an existing processId.
+var ErrDuplicateProcessID = errors.New("processId already exists")
+
+// ErrConflict is returned (wrapped in a *ConflictError) when a compare-and-set
+// write found the document in a state the write may not start from.
+var ErrConflict = errors.New("state conflict")
+
+// ConflictError reports a refused compare-and-set write.
+type ConflictError struct {
+	ID      bson.ObjectID
+	To      State
+	Allowed []State
+	Current State // empty when the document is gone
+}
+
+func (e *ConflictError) Error() string {
+	if e.Current == "" {
+		return fmt.Sprintf("process %s: cannot move to %s: document is gone", e.ID.Hex(), e.To)
+	}
+	return fmt.Sprintf("process %s: cannot move from %s to %s (allowed from %v)", e.ID.Hex(), e.Current, e.To, e.Allowed)
+}
+
+// Unwrap makes errors.Is(err, ErrConflict) true.
+func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+// Store reads and writes the {prefix}_processes and {prefix}_launch_blocks
+// collections of one database. It is safe for concurrent use.
+type Store struct {
+	procs  *mongo.Collection
+	blocks *mongo.Collection
+	now    func() time.Time
+}
+
+// NewStore returns a store over db's {prefix}_processes and
+// {prefix}_launch_blocks collections.
+func NewStore(db *mongo.Database, prefix string) *Store {
+	bopts := options.Collection().SetBSONOptions(&options.BSONOptions{DefaultDocumentMap: true})
+	return &Store{
+		procs:  db.Collection(prefix+"_processes", bopts),
+		blocks: db.Collection(prefix+"_launch_blocks", bopts),
+		now:    func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
+	}
+}
+
+// Processes returns the processes collection (for readers and tests).
+func (s *Store) Processes() *mongo.Collection { return s.procs }
+
+// EnsureIndexes creates the unique index on processId and the indexes that
+// queries and tree walks use (parentId, rootId, status.state). It is idempotent.
+func (s *Store) EnsureIndexes(ctx context.Context) error {
+	_, err := s.procs.Indexes().CreateMany(ctx, []mongo.IndexModel{
+		{Keys: bson.D{{Key: "processId", Value: 1}}, Options: options.Index().SetUnique(true).SetName("processId_unique")},
+		{Keys: bson.D{{Key: "parentId", Value: 1}}, Options: options.Index().SetName("parentId")},
+		{Keys: bson.D{{Key: "rootId", Value: 1}}, Options: options.Index().SetName("rootId")},
+		{Keys: bson.D{{Key: "status.state", Value: 1}}, Options: options.Index().SetName("status_state")},
+	})
+	if err != nil {
+		return fmt.Errorf("create process indexes: %w", err)
+	}
+	return nil
+}
+
+var hexID = regexp.MustCompile(`^[a-fA-F0-9]{24}$`)
+
+// Resolve finds a process by either form of id, as optio-core does: a 24-digit
+// hex string is tried as an _id first, then any string as a processId.
+func (s *Store) Resolve(ctx context.Context, id string) (*Process, error) {
+	if hexID.MatchString(id) {
+		if oid, err := bson.ObjectIDFromHex(id); err == nil {
+			p, err := s.Get(ctx, oid)
+			if err == nil || !errors.Is(err, ErrNotFound) {
+				return p, err
+			}
+		}
+	}
+	return s.findOne(ctx, bson.D{{Key: "processId", Value: id}})
+}
+
+// Get returns the process with the given _id.
+func (s *Store) Get(ctx context.Context, id bson.ObjectID) (*Process, error) {
+	return s.findOne(ctx, bson.D{{Key: "_id", Value: id}})
+}
+
+// ByProcessID returns the process with the given processId.
+func (s *Store) ByProcessID(ctx context.Context, processID string) (*Process, error) {
+	return s.findOne(ctx, bson.D{{Key: "processId", Value: processID}})
+}
+
+func (s *Store) findOne(ctx context.Context, filter bson.D) (*Process, error) {
+	var p Process
+	err := s.procs.FindOne(ctx, filter, options.FindOne().SetSort(bson.D{{Key: "_id", Value: -1}})).Decode(&p)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read process: %w", err)
+	}
+	return &p, nil
+}
+
+// Query selects processes for List. Zero fields do not filter.
+type Query struct {
+	State    State
+	RootID   *bson.ObjectID
+	ParentID *bson.ObjectID
+	// Metadata matches metadata.<key> == value for every entry (Mongo equality).
+	Metadata map[string]any
+	// RootsOnly keeps documents without a parent.
+	RootsOnly bool
+	// States keeps documents in any of these states.
+	States []State
+}
+
+func (q Query) filter() bson.D {
+	f := bson.D{}
+	if q.State != "" {
+		f = append(f, bson.E{Key: "status.state", Value: q.State})
+	}
+	if len(q.States) > 0 {
+		f = append(f, bson.E{Key: "status.state", Value: bson.D{{Key: "$in", Value: q.States}}})
+	}
+	if q.RootID != nil {
+		f = append(f, bson.E{Key: "rootId", Value: *q.RootID})
+	}
+	if q.ParentID != nil {
+		f = append(f, bson.E{Key: "parentId", Value: *q.ParentID})
+	}
+	if q.RootsOnly {
+		f = append(f, bson.E{Key: "parentId", Value: nil})
+	}
+	for _, k := range sortedKeys(q.Metadata) {
+		f = append(f, bson.E{Key: "metadata." + k, Value: q.Metadata[k]})
+	}
+	return f
+}
+
+// List returns the matching processes sorted by depth, order, then _id.
+func (s *Store) List(ctx context.Context, q Query) ([]Process, error) {
+	cur, err := s.procs.Find(ctx, q.filter(), options.Find().SetSort(bson.D{
+		{Key: "depth", Value: 1}, {Key: "order", Value: 1}, {Key: "_id", Value: 1},
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	out := []Process{}
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	return out, nil
+}
+
+// Descendants returns the _ids of every descendant of id, breadth first.
+func (s *Store) Descendants(ctx context.Context, id bson.ObjectID) ([]bson.ObjectID, error) {
+	var out []bson.ObjectID
+	frontier := []bson.ObjectID{id}
+	for len(frontier) > 0 {
+		cur, err := s.procs.Find(ctx, bson.D{{Key: "parentId", Value: bson.D{{Key: "$in", Value: frontier}}}},
+			options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+		if err != nil {
+			return nil, fmt.Errorf("walk descendants: %w", err)
+		}
+		var rows []struct {
+			ID bson.ObjectID `bson:"_id"`
+		}
+		if err := cur.All(ctx, &rows); err != nil {
+			return nil, fmt.Errorf("walk descendants: %w", err)
+		}
+		frontier = frontier[:0:0]
+		for _, r := range rows {
+			out = append(out, r.ID)
+			frontier = append(frontier, r.ID)
+		}
+	}
+	return out, nil
+}
+
+// DeleteDescendants deletes every descendant of id and returns how many went.
+func (s *Store) DeleteDescendants(ctx context.Context, id bson.ObjectID) (int, error) {
+	ids, err := s.Descendants(ctx, id)
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	res, err := s.procs.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	if err != nil {
+		return 0, fmt.Errorf("delete descendants: %w", err)
+	}
+	return int(res.DeletedCount), nil
+}
+
+// DeleteTree deletes a process and all its descendants; it returns how many
+// documents went.
+func (s *Store) DeleteTree(ctx context.Context, id bson.ObjectID) (int, error) {
+	n, err := s.DeleteDescendants(ctx, id)
+	if err != nil {
+		return n, err
+	}
+	res, err := s.procs.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	if err != nil {
+		return n, fmt.Errorf("delete process: %w", err)
+	}
+	return n + int(res.DeletedCount), nil
+}
+
+// DeleteAll deletes every process document.
+func (s *Store) DeleteAll(ctx context.Context) (int, error) {
+	res, err := s.procs.DeleteMany(ctx, bson.D{})
+	if err != nil {
+		return 0, fmt.Errorf("delete processes: %w", err)
+	}
+	return int(res.DeletedCount), nil
+}

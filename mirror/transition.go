@@ -1,0 +1,198 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// The engine's log messages, worded exactly as optio-core writes them.
+const (
+	MsgScheduled = "State changed to scheduled"
+	MsgRunning   = "State changed to running"
+	MsgDone      = "State changed to done"
+	MsgCancelled = "State changed to cancelled"
+)
+
+// MsgSpawnedChild is the parent's log entry when a child is created.
+func MsgSpawnedChild(name string) string { return "Spawned child: " + name }
+
+// MsgRefusedChild is the parent's log entry when a child is refused because the
+// parent was already cancelled.
+func MsgRefusedChild(name, processID string) string {
+	return fmt.Sprintf("Refused to spawn child '%s' (process_id=%s): parent already cancelled", name, processID)
+}
+
+// cas applies upd to the document id if its state is one of from, and returns
+// the document after the write. A refused write returns a *ConflictError.
+func (s *Store) cas(ctx context.Context, id bson.ObjectID, to State, from []State, extra bson.D, upd bson.D) (*Process, error) {
+	filter := append(bson.D{{Key: "_id", Value: id}, {Key: "status.state", Value: bson.D{{Key: "$in", Value: from}}}}, extra...)
+	var p Process
+	err := s.procs.FindOneAndUpdate(ctx, filter, upd, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&p)
+	if err == nil {
+		return &p, nil
+	}
+	if !errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, fmt.Errorf("move process %s to %s: %w", id.Hex(), to, err)
+	}
+	cur, gerr := s.Get(ctx, id)
+	conflict := &ConflictError{ID: id, To: to, Allowed: from}
+	if gerr == nil {
+		conflict.Current = cur.Status.State
+	} else if !errors.Is(gerr, ErrNotFound) {
+		return nil, gerr
+	}
+	return nil, conflict
+}
+
+func setPush(set bson.D, entries ...LogEntry) bson.D {
+	upd := bson.D{{Key: "$set", Value: set}}
+	if len(entries) > 0 {
+		upd = append(upd, bson.E{Key: "$push", Value: bson.D{{Key: "log", Value: bson.D{{Key: "$each", Value: entries}}}}})
+	}
+	return upd
+}
+
+// Claim moves a launchable process (idle, done, failed, cancelled) to scheduled
+// for a new run: status and progress are reset, the log restarts with "State
+// changed to scheduled", and the previous run's descendants are deleted. Of two
+// concurrent claims exactly one succeeds; the other gets a *ConflictError.
+func (s *Store) Claim(ctx context.Context, id bson.ObjectID) (*Process, error) {
+	now := s.now()
+	p, err := s.cas(ctx, id, Scheduled, statesFrom(Scheduled), nil, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "status", Value: Status{State: Scheduled}},
+		{Key: "progress", Value: zeroProgress()},
+		{Key: "log", Value: []LogEntry{NewLogEntry(now, LevelEvent, MsgScheduled)}},
+	}}})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.DeleteDescendants(ctx, id); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// Start moves a scheduled process to running, stamping status.runningSince.
+func (s *Store) Start(ctx context.Context, id bson.ObjectID) (*Process, error) {
+	now := s.now()
+	return s.cas(ctx, id, Running, []State{Scheduled}, nil, setPush(bson.D{
+		{Key: "status.state", Value: Running},
+		{Key: "status.runningSince", Value: now},
+	}, NewLogEntry(now, LevelEvent, MsgRunning)))
+}
+
+// RequestCancel moves a running process to cancel_requested. Of two concurrent
+// requests exactly one succeeds.
+func (s *Store) RequestCancel(ctx context.Context, id bson.ObjectID) (*Process, error) {
+	return s.cas(ctx, id, CancelRequested, []State{Running}, nil, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "status.state", Value: CancelRequested},
+	}}})
+}
+
+// AckCancel moves a cancel_requested process to cancelling: the executor has
+// seen the request and delivered it to the body.
+func (s *Store) AckCancel(ctx context.Context, id bson.ObjectID) (*Process, error) {
+	return s.cas(ctx, id, Cancelling, []State{CancelRequested}, nil, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "status.state", Value: Cancelling},
+	}}})
+}
+
+// CancelScheduled moves a scheduled process (whose body has not started)
+// straight to cancelled.
+func (s *Store) CancelScheduled(ctx context.Context, id bson.ObjectID) (*Process, error) {
+	return s.cas(ctx, id, Cancelled, []State{Scheduled}, nil, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "status.state", Value: Cancelled},
+		{Key: "status.stoppedAt", Value: s.now()},
+	}}})
+}
+
+// Complete moves a running process to done, with doneAt and the run's duration
+// in seconds (rounded to 10 ms, as optio-core does).
+func (s *Store) Complete(ctx context.Context, id bson.ObjectID) (*Process, error) {
+	cur, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	set := bson.D{{Key: "status.state", Value: Done}, {Key: "status.doneAt", Value: now}}
+	var guard bson.D
+	if rs := cur.Status.RunningSince; rs != nil {
+		set = append(set, bson.E{Key: "status.duration", Value: math.Round(now.Sub(*rs).Seconds()*100) / 100})
+		guard = bson.D{{Key: "status.runningSince", Value: *rs}}
+	}
+	return s.cas(ctx, id, Done, []State{Running}, guard, setPush(set, NewLogEntry(now, LevelEvent, MsgDone)))
+}
+
+// Cancelled moves a process whose body returned after a cancel to cancelled.
+// A process still running or cancel_requested (a cancel the body saw before the
+// mirror did, as at shutdown) is walked through cancel_requested and cancelling
+// first, so every write is an allowed edge.
+func (s *Store) Cancelled(ctx context.Context, id bson.ObjectID) (*Process, error) {
+	if _, err := s.RequestCancel(ctx, id); err != nil && !errors.Is(err, ErrConflict) {
+		return nil, err
+	}
+	if _, err := s.AckCancel(ctx, id); err != nil && !errors.Is(err, ErrConflict) {
+		return nil, err
+	}
+	now := s.now()
+	return s.cas(ctx, id, Cancelled, []State{Cancelling}, nil, setPush(bson.D{
+		{Key: "status.state", Value: Cancelled},
+		{Key: "status.stoppedAt", Value: now},
+	}, NewLogEntry(now, LevelEvent, MsgCancelled)))
+}
+
+// Fail moves an active process to failed with the given error text. The log
+// gets an "error" entry with the text (as optio-core writes for a raising
+// body) unless entries are given, in which case those are appended instead.
+func (s *Store) Fail(ctx context.Context, id bson.ObjectID, errText string, entries ...LogEntry) (*Process, error) {
+	now := s.now()
+	if len(entries) == 0 {
+		entries = []LogEntry{NewLogEntry(now, LevelError, errText)}
+	}
+	return s.cas(ctx, id, Failed, statesFrom(Failed), nil, setPush(bson.D{
+		{Key: "status.state", Value: Failed},
+		{Key: "status.error", Value: errText},
+		{Key: "status.failedAt", Value: now},
+	}, entries...))
+}
+
+// Dismiss resets an ended process (done, failed, cancelled) to idle: the
+// status timestamps, progress and log are cleared and all descendants deleted.
+func (s *Store) Dismiss(ctx context.Context, id bson.ObjectID) (*Process, error) {
+	p, err := s.cas(ctx, id, Idle, statesFrom(Idle), nil, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "status", Value: Status{State: Idle}},
+		{Key: "progress", Value: zeroProgress()},
+		{Key: "log", Value: []LogEntry{}},
+	}}})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.DeleteDescendants(ctx, id); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// AppendLog appends entries to a process's log whatever its state.
+func (s *Store) AppendLog(ctx context.Context, id bson.ObjectID, entries ...LogEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	_, err := s.procs.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+		bson.D{{Key: "$push", Value: bson.D{{Key: "log", Value: bson.D{{Key: "$each", Value: entries}}}}}})
+	if err != nil {
+		return fmt.Errorf("append log to %s: %w", id.Hex(), err)
+	}
+	return nil
+}
+
+// Now returns the store's clock reading (UTC, millisecond precision, as Mongo
+// stores dates).
+func (s *Store) Now() time.Time { return s.now() }
