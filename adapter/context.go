@@ -2,6 +2,12 @@ package adapter
 
 import (
 	"context"
+	"math"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/optio-temporal/optio/mirror"
 )
 
 // Indeterminate is the percent to pass to ProcessContext.ReportProgress when
@@ -10,18 +16,24 @@ const Indeterminate = -1.0
 
 // ProcessContext is the sole argument of every TaskFunc: what the process
 // receives (its ID, params, metadata and the engine's services) and what it can
-// do (report progress, check for cancellation, run children).
+// do (report progress, check for cancellation, mark itself ephemeral, run
+// child processes).
 type ProcessContext struct {
-	ctx       context.Context
-	processID string
-	params    map[string]any
-	metadata  map[string]any
-	services  map[string]any
+	ctx        context.Context
+	engine     *Engine
+	processID  string
+	docID      bson.ObjectID
+	workflowID string
+	runID      string
+	params     map[string]any
+	metadata   map[string]any
+	services   map[string]any
+	progress   *mirror.ProgressBuffer
 }
 
 // Context returns a context that is cancelled when the process is cancelled
-// (from the API, over RPC or from the Temporal Web UI) or the engine shuts down.
-// Pass it to every blocking call in the body.
+// (from the API, over RPC or from the Temporal Web UI) or the engine shuts
+// down. Pass it to every blocking call in the body; context.Cause tells why.
 func (c *ProcessContext) Context() context.Context { return c.ctx }
 
 // ProcessID returns the process's processId.
@@ -37,5 +49,31 @@ func (c *ProcessContext) Metadata() map[string]any { return c.metadata }
 func (c *ProcessContext) Services() map[string]any { return c.services }
 
 // ShouldContinue reports false once cancellation has been requested. Poll it in
-// loops; a body that never checks it stays cancelling until it returns.
+// loops and return early when it is false; a body that never checks it stays
+// cancelling until it returns.
 func (c *ProcessContext) ShouldContinue() bool { return c.ctx.Err() == nil }
+
+// ReportProgress records progress: percent from 0 to 100 (clamped), or
+// Indeterminate (any negative value or NaN) for null; message, when not
+// empty, is also appended to the process log. Reports are buffered and written
+// to Mongo at most once per Config.ProgressFlushInterval, with a final write
+// when the body returns. ReportProgress never blocks on Mongo.
+func (c *ProcessContext) ReportProgress(percent float64, message string) {
+	var p *float64
+	if percent >= 0 && !math.IsNaN(percent) {
+		percent = min(percent, 100)
+		p = &percent
+	}
+	var m *string
+	if message != "" {
+		m = &message
+	}
+	c.progress.Report(p, m)
+}
+
+// MarkEphemeral marks this process for deletion once it reaches an end state.
+func (c *ProcessContext) MarkEphemeral() error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 30*time.Second)
+	defer cancel()
+	return c.engine.store.SetEphemeral(ctx, c.docID)
+}

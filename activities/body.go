@@ -1,0 +1,182 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/optio-temporal/optio/mirror"
+)
+
+// ErrCancelRequested is the cause of a body context cancelled because the
+// process was cancelled.
+var ErrCancelRequested = errors.New("process cancellation requested")
+
+// ErrShutdown is the cause of a body context cancelled because the engine is
+// shutting down.
+var ErrShutdown = errors.New("engine shutting down")
+
+// ErrNoExecute is returned by a BodyRunner that holds no execute function for
+// the process.
+var ErrNoExecute = errors.New("No execute function found")
+
+// BodyRunner runs the user's function for one body activity. The engine
+// implements it: it builds the ProcessContext, buffers progress and recovers
+// panics.
+type BodyRunner interface {
+	RunBody(ctx context.Context, run *BodyRun) (BodyResult, error)
+}
+
+// BodyRun is one execution of a body, as handed to the BodyRunner.
+type BodyRun struct {
+	Input    BodyInput
+	progress atomic.Pointer[func() mirror.Progress]
+}
+
+// SetProgressSource tells the heartbeat where to read the latest progress.
+func (r *BodyRun) SetProgressSource(f func() mirror.Progress) { r.progress.Store(&f) }
+
+// Progress returns the latest progress, for heartbeat details.
+func (r *BodyRun) Progress() *mirror.Progress {
+	if f := r.progress.Load(); f != nil {
+		p := (*f)()
+		return &p
+	}
+	return nil
+}
+
+// Bodies implements the body activity and keeps track of the bodies running
+// in this process, so that a cancel reaches them directly rather than through
+// the next heartbeat response.
+type Bodies struct {
+	Runner BodyRunner
+	// HeartbeatInterval is how often the body activity heartbeats.
+	HeartbeatInterval time.Duration
+
+	mu      sync.Mutex
+	running map[string]context.CancelCauseFunc
+	docs    map[string]string
+}
+
+func bodyKey(workflowID, runID string) string { return workflowID + "\x00" + runID }
+
+// Body runs a process's function until it returns. It heartbeats with the
+// latest progress as details. An error from the function fails the activity
+// with a non-retryable ApplicationError of type BodyFailedType.
+func (b *Bodies) Body(ctx context.Context, in BodyInput) (BodyResult, error) {
+	bodyCtx, cancel := context.WithCancelCause(ctx)
+	key := bodyKey(in.WorkflowID, in.RunID)
+	b.mu.Lock()
+	if b.running == nil {
+		b.running = map[string]context.CancelCauseFunc{}
+		b.docs = map[string]string{}
+	}
+	b.running[key] = cancel
+	b.docs[key] = in.DocID
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		delete(b.running, key)
+		delete(b.docs, key)
+		b.mu.Unlock()
+		cancel(nil)
+	}()
+
+	run := &BodyRun{Input: in}
+	stop := make(chan struct{})
+	var hb sync.WaitGroup
+	hb.Add(1)
+	go func() {
+		defer hb.Done()
+		interval := b.HeartbeatInterval
+		if interval <= 0 {
+			interval = time.Second
+		}
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			activity.RecordHeartbeat(ctx, run.Progress())
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	res, err := b.Runner.RunBody(bodyCtx, run)
+	close(stop)
+	hb.Wait()
+	switch {
+	case errors.Is(err, ErrNoExecute):
+		return res, temporal.NewNonRetryableApplicationError(err.Error(), NoExecuteType, nil)
+	case err != nil:
+		return res, temporal.NewNonRetryableApplicationError(err.Error(), BodyFailedType, nil)
+	}
+	return res, nil
+}
+
+// CancelBody cancels the body of the given workflow run if it runs here.
+func (b *Bodies) CancelBody(_ context.Context, in CancelBodyInput) (bool, error) {
+	return b.Cancel(in.WorkflowID, in.RunID, ErrCancelRequested), nil
+}
+
+// Cancel cancels the body of the given workflow run if it runs in this
+// process, and reports whether it did.
+func (b *Bodies) Cancel(workflowID, runID string, cause error) bool {
+	b.mu.Lock()
+	cancel, ok := b.running[bodyKey(workflowID, runID)]
+	b.mu.Unlock()
+	if ok {
+		cancel(cause)
+	}
+	return ok
+}
+
+// CancelAll cancels every body running in this process and returns how many.
+func (b *Bodies) CancelAll(cause error) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, cancel := range b.running {
+		cancel(cause)
+	}
+	return len(b.running)
+}
+
+// Running returns how many bodies run in this process.
+func (b *Bodies) Running() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.running)
+}
+
+// RunningDocs returns the document ids of the bodies running in this process.
+func (b *Bodies) RunningDocs() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]string, 0, len(b.docs))
+	for _, d := range b.docs {
+		out = append(out, d)
+	}
+	return out
+}
+
+// CancelWorkflow cancels the body of any run of workflowID running here.
+func (b *Bodies) CancelWorkflow(workflowID string, cause error) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	found := false
+	for key, cancel := range b.running {
+		if len(key) > len(workflowID) && key[:len(workflowID)] == workflowID && key[len(workflowID)] == 0 {
+			cancel(cause)
+			found = true
+		}
+	}
+	return found
+}

@@ -1,0 +1,189 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/optio-temporal/optio/mirror"
+)
+
+// Locator tells the mirror activities where execute functions live.
+type Locator interface {
+	// Holds reports whether this engine holds the execute function of processID.
+	Holds(processID string) bool
+	// LocalQueue is this engine's worker-specific task queue.
+	LocalQueue() string
+	// Forget drops processID from this engine's registry (an ephemeral
+	// process that is gone).
+	Forget(processID string)
+}
+
+// Mirror implements the mirror-write activities. The process workflow runs
+// them as local activities.
+type Mirror struct {
+	Store   *mirror.Store
+	Locator Locator
+	Logger  *slog.Logger
+}
+
+func parseDocID(s string) (bson.ObjectID, error) {
+	id, err := bson.ObjectIDFromHex(s)
+	if err != nil {
+		return id, fmt.Errorf("bad process document id %q: %w", s, err)
+	}
+	return id, nil
+}
+
+// StartRun moves the process from scheduled to running. A retry after a write
+// that already landed finds the run started and reports it as such.
+func (m *Mirror) StartRun(ctx context.Context, in StartRunInput) (StartRunResult, error) {
+	id, err := parseDocID(in.DocID)
+	if err != nil {
+		return StartRunResult{}, err
+	}
+	p, err := m.Store.Start(ctx, id)
+	var conflict *mirror.ConflictError
+	switch {
+	case err == nil:
+	case errors.As(err, &conflict):
+		if conflict.Current != mirror.Running {
+			return StartRunResult{State: conflict.Current}, nil
+		}
+		if p, err = m.Store.Get(ctx, id); err != nil {
+			return StartRunResult{}, err
+		}
+	default:
+		return StartRunResult{}, err
+	}
+	res := StartRunResult{Started: true, State: p.Status.State, Metadata: p.Metadata}
+	if p.Status.RunningSince != nil {
+		res.RunningSince = *p.Status.RunningSince
+	}
+	return res, nil
+}
+
+// ClaimBody picks the task queue for a body: this worker's own queue when this
+// engine holds the execute function, else the hint queue, unless the worker
+// behind it was lost during this run.
+func (m *Mirror) ClaimBody(_ context.Context, in ClaimBodyInput) (ClaimBodyResult, error) {
+	local := m.Locator.LocalQueue()
+	if m.Locator.Holds(in.ProcessID) && !slices.Contains(in.LostQueues, local) {
+		return ClaimBodyResult{Queue: local, Local: true}, nil
+	}
+	if in.HintQueue != "" && !slices.Contains(in.LostQueues, in.HintQueue) {
+		return ClaimBodyResult{Queue: in.HintQueue}, nil
+	}
+	return ClaimBodyResult{}, nil
+}
+
+// RequestCancel records a cancel on the document: running moves to
+// cancel_requested (a cancel from the Temporal side), then cancel_requested to
+// cancelling (the workflow is delivering it to the body). States already past
+// those steps are left alone.
+func (m *Mirror) RequestCancel(ctx context.Context, in DocInput) (mirror.State, error) {
+	id, err := parseDocID(in.DocID)
+	if err != nil {
+		return "", err
+	}
+	if _, err := m.Store.RequestCancel(ctx, id); err != nil && !errors.Is(err, mirror.ErrConflict) {
+		return "", err
+	}
+	p, err := m.Store.AckCancel(ctx, id)
+	var conflict *mirror.ConflictError
+	if errors.As(err, &conflict) {
+		return conflict.Current, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return p.Status.State, nil
+}
+
+// CancelScheduled moves a process whose body never started to cancelled.
+func (m *Mirror) CancelScheduled(ctx context.Context, in DocInput) (mirror.State, error) {
+	id, err := parseDocID(in.DocID)
+	if err != nil {
+		return "", err
+	}
+	p, err := m.Store.CancelScheduled(ctx, id)
+	var conflict *mirror.ConflictError
+	if errors.As(err, &conflict) {
+		return conflict.Current, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return p.Status.State, nil
+}
+
+// Finish writes the terminal state of a run and deletes the process if it is
+// ephemeral. A body that completed while a cancel was being recorded ends
+// cancelled, as in optio-core (the flag was set when it returned).
+func (m *Mirror) Finish(ctx context.Context, in FinishInput) (FinishResult, error) {
+	id, err := parseDocID(in.DocID)
+	if err != nil {
+		return FinishResult{}, err
+	}
+	var p *mirror.Process
+	switch in.Outcome {
+	case OutcomeDone:
+		p, err = m.Store.Complete(ctx, id)
+		var conflict *mirror.ConflictError
+		if errors.As(err, &conflict) && (conflict.Current == mirror.CancelRequested || conflict.Current == mirror.Cancelling) {
+			p, err = m.Store.Cancelled(ctx, id)
+		}
+	case OutcomeCancelled:
+		p, err = m.Store.Cancelled(ctx, id)
+	case OutcomeFailed:
+		p, err = m.Store.Fail(ctx, id, in.Error, m.stamp(in.Log)...)
+	default:
+		return FinishResult{}, fmt.Errorf("unknown outcome %q", in.Outcome)
+	}
+	var conflict *mirror.ConflictError
+	switch {
+	case errors.As(err, &conflict):
+		// Already terminal (a retried write that landed, or the reconciler got
+		// there first), or gone: nothing more to write.
+		if conflict.Current == "" {
+			return FinishResult{Deleted: true}, nil
+		}
+		m.Logger.Debug("terminal write skipped", "process", in.ProcessID, "want", in.Outcome, "state", conflict.Current)
+		if p, err = m.Store.Get(ctx, id); err != nil {
+			return FinishResult{}, err
+		}
+	case err != nil:
+		return FinishResult{}, err
+	}
+	res := FinishResult{State: p.Status.State}
+	if p.Ephemeral && p.Status.State.End() {
+		if _, err := m.Store.DeleteTree(ctx, id); err != nil {
+			return res, err
+		}
+		m.Locator.Forget(p.ProcessID)
+		res.Deleted = true
+	}
+	return res, nil
+}
+
+// AppendLog appends entries to a process's log.
+func (m *Mirror) AppendLog(ctx context.Context, in AppendLogInput) error {
+	id, err := parseDocID(in.DocID)
+	if err != nil {
+		return err
+	}
+	return m.Store.AppendLog(ctx, id, m.stamp(in.Log)...)
+}
+
+func (m *Mirror) stamp(lines []LogLine) []mirror.LogEntry {
+	now := m.Store.Now()
+	out := make([]mirror.LogEntry, len(lines))
+	for i, l := range lines {
+		out[i] = mirror.NewLogEntry(now, l.Level, l.Message)
+	}
+	return out
+}

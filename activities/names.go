@@ -1,0 +1,151 @@
+package activities
+
+import (
+	"time"
+
+	"github.com/optio-temporal/optio/mirror"
+)
+
+// Activity names, registered explicitly so that workflow code refers to them
+// by a stable string.
+const (
+	StartRunName        = "optio.StartRun"
+	ClaimBodyName       = "optio.ClaimBody"
+	RequestCancelName   = "optio.RequestCancel"
+	FinishName          = "optio.Finish"
+	AppendLogName       = "optio.AppendLog"
+	CreateChildName     = "optio.CreateChild"
+	CancelScheduledName = "optio.CancelScheduled"
+	BodyName            = "optio.Body"
+	CancelBodyName      = "optio.CancelBody"
+	ScheduledLaunchName = "optio.ScheduledLaunch"
+)
+
+// BodyFailedType is the ApplicationError type of a body that returned an error.
+const BodyFailedType = "optio.BodyFailed"
+
+// NoExecuteType is the ApplicationError type of a body activity that found no
+// execute function for its process on the worker it was routed to.
+const NoExecuteType = "optio.NoExecuteFunction"
+
+// StartRunInput asks to move a scheduled process to running.
+type StartRunInput struct {
+	DocID string
+}
+
+// StartRunResult says whether the run started and what the body needs.
+type StartRunResult struct {
+	// Started is false when the document was no longer scheduled (cancelled
+	// before the body started, or deleted).
+	Started      bool
+	State        mirror.State
+	RunningSince time.Time
+	Metadata     map[string]any
+}
+
+// ClaimBodyInput asks which task queue should run a body.
+type ClaimBodyInput struct {
+	ProcessID string
+	// HintQueue is the worker-specific queue of an engine known to hold the
+	// execute function (the launching engine, or a parent body's engine).
+	HintQueue string
+	// LostQueues are queues whose worker was lost during this run.
+	LostQueues []string
+}
+
+// ClaimBodyResult names the queue to run the body on; Queue is empty when no
+// live worker is known to hold the execute function.
+type ClaimBodyResult struct {
+	Queue string
+	Local bool
+}
+
+// DocInput names a process document.
+type DocInput struct {
+	DocID string
+}
+
+// Outcome is how a body ended, as the workflow saw it.
+type Outcome string
+
+// Body outcomes.
+const (
+	OutcomeDone      Outcome = "done"
+	OutcomeFailed    Outcome = "failed"
+	OutcomeCancelled Outcome = "cancelled"
+)
+
+// FinishInput asks for the terminal write of a run.
+type FinishInput struct {
+	DocID     string
+	ProcessID string
+	Outcome   Outcome
+	Error     string
+	// Log replaces the default "error" entry of a failure.
+	Log []LogLine
+}
+
+// FinishResult reports the terminal write.
+type FinishResult struct {
+	State   mirror.State
+	Deleted bool // the process was ephemeral and is gone
+}
+
+// AppendLogInput appends log entries to a process.
+type AppendLogInput struct {
+	DocID string
+	Log   []LogLine
+}
+
+// LogLine is a log entry the activity stamps with its own clock, so that
+// workflow code never reads the wall clock.
+type LogLine struct {
+	Level   mirror.Level
+	Message string
+}
+
+// BodyInput tells the body activity what to run.
+type BodyInput struct {
+	WorkflowID   string
+	RunID        string
+	DocID        string
+	ProcessID    string
+	Name         string
+	RunningSince time.Time
+	Metadata     map[string]any
+	// Attempt counts body runs within this launch, from 1; it is above 1 after
+	// a lost worker.
+	Attempt int
+}
+
+// BodyResult is what a body that returned without error reports.
+type BodyResult struct {
+	// Cancelled is true when the body returned after its context was cancelled.
+	Cancelled bool
+}
+
+// CancelBodyInput identifies a running body to cancel.
+type CancelBodyInput struct {
+	WorkflowID string
+	RunID      string
+}
+
+// ScheduledLaunchInput is the argument of a cron fire.
+type ScheduledLaunchInput struct {
+	ProcessID string
+}
+
+// CreateChildInput asks to insert a child document under a parent.
+type CreateChildInput struct {
+	ParentDocID string
+	ProcessID   string
+	Name        string
+	Description string
+	Params      map[string]any
+	Order       int
+}
+
+// CreateChildResult returns the new child's document id.
+type CreateChildResult struct {
+	DocID string
+}

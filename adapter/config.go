@@ -1,0 +1,119 @@
+package adapter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.temporal.io/sdk/client"
+)
+
+// TaskGenerator returns the task definitions the engine manages. It is called
+// by New, Run and every Resync; metadataFilter is nil for a full sync, or the
+// metadata key/values that restrict which definitions are regenerated.
+type TaskGenerator func(ctx context.Context, services map[string]any, metadataFilter map[string]any) ([]TaskInstance, error)
+
+// Config configures an Engine. Only Temporal and Mongo are required.
+type Config struct {
+	// Temporal is the client of the Temporal namespace the engine runs in. Required.
+	Temporal client.Client
+	// Namespace is the client's namespace, used in log lines and URLs.
+	// Default "default".
+	Namespace string
+	// Mongo is the database holding {Prefix}_processes. Required.
+	Mongo *mongo.Database
+	// Prefix namespaces the collections ({Prefix}_processes,
+	// {Prefix}_launch_blocks), the workflow and Schedule IDs
+	// ({db}/{Prefix}:{processId}) and the Redis keys ({db}/{Prefix}). Default "optio".
+	Prefix string
+	// TaskQueue is the shared task queue of the process workflows. Default
+	// "{db}/{Prefix}".
+	TaskQueue string
+	// RedisURL enables the clamator RPC server (service "optio-engine") and
+	// the liveness heartbeat when set.
+	RedisURL string
+	// Services reaches every body as ProcessContext.Services.
+	Services map[string]any
+	// TaskDefinitions declares the tasks. Optional: without it only ad-hoc
+	// processes exist.
+	TaskDefinitions TaskGenerator
+	// Logger receives the engine's logs. Default slog.Default().
+	Logger *slog.Logger
+
+	// ProgressFlushInterval is the most often a body's progress is written to
+	// Mongo. Default OPTIO_PROGRESS_FLUSH_INTERVAL_MS from the environment,
+	// else 100 ms.
+	ProgressFlushInterval time.Duration
+	// CancelGrace bounds how long Shutdown, a cleaning Resync, AdhocDelete and
+	// GroupCancelAndWait wait for cancelled bodies to return. Default 5 s.
+	CancelGrace time.Duration
+	// BodyHeartbeatTimeout is how long a body's worker may go silent before
+	// the body counts as lost and is re-run on a live worker. Default 10 s.
+	BodyHeartbeatTimeout time.Duration
+	// ReconcileInterval is how often the engine looks for documents in an
+	// active state whose workflow has closed (terminated from the Temporal
+	// UI, for instance) and fails them. Default 5 s; negative disables.
+	ReconcileInterval time.Duration
+	// ScheduleTimeZone is the IANA time zone of cron schedules. Default UTC.
+	ScheduleTimeZone string
+	// DisableWorker makes a client-only engine: it can launch, cancel and
+	// query processes but runs no workflows or bodies.
+	DisableWorker bool
+}
+
+// ErrInvalidConfig is wrapped by every configuration error New returns.
+var ErrInvalidConfig = errors.New("invalid config")
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Temporal == nil {
+		return c, fmt.Errorf("%w: Temporal client is required", ErrInvalidConfig)
+	}
+	if c.Mongo == nil {
+		return c, fmt.Errorf("%w: Mongo database is required", ErrInvalidConfig)
+	}
+	if c.Namespace == "" {
+		c.Namespace = "default"
+	}
+	if c.Prefix == "" {
+		c.Prefix = "optio"
+	}
+	if c.TaskQueue == "" {
+		c.TaskQueue = c.Mongo.Name() + "/" + c.Prefix
+	}
+	if c.Services == nil {
+		c.Services = map[string]any{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.ProgressFlushInterval <= 0 {
+		c.ProgressFlushInterval = 100 * time.Millisecond
+		if v := os.Getenv("OPTIO_PROGRESS_FLUSH_INTERVAL_MS"); v != "" {
+			ms, err := strconv.Atoi(v)
+			if err != nil || ms <= 0 {
+				return c, fmt.Errorf("%w: OPTIO_PROGRESS_FLUSH_INTERVAL_MS=%q is not a positive integer", ErrInvalidConfig, v)
+			}
+			c.ProgressFlushInterval = time.Duration(ms) * time.Millisecond
+		}
+	}
+	if c.CancelGrace <= 0 {
+		c.CancelGrace = 5 * time.Second
+	}
+	if c.BodyHeartbeatTimeout <= 0 {
+		c.BodyHeartbeatTimeout = 10 * time.Second
+	}
+	if c.ReconcileInterval == 0 {
+		c.ReconcileInterval = 5 * time.Second
+	}
+	if c.ScheduleTimeZone != "" {
+		if _, err := time.LoadLocation(c.ScheduleTimeZone); err != nil {
+			return c, fmt.Errorf("%w: ScheduleTimeZone: %v", ErrInvalidConfig, err)
+		}
+	}
+	return c, nil
+}

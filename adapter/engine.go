@@ -1,0 +1,242 @@
+package adapter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/mirror"
+	"github.com/optio-temporal/optio/workflows"
+)
+
+// Engine runs optio processes on Temporal and mirrors them into MongoDB. Create
+// one with New; it is safe for concurrent use.
+type Engine struct {
+	cfg        Config
+	log        *slog.Logger
+	store      *mirror.Store
+	reg        *registry
+	bodies     *activities.Bodies
+	localQueue string
+	workers    []worker.Worker
+
+	shuttingDown atomic.Bool
+	shutdownOnce sync.Once
+	shutdownDone chan struct{}
+	shutdownErr  error
+	stopBG       context.CancelFunc
+	bg           sync.WaitGroup
+
+	blocksMu        sync.Mutex
+	transientBlocks map[int]map[string]any
+	nextBlock       int
+
+	schedulesMu    sync.Mutex
+	knownSchedules map[string]TaskInstance
+}
+
+// New initializes an engine, as optio-core's init does: it creates the indexes,
+// syncs the task definitions into Mongo and into Temporal Schedules, and starts
+// the Temporal workers (unless Config.DisableWorker), so Launch works right
+// away. Call Run to serve until shutdown, or Shutdown when done.
+func New(ctx context.Context, cfg Config) (*Engine, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	e := &Engine{
+		cfg:             cfg,
+		log:             cfg.Logger.With("component", "optio", "db", cfg.Mongo.Name(), "prefix", cfg.Prefix),
+		store:           mirror.NewStore(cfg.Mongo, cfg.Prefix),
+		reg:             newRegistry(),
+		localQueue:      fmt.Sprintf("%s@%s-%d-%s", cfg.TaskQueue, host, os.Getpid(), uuid.NewString()[:8]),
+		shutdownDone:    make(chan struct{}),
+		transientBlocks: map[int]map[string]any{},
+		knownSchedules:  map[string]TaskInstance{},
+	}
+	e.bodies = &activities.Bodies{Runner: bodyRunner{e}, HeartbeatInterval: heartbeatInterval(cfg.BodyHeartbeatTimeout)}
+	if err := e.store.EnsureIndexes(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := e.syncDefinitions(ctx, nil); err != nil {
+		return nil, fmt.Errorf("sync task definitions: %w", err)
+	}
+	if !cfg.DisableWorker {
+		if err := e.startWorkers(); err != nil {
+			return nil, err
+		}
+	}
+	bgCtx, cancel := context.WithCancel(context.Background())
+	e.stopBG = cancel
+	if cfg.ReconcileInterval > 0 {
+		e.bg.Add(1)
+		go e.reconcileLoop(bgCtx)
+	}
+	e.log.Info("Optio initialized", "taskQueue", cfg.TaskQueue, "namespace", cfg.Namespace, "redis", cfg.RedisURL != "")
+	return e, nil
+}
+
+// heartbeatInterval keeps a body's heartbeats well inside its timeout.
+func heartbeatInterval(timeout time.Duration) time.Duration {
+	return min(max(timeout/4, 100*time.Millisecond), 5*time.Second)
+}
+
+func (e *Engine) startWorkers() error {
+	shared := worker.New(e.cfg.Temporal, e.cfg.TaskQueue, worker.Options{
+		WorkerStopTimeout: e.cfg.CancelGrace,
+	})
+	shared.RegisterWorkflowWithOptions(workflows.Process, workflow.RegisterOptions{Name: workflows.ProcessName})
+	shared.RegisterWorkflowWithOptions(workflows.ScheduledLaunch, workflow.RegisterOptions{Name: workflows.ScheduledLaunchName})
+	m := &activities.Mirror{Store: e.store, Locator: locator{e}, Logger: e.log}
+	for name, fn := range map[string]any{
+		activities.StartRunName:        m.StartRun,
+		activities.ClaimBodyName:       m.ClaimBody,
+		activities.RequestCancelName:   m.RequestCancel,
+		activities.CancelScheduledName: m.CancelScheduled,
+		activities.FinishName:          m.Finish,
+		activities.AppendLogName:       m.AppendLog,
+		activities.ScheduledLaunchName: e.scheduledLaunch,
+	} {
+		shared.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+	local := worker.New(e.cfg.Temporal, e.localQueue, worker.Options{
+		WorkerStopTimeout: e.cfg.CancelGrace,
+	})
+	local.RegisterActivityWithOptions(e.bodies.Body, activity.RegisterOptions{Name: activities.BodyName})
+	local.RegisterActivityWithOptions(e.bodies.CancelBody, activity.RegisterOptions{Name: activities.CancelBodyName})
+	for _, w := range []worker.Worker{local, shared} {
+		if err := w.Start(); err != nil {
+			for _, started := range e.workers {
+				started.Stop()
+			}
+			return fmt.Errorf("start Temporal worker: %w", err)
+		}
+		e.workers = append(e.workers, w)
+	}
+	return nil
+}
+
+// locator exposes the registry to the mirror activities.
+type locator struct{ e *Engine }
+
+func (l locator) Holds(processID string) bool { return l.e.reg.holds(processID) }
+func (l locator) LocalQueue() string          { return l.e.localQueue }
+func (l locator) Forget(processID string)     { l.e.reg.forget(processID) }
+
+// Store returns the engine's Mongo mirror, for readers that want the raw
+// documents.
+func (e *Engine) Store() *mirror.Store { return e.store }
+
+// WorkflowID returns the Temporal workflow ID (and Schedule ID) of a process:
+// "{db}/{prefix}:{processId}".
+func (e *Engine) WorkflowID(processID string) string {
+	return e.cfg.Mongo.Name() + "/" + e.cfg.Prefix + ":" + processID
+}
+
+// TaskQueue returns the shared task queue of the engine's workflows.
+func (e *Engine) TaskQueue() string { return e.cfg.TaskQueue }
+
+// Run serves until ctx is cancelled, SIGINT or SIGTERM arrives, or Shutdown is
+// called, then shuts down gracefully and returns. Workers are already running
+// since New; Run adds signal handling.
+func (e *Engine) Run(ctx context.Context) error {
+	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	select {
+	case <-sigCtx.Done():
+		e.log.Info("shutting down", "cause", context.Cause(sigCtx))
+		shCtx, cancel := context.WithTimeout(context.Background(), 2*e.cfg.CancelGrace+10*time.Second)
+		defer cancel()
+		return e.Shutdown(shCtx)
+	case <-e.shutdownDone:
+		return e.shutdownErr
+	}
+}
+
+// Shutdown stops the engine gracefully: launches are refused with
+// ReasonShuttingDown, every body running in this process has its context
+// cancelled (ShouldContinue turns false) and gets up to Config.CancelGrace to
+// return and have its terminal state written, then the workers stop. Bodies
+// that do not return in time are re-run by another worker (or this one, next
+// time it starts), as Temporal does for a lost worker. Shutdown is idempotent.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	e.shutdownOnce.Do(func() {
+		e.shuttingDown.Store(true)
+		e.drainBodies(ctx)
+		for _, w := range e.workers {
+			w.Stop()
+		}
+		e.stopBG()
+		e.bg.Wait()
+		e.log.Info("Shutdown complete")
+		close(e.shutdownDone)
+	})
+	select {
+	case <-e.shutdownDone:
+		return e.shutdownErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// drainBodies cancels the bodies running here and waits, up to the cancel
+// grace, for them to return and for their documents to leave the active states.
+func (e *Engine) drainBodies(ctx context.Context) {
+	docs := e.bodies.RunningDocs()
+	if len(docs) == 0 {
+		return
+	}
+	e.log.Info("cancelling running bodies", "count", len(docs))
+	e.bodies.CancelAll(activities.ErrShutdown)
+	deadline := time.Now().Add(e.cfg.CancelGrace)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if e.bodies.Running() == 0 && !e.anyActive(ctx, docs) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	e.log.Warn("shutdown grace exceeded; remaining bodies will be re-run elsewhere", "running", e.bodies.Running())
+}
+
+func (e *Engine) anyActive(ctx context.Context, docs []string) bool {
+	for _, d := range docs {
+		p, err := e.store.Resolve(ctx, d)
+		if err == nil && p.Status.State.Active() {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) checkOpen() error {
+	if e.shuttingDown.Load() {
+		return ReasonShuttingDown
+	}
+	return nil
+}
+
+var errEmptyID = fmt.Errorf("%w: process id must not be empty", ErrInvalidInput)
+
+func validID(id string) error {
+	if id == "" {
+		return errEmptyID
+	}
+	return nil
+}
+
+// isNotFound reports whether err is a mirror not-found error.
+func isNotFound(err error) bool { return errors.Is(err, mirror.ErrNotFound) }

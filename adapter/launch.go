@@ -1,0 +1,241 @@
+package adapter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/mirror"
+	"github.com/optio-temporal/optio/workflows"
+)
+
+// Launch starts a process without waiting for it: the document moves to
+// scheduled and a run of its workflow starts. The process must be launchable
+// (idle, done, failed or cancelled); of concurrent launches exactly one wins
+// and the others get ReasonNotLaunchable. id is a processId or a document _id
+// in hex. The Outcome carries the document as re-read after the launch.
+func (e *Engine) Launch(ctx context.Context, id string) (Outcome, error) {
+	if err := validID(id); err != nil {
+		return Outcome{}, err
+	}
+	if err := e.checkOpen(); err != nil {
+		return failOutcome(ReasonShuttingDown), nil
+	}
+	doc, err := e.store.Resolve(ctx, id)
+	if isNotFound(err) {
+		return failOutcome(ReasonNotFound), nil
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	if !doc.Status.State.Launchable() {
+		return failOutcome(ReasonNotLaunchable), nil
+	}
+	if task, ok := e.reg.task(doc.ProcessID); ok {
+		blocked, err := e.checkBlocks(ctx, task.Metadata)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if blocked != nil {
+			return failOutcome(ReasonLaunchBlocked), nil
+		}
+	}
+	if _, err := e.store.Claim(ctx, doc.ID); err != nil {
+		if errors.Is(err, mirror.ErrConflict) {
+			return failOutcome(ReasonNotLaunchable), nil
+		}
+		return Outcome{}, err
+	}
+	if err := e.startRun(ctx, doc); err != nil {
+		// Nothing will run it: fail the claimed document rather than leave it
+		// scheduled forever.
+		msg := "could not start the process workflow: " + err.Error()
+		if _, ferr := e.store.Fail(context.WithoutCancel(ctx), doc.ID, msg); ferr != nil {
+			e.log.Error("fail unstarted process", "process", doc.ProcessID, "error", ferr)
+		}
+		return Outcome{}, fmt.Errorf("launch %q: %w", doc.ProcessID, err)
+	}
+	post, err := e.store.Get(ctx, doc.ID)
+	if isNotFound(err) {
+		// An ephemeral process that already ran and was deleted.
+		return okOutcome(nil), nil
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	return okOutcome(post), nil
+}
+
+// startRun starts the workflow run of a claimed process. A previous run that
+// is still closing is waited for; one that the mirror no longer shows as
+// running is stale and is terminated.
+func (e *Engine) startRun(ctx context.Context, doc *mirror.Process) error {
+	wfID := e.WorkflowID(doc.ProcessID)
+	in := workflows.ProcessInput{
+		DocID:     doc.ID.Hex(),
+		ProcessID: doc.ProcessID,
+		Name:      doc.Name,
+		Timeouts: workflows.Timeouts{
+			Heartbeat:       e.cfg.BodyHeartbeatTimeout,
+			ScheduleToStart: max(e.cfg.BodyHeartbeatTimeout, 5*time.Second),
+		},
+	}
+	if !e.cfg.DisableWorker && e.reg.holds(doc.ProcessID) {
+		in.HintQueue = e.localQueue
+	}
+	opts := client.StartWorkflowOptions{
+		ID:                       wfID,
+		TaskQueue:                e.cfg.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		StaticSummary:            doc.Name,
+		StaticDetails:            fmt.Sprintf("optio process `%s` (document %s)", doc.ProcessID, doc.ID.Hex()),
+	}
+	for attempt := 0; ; attempt++ {
+		_, err := e.cfg.Temporal.ExecuteWorkflow(ctx, opts, workflows.ProcessName, in)
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if err == nil || !errors.As(err, &started) || attempt >= 2 {
+			return err
+		}
+		waitCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		werr := e.cfg.Temporal.GetWorkflow(waitCtx, wfID, "").GetWithOptions(waitCtx, nil, client.WorkflowRunGetOptions{DisableFollowingRuns: true})
+		cancel()
+		if werr != nil && waitCtx.Err() != nil && ctx.Err() == nil {
+			e.log.Warn("terminating stale workflow run of a relaunched process", "workflowId", wfID)
+			if terr := e.cfg.Temporal.TerminateWorkflow(ctx, wfID, "", "superseded by a new launch: the mirror showed the process as not running"); terr != nil {
+				var nf *serviceerror.NotFound
+				if !errors.As(terr, &nf) {
+					return terr
+				}
+			}
+		}
+	}
+}
+
+// LaunchAndWait launches a process and blocks until its run has ended (and,
+// for an ephemeral process, its document is deleted). It returns the final
+// document, nil if it was deleted. A launch refused for a contract reason
+// returns that Reason as the error (errors.Is(err, ReasonNotLaunchable)).
+func (e *Engine) LaunchAndWait(ctx context.Context, id string) (*Process, error) {
+	out, err := e.Launch(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !out.OK {
+		return nil, fmt.Errorf("launch %q: %w", id, out.Reason)
+	}
+	if out.Process == nil {
+		return nil, nil
+	}
+	return e.wait(ctx, out.Process)
+}
+
+// wait blocks until the run of doc's workflow ends and returns the document.
+func (e *Engine) wait(ctx context.Context, doc *mirror.Process) (*Process, error) {
+	run := e.cfg.Temporal.GetWorkflow(ctx, e.WorkflowID(doc.ProcessID), "")
+	_ = run.GetWithOptions(ctx, nil, client.WorkflowRunGetOptions{DisableFollowingRuns: true})
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	p, err := e.store.Get(ctx, doc.ID)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	return p, err
+}
+
+// Cancel cancels a scheduled or running process. A scheduled process moves
+// straight to cancelled; a running one moves to cancel_requested, its workflow
+// is cancelled (exactly as a cancel from the Temporal Web UI), the workflow
+// moves it to cancelling and delivers the cancel to the body, whose
+// ShouldContinue turns false, and it ends cancelled when the body returns.
+// Active children are cancelled with it. Of concurrent cancels exactly one
+// gets an OK outcome.
+func (e *Engine) Cancel(ctx context.Context, id string) (Outcome, error) {
+	if err := validID(id); err != nil {
+		return Outcome{}, err
+	}
+	doc, err := e.store.Resolve(ctx, id)
+	if isNotFound(err) {
+		return failOutcome(ReasonNotFound), nil
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	if !doc.Cancellable {
+		return failOutcome(ReasonNotCancellable), nil
+	}
+	wfID := e.WorkflowID(doc.ProcessID)
+	for range 2 {
+		switch doc.Status.State {
+		case mirror.Scheduled:
+			_, err = e.store.CancelScheduled(ctx, doc.ID)
+		case mirror.Running:
+			_, err = e.store.RequestCancel(ctx, doc.ID)
+		default:
+			return failOutcome(ReasonNotCancellable), nil
+		}
+		var conflict *mirror.ConflictError
+		if errors.As(err, &conflict) && conflict.Current == mirror.Running && doc.Status.State == mirror.Scheduled {
+			// The body started between the read and the write: cancel the run.
+			doc.Status.State = mirror.Running
+			continue
+		}
+		if errors.As(err, &conflict) {
+			return failOutcome(ReasonNotCancellable), nil
+		}
+		if err != nil {
+			return Outcome{}, err
+		}
+		break
+	}
+	e.bodies.CancelWorkflow(wfID, activities.ErrCancelRequested)
+	if err := e.cfg.Temporal.CancelWorkflow(ctx, wfID, ""); err != nil {
+		var nf *serviceerror.NotFound
+		if !errors.As(err, &nf) {
+			return Outcome{}, fmt.Errorf("cancel %q: %w", doc.ProcessID, err)
+		}
+		// No open run: nothing will write the end state, so write it now.
+		if _, err := e.store.Cancelled(ctx, doc.ID); err != nil && !errors.Is(err, mirror.ErrConflict) {
+			return Outcome{}, err
+		}
+	}
+	post, err := e.store.Get(ctx, doc.ID)
+	if err != nil && !isNotFound(err) {
+		return Outcome{}, err
+	}
+	return okOutcome(post), nil
+}
+
+// Dismiss resets an ended process (done, failed or cancelled) to idle,
+// clearing the previous run's status timestamps, progress and log, and
+// deleting its child processes.
+func (e *Engine) Dismiss(ctx context.Context, id string) (Outcome, error) {
+	if err := validID(id); err != nil {
+		return Outcome{}, err
+	}
+	doc, err := e.store.Resolve(ctx, id)
+	if isNotFound(err) {
+		return failOutcome(ReasonNotFound), nil
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	if !doc.Status.State.Dismissable() {
+		return failOutcome(ReasonNotDismissable), nil
+	}
+	post, err := e.store.Dismiss(ctx, doc.ID)
+	if errors.Is(err, mirror.ErrConflict) {
+		return failOutcome(ReasonNotDismissable), nil
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	return okOutcome(post), nil
+}

@@ -1,0 +1,61 @@
+package adapter
+
+import (
+	"errors"
+
+	"github.com/optio-temporal/optio/mirror"
+)
+
+// Process is a process document of {prefix}_processes.
+type Process = mirror.Process
+
+// Reason is a contract failure reason of the optio-engine service. A Reason is
+// also an error, so a call that fails for a contract reason can be checked with
+// errors.Is(err, adapter.ReasonNotFound).
+type Reason string
+
+// The failure reasons of the optio-engine contract.
+const (
+	ReasonNotFound                   Reason = "not-found"
+	ReasonNotLaunchable              Reason = "not-launchable"
+	ReasonNotCancellable             Reason = "not-cancellable"
+	ReasonNotDismissable             Reason = "not-dismissable"
+	ReasonLaunchBlocked              Reason = "launch-blocked"
+	ReasonNoResumeSupport            Reason = "no-resume-support"
+	ReasonInvalidPersistWithoutBlock Reason = "invalid-persist-without-block"
+	// ReasonShuttingDown is returned by Launch while the engine shuts down.
+	// It is not part of the wire contract (optio-core answers it with an RPC
+	// error); the RPC service does the same.
+	ReasonShuttingDown Reason = "shutting-down"
+)
+
+// Error makes a Reason usable as an error value.
+func (r Reason) Error() string { return string(r) }
+
+// ErrNotFound is ReasonNotFound, for callers that think in errors.
+var ErrNotFound error = ReasonNotFound
+
+// ErrInvalidInput is wrapped by every error about a caller's bad argument
+// (empty IDs, nil functions, bad cron expressions, duplicate IDs ...). Nothing
+// is written when it is returned.
+var ErrInvalidInput = errors.New("invalid input")
+
+// Outcome is the result of Launch, Cancel and Dismiss: either OK with the
+// document as it is after the action, or a contract failure Reason.
+type Outcome struct {
+	OK      bool
+	Reason  Reason
+	Process *Process
+}
+
+// Err returns nil for an OK outcome and the Reason otherwise.
+func (o Outcome) Err() error {
+	if o.OK {
+		return nil
+	}
+	return o.Reason
+}
+
+func okOutcome(p *Process) Outcome { return Outcome{OK: true, Process: p} }
+
+func failOutcome(r Reason) Outcome { return Outcome{Reason: r} }

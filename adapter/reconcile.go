@@ -1,0 +1,95 @@
+package adapter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/optio-temporal/optio/mirror"
+)
+
+// reconcileLoop periodically fails documents stuck in an active state whose
+// workflow is closed: terminated or reset from the Temporal Web UI, timed
+// out, or never started. A document must look stuck on two passes in a row
+// (same state) before it is touched, which leaves room for a launch between
+// its claim and its workflow start.
+func (e *Engine) reconcileLoop(ctx context.Context) {
+	defer e.bg.Done()
+	suspects := map[bson.ObjectID]mirror.State{}
+	t := time.NewTicker(e.cfg.ReconcileInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		next, err := e.reconcileOnce(ctx, suspects)
+		if err != nil && ctx.Err() == nil {
+			e.log.Warn("reconcile pass failed", "error", err)
+			continue
+		}
+		suspects = next
+	}
+}
+
+func (e *Engine) reconcileOnce(ctx context.Context, suspects map[bson.ObjectID]mirror.State) (map[bson.ObjectID]mirror.State, error) {
+	docs, err := e.store.List(ctx, mirror.Query{States: []mirror.State{mirror.Scheduled, mirror.Running, mirror.CancelRequested, mirror.Cancelling}})
+	if err != nil {
+		return suspects, err
+	}
+	next := map[bson.ObjectID]mirror.State{}
+	for _, p := range docs {
+		status, err := e.workflowStatus(ctx, p.ProcessID)
+		if err != nil {
+			return suspects, err
+		}
+		if status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			continue
+		}
+		if prev, ok := suspects[p.ID]; !ok || prev != p.Status.State {
+			next[p.ID] = p.Status.State
+			continue
+		}
+		e.failStuck(ctx, &p, status)
+	}
+	return next, nil
+}
+
+// workflowStatus returns the status of a process's latest workflow run, or
+// UNSPECIFIED when it has none.
+func (e *Engine) workflowStatus(ctx context.Context, processID string) (enumspb.WorkflowExecutionStatus, error) {
+	desc, err := e.cfg.Temporal.DescribeWorkflowExecution(ctx, e.WorkflowID(processID), "")
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return enumspb.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("describe workflow of %q: %w", processID, err)
+	}
+	return desc.GetWorkflowExecutionInfo().GetStatus(), nil
+}
+
+func (e *Engine) failStuck(ctx context.Context, p *mirror.Process, status enumspb.WorkflowExecutionStatus) {
+	how := "has no workflow run"
+	if status != enumspb.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED {
+		how = "workflow was " + strings.ToLower(strings.TrimPrefix(status.String(), "WORKFLOW_EXECUTION_STATUS_")) + " on the Temporal side"
+		how = strings.Replace(how, "was continued_as_new", "continued as new", 1)
+	}
+	msg := fmt.Sprintf("Process %s while %s", how, p.Status.State)
+	event := mirror.NewLogEntry(e.store.Now(), mirror.LevelEvent,
+		fmt.Sprintf("State reconciled: %s -> failed (%s)", p.Status.State, how))
+	if _, err := e.store.Fail(ctx, p.ID, msg, event); err != nil {
+		if !errors.Is(err, mirror.ErrConflict) {
+			e.log.Warn("reconcile write failed", "process", p.ProcessID, "error", err)
+		}
+		return
+	}
+	e.log.Warn("reconciled stuck process", "process", p.ProcessID, "state", p.Status.State, "why", how)
+}

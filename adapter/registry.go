@@ -1,0 +1,97 @@
+package adapter
+
+import "sync"
+
+// registry holds the execute functions this engine can run: the tasks of the
+// generator and of AdhocDefine, and the children spawned by bodies running here.
+type registry struct {
+	mu       sync.RWMutex
+	tasks    map[string]TaskInstance
+	adhoc    map[string]bool
+	children map[string]childEntry
+}
+
+type childEntry struct {
+	execute TaskFunc
+	params  map[string]any
+}
+
+func newRegistry() *registry {
+	return &registry{tasks: map[string]TaskInstance{}, adhoc: map[string]bool{}, children: map[string]childEntry{}}
+}
+
+func (r *registry) task(processID string) (TaskInstance, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	t, ok := r.tasks[processID]
+	return t, ok
+}
+
+// lookup returns the execute function and params of a process run here.
+func (r *registry) lookup(processID string) (TaskFunc, map[string]any, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if t, ok := r.tasks[processID]; ok && t.Execute != nil {
+		return t.Execute, t.Params, true
+	}
+	if c, ok := r.children[processID]; ok && c.execute != nil {
+		return c.execute, c.params, true
+	}
+	return nil, nil, false
+}
+
+func (r *registry) holds(processID string) bool {
+	_, _, ok := r.lookup(processID)
+	return ok
+}
+
+// replace installs the generator's tasks. A full sync (inScope nil) replaces
+// every generated task; a filtered one replaces only those inScope matches.
+// Ad-hoc tasks are kept either way.
+func (r *registry) replace(tasks []TaskInstance, inScope func(TaskInstance) bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, t := range r.tasks {
+		if r.adhoc[id] {
+			continue
+		}
+		if inScope == nil || inScope(t) {
+			delete(r.tasks, id)
+		}
+	}
+	for _, t := range tasks {
+		r.tasks[t.ProcessID] = t
+		delete(r.adhoc, t.ProcessID)
+	}
+}
+
+func (r *registry) addAdhoc(t TaskInstance) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tasks[t.ProcessID] = t
+	r.adhoc[t.ProcessID] = true
+}
+
+func (r *registry) addChild(processID string, c childEntry) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.children[processID] = c
+}
+
+func (r *registry) forget(processID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.tasks, processID)
+	delete(r.adhoc, processID)
+	delete(r.children, processID)
+}
+
+func (r *registry) all() []TaskInstance {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]TaskInstance, 0, len(r.tasks))
+	for _, t := range r.tasks {
+		out = append(out, t)
+	}
+	return out
+}

@@ -1,0 +1,178 @@
+package adapter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/mirror"
+	"github.com/optio-temporal/optio/workflows"
+)
+
+// ScheduleID returns the Temporal Schedule ID of a process with a cron
+// schedule; it is the same as its workflow ID.
+func (e *Engine) ScheduleID(processID string) string { return e.WorkflowID(processID) }
+
+func (e *Engine) scheduleSpec(t TaskInstance) client.ScheduleSpec {
+	return client.ScheduleSpec{CronExpressions: []string{t.Schedule}, TimeZoneName: e.cfg.ScheduleTimeZone}
+}
+
+func (e *Engine) scheduleAction(t TaskInstance) *client.ScheduleWorkflowAction {
+	return &client.ScheduleWorkflowAction{
+		ID:            e.WorkflowID(t.ProcessID) + ":cron",
+		Workflow:      workflows.ScheduledLaunchName,
+		Args:          []any{activities.ScheduledLaunchInput{ProcessID: t.ProcessID}},
+		TaskQueue:     e.cfg.TaskQueue,
+		StaticSummary: "cron launch of " + t.Name,
+	}
+}
+
+// syncSchedules makes the Temporal Schedules match the tasks: one per task with
+// a cron schedule (created or updated), none for tasks in scope without one.
+func (e *Engine) syncSchedules(ctx context.Context, tasks []TaskInstance, filter map[string]any) error {
+	e.schedulesMu.Lock()
+	defer e.schedulesMu.Unlock()
+	sc := e.cfg.Temporal.ScheduleClient()
+
+	want := map[string]TaskInstance{}
+	for _, t := range tasks {
+		if t.Schedule != "" {
+			want[e.ScheduleID(t.ProcessID)] = t
+		}
+	}
+	existing, err := e.listSchedules(ctx)
+	if err != nil {
+		return err
+	}
+	for id, t := range e.knownSchedules {
+		if _, ok := existing[id]; !ok {
+			existing[id] = t.ProcessID
+		}
+	}
+	for id, t := range want {
+		if err := e.upsertSchedule(ctx, sc, id, t); err != nil {
+			return err
+		}
+		e.knownSchedules[id] = t
+	}
+	for id, processID := range existing {
+		if _, ok := want[id]; ok {
+			continue
+		}
+		if len(filter) > 0 && !e.scheduleInScope(ctx, processID, filter) {
+			continue
+		}
+		if err := sc.GetHandle(ctx, id).Delete(ctx); err != nil {
+			var nf *serviceerror.NotFound
+			if !errors.As(err, &nf) {
+				return fmt.Errorf("delete schedule %q: %w", id, err)
+			}
+		}
+		delete(e.knownSchedules, id)
+		e.log.Info("removed schedule", "schedule", id)
+	}
+	return nil
+}
+
+// scheduleInScope decides whether a filtered resync owns a schedule: its
+// task's metadata (as last known, or on its document) matches the filter, or
+// its process is gone.
+func (e *Engine) scheduleInScope(ctx context.Context, processID string, filter map[string]any) bool {
+	if t, ok := e.knownSchedules[e.ScheduleID(processID)]; ok {
+		return mirror.MatchesFilter(t.Metadata, filter)
+	}
+	p, err := e.store.ByProcessID(ctx, processID)
+	if err != nil {
+		return isNotFound(err)
+	}
+	return mirror.MatchesFilter(p.Metadata, filter)
+}
+
+func (e *Engine) upsertSchedule(ctx context.Context, sc client.ScheduleClient, id string, t TaskInstance) error {
+	_, err := sc.Create(ctx, client.ScheduleOptions{
+		ID:      id,
+		Spec:    e.scheduleSpec(t),
+		Action:  e.scheduleAction(t),
+		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		Note:    "optio process " + t.ProcessID,
+		Memo:    map[string]any{"optioProcessId": t.ProcessID},
+	})
+	if err == nil {
+		e.log.Info("created schedule", "schedule", id, "cron", t.Schedule)
+		return nil
+	}
+	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return fmt.Errorf("create schedule %q: %w", id, err)
+	}
+	err = sc.GetHandle(ctx, id).Update(ctx, client.ScheduleUpdateOptions{
+		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+			s := in.Description.Schedule
+			spec := e.scheduleSpec(t)
+			s.Spec = &spec
+			s.Action = e.scheduleAction(t)
+			if s.Policy == nil {
+				s.Policy = &client.SchedulePolicies{}
+			}
+			s.Policy.Overlap = enumspb.SCHEDULE_OVERLAP_POLICY_SKIP
+			return &client.ScheduleUpdate{Schedule: &s}, nil
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("update schedule %q: %w", id, err)
+	}
+	return nil
+}
+
+// listSchedules returns this engine's schedules (by ID prefix) mapped to
+// their processId.
+func (e *Engine) listSchedules(ctx context.Context) (map[string]string, error) {
+	prefix := e.WorkflowID("")
+	out := map[string]string{}
+	it, err := e.cfg.Temporal.ScheduleClient().List(ctx, client.ScheduleListOptions{PageSize: 1000})
+	if err != nil {
+		return nil, fmt.Errorf("list schedules: %w", err)
+	}
+	for it.HasNext() {
+		entry, err := it.Next()
+		if err != nil {
+			return nil, fmt.Errorf("list schedules: %w", err)
+		}
+		if strings.HasPrefix(entry.ID, prefix) {
+			out[entry.ID] = strings.TrimPrefix(entry.ID, prefix)
+		}
+	}
+	return out, nil
+}
+
+// Schedule returns a handle on the Temporal Schedule of a process, for
+// describing, pausing or triggering it.
+func (e *Engine) Schedule(ctx context.Context, processID string) client.ScheduleHandle {
+	return e.cfg.Temporal.ScheduleClient().GetHandle(ctx, e.ScheduleID(processID))
+}
+
+// scheduledLaunch is the activity behind a cron fire: an ordinary launch. A
+// refused launch is skipped, logged, and noted in the process's log.
+func (e *Engine) scheduledLaunch(ctx context.Context, in activities.ScheduledLaunchInput) (string, error) {
+	out, err := e.Launch(ctx, in.ProcessID)
+	if err != nil {
+		return "", err
+	}
+	if out.OK {
+		return "launched", nil
+	}
+	msg := fmt.Sprintf("Scheduled launch of %s skipped: %s", in.ProcessID, out.Reason)
+	e.log.Warn(msg)
+	if p, err := e.store.ByProcessID(ctx, in.ProcessID); err == nil {
+		if err := e.store.AppendLog(ctx, p.ID, mirror.NewLogEntry(e.store.Now(), mirror.LevelWarning, msg)); err != nil {
+			return "", err
+		}
+	}
+	return "skipped: " + string(out.Reason), nil
+}

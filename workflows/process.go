@@ -1,0 +1,291 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/mirror"
+)
+
+// ProcessName is the registered name of the process workflow.
+const ProcessName = "optio.Process"
+
+// QueryState is the name of the process workflow's query; it returns a StateView.
+const QueryState = "optio.state"
+
+// ProcessFailedType is the ApplicationError type a process workflow fails with
+// when its process ends failed.
+const ProcessFailedType = "optio.ProcessFailed"
+
+// Timeouts tune how the workflow runs a body.
+type Timeouts struct {
+	// Heartbeat is the body activity's heartbeat timeout: how long a lost
+	// worker goes unnoticed.
+	Heartbeat time.Duration
+	// ScheduleToStart bounds how long a body waits for its worker to pick it
+	// up before that worker counts as lost.
+	ScheduleToStart time.Duration
+	// MaxBodyRuns bounds how often a body is re-run after lost workers.
+	MaxBodyRuns int
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	if t.Heartbeat <= 0 {
+		t.Heartbeat = 10 * time.Second
+	}
+	if t.ScheduleToStart <= 0 {
+		t.ScheduleToStart = 10 * time.Second
+	}
+	if t.MaxBodyRuns <= 0 {
+		t.MaxBodyRuns = 5
+	}
+	return t
+}
+
+// ProcessInput starts one run of a process.
+type ProcessInput struct {
+	DocID     string
+	ProcessID string
+	Name      string
+	// HintQueue is the worker-specific queue of an engine that holds the
+	// execute function, for processes whose function not every engine has.
+	HintQueue string
+	Timeouts  Timeouts
+}
+
+// ProcessResult is the end of a run, as the workflow returns it when the
+// process did not fail.
+type ProcessResult struct {
+	State   mirror.State
+	Error   string
+	Deleted bool
+}
+
+// StateView is what QueryState returns.
+type StateView struct {
+	ProcessID       string       `json:"processId"`
+	State           mirror.State `json:"state"`
+	BodyQueue       string       `json:"bodyQueue,omitempty"`
+	BodyRuns        int          `json:"bodyRuns"`
+	CancelRequested bool         `json:"cancelRequested"`
+	Error           string       `json:"error,omitempty"`
+}
+
+type process struct {
+	in   ProcessInput
+	view StateView
+	// mctx runs mirror writes: disconnected, so they happen after a cancel too.
+	mctx workflow.Context
+}
+
+// Process is the workflow of one launch of a process: it moves the document
+// to running, runs the body on a worker that holds the task's function
+// (re-running it on a live worker if that worker is lost), turns a workflow
+// cancellation (API, RPC or the Temporal Web UI) into optio's cooperative
+// cancel, and writes the terminal state.
+func Process(ctx workflow.Context, in ProcessInput) (ProcessResult, error) {
+	in.Timeouts = in.Timeouts.withDefaults()
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	p := &process{
+		in:   in,
+		view: StateView{ProcessID: in.ProcessID, State: mirror.Scheduled},
+		mctx: workflow.WithLocalActivityOptions(dctx, workflow.LocalActivityOptions{
+			ScheduleToCloseTimeout: 10 * time.Minute,
+			StartToCloseTimeout:    30 * time.Second,
+			RetryPolicy: &temporal.RetryPolicy{
+				InitialInterval:    100 * time.Millisecond,
+				BackoffCoefficient: 2,
+				MaximumInterval:    5 * time.Second,
+			},
+		}),
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (StateView, error) { return p.view, nil }); err != nil {
+		return ProcessResult{}, err
+	}
+	return p.run(ctx)
+}
+
+func (p *process) local(name string, in, out any) error {
+	return workflow.ExecuteLocalActivity(p.mctx, name, in).Get(p.mctx, out)
+}
+
+func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
+	doc := activities.DocInput{DocID: p.in.DocID}
+	if ctx.Err() != nil {
+		var st mirror.State
+		if err := p.local(activities.CancelScheduledName, doc, &st); err != nil {
+			return ProcessResult{}, err
+		}
+		p.view.State = st
+		return ProcessResult{State: st}, temporal.NewCanceledError()
+	}
+	var start activities.StartRunResult
+	if err := p.local(activities.StartRunName, activities.StartRunInput{DocID: p.in.DocID}, &start); err != nil {
+		return ProcessResult{}, err
+	}
+	p.view.State = start.State
+	if !start.Started {
+		// Cancelled (or deleted) before the body started: nothing to run.
+		if ctx.Err() != nil {
+			return ProcessResult{State: start.State}, temporal.NewCanceledError()
+		}
+		return ProcessResult{State: start.State}, nil
+	}
+
+	fin := p.runBody(ctx, start)
+	var res activities.FinishResult
+	if err := p.local(activities.FinishName, fin, &res); err != nil {
+		return ProcessResult{}, err
+	}
+	p.view.State = res.State
+	out := ProcessResult{State: res.State, Error: fin.Error, Deleted: res.Deleted}
+	switch {
+	case res.State == mirror.Failed:
+		p.view.Error = fin.Error
+		return out, temporal.NewNonRetryableApplicationError(fin.Error, ProcessFailedType, nil, out)
+	case res.State == mirror.Cancelled && ctx.Err() != nil:
+		return out, temporal.NewCanceledError(out)
+	}
+	return out, nil
+}
+
+// runBody runs the body until it ends and returns the terminal write to make.
+func (p *process) runBody(ctx workflow.Context, start activities.StartRunResult) activities.FinishInput {
+	fin := activities.FinishInput{DocID: p.in.DocID, ProcessID: p.in.ProcessID}
+	var lost []string
+	cancelled := false
+	for run := 1; ; run++ {
+		if cancelled {
+			fin.Outcome = activities.OutcomeCancelled
+			return fin
+		}
+		if run > p.in.Timeouts.MaxBodyRuns {
+			return p.failed(fin, fmt.Sprintf("body of %q lost its worker %d times; giving up", p.in.ProcessID, p.in.Timeouts.MaxBodyRuns))
+		}
+		var claim activities.ClaimBodyResult
+		if err := p.local(activities.ClaimBodyName, activities.ClaimBodyInput{
+			ProcessID: p.in.ProcessID, HintQueue: p.in.HintQueue, LostQueues: lost,
+		}, &claim); err != nil {
+			return p.failed(fin, err.Error())
+		}
+		if claim.Queue == "" {
+			if len(lost) > 0 {
+				msg := fmt.Sprintf("Worker running the body was lost and no live worker holds the execute function of %q (it lived only in the lost worker)", p.in.ProcessID)
+				return p.failed(fin, msg)
+			}
+			return p.failed(fin, activities.ErrNoExecute.Error())
+		}
+		p.view.BodyQueue, p.view.BodyRuns = claim.Queue, run
+
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			TaskQueue:              claim.Queue,
+			ScheduleToStartTimeout: p.in.Timeouts.ScheduleToStart,
+			StartToCloseTimeout:    100 * 365 * 24 * time.Hour,
+			HeartbeatTimeout:       p.in.Timeouts.Heartbeat,
+			WaitForCancellation:    true,
+			RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
+			Summary:                p.in.Name,
+		})
+		info := workflow.GetInfo(ctx)
+		fut := workflow.ExecuteActivity(actx, activities.BodyName, activities.BodyInput{
+			WorkflowID:   info.WorkflowExecution.ID,
+			RunID:        info.WorkflowExecution.RunID,
+			DocID:        p.in.DocID,
+			ProcessID:    p.in.ProcessID,
+			Name:         p.in.Name,
+			RunningSince: start.RunningSince,
+			Metadata:     start.Metadata,
+			Attempt:      run,
+		})
+		finished := false
+		for !finished {
+			sel := workflow.NewSelector(p.mctx)
+			sel.AddFuture(fut, func(workflow.Future) { finished = true })
+			if !cancelled {
+				sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) { cancelled = true })
+			}
+			sel.Select(p.mctx)
+			if cancelled && !finished && !p.view.CancelRequested {
+				p.deliverCancel(claim.Queue)
+			}
+		}
+		var res activities.BodyResult
+		err := fut.Get(p.mctx, &res)
+		if err == nil {
+			fin.Outcome = activities.OutcomeDone
+			if res.Cancelled || cancelled {
+				fin.Outcome = activities.OutcomeCancelled
+			}
+			return fin
+		}
+		if workerLost(err) {
+			if cancelled {
+				fin.Outcome = activities.OutcomeCancelled
+				return fin
+			}
+			lost = append(lost, claim.Queue)
+			msg := "Worker running the body was lost (" + lostWhy(err) + "); re-running the body on a live worker"
+			_ = p.local(activities.AppendLogName, activities.AppendLogInput{DocID: p.in.DocID, Log: []activities.LogLine{{Level: mirror.LevelWarning, Message: msg}}}, nil)
+			continue
+		}
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) {
+			return p.failed(fin, app.Message())
+		}
+		return p.failed(fin, err.Error())
+	}
+}
+
+// deliverCancel records the cancel on the document and sends it straight to
+// the body's worker; the SDK's own cancellation still follows through the next
+// heartbeat, as a fallback.
+func (p *process) deliverCancel(queue string) {
+	p.view.CancelRequested = true
+	var st mirror.State
+	if err := p.local(activities.RequestCancelName, activities.DocInput{DocID: p.in.DocID}, &st); err == nil {
+		p.view.State = st
+	}
+	info := workflow.GetInfo(p.mctx)
+	cctx := workflow.WithActivityOptions(p.mctx, workflow.ActivityOptions{
+		TaskQueue:              queue,
+		ScheduleToStartTimeout: 10 * time.Second,
+		StartToCloseTimeout:    10 * time.Second,
+		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
+		Summary:                "deliver cancel",
+	})
+	workflow.ExecuteActivity(cctx, activities.CancelBodyName, activities.CancelBodyInput{
+		WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
+	})
+}
+
+func (p *process) failed(fin activities.FinishInput, msg string) activities.FinishInput {
+	fin.Outcome, fin.Error = activities.OutcomeFailed, msg
+	return fin
+}
+
+// workerLost reports whether a body activity error means its worker went away
+// (no heartbeat, never picked up) rather than the body failing.
+func workerLost(err error) bool {
+	var te *temporal.TimeoutError
+	if errors.As(err, &te) {
+		switch te.TimeoutType() {
+		case enumspb.TIMEOUT_TYPE_HEARTBEAT, enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START:
+			return true
+		}
+	}
+	return false
+}
+
+func lostWhy(err error) string {
+	var te *temporal.TimeoutError
+	if errors.As(err, &te) && te.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START {
+		return "no worker picked the body up"
+	}
+	return "heartbeat timeout"
+}

@@ -1,0 +1,27 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/optio-temporal/optio/activities"
+)
+
+// ScheduledLaunchName is the registered name of the schedule launcher workflow.
+const ScheduledLaunchName = "optio.ScheduledLaunch"
+
+// ScheduledLaunch is the action of a process's Temporal Schedule: it launches
+// the process through the engine's ordinary launch path, so a fire while the
+// process is active is skipped and logged rather than queued.
+func ScheduledLaunch(ctx workflow.Context, in activities.ScheduledLaunchInput) (string, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5},
+		Summary:             "launch " + in.ProcessID,
+	})
+	var outcome string
+	err := workflow.ExecuteActivity(ctx, activities.ScheduledLaunchName, in).Get(ctx, &outcome)
+	return outcome, err
+}
