@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/optio-temporal/optio/mirror"
 )
