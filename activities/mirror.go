@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/optio-temporal/optio/mirror"
 )
@@ -186,4 +187,39 @@ func (m *Mirror) stamp(lines []LogLine) []mirror.LogEntry {
 		out[i] = mirror.NewLogEntry(now, l.Level, l.Message)
 	}
 	return out
+}
+
+// CreateChild inserts a child document (state scheduled) under its parent,
+// inheriting the parent's metadata, and logs "Spawned child: {name}" on the
+// parent. A processId that is taken fails with a non-retryable error of type
+// DuplicateChildType.
+func (m *Mirror) CreateChild(ctx context.Context, in CreateChildInput) (CreateChildResult, error) {
+	pid, err := parseDocID(in.ParentDocID)
+	if err != nil {
+		return CreateChildResult{}, err
+	}
+	parent, err := m.Store.Get(ctx, pid)
+	if err != nil {
+		return CreateChildResult{}, err
+	}
+	child, err := m.Store.InsertChild(ctx, parent, mirror.Child{
+		ProcessID:   in.ProcessID,
+		Name:        in.Name,
+		Description: in.Description,
+		Params:      in.Params,
+		Metadata:    parent.Metadata,
+		Order:       in.Order,
+		State:       mirror.Scheduled,
+	})
+	if errors.Is(err, mirror.ErrDuplicateProcessID) {
+		return CreateChildResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("child process id %q is already taken", in.ProcessID), DuplicateChildType, err)
+	}
+	if err != nil {
+		return CreateChildResult{}, err
+	}
+	if err := m.Store.AppendLog(ctx, pid, m.stamp([]LogLine{{Level: mirror.LevelEvent, Message: mirror.MsgSpawnedChild(in.Name)}})...); err != nil {
+		return CreateChildResult{}, err
+	}
+	return CreateChildResult{DocID: child.ID.Hex()}, nil
 }

@@ -149,3 +149,7 @@ type CreateChildInput struct {
 type CreateChildResult struct {
 	DocID string
 }
+
+// DuplicateChildType is the ApplicationError type of a child whose processId
+// is already taken.
+const DuplicateChildType = "optio.DuplicateProcessID"

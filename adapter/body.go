@@ -20,7 +20,8 @@ type bodyRunner struct{ e *Engine }
 // progress flush before the body activity reports back.
 func (r bodyRunner) RunBody(ctx context.Context, run *activities.BodyRun) (activities.BodyResult, error) {
 	e, in := r.e, run.Input
-	fn, params, ok := e.reg.lookup(in.ProcessID)
+	entry, ok := e.reg.lookup(in.ProcessID)
+	fn, params := entry.execute, entry.params
 	if !ok {
 		return activities.BodyResult{}, activities.ErrNoExecute
 	}
@@ -48,6 +49,7 @@ func (r bodyRunner) RunBody(ctx context.Context, run *activities.BodyRun) (activ
 		metadata:   metadata,
 		services:   e.cfg.Services,
 		progress:   buf,
+		listener:   entry.onProgress,
 	}
 	if in.Attempt > 1 {
 		e.log.Info("re-running body after a lost worker", "process", in.ProcessID, "attempt", in.Attempt)

@@ -3,6 +3,7 @@ package adapter
 import (
 	"context"
 	"math"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -29,6 +30,11 @@ type ProcessContext struct {
 	metadata   map[string]any
 	services   map[string]any
 	progress   *mirror.ProgressBuffer
+	// listener forwards this child's reports to its parent's tracker.
+	listener func(percent *float64, message *string)
+
+	trackerOnce sync.Once
+	children    *childTracker
 }
 
 // Context returns a context that is cancelled when the process is cancelled
@@ -69,6 +75,9 @@ func (c *ProcessContext) ReportProgress(percent float64, message string) {
 		m = &message
 	}
 	c.progress.Report(p, m)
+	if c.listener != nil {
+		c.listener(p, m)
+	}
 }
 
 // MarkEphemeral marks this process for deletion once it reaches an end state.

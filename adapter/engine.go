@@ -109,6 +109,7 @@ func (e *Engine) startWorkers() error {
 		activities.CancelScheduledName: m.CancelScheduled,
 		activities.FinishName:          m.Finish,
 		activities.AppendLogName:       m.AppendLog,
+		activities.CreateChildName:     m.CreateChild,
 		activities.ScheduledLaunchName: e.scheduledLaunch,
 	} {
 		shared.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})

@@ -81,6 +81,7 @@ func (e *Engine) startRun(ctx context.Context, doc *mirror.Process) error {
 		DocID:     doc.ID.Hex(),
 		ProcessID: doc.ProcessID,
 		Name:      doc.Name,
+		IDPrefix:  e.WorkflowID(""),
 		Timeouts: workflows.Timeouts{
 			Heartbeat:       e.cfg.BodyHeartbeatTimeout,
 			ScheduleToStart: max(e.cfg.BodyHeartbeatTimeout, 5*time.Second),

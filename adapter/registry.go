@@ -14,6 +14,8 @@ type registry struct {
 type childEntry struct {
 	execute TaskFunc
 	params  map[string]any
+	// onProgress forwards the child's reports to its parent's tracker.
+	onProgress func(percent *float64, message *string)
 }
 
 func newRegistry() *registry {
@@ -27,21 +29,21 @@ func (r *registry) task(processID string) (TaskInstance, bool) {
 	return t, ok
 }
 
-// lookup returns the execute function and params of a process run here.
-func (r *registry) lookup(processID string) (TaskFunc, map[string]any, bool) {
+// lookup returns how to run a process here.
+func (r *registry) lookup(processID string) (childEntry, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if t, ok := r.tasks[processID]; ok && t.Execute != nil {
-		return t.Execute, t.Params, true
+		return childEntry{execute: t.Execute, params: t.Params}, true
 	}
 	if c, ok := r.children[processID]; ok && c.execute != nil {
-		return c.execute, c.params, true
+		return c, true
 	}
-	return nil, nil, false
+	return childEntry{}, false
 }
 
 func (r *registry) holds(processID string) bool {
-	_, _, ok := r.lookup(processID)
+	_, ok := r.lookup(processID)
 	return ok
 }
 

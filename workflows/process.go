@@ -57,6 +57,9 @@ type ProcessInput struct {
 	// execute function, for processes whose function not every engine has.
 	HintQueue string
 	Timeouts  Timeouts
+	// IDPrefix is prepended to a child's processId to make its workflow ID
+	// ("{db}/{prefix}:").
+	IDPrefix string
 }
 
 // ProcessResult is the end of a run, as the workflow returns it when the
@@ -82,6 +85,15 @@ type process struct {
 	view StateView
 	// mctx runs mirror writes: disconnected, so they happen after a cancel too.
 	mctx workflow.Context
+
+	// Children of this launch, by processId. A body re-run after a lost
+	// worker finds the ones that ended here and gets their recorded result.
+	children       map[string]*childRec
+	nextOrder      int
+	inflight       int
+	acceptChildren bool
+	childCtx       workflow.Context
+	cancelChildren workflow.CancelFunc
 }
 
 // Process is the workflow of one launch of a process: it moves the document
@@ -105,7 +117,14 @@ func Process(ctx workflow.Context, in ProcessInput) (ProcessResult, error) {
 			},
 		}),
 	}
+	p.children = map[string]*childRec{}
+	p.childCtx, p.cancelChildren = workflow.WithCancel(ctx)
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (StateView, error) { return p.view, nil }); err != nil {
+		return ProcessResult{}, err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRunChild, p.runChild, workflow.UpdateHandlerOptions{
+		Validator: validateChildRequest,
+	}); err != nil {
 		return ProcessResult{}, err
 	}
 	return p.run(ctx)
@@ -138,7 +157,15 @@ func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
 		return ProcessResult{State: start.State}, nil
 	}
 
+	p.acceptChildren = true
 	fin := p.runBody(ctx, start)
+	p.acceptChildren = false
+	if fin.Outcome == activities.OutcomeFailed {
+		// Nothing will wait for the children any more.
+		p.cancelChildren()
+	}
+	// Children end before their parent: its end state is written last.
+	_ = workflow.Await(p.mctx, func() bool { return p.inflight == 0 && workflow.AllHandlersFinished(p.mctx) })
 	var res activities.FinishResult
 	if err := p.local(activities.FinishName, fin, &res); err != nil {
 		return ProcessResult{}, err
@@ -173,6 +200,10 @@ func (p *process) runBody(ctx workflow.Context, start activities.StartRunResult)
 			ProcessID: p.in.ProcessID, HintQueue: p.in.HintQueue, LostQueues: lost,
 		}, &claim); err != nil {
 			return p.failed(fin, err.Error())
+		}
+		if claim.Queue == "" && len(lost) > 0 && p.awaitBodyQueue(ctx) {
+			run--
+			continue
 		}
 		if claim.Queue == "" {
 			if len(lost) > 0 {

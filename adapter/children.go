@@ -1,0 +1,216 @@
+package adapter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/client"
+
+	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/mirror"
+	"github.com/optio-temporal/optio/workflows"
+)
+
+// ChildSpec describes a child process for RunChild and ParallelGroup.Spawn.
+type ChildSpec struct {
+	// Execute is the child's body. Required.
+	Execute TaskFunc
+	// ProcessID must be unique among all processes. Required.
+	ProcessID string
+	// Name is the display name. Required.
+	Name string
+	// Description is optional.
+	Description string
+	// Params reach the child as ProcessContext.Params.
+	Params map[string]any
+	// SurviveFailure makes RunChild return a failed child's state without an
+	// error. Ignored by Spawn (the group's options decide).
+	SurviveFailure bool
+	// SurviveCancel likewise for a cancelled child.
+	SurviveCancel bool
+	// OnChildProgress, when set, becomes the parent's child-progress callback
+	// (replacing any earlier one). Ignored by Spawn.
+	OnChildProgress func([]ChildProgressInfo)
+}
+
+func (s ChildSpec) validate() error {
+	switch {
+	case s.Execute == nil:
+		return fmt.Errorf("%w: child %q: Execute must not be nil", ErrInvalidInput, s.ProcessID)
+	case s.ProcessID == "":
+		return fmt.Errorf("%w: child %q: ProcessID must not be empty", ErrInvalidInput, s.Name)
+	case s.Name == "":
+		return fmt.Errorf("%w: child %q: Name must not be empty", ErrInvalidInput, s.ProcessID)
+	}
+	return nil
+}
+
+// ErrParentCancelled is returned (wrapped) when a child is refused because its
+// parent was already cancelled; no document is created.
+var ErrParentCancelled = errors.New("parent already cancelled")
+
+// ChildError reports a child that ended failed or cancelled where the parent
+// did not choose to survive it. Inspect it with errors.As. A cancelled child's
+// error also matches context.Canceled, so a parent that returns it while
+// being cancelled itself ends cancelled.
+type ChildError struct {
+	ProcessID string
+	Name      string
+	State     State
+	// Err is the child's status.error (for a failed child).
+	Err string
+}
+
+func (e *ChildError) Error() string {
+	if e.State == StateCancelled {
+		return fmt.Sprintf("Child '%s' (process_id=%s) was cancelled", e.Name, e.ProcessID)
+	}
+	return fmt.Sprintf("Child '%s' (process_id=%s) failed: %s", e.Name, e.ProcessID, e.Err)
+}
+
+// Unwrap returns context.Canceled for a cancelled child.
+func (e *ChildError) Unwrap() error {
+	if e.State == StateCancelled {
+		return context.Canceled
+	}
+	return nil
+}
+
+// ChildResult is the outcome of one child of a ParallelGroup.
+type ChildResult struct {
+	ProcessID string
+	Name      string
+	// State is done, failed or cancelled.
+	State State
+	// Error is the child's error text when it did not end done.
+	Error string
+}
+
+// ChildProgressInfo is one child's entry in the list passed to an
+// on-child-progress callback.
+type ChildProgressInfo struct {
+	ProcessID string
+	Name      string
+	// State is scheduled, running, done, failed or cancelled.
+	State State
+	// Percent is nil when unknown or indeterminate.
+	Percent *float64
+	Message *string
+}
+
+// RunChild runs a child process to its end and returns its final state. The
+// child is a child workflow of this process's workflow (nested under it in the
+// Temporal Web UI) with its own document (parentId, rootId, depth, order,
+// the parent's metadata). Its body runs in this process, so Execute may be any
+// Go func value. A failed child returns a *ChildError unless SurviveFailure;
+// a cancelled one unless SurviveCancel. When this process is cancelled, the
+// child is cancelled too and RunChild returns once it has ended. A body
+// re-run after a lost worker gets the recorded result of children that
+// already ended in this launch, without running them again.
+func (c *ProcessContext) RunChild(spec ChildSpec) (State, error) {
+	if err := spec.validate(); err != nil {
+		return "", err
+	}
+	if spec.OnChildProgress != nil {
+		c.tracker().setCallback(spec.OnChildProgress)
+	}
+	reply, err := c.runChild(spec)
+	if err != nil {
+		return "", err
+	}
+	return reply.State, childErr(spec, reply, spec.SurviveFailure, spec.SurviveCancel)
+}
+
+func childErr(spec ChildSpec, reply workflows.ChildReply, surviveFailure, surviveCancel bool) error {
+	switch {
+	case reply.State == StateFailed && !surviveFailure,
+		reply.State == StateCancelled && !surviveCancel:
+		return &ChildError{ProcessID: spec.ProcessID, Name: spec.Name, State: reply.State, Err: reply.Error}
+	}
+	return nil
+}
+
+// runChild asks this process's workflow to run the child and waits for it.
+func (c *ProcessContext) runChild(spec ChildSpec) (workflows.ChildReply, error) {
+	e := c.engine
+	if c.ctx.Err() != nil {
+		return workflows.ChildReply{}, c.refuse(spec)
+	}
+	t := c.tracker()
+	e.reg.addChild(spec.ProcessID, childEntry{
+		execute: spec.Execute,
+		params:  spec.Params,
+		onProgress: func(p *float64, m *string) {
+			t.report(spec.ProcessID, spec.Name, p, m)
+		},
+	})
+	t.add(spec.ProcessID, spec.Name)
+
+	// The update outlives a cancel of this body: the child is cancelled
+	// with it and RunChild returns once the child has ended.
+	waitCtx := context.WithoutCancel(c.ctx)
+	handle, err := e.cfg.Temporal.UpdateWorkflow(waitCtx, client.UpdateWorkflowOptions{
+		WorkflowID:   c.workflowID,
+		RunID:        c.runID,
+		UpdateID:     "child:" + spec.ProcessID + ":" + uuid.NewString(),
+		UpdateName:   workflows.UpdateRunChild,
+		WaitForStage: client.WorkflowUpdateStageAccepted,
+		Args: []any{workflows.ChildRequest{
+			ProcessID:   spec.ProcessID,
+			Name:        spec.Name,
+			Description: spec.Description,
+			Params:      spec.Params,
+			BodyQueue:   e.localQueue,
+		}},
+	})
+	if err != nil {
+		t.remove(spec.ProcessID)
+		return workflows.ChildReply{}, fmt.Errorf("run child %q: %w", spec.ProcessID, err)
+	}
+	stop := context.AfterFunc(c.ctx, func() {
+		cctx, cancel := context.WithTimeout(waitCtx, 30*time.Second)
+		defer cancel()
+		if _, err := e.Cancel(cctx, spec.ProcessID); err != nil {
+			e.log.Debug("cancel child with parent", "child", spec.ProcessID, "error", err)
+		}
+	})
+	defer stop()
+	var reply workflows.ChildReply
+	if err := handle.Get(waitCtx, &reply); err != nil {
+		t.remove(spec.ProcessID)
+		if isDuplicate(err) {
+			return reply, fmt.Errorf("%w: child process id %q is already taken", ErrInvalidInput, spec.ProcessID)
+		}
+		return reply, fmt.Errorf("run child %q: %w", spec.ProcessID, err)
+	}
+	if reply.Refused {
+		t.remove(spec.ProcessID)
+		return reply, c.refuse(spec)
+	}
+	t.finish(spec.ProcessID, reply.State)
+	return reply, nil
+}
+
+func isDuplicate(err error) bool {
+	var app interface{ Type() string }
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if errors.As(e, &app) && app.Type() == activities.DuplicateChildType {
+			return true
+		}
+	}
+	return false
+}
+
+// refuse logs optio's "Refused to spawn child" entry on this process.
+func (c *ProcessContext) refuse(spec ChildSpec) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 30*time.Second)
+	defer cancel()
+	entry := mirror.NewLogEntry(c.engine.store.Now(), mirror.LevelEvent, mirror.MsgRefusedChild(spec.Name, spec.ProcessID))
+	if err := c.engine.store.AppendLog(ctx, c.docID, entry); err != nil {
+		c.engine.log.Warn("log refused child", "child", spec.ProcessID, "error", err)
+	}
+	return fmt.Errorf("spawn child %q: %w", spec.ProcessID, ErrParentCancelled)
+}

@@ -1,0 +1,173 @@
+package adapter
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// GroupOptions shapes a ParallelGroup.
+type GroupOptions struct {
+	// MaxConcurrency bounds how many children run at once; Spawn blocks while
+	// that many are running. Zero or less means 10.
+	MaxConcurrency int
+	// SurviveFailure keeps Wait from returning an error for failed children
+	// and keeps a failure from cancelling the siblings.
+	SurviveFailure bool
+	// SurviveCancel likewise for cancelled children.
+	SurviveCancel bool
+	// OnChildProgress, when set, becomes the parent's child-progress callback.
+	OnChildProgress func([]ChildProgressInfo)
+}
+
+// ErrGroupClosed is returned by Spawn after Wait.
+var ErrGroupClosed = errors.New("parallel group already closed")
+
+// GroupError is returned by ParallelGroup.Wait when a child failed (or was
+// cancelled) and the group does not survive that. It lists every child that
+// did not end done, as optio-core's ExceptionGroup does; errors.As finds each
+// *ChildError.
+type GroupError struct {
+	Children []*ChildError
+}
+
+func (e *GroupError) Error() string {
+	plural := "s"
+	if len(e.Children) == 1 {
+		plural = ""
+	}
+	return fmt.Sprintf("Parallel group failed (%d sub-exception%s)", len(e.Children), plural)
+}
+
+// Unwrap returns the children's errors.
+func (e *GroupError) Unwrap() []error {
+	out := make([]error, len(e.Children))
+	for i, c := range e.Children {
+		out[i] = c
+	}
+	return out
+}
+
+// ParallelGroup runs child processes concurrently, at most MaxConcurrency at a
+// time. Spawn children, then call Wait once.
+type ParallelGroup struct {
+	pc   *ProcessContext
+	opts GroupOptions
+	sem  chan struct{}
+	wg   sync.WaitGroup
+
+	mu      sync.Mutex
+	closed  bool
+	breach  bool
+	results []ChildResult
+	specs   map[string]bool
+	active  map[string]bool
+}
+
+// ParallelGroup creates a group for running children concurrently.
+func (c *ProcessContext) ParallelGroup(opts GroupOptions) *ParallelGroup {
+	if opts.MaxConcurrency <= 0 {
+		opts.MaxConcurrency = 10
+	}
+	if opts.OnChildProgress != nil {
+		c.tracker().setCallback(opts.OnChildProgress)
+	}
+	return &ParallelGroup{
+		pc: c, opts: opts,
+		sem:    make(chan struct{}, opts.MaxConcurrency),
+		specs:  map[string]bool{},
+		active: map[string]bool{},
+	}
+}
+
+// Spawn starts a child in the group; it blocks while MaxConcurrency children
+// are running. It returns an error, and starts nothing, for a bad spec, a
+// process ID already spawned in this group, a closed group, or a cancelled
+// parent (the last is logged on the parent as optio-core does).
+func (g *ParallelGroup) Spawn(spec ChildSpec) error {
+	if err := spec.validate(); err != nil {
+		return err
+	}
+	g.mu.Lock()
+	switch {
+	case g.closed:
+		g.mu.Unlock()
+		return fmt.Errorf("spawn child %q: %w", spec.ProcessID, ErrGroupClosed)
+	case g.specs[spec.ProcessID]:
+		g.mu.Unlock()
+		return fmt.Errorf("%w: child process id %q spawned twice in this group", ErrInvalidInput, spec.ProcessID)
+	}
+	g.specs[spec.ProcessID] = true
+	g.mu.Unlock()
+
+	select {
+	case g.sem <- struct{}{}:
+	case <-g.pc.ctx.Done():
+	}
+	if g.pc.ctx.Err() != nil {
+		g.mu.Lock()
+		g.results = append(g.results, ChildResult{ProcessID: spec.ProcessID, Name: spec.Name, State: StateCancelled, Error: "parent cancelled"})
+		g.mu.Unlock()
+		return g.pc.refuse(spec)
+	}
+	g.mu.Lock()
+	idx := len(g.results)
+	g.results = append(g.results, ChildResult{ProcessID: spec.ProcessID, Name: spec.Name, State: StateScheduled})
+	g.active[spec.ProcessID] = true
+	g.mu.Unlock()
+	g.wg.Add(1)
+	go g.run(idx, spec)
+	return nil
+}
+
+func (g *ParallelGroup) run(idx int, spec ChildSpec) {
+	defer g.wg.Done()
+	defer func() { <-g.sem }()
+	reply, err := g.pc.runChild(spec)
+	res := ChildResult{ProcessID: spec.ProcessID, Name: spec.Name, State: reply.State, Error: reply.Error}
+	if err != nil {
+		res.State, res.Error = StateFailed, err.Error()
+	} else if res.State != StateDone && res.Error == "" {
+		res.Error = "Child " + string(res.State)
+	}
+	g.mu.Lock()
+	g.results[idx] = res
+	delete(g.active, spec.ProcessID)
+	breach := (res.State == StateFailed && !g.opts.SurviveFailure) || (res.State == StateCancelled && !g.opts.SurviveCancel)
+	var siblings []string
+	if breach {
+		g.breach = true
+		for id := range g.active {
+			siblings = append(siblings, id)
+		}
+	}
+	g.mu.Unlock()
+	for _, id := range siblings {
+		if _, err := g.pc.engine.Cancel(g.pc.ctx, id); err != nil {
+			g.pc.engine.log.Debug("cancel sibling", "child", id, "error", err)
+		}
+	}
+}
+
+// Wait closes the group, waits for every child to end and returns their
+// results in spawn order. It returns a *GroupError when a child failed (or
+// was cancelled) and the group's options do not survive that.
+func (g *ParallelGroup) Wait() ([]ChildResult, error) {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+	g.wg.Wait()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	results := append([]ChildResult(nil), g.results...)
+	if !g.breach {
+		return results, nil
+	}
+	ge := &GroupError{}
+	for _, r := range results {
+		if r.State != StateDone {
+			ge.Children = append(ge.Children, &ChildError{ProcessID: r.ProcessID, Name: r.Name, State: r.State, Err: r.Error})
+		}
+	}
+	return results, ge
+}
