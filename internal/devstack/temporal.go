@@ -1,0 +1,379 @@
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.temporal.io/server/common/authorization"
+	"go.temporal.io/server/common/cluster"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/common/membership/static"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/common/primitives"
+	"go.temporal.io/server/common/primitives/timestamp"
+	sqliteschema "go.temporal.io/server/schema/sqlite"
+	"go.temporal.io/server/temporal"
+)
+
+// DefaultNamespace is registered on every Temporal this package starts.
+const DefaultNamespace = "default"
+
+// GoroutineLabel is the pprof label key set on every goroutine an embedded
+// server starts; its value is the part (for example [PartTemporal]).
+const GoroutineLabel = "optio.devstack"
+
+// TemporalDBFile is the SQLite file a file-backed Temporal keeps in its
+// DataDir.
+const TemporalDBFile = "temporal.db"
+
+const (
+	clusterName = "active"
+	// clusterID is fixed so that a file-backed server finds the cluster
+	// metadata it wrote on its first start.
+	clusterID = "6f0e6c1e-0b1d-4f55-9a50-6f7074696f00"
+)
+
+// TemporalConfig configures [StartTemporal].
+type TemporalConfig struct {
+	// Host is the address the frontend and the internal services bind to.
+	// Default [DefaultHost].
+	Host string
+	// Port is the frontend's gRPC port. 0 picks a free port.
+	Port int
+	// DataDir, when set, keeps the server's state in DataDir/temporal.db, so
+	// workflows, their histories and schedules survive a restart. Empty
+	// keeps everything in memory (tests).
+	DataDir string
+	// Namespaces are registered besides [DefaultNamespace].
+	Namespaces []string
+	// Retention is how long closed workflows are kept, for namespaces this
+	// start creates (existing ones keep theirs). Default 24h.
+	Retention time.Duration
+	// DynamicConfig overrides or adds dynamic config values, by key (for
+	// example "history.timerProcessorMaxTimeShift": time.Second).
+	DynamicConfig map[string]any
+	// Logger receives the server's logs. Default slog.Default().
+	Logger *slog.Logger
+	// LogLevel is the least severe server log that reaches Logger. The
+	// server is chatty; the default is slog.LevelWarn.
+	LogLevel *slog.Level
+}
+
+// Temporal is an in-process Temporal server (frontend, history, matching and
+// worker services) on SQLite.
+type Temporal struct {
+	server    temporal.Server
+	hostPort  string
+	namespace string
+	logLevel  *slog.LevelVar
+	logger    *slog.Logger
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// quiet is a log level above every level the server uses.
+const quiet = slog.LevelError + 4
+
+// memoryDBSeq makes in-memory database names unique within a process: the
+// SQLite plugin keeps every database it has opened for the life of the
+// process, so a name must never be reused.
+var memoryDBSeq atomic.Int64
+
+// StartTemporal starts a Temporal server and returns once its frontend
+// accepts calls. A Port already in use gives a *PortInUseError.
+func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
+	if cfg.Host == "" {
+		cfg.Host = DefaultHost
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = 24 * time.Hour
+	}
+	logger := orDefault(cfg.Logger).With("part", PartTemporal)
+	level := &slog.LevelVar{}
+	level.Set(slog.LevelWarn)
+	if cfg.LogLevel != nil {
+		level.Set(*cfg.LogLevel)
+	}
+
+	if cfg.Port != 0 {
+		if err := checkPortFree(PartTemporal, cfg.Host, cfg.Port); err != nil {
+			return nil, err
+		}
+	}
+
+	// The SQLite plugin keeps each database open for the life of the
+	// process, so its connection goroutines carry the server's label too.
+	var sqlCfg *config.SQL
+	var err error
+	pprof.Do(context.Background(), pprof.Labels(GoroutineLabel, PartTemporal), func(context.Context) {
+		sqlCfg, err = prepareSQLite(cfg)
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	// A picked port may be taken between the pick and the server's bind, so
+	// a start on picked ports gets a few tries.
+	tries := 1
+	if cfg.Port == 0 {
+		tries = 3
+	}
+	var lastErr error
+	for range tries {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		t, err := startTemporalOnce(cfg, sqlCfg, logger, level)
+		if err == nil {
+			return t, nil
+		}
+		lastErr = err
+		if cfg.Port != 0 {
+			break
+		}
+	}
+	return nil, lastErr
+}
+
+func startTemporalOnce(cfg TemporalConfig, sqlCfg *config.SQL, logger *slog.Logger, level *slog.LevelVar) (*Temporal, error) {
+	// The frontend's HTTP API is on a free port too: without it the server
+	// warns at every start that Nexus is unavailable.
+	httpPort, err := freePort(cfg.Host)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", PartTemporal, err)
+	}
+	ports := make(map[primitives.ServiceName]int, 4)
+	for _, svc := range []primitives.ServiceName{
+		primitives.FrontendService, primitives.HistoryService,
+		primitives.MatchingService, primitives.WorkerService,
+	} {
+		port := 0
+		if svc == primitives.FrontendService {
+			port = cfg.Port
+		}
+		if port == 0 {
+			p, err := freePort(cfg.Host)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", PartTemporal, err)
+			}
+			port = p
+		}
+		ports[svc] = port
+	}
+	frontend := hostPort(cfg.Host, ports[primitives.FrontendService])
+
+	conf := serverConfig(cfg.Host, frontend, ports, httpPort, sqlCfg)
+	slogger := serverLogger{log: logger, level: level}
+	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
+	if err != nil {
+		return nil, fmt.Errorf("%s: authorizer: %w", PartTemporal, err)
+	}
+	claimMapper, err := authorization.GetClaimMapperFromConfig(&conf.Global.Authorization, slogger)
+	if err != nil {
+		return nil, fmt.Errorf("%s: claim mapper: %w", PartTemporal, err)
+	}
+	hosts := make(map[primitives.ServiceName]static.Hosts, len(ports))
+	for svc, port := range ports {
+		hosts[svc] = static.SingleLocalHost(hostPort(cfg.Host, port))
+	}
+
+	var srv temporal.Server
+	// Every goroutine the server starts, directly or not, inherits this
+	// label; leak checks use it to tell the server's goroutines (some of which
+	// it never stops) from everyone else's, and profiles show it too.
+	pprof.Do(context.Background(), pprof.Labels(GoroutineLabel, PartTemporal), func(context.Context) {
+		srv, err = temporal.NewServer(
+			temporal.WithConfig(conf),
+			temporal.ForServices(temporal.DefaultServices),
+			temporal.WithStaticHosts(hosts),
+			temporal.WithLogger(slogger),
+			temporal.WithAuthorizer(authorizer),
+			temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
+			temporal.WithDynamicConfigClient(dynamicConfig(cfg.DynamicConfig)),
+		)
+		if err != nil {
+			err = fmt.Errorf("%s: create server: %w", PartTemporal, err)
+			return
+		}
+		if err = srv.Start(); err != nil {
+			level.Set(quiet)
+			_ = srv.Stop()
+			err = fmt.Errorf("%s: start server on %s: %w", PartTemporal, frontend, err)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Temporal{
+		server:    srv,
+		hostPort:  frontend,
+		namespace: DefaultNamespace,
+		logLevel:  level,
+		logger:    logger,
+	}, nil
+}
+
+// HostPort returns the frontend's "host:port", for client.Options.HostPort.
+func (t *Temporal) HostPort() string { return t.hostPort }
+
+// Namespace returns [DefaultNamespace], the namespace clients should use.
+func (t *Temporal) Namespace() string { return t.namespace }
+
+// Stop stops the server. Calling it again does nothing and returns the
+// first call's result.
+func (t *Temporal) Stop() error {
+	t.stopOnce.Do(func() {
+		// The server routinely logs warnings and errors while it shuts down
+		// (polls interrupted, shards closing); they would only alarm a
+		// reader, and a failed stop is returned anyway.
+		t.logLevel.Set(quiet)
+		pprof.Do(context.Background(), pprof.Labels(GoroutineLabel, PartTemporal), func(context.Context) {
+			t.stopErr = t.server.Stop()
+		})
+	})
+	return t.stopErr
+}
+
+// prepareSQLite returns the persistence config and makes sure the database
+// has its schema and namespaces.
+func prepareSQLite(cfg TemporalConfig) (*config.SQL, error) {
+	sqlCfg := &config.SQL{PluginName: sqliteplugin.PluginName}
+	if cfg.DataDir == "" {
+		sqlCfg.ConnectAttributes = map[string]string{"mode": "memory", "cache": "shared"}
+		sqlCfg.DatabaseName = fmt.Sprintf("optio-devstack-%d-%d", os.Getpid(), memoryDBSeq.Add(1))
+	} else {
+		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("%s: data dir: %w", PartTemporal, err)
+		}
+		file := filepath.Join(cfg.DataDir, TemporalDBFile)
+		sqlCfg.DatabaseName = file
+		sqlCfg.ConnectAttributes = map[string]string{
+			"mode": "rwc",
+			// WAL keeps a dev server's writes cheap; NORMAL sync is safe
+			// against a crash of the process, which is what dev mode meets.
+			"journal_mode": "wal",
+			"synchronous":  "normal",
+			"busy_timeout": "5000",
+		}
+		if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
+			if err := sqliteschema.SetupSchema(sqlCfg); err != nil {
+				_ = os.Remove(file)
+				return nil, fmt.Errorf("%s: create schema in %s: %w", PartTemporal, file, err)
+			}
+		} else if err != nil {
+			return nil, fmt.Errorf("%s: %w", PartTemporal, err)
+		}
+	}
+
+	names := append([]string{DefaultNamespace}, cfg.Namespaces...)
+	seen := make(map[string]bool, len(names))
+	var nsConfigs []*sqliteschema.NamespaceConfig
+	for _, name := range names {
+		if name == "" || seen[name] {
+			continue
+		}
+		seen[name] = true
+		ns, err := sqliteschema.NewNamespaceConfig(clusterName, name, false, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s: namespace %q: %w", PartTemporal, name, err)
+		}
+		ns.Detail.Config.Retention = timestamp.DurationPtr(cfg.Retention)
+		nsConfigs = append(nsConfigs, ns)
+	}
+	if err := sqliteschema.CreateNamespaces(sqlCfg, nsConfigs...); err != nil {
+		return nil, fmt.Errorf("%s: register namespaces: %w", PartTemporal, err)
+	}
+	return sqlCfg, nil
+}
+
+func serverConfig(host, frontend string, ports map[primitives.ServiceName]int, httpPort int, sqlCfg *config.SQL) *config.Config {
+	const store = "sqlite-default"
+	var conf config.Config
+	conf.Global.Membership.MaxJoinDuration = 30 * time.Second
+	conf.Global.Membership.BroadcastAddress = host
+	conf.Persistence.DefaultStore = store
+	conf.Persistence.VisibilityStore = store
+	conf.Persistence.NumHistoryShards = 1
+	conf.Persistence.DataStores = map[string]config.DataStore{store: {SQL: sqlCfg}}
+	conf.ClusterMetadata = &cluster.Config{
+		EnableGlobalNamespace:    false,
+		FailoverVersionIncrement: 10,
+		MasterClusterName:        clusterName,
+		CurrentClusterName:       clusterName,
+		ClusterInformation: map[string]cluster.ClusterInformation{
+			clusterName: {
+				Enabled:                true,
+				InitialFailoverVersion: 1,
+				RPCAddress:             frontend,
+				HTTPAddress:            hostPort(host, httpPort),
+				ClusterID:              clusterID,
+			},
+		},
+	}
+	conf.DCRedirectionPolicy.Policy = "noop"
+	conf.Services = make(map[string]config.Service, len(ports))
+	for svc, port := range ports {
+		var s config.Service
+		s.RPC.GRPCPort = port
+		s.RPC.BindOnIP = host
+		if svc == primitives.FrontendService {
+			s.RPC.HTTPPort = httpPort
+		}
+		conf.Services[string(svc)] = s
+	}
+	conf.Archival.History.State = "disabled"
+	conf.Archival.Visibility.State = "disabled"
+	conf.NamespaceDefaults.Archival.History.State = "disabled"
+	conf.NamespaceDefaults.Archival.Visibility.State = "disabled"
+	conf.PublicClient.HostPort = frontend
+	return &conf
+}
+
+// dynamicConfig is the dynamic config of a dev/test server: the features
+// optio relies on are switched on explicitly (whatever a server version's
+// defaults are), and the knobs that trade throughput for latency are set for
+// one user on one machine.
+func dynamicConfig(overrides map[string]any) dynamicconfig.StaticClient {
+	dc := dynamicconfig.StaticClient{
+		// Workflow Updates carry child-spawn requests from a body to its workflow.
+		dynamicconfig.FrontendEnableUpdateWorkflowExecution.Key():              true,
+		dynamicconfig.FrontendEnableUpdateWorkflowExecutionAsyncAccepted.Key(): true,
+		// Cron tasks are Temporal Schedules, run by the worker service's scheduler.
+		dynamicconfig.FrontendEnableSchedules.Key(): true,
+		dynamicconfig.WorkerEnableScheduler.Key():   true,
+		// One task queue partition: with the default four, a task can land in
+		// a partition nobody polls and wait to be forwarded.
+		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  1,
+		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
+		// Search attributes and Nexus endpoints are visible as soon as they
+		// are created, as in the Temporal CLI's dev server; the persistence
+		// limits go up because those caches are bypassed.
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key():      true,
+		dynamicconfig.ForceNexusEndpointRefreshOnRead.Key():              true,
+		dynamicconfig.FrontendPersistenceMaxQPS.Key():                    10000,
+		dynamicconfig.HistoryPersistenceMaxQPS.Key():                     45000,
+		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 1000,
+		dynamicconfig.HistoryCacheHostLevelMaxSize.Key():                 8192,
+		// Timers fire close to their deadline instead of up to a second late.
+		dynamicconfig.TimerProcessorMaxTimeShift.Key(): 10 * time.Millisecond,
+		// The scanners garbage-collect task queues and history branches of
+		// long-lived clusters. A dev server does not need them, and their
+		// system workers are never stopped by the server's Stop.
+		dynamicconfig.TaskQueueScannerEnabled.Key(): false,
+		dynamicconfig.HistoryScannerEnabled.Key():   false,
+	}
+	for k, v := range overrides {
+		dc[dynamicconfig.MakeKey(k)] = v
+	}
+	return dc
+}
