@@ -196,16 +196,38 @@ func firstPortError(err error) error {
 }
 
 // Temporal returns the Temporal server, or nil if the config left it out.
-func (s *Stack) Temporal() *Temporal { return s.temporal }
+// This and the other part accessors may be called on a nil *Stack, for code
+// that runs with or without a dev stack.
+func (s *Stack) Temporal() *Temporal {
+	if s == nil {
+		return nil
+	}
+	return s.temporal
+}
 
 // UI returns the Web UI, or nil if the config left it out.
-func (s *Stack) UI() *UI { return s.ui }
+func (s *Stack) UI() *UI {
+	if s == nil {
+		return nil
+	}
+	return s.ui
+}
 
 // Mongo returns the Mongo server, or nil if the config left it out.
-func (s *Stack) Mongo() *Mongo { return s.mongo }
+func (s *Stack) Mongo() *Mongo {
+	if s == nil {
+		return nil
+	}
+	return s.mongo
+}
 
 // Redis returns the Redis server, or nil if the config left it out.
-func (s *Stack) Redis() *Redis { return s.redis }
+func (s *Stack) Redis() *Redis {
+	if s == nil {
+		return nil
+	}
+	return s.redis
+}
 
 // StartupTime is how long Start took.
 func (s *Stack) StartupTime() time.Duration { return s.startup }
