@@ -1,0 +1,127 @@
+package rpc_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/optio-temporal/optio/rpc"
+	"github.com/optio-temporal/optio/rpc/internal/pyjson"
+)
+
+type filterLeaf struct {
+	Eq any      `json:"eq"`
+	In []string `json:"in" rpc:"optional"`
+}
+
+type groupCancelParams struct {
+	MetadataFilter   map[string]filterLeaf `json:"metadataFilter"`
+	BlockNewLaunches *bool                 `json:"blockNewLaunches"`
+	Reason           string                `json:"reason" rpc:"optional"`
+	Limit            int                   `json:"limit" rpc:"optional"`
+	Tags             []string              `json:"tags" rpc:"optional"`
+	Ratio            float32               `json:"ratio" rpc:"optional"`
+	Count            uint8                 `json:"count" rpc:"optional"`
+	When             time.Time             `json:"when" rpc:"optional"`
+	Nested           *addParams            `json:"nested"`
+}
+
+func TestDecodeParams(t *testing.T) {
+	tests := []struct {
+		name   string
+		params string
+		want   groupCancelParams
+		errors string // the -32602 data in Python layout; "" for success
+	}{
+		{
+			name:   "all fields",
+			params: `{"metadataFilter": {"tag": {"eq": "demo", "in": ["a"]}}, "blockNewLaunches": true, "reason": "r", "limit": 5.0, "tags": ["x"], "ratio": 0.5, "count": 255, "when": "2026-05-08T10:00:00Z", "nested": {"a": 1, "b": 2}}`,
+			want: groupCancelParams{
+				MetadataFilter:   map[string]filterLeaf{"tag": {Eq: "demo", In: []string{"a"}}},
+				BlockNewLaunches: ptr(true), Reason: "r", Limit: 5, Tags: []string{"x"}, Ratio: 0.5, Count: 255,
+				When: time.Date(2026, 5, 8, 10, 0, 0, 0, time.UTC), Nested: &addParams{A: 1, B: 2},
+			},
+		},
+		{
+			name:   "Python nulls for optionals",
+			params: `{"metadataFilter": {"tag": {"eq": null, "in": null}}, "blockNewLaunches": null, "reason": null, "limit": null, "tags": null, "nested": null}`,
+			want:   groupCancelParams{MetadataFilter: map[string]filterLeaf{"tag": {}}},
+		},
+		{
+			name:   "missing required",
+			params: `{"reason": "r"}`,
+			errors: `[{"type": "missing", "loc": ["metadataFilter"], "msg": "Field required", "input": {"reason": "r"}}]`,
+		},
+		{
+			name:   "null for a required field",
+			params: `{"metadataFilter": null}`,
+			errors: `[{"type": "dict_type", "loc": ["metadataFilter"], "msg": "Input should be a valid dictionary", "input": null}]`,
+		},
+		{
+			name:   "every problem reported, fields first, then extras",
+			params: `{"zzz": 1, "metadataFilter": {"t": {"in": ["a", 2], "other": 1}}, "blockNewLaunches": "yes", "limit": 1.5, "tags": "x", "ratio": "0.5", "count": 256, "nested": {"a": true}}`,
+			errors: `[` +
+				`{"type": "string_type", "loc": ["metadataFilter", "t", "in", 1], "msg": "Input should be a valid string", "input": 2}, ` +
+				`{"type": "extra_forbidden", "loc": ["metadataFilter", "t", "other"], "msg": "Extra inputs are not permitted", "input": 1}, ` +
+				`{"type": "bool_type", "loc": ["blockNewLaunches"], "msg": "Input should be a valid boolean", "input": "yes"}, ` +
+				`{"type": "int_from_float", "loc": ["limit"], "msg": "Input should be a valid integer, got a number with a fractional part", "input": 1.5}, ` +
+				`{"type": "list_type", "loc": ["tags"], "msg": "Input should be a valid list", "input": "x"}, ` +
+				`{"type": "float_type", "loc": ["ratio"], "msg": "Input should be a valid number", "input": "0.5"}, ` +
+				`{"type": "int_parsing_size", "loc": ["count"], "msg": "Unable to parse input string as an integer, exceeded maximum size", "input": 256}, ` +
+				`{"type": "float_type", "loc": ["nested", "a"], "msg": "Input should be a valid number", "input": true}, ` +
+				`{"type": "missing", "loc": ["nested", "b"], "msg": "Field required", "input": {"a": true}}, ` +
+				`{"type": "extra_forbidden", "loc": ["zzz"], "msg": "Extra inputs are not permitted", "input": 1}]`,
+		},
+		{
+			name:   "keys are case-sensitive",
+			params: `{"MetadataFilter": {}}`,
+			errors: `[{"type": "missing", "loc": ["metadataFilter"], "msg": "Field required", "input": {"MetadataFilter": {}}}, {"type": "extra_forbidden", "loc": ["MetadataFilter"], "msg": "Extra inputs are not permitted", "input": {}}]`,
+		},
+		{
+			name:   "unmarshaler errors are value errors",
+			params: `{"metadataFilter": {}, "when": "yesterday"}`,
+			errors: `[{"type": "value_error", "loc": ["when"], "msg": "Value error, parsing time \"yesterday\" as \"2006-01-02T15:04:05Z07:00\": cannot parse \"yesterday\" as \"2006\"", "input": "yesterday", "ctx": {"error": "parsing time \"yesterday\" as \"2006-01-02T15:04:05Z07:00\": cannot parse \"yesterday\" as \"2006\""}}]`,
+		},
+		{
+			name:   "negative unsigned",
+			params: `{"metadataFilter": {}, "count": -1}`,
+			errors: `[{"type": "greater_than_equal", "loc": ["count"], "msg": "Input should be greater than or equal to 0", "input": -1, "ctx": {"ge": 0}}]`,
+		},
+		{
+			name:   "not an object",
+			params: `[1]`,
+			errors: `[{"type": "model_type", "loc": [], "msg": "Input should be a valid dictionary or instance of groupCancelParams", "input": [1], "ctx": {"class_name": "groupCancelParams"}}]`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got groupCancelParams
+			err := rpc.DecodeParams(json.RawMessage(tt.params), &got)
+			if tt.errors == "" {
+				require.NoError(t, err)
+				require.Equal(t, tt.want, got)
+				return
+			}
+			var rpcErr *rpc.Error
+			require.True(t, errors.As(err, &rpcErr), "want *rpc.Error, got %v", err)
+			require.Equal(t, rpc.CodeInvalidParams, rpcErr.Code)
+			require.Equal(t, "Invalid params", rpcErr.Message)
+			data, err := pyjson.Marshal(rpcErr.Data)
+			require.NoError(t, err)
+			require.Equal(t, `{"errors": `+tt.errors+`}`, string(data))
+		})
+	}
+}
+
+func TestDecodeParamsNeedsPointer(t *testing.T) {
+	var p addParams
+	err := rpc.DecodeParams(json.RawMessage(`{}`), p)
+	require.Error(t, err)
+	require.True(t, strings.Contains(err.Error(), "non-nil pointer"))
+}
+
+func ptr[T any](v T) *T { return &v }
