@@ -61,6 +61,9 @@ type Error struct {
 
 // Error implements the error interface.
 func (e *Error) Error() string {
+	if e == nil {
+		return "rpc error <nil>"
+	}
 	return fmt.Sprintf("rpc error %d: %s", e.Code, e.Message)
 }
 

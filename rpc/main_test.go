@@ -210,6 +210,11 @@ func (a *arith) service() rpc.Service {
 			a.handled.Add(1)
 			return map[string]any{"sum": math.NaN()}, nil
 		}},
+		{Name: "nilError", Handler: func(context.Context, json.RawMessage) (any, error) {
+			a.handled.Add(1)
+			var e *rpc.Error
+			return nil, e
+		}},
 		{Name: "rawParams", Handler: func(_ context.Context, p json.RawMessage) (any, error) {
 			a.handled.Add(1)
 			return p, nil

@@ -501,7 +501,7 @@ func (s *Server) dispatch(ctx context.Context, svc *service, env *envelope, log 
 	result, err := callHandler(ctx, m.Handler, env.params)
 	if err != nil {
 		var rpcErr *Error
-		if errors.As(err, &rpcErr) {
+		if errors.As(err, &rpcErr) && rpcErr != nil {
 			log.Debug("rpc: handler returned an rpc error", "code", rpcErr.Code, "message", rpcErr.Message)
 		} else {
 			var p *panicError

@@ -200,6 +200,11 @@ func TestWireReplies(t *testing.T) {
 			`{"jsonrpc": "2.0", "id": "e9", "error": {"code": -32603, "message": "Result validation failed", "data": {"errors": [{"type": "value_error", "loc": [], "msg": "Value error, pyjson: unsupported float value NaN", "input": null}]}}}`,
 		},
 		{
+			"-32603 typed nil *rpc.Error",
+			`{"jsonrpc": "2.0", "method": "arith.nilError", "params": {}, "id": "e12"}`,
+			`{"jsonrpc": "2.0", "id": "e12", "error": {"code": -32603, "message": "Internal error", "data": {"name": "Error", "message": "rpc error <nil>"}}}`,
+		},
+		{
 			"application error passed through",
 			`{"jsonrpc": "2.0", "method": "arith.divide", "params": {"a": 1, "b": 0}, "id": "e10"}`,
 			`{"jsonrpc": "2.0", "id": "e10", "error": {"code": -32000, "message": "division by zero", "data": null}}`,

@@ -28,8 +28,15 @@ type Member struct {
 // Go map cannot express.
 type Object []Member
 
-// Marshal returns the Python-layout JSON encoding of v.
-func Marshal(v any) ([]byte, error) {
+// Marshal returns the Python-layout JSON encoding of v. A panic in a
+// MarshalJSON or MarshalText method is returned as an error, so that a bad
+// value cannot take a server down.
+func Marshal(v any) (out []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("pyjson: panic while encoding %T: %v", v, r)
+		}
+	}()
 	e := &encoder{}
 	if err := e.value(reflect.ValueOf(v), 0); err != nil {
 		return nil, err

@@ -111,3 +111,12 @@ func compactJSON(b []byte) ([]byte, error) {
 	err := json.Compact(&buf, b)
 	return buf.Bytes(), err
 }
+
+type panicky struct{}
+
+func (panicky) MarshalJSON() ([]byte, error) { panic("no") }
+
+func TestMarshalRecoversPanics(t *testing.T) {
+	_, err := Marshal([]any{panicky{}})
+	require.ErrorContains(t, err, "panic")
+}
