@@ -83,19 +83,11 @@ func (s *Store) UpsertDefinition(ctx context.Context, d Definition) (*Process, e
 }
 
 func (s *Store) updateRootDefinition(ctx context.Context, d Definition) (*Process, error) {
-	var p Process
-	err := s.procs.FindOneAndUpdate(ctx,
-		bson.D{{Key: "processId", Value: d.ProcessID}, {Key: "parentId", Value: nil}},
-		bson.D{{Key: "$set", Value: d.set()}},
-		options.FindOneAndUpdate().SetReturnDocument(options.After),
-	).Decode(&p)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, ErrNotFound
-	}
+	cur, err := s.findOne(ctx, bson.D{{Key: "processId", Value: d.ProcessID}, {Key: "parentId", Value: nil}})
 	if err != nil {
-		return nil, fmt.Errorf("update process %q: %w", d.ProcessID, err)
+		return nil, err
 	}
-	return &p, nil
+	return s.update(ctx, cur.ID, bson.D{{Key: "$set", Value: d.set()}})
 }
 
 // SetAdhoc marks a process as ad-hoc, ephemeral or not.
@@ -110,6 +102,8 @@ func (s *Store) SetEphemeral(ctx context.Context, id bson.ObjectID) error {
 }
 
 func (s *Store) update(ctx context.Context, id bson.ObjectID, upd bson.D) (*Process, error) {
+	unlock := s.lockDoc(id)
+	defer unlock()
 	var p Process
 	err := s.procs.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, upd,
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&p)

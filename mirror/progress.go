@@ -25,6 +25,8 @@ func (s *Store) WriteProgress(ctx context.Context, id bson.ObjectID, runningSinc
 		{Key: "status.state", Value: bson.D{{Key: "$in", Value: []State{Running, CancelRequested, Cancelling}}}},
 		{Key: "status.runningSince", Value: runningSince},
 	}
+	unlock := s.lockDoc(id)
+	defer unlock()
 	res, err := s.procs.UpdateOne(ctx, filter, setPush(bson.D{{Key: "progress", Value: p}}, entries...))
 	if err != nil {
 		return false, fmt.Errorf("write progress of %s: %w", id.Hex(), err)

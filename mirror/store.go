@@ -47,6 +47,7 @@ type Store struct {
 	procs  *mongo.Collection
 	blocks *mongo.Collection
 	now    func() time.Time
+	locks  *docLocks
 }
 
 // NewStore returns a store over db's {prefix}_processes and
@@ -64,8 +65,13 @@ func NewStore(db *mongo.Database, prefix string) *Store {
 func (s *Store) Processes() *mongo.Collection { return s.procs }
 
 // EnsureIndexes creates the unique index on processId and the indexes that
-// queries and tree walks use (parentId, rootId, status.state). It is idempotent.
+// queries and tree walks use (parentId, rootId, status.state). It is
+// idempotent. It also checks whether the server's updates are atomic (see
+// docLocks).
 func (s *Store) EnsureIndexes(ctx context.Context) error {
+	if err := s.detectNonAtomicUpdates(ctx); err != nil {
+		return fmt.Errorf("query server build info: %w", err)
+	}
 	_, err := s.procs.Indexes().CreateMany(ctx, []mongo.IndexModel{
 		{Keys: bson.D{{Key: "processId", Value: 1}}, Options: options.Index().SetUnique(true).SetName("processId_unique")},
 		{Keys: bson.D{{Key: "parentId", Value: 1}}, Options: options.Index().SetName("parentId")},

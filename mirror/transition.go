@@ -33,6 +33,8 @@ func MsgRefusedChild(name, processID string) string {
 // the document after the write. A refused write returns a *ConflictError.
 func (s *Store) cas(ctx context.Context, id bson.ObjectID, to State, from []State, extra bson.D, upd bson.D) (*Process, error) {
 	filter := append(bson.D{{Key: "_id", Value: id}, {Key: "status.state", Value: bson.D{{Key: "$in", Value: from}}}}, extra...)
+	unlock := s.lockDoc(id)
+	defer unlock()
 	var p Process
 	err := s.procs.FindOneAndUpdate(ctx, filter, upd, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&p)
 	if err == nil {
@@ -185,6 +187,8 @@ func (s *Store) AppendLog(ctx context.Context, id bson.ObjectID, entries ...LogE
 	if len(entries) == 0 {
 		return nil
 	}
+	unlock := s.lockDoc(id)
+	defer unlock()
 	_, err := s.procs.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
 		bson.D{{Key: "$push", Value: bson.D{{Key: "log", Value: bson.D{{Key: "$each", Value: entries}}}}}})
 	if err != nil {

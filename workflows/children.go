@@ -46,6 +46,16 @@ type childRec struct {
 	queue      string
 	done       bool
 	reply      ChildReply
+	cancel     workflow.CancelFunc
+}
+
+// cancelInflight requests cancellation of every child still running.
+func (p *process) cancelInflight() {
+	for _, rec := range p.children {
+		if !rec.done && rec.cancel != nil {
+			rec.cancel()
+		}
+	}
 }
 
 func validateChildRequest(req ChildRequest) error {
@@ -57,12 +67,13 @@ func validateChildRequest(req ChildRequest) error {
 
 // runChild handles UpdateRunChild.
 func (p *process) runChild(ctx workflow.Context, req ChildRequest) (ChildReply, error) {
+	mctx := mirrorCtx(ctx)
 	if rec, ok := p.children[req.ProcessID]; ok {
 		if !rec.done && req.BodyQueue != "" && req.BodyQueue != rec.queue {
 			rec.queue = req.BodyQueue
-			workflow.SignalExternalWorkflow(p.mctx, rec.workflowID, "", SignalBodyQueue, req.BodyQueue)
+			workflow.SignalExternalWorkflow(mctx, rec.workflowID, "", SignalBodyQueue, req.BodyQueue)
 		}
-		_ = workflow.Await(p.mctx, func() bool { return rec.done })
+		_ = workflow.Await(mctx, func() bool { return rec.done })
 		return rec.reply, nil
 	}
 	if !p.acceptChildren || ctx.Err() != nil {
@@ -76,7 +87,7 @@ func (p *process) runChild(ctx workflow.Context, req ChildRequest) (ChildReply, 
 	order := p.nextOrder
 	p.nextOrder++
 	var created activities.CreateChildResult
-	if err := p.local(activities.CreateChildName, activities.CreateChildInput{
+	if err := localIn(mctx, activities.CreateChildName, activities.CreateChildInput{
 		ParentDocID: p.in.DocID, ProcessID: req.ProcessID, Name: req.Name,
 		Description: req.Description, Params: req.Params, Order: order,
 	}, &created); err != nil {
@@ -84,7 +95,9 @@ func (p *process) runChild(ctx workflow.Context, req ChildRequest) (ChildReply, 
 		p.nextOrder--
 		return ChildReply{}, err
 	}
-	cctx := workflow.WithChildOptions(p.childCtx, workflow.ChildWorkflowOptions{
+	hctx, cancel := workflow.WithCancel(ctx)
+	rec.cancel = cancel
+	cctx := workflow.WithChildOptions(hctx, workflow.ChildWorkflowOptions{
 		WorkflowID:            rec.workflowID,
 		TaskQueue:             workflow.GetInfo(ctx).TaskQueueName,
 		WaitForCancellation:   true,
@@ -96,7 +109,7 @@ func (p *process) runChild(ctx workflow.Context, req ChildRequest) (ChildReply, 
 	err := workflow.ExecuteChildWorkflow(cctx, ProcessName, ProcessInput{
 		DocID: created.DocID, ProcessID: req.ProcessID, Name: req.Name,
 		HintQueue: req.BodyQueue, Timeouts: p.in.Timeouts, IDPrefix: p.in.IDPrefix,
-	}).Get(p.mctx, &res)
+	}).Get(mctx, &res)
 	rec.reply = childReply(res, err)
 	rec.done = true
 	return rec.reply, nil

@@ -83,7 +83,9 @@ type StateView struct {
 type process struct {
 	in   ProcessInput
 	view StateView
-	// mctx runs mirror writes: disconnected, so they happen after a cancel too.
+	// mctx runs the main coroutine's mirror writes: disconnected, so they
+	// happen after a cancel too. Update handlers make their own (mirrorCtx):
+	// a blocking call must use a context of the coroutine it runs in.
 	mctx workflow.Context
 
 	// Children of this launch, by processId. A body re-run after a lost
@@ -92,8 +94,6 @@ type process struct {
 	nextOrder      int
 	inflight       int
 	acceptChildren bool
-	childCtx       workflow.Context
-	cancelChildren workflow.CancelFunc
 }
 
 // Process is the workflow of one launch of a process: it moves the document
@@ -103,22 +103,12 @@ type process struct {
 // cancel, and writes the terminal state.
 func Process(ctx workflow.Context, in ProcessInput) (ProcessResult, error) {
 	in.Timeouts = in.Timeouts.withDefaults()
-	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	p := &process{
-		in:   in,
-		view: StateView{ProcessID: in.ProcessID, State: mirror.Scheduled},
-		mctx: workflow.WithLocalActivityOptions(dctx, workflow.LocalActivityOptions{
-			ScheduleToCloseTimeout: 10 * time.Minute,
-			StartToCloseTimeout:    30 * time.Second,
-			RetryPolicy: &temporal.RetryPolicy{
-				InitialInterval:    100 * time.Millisecond,
-				BackoffCoefficient: 2,
-				MaximumInterval:    5 * time.Second,
-			},
-		}),
+		in:       in,
+		view:     StateView{ProcessID: in.ProcessID, State: mirror.Scheduled},
+		mctx:     mirrorCtx(ctx),
+		children: map[string]*childRec{},
 	}
-	p.children = map[string]*childRec{}
-	p.childCtx, p.cancelChildren = workflow.WithCancel(ctx)
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (StateView, error) { return p.view, nil }); err != nil {
 		return ProcessResult{}, err
 	}
@@ -130,8 +120,27 @@ func Process(ctx workflow.Context, in ProcessInput) (ProcessResult, error) {
 	return p.run(ctx)
 }
 
+// mirrorCtx derives the context of mirror writes from a coroutine's context.
+func mirrorCtx(ctx workflow.Context) workflow.Context {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	return workflow.WithLocalActivityOptions(dctx, workflow.LocalActivityOptions{
+		ScheduleToCloseTimeout: 10 * time.Minute,
+		StartToCloseTimeout:    30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    100 * time.Millisecond,
+			BackoffCoefficient: 2,
+			MaximumInterval:    5 * time.Second,
+		},
+	})
+}
+
+// local runs a mirror write as a local activity in the main coroutine.
 func (p *process) local(name string, in, out any) error {
-	return workflow.ExecuteLocalActivity(p.mctx, name, in).Get(p.mctx, out)
+	return localIn(p.mctx, name, in, out)
+}
+
+func localIn(mctx workflow.Context, name string, in, out any) error {
+	return workflow.ExecuteLocalActivity(mctx, name, in).Get(mctx, out)
 }
 
 func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
@@ -162,7 +171,7 @@ func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
 	p.acceptChildren = false
 	if fin.Outcome == activities.OutcomeFailed {
 		// Nothing will wait for the children any more.
-		p.cancelChildren()
+		p.cancelInflight()
 	}
 	// Children end before their parent: its end state is written last.
 	_ = workflow.Await(p.mctx, func() bool { return p.inflight == 0 && workflow.AllHandlersFinished(p.mctx) })

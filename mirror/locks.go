@@ -1,0 +1,43 @@
+package mirror
+
+import (
+	"context"
+	"hash/maphash"
+	"sync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// docLocks serialises writes to the same document within this process. It is
+// only used against servers whose updates are not atomic read-modify-writes
+// (FerretDB v1 reads a document and writes it back whole, so two concurrent
+// updates of one document can lose one, and a compare-and-set can pass
+// twice). MongoDB needs none of this and gets none.
+type docLocks struct {
+	seed    maphash.Seed
+	stripes [64]sync.Mutex
+}
+
+func (l *docLocks) lock(key string) func() {
+	if l == nil {
+		return func() {}
+	}
+	m := &l.stripes[maphash.String(l.seed, key)%uint64(len(l.stripes))]
+	m.Lock()
+	return m.Unlock
+}
+
+func (s *Store) lockDoc(id bson.ObjectID) func() { return s.locks.lock(id.Hex()) }
+
+// detectNonAtomicUpdates turns on per-document write locks when the server is
+// FerretDB (its buildInfo carries "ferretdbVersion").
+func (s *Store) detectNonAtomicUpdates(ctx context.Context) error {
+	var info bson.M
+	if err := s.procs.Database().RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
+		return err
+	}
+	if _, ok := info["ferretdbVersion"]; ok {
+		s.locks = &docLocks{seed: maphash.MakeSeed()}
+	}
+	return nil
+}
