@@ -46,6 +46,10 @@ type Engine struct {
 
 	schedulesMu    sync.Mutex
 	knownSchedules map[string]TaskInstance
+
+	// facade is the Redis face (clamator RPC server, heartbeat); nil without
+	// Config.RedisURL.
+	facade *rpcFacade
 }
 
 // New initializes an engine, as optio-core's init does: it creates the indexes,
@@ -75,8 +79,14 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if _, err := e.syncDefinitions(ctx, nil); err != nil {
 		return nil, fmt.Errorf("sync task definitions: %w", err)
 	}
+	if cfg.RedisURL != "" {
+		if e.facade, err = newRPCFacade(ctx, e); err != nil {
+			return nil, err
+		}
+	}
 	if !cfg.DisableWorker {
 		if err := e.startWorkers(); err != nil {
+			e.facade.close()
 			return nil, err
 		}
 	}
@@ -157,6 +167,9 @@ func (e *Engine) TaskQueue() string { return e.cfg.TaskQueue }
 func (e *Engine) Run(ctx context.Context) error {
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if err := e.facade.start(sigCtx); err != nil {
+		return err
+	}
 	select {
 	case <-sigCtx.Done():
 		e.log.Info("shutting down", "cause", context.Cause(sigCtx))
@@ -177,12 +190,14 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) Shutdown(ctx context.Context) error {
 	e.shutdownOnce.Do(func() {
 		e.shuttingDown.Store(true)
+		e.facade.stop(ctx)
 		e.drainBodies(ctx)
 		for _, w := range e.workers {
 			w.Stop()
 		}
 		e.stopBG()
 		e.bg.Wait()
+		e.facade.close()
 		e.log.Info("Shutdown complete")
 		close(e.shutdownDone)
 	})

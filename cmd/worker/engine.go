@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.temporal.io/sdk/client"
+
+	"github.com/optio-temporal/optio/adapter"
+	"github.com/optio-temporal/optio/internal/demo"
 )
 
 // engineDeps is everything the engine gets from main, the same whether the
@@ -28,21 +32,29 @@ type engineDeps struct {
 // runEngine runs the optio engine with the demo task set until ctx is
 // cancelled, then shuts it down. main owns the services in deps and closes
 // them after runEngine returns.
-//
-// The engine is not wired in yet, so for now the worker only brings the
-// services up and waits. Wiring it is this function's body alone, roughly:
-//
-//	eng, err := adapter.New(ctx, adapter.Config{
-//		Temporal: deps.Temporal, Namespace: deps.Namespace, Mongo: deps.Mongo,
-//		Prefix: deps.Prefix, RedisURL: deps.RedisURL,
-//		TaskDefinitions: demo.Definitions, Logger: deps.Logger,
-//	})
-//	launch deps.Launch; eng.Run(ctx); eng.Shutdown(...)
 func runEngine(ctx context.Context, deps engineDeps) error {
-	if len(deps.Launch) > 0 {
-		deps.Logger.Warn("-launch is not honoured yet: the engine is not wired into the worker", "ids", deps.Launch)
+	eng, err := adapter.New(ctx, adapter.Config{
+		Temporal:        deps.Temporal,
+		Namespace:       deps.Namespace,
+		Mongo:           deps.Mongo,
+		Prefix:          deps.Prefix,
+		RedisURL:        deps.RedisURL,
+		TaskDefinitions: demo.Definitions,
+		Logger:          deps.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("start engine: %w", err)
 	}
-	deps.Logger.Info("services are up; the engine is not wired in yet, waiting for a signal")
-	<-ctx.Done()
-	return nil
+	for _, id := range deps.Launch {
+		out, err := eng.Launch(ctx, id)
+		switch {
+		case err != nil:
+			deps.Logger.Error("launch failed", "process", id, "error", err)
+		case !out.OK:
+			deps.Logger.Warn("launch refused", "process", id, "reason", out.Reason)
+		default:
+			deps.Logger.Info("launched", "process", id, "workflowId", eng.WorkflowID(out.Process.ProcessID))
+		}
+	}
+	return eng.Run(ctx)
 }
