@@ -148,6 +148,8 @@ func (c *ProcessContext) runChild(spec ChildSpec) (workflows.ChildReply, error) 
 		},
 	})
 	t.add(spec.ProcessID, spec.Name)
+	// Progress reported before the child starts is logged before it.
+	c.progress.Flush(context.WithoutCancel(c.ctx))
 
 	// The update outlives a cancel of this body: the child is cancelled
 	// with it and RunChild returns once the child has ended.
@@ -208,6 +210,7 @@ func isDuplicate(err error) bool {
 func (c *ProcessContext) refuse(spec ChildSpec) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 30*time.Second)
 	defer cancel()
+	c.progress.Flush(ctx)
 	entry := mirror.NewLogEntry(c.engine.store.Now(), mirror.LevelEvent, mirror.MsgRefusedChild(spec.Name, spec.ProcessID))
 	if err := c.engine.store.AppendLog(ctx, c.docID, entry); err != nil {
 		c.engine.log.Warn("log refused child", "child", spec.ProcessID, "error", err)

@@ -54,6 +54,9 @@ type ProgressBuffer struct {
 	stopped chan struct{}
 	once    sync.Once
 	writes  atomic.Int64
+	// flushMu keeps an explicit Flush and the loop's flush from writing
+	// out of order.
+	flushMu sync.Mutex
 }
 
 // NewProgressBuffer starts a buffer for the run of process id that began at
@@ -117,7 +120,9 @@ func (b *ProgressBuffer) loop() {
 			case <-t.C:
 			}
 		}
+		b.flushMu.Lock()
 		b.flush(context.Background())
+		b.flushMu.Unlock()
 		last = time.Now()
 	}
 }
@@ -153,6 +158,14 @@ func (b *ProgressBuffer) flush(ctx context.Context) {
 		b.lastError = err
 		b.mu.Unlock()
 	}
+}
+
+// Flush writes whatever is pending now, so that log entries written next by
+// someone else (a child's "Spawned child" entry) come after it.
+func (b *ProgressBuffer) Flush(ctx context.Context) {
+	b.flushMu.Lock()
+	defer b.flushMu.Unlock()
+	b.flush(ctx)
 }
 
 // Close stops the buffer and writes whatever is still pending (the final
