@@ -1,0 +1,169 @@
+package children
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/optio-temporal/optio/adapter"
+)
+
+// waitForCancel is a body that runs until its process is cancelled.
+func waitForCancel(pc *adapter.ProcessContext) error {
+	<-pc.Context().Done()
+	return nil
+}
+
+// Cancelling a parent cancels every active descendant, bottom-up: each child
+// reaches its end state before its parent does, and the parent ends cancelled.
+func TestCancelParentCancelsDescendantsBottomUp(t *testing.T) {
+	tree := adapter.TaskInstance{ProcessID: "tree", Name: "Tree", Execute: func(pc *adapter.ProcessContext) error {
+		g := pc.ParallelGroup(adapter.GroupOptions{})
+		for i := range 2 {
+			err := g.Spawn(adapter.ChildSpec{ProcessID: fmt.Sprintf("tree/branch-%d", i), Name: "Branch",
+				Execute: func(c *adapter.ProcessContext) error {
+					_, err := c.RunChild(adapter.ChildSpec{ProcessID: c.ProcessID() + "/leaf", Name: "Leaf", Execute: waitForCancel})
+					return err
+				}})
+			if err != nil {
+				return err
+			}
+		}
+		_, err := g.Wait()
+		return err
+	}}
+	h := newHarness(t, tree)
+	h.launch("tree")
+	for i := range 2 {
+		h.waitState(fmt.Sprintf("tree/branch-%d/leaf", i), adapter.StateRunning)
+	}
+	out, err := h.eng.Cancel(h.ctx, "tree")
+	require.NoError(t, err)
+	require.True(t, out.OK)
+
+	root := h.waitState("tree", adapter.StateCancelled, adapter.StateFailed)
+	assert.Equal(t, adapter.StateCancelled, root.Status.State, "error: %v", root.Status.Error)
+	for i := range 2 {
+		branch := h.get(fmt.Sprintf("tree/branch-%d", i))
+		leaf := h.get(fmt.Sprintf("tree/branch-%d/leaf", i))
+		assert.Equal(t, adapter.StateCancelled, branch.Status.State)
+		assert.Equal(t, adapter.StateCancelled, leaf.Status.State)
+		require.NotNil(t, leaf.Status.StoppedAt)
+		require.NotNil(t, branch.Status.StoppedAt)
+		assert.False(t, leaf.Status.StoppedAt.After(*branch.Status.StoppedAt), "leaf ends before its branch")
+		assert.False(t, branch.Status.StoppedAt.After(*root.Status.StoppedAt), "branch ends before the root")
+	}
+}
+
+// Cancelling one child, from the API or from the Temporal side: with
+// survive-cancel false the parent gets a *ChildError; with true it carries on.
+func TestCancelChild(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		surviveCancel bool
+		fromTemporal  bool
+	}{
+		{"api/propagates", false, false},
+		{"temporal/propagates", false, true},
+		{"api/survived", true, false},
+		{"temporal/survived", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var childErr *adapter.ChildError
+			var gotState adapter.State
+			parent := adapter.TaskInstance{ProcessID: "p", Name: "P", Execute: func(pc *adapter.ProcessContext) error {
+				st, err := pc.RunChild(adapter.ChildSpec{ProcessID: "p/child", Name: "Child", Execute: waitForCancel, SurviveCancel: tc.surviveCancel})
+				gotState = st
+				if errors.As(err, &childErr) {
+					return err
+				}
+				if err != nil {
+					return err
+				}
+				pc.ReportProgress(100, "carried on")
+				return nil
+			}}
+			h := newHarness(t, parent)
+			h.launch("p")
+			h.waitState("p/child", adapter.StateRunning)
+			if tc.fromTemporal {
+				require.NoError(t, h.env.Temporal.Client.CancelWorkflow(h.ctx, h.eng.WorkflowID("p/child"), ""))
+			} else {
+				out, err := h.eng.Cancel(h.ctx, "p/child")
+				require.NoError(t, err)
+				require.True(t, out.OK)
+			}
+			p := h.waitState("p", adapter.StateDone, adapter.StateFailed, adapter.StateCancelled)
+			assert.Equal(t, adapter.StateCancelled, gotState)
+			assert.Equal(t, adapter.StateCancelled, h.get("p/child").Status.State)
+			if tc.surviveCancel {
+				assert.Equal(t, adapter.StateDone, p.Status.State)
+				assert.Nil(t, childErr)
+				assert.Equal(t, "carried on", *p.Progress.Message)
+				return
+			}
+			require.NotNil(t, childErr)
+			assert.Equal(t, "p/child", childErr.ProcessID)
+			assert.Equal(t, "Child", childErr.Name)
+			assert.Equal(t, adapter.StateCancelled, childErr.State)
+			assert.Equal(t, adapter.StateFailed, p.Status.State)
+			assert.Contains(t, *p.Status.Error, "Child 'Child' (process_id=p/child)")
+		})
+	}
+}
+
+// A failing child with survive-failure false fails its parent with an error
+// naming the child, and a parallel group cancels its running siblings.
+func TestFailingChildCancelsSiblings(t *testing.T) {
+	var groupErr *adapter.GroupError
+	var results []adapter.ChildResult
+	parent := adapter.TaskInstance{ProcessID: "g", Name: "G", Execute: func(pc *adapter.ProcessContext) error {
+		g := pc.ParallelGroup(adapter.GroupOptions{MaxConcurrency: 4})
+		for i := range 3 {
+			if err := g.Spawn(adapter.ChildSpec{ProcessID: fmt.Sprintf("g/slow-%d", i), Name: fmt.Sprintf("Slow %d", i), Execute: waitForCancel}); err != nil {
+				return err
+			}
+		}
+		err := g.Spawn(adapter.ChildSpec{ProcessID: "g/bad", Name: "Bad", Execute: func(c *adapter.ProcessContext) error {
+			return errors.New("bad input row 17")
+		}})
+		if err != nil {
+			return err
+		}
+		var werr error
+		results, werr = g.Wait()
+		errors.As(werr, &groupErr)
+		return werr
+	}}
+	h := newHarness(t, parent)
+	p, err := h.eng.LaunchAndWait(h.ctx, "g")
+	require.NoError(t, err)
+	assert.Equal(t, adapter.StateFailed, p.Status.State)
+	assert.Equal(t, "Parallel group failed (4 sub-exceptions)", *p.Status.Error)
+	require.NotNil(t, groupErr)
+	var bad *adapter.ChildError
+	require.True(t, errors.As(groupErr, &bad))
+	require.Len(t, results, 4)
+	for i := range 3 {
+		assert.Equal(t, fmt.Sprintf("g/slow-%d", i), results[i].ProcessID)
+		assert.Equal(t, adapter.StateCancelled, results[i].State)
+		assert.Equal(t, adapter.StateCancelled, h.get(results[i].ProcessID).Status.State)
+	}
+	assert.Equal(t, adapter.ChildResult{ProcessID: "g/bad", Name: "Bad", State: adapter.StateFailed, Error: "bad input row 17"}, results[3])
+
+	// RunChild: the error names the child.
+	seq := adapter.TaskInstance{ProcessID: "s", Name: "S", Execute: func(pc *adapter.ProcessContext) error {
+		_, err := pc.RunChild(adapter.ChildSpec{ProcessID: "s/bad", Name: "Bad Child", Execute: func(*adapter.ProcessContext) error {
+			return errors.New("Child failed")
+		}})
+		return err
+	}}
+	h2 := newHarness(t, seq)
+	p2, err := h2.eng.LaunchAndWait(h2.ctx, "s")
+	require.NoError(t, err)
+	assert.Equal(t, adapter.StateFailed, p2.Status.State)
+	assert.Equal(t, "Child 'Bad Child' (process_id=s/bad) failed: Child failed", *p2.Status.Error)
+}
