@@ -72,13 +72,44 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 	if err := s.detectNonAtomicUpdates(ctx); err != nil {
 		return fmt.Errorf("query server build info: %w", err)
 	}
-	_, err := s.procs.Indexes().CreateMany(ctx, []mongo.IndexModel{
-		{Keys: bson.D{{Key: "processId", Value: 1}}, Options: options.Index().SetUnique(true).SetName("processId_unique")},
-		{Keys: bson.D{{Key: "parentId", Value: 1}}, Options: options.Index().SetName("parentId")},
-		{Keys: bson.D{{Key: "rootId", Value: 1}}, Options: options.Index().SetName("rootId")},
-		{Keys: bson.D{{Key: "status.state", Value: 1}}, Options: options.Index().SetName("status_state")},
-	})
+	index := func(name string, unique bool, key string) mongo.IndexModel {
+		o := options.Index().SetName(name)
+		if unique {
+			o.SetUnique(true)
+		}
+		return mongo.IndexModel{Keys: bson.D{{Key: key, Value: 1}}, Options: o}
+	}
+	want := []struct {
+		name   string
+		unique bool
+		key    string
+	}{
+		{"processId_unique", true, "processId"},
+		{"parentId", false, "parentId"},
+		{"rootId", false, "rootId"},
+		{"status_state", false, "status.state"},
+	}
+	// Only the missing ones: FerretDB v1 drops the connection when
+	// createIndexes names indexes that already exist (a second engine, or a
+	// restart, on the same database).
+	specs, err := s.procs.Indexes().ListSpecifications(ctx)
 	if err != nil {
+		return fmt.Errorf("list process indexes: %w", err)
+	}
+	have := map[string]bool{}
+	for _, sp := range specs {
+		have[sp.Name] = true
+	}
+	var missing []mongo.IndexModel
+	for _, w := range want {
+		if !have[w.name] {
+			missing = append(missing, index(w.name, w.unique, w.key))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if _, err := s.procs.Indexes().CreateMany(ctx, missing); err != nil {
 		return fmt.Errorf("create process indexes: %w", err)
 	}
 	return nil
