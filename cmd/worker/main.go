@@ -117,7 +117,14 @@ func run(ctx context.Context, cfg config, out io.Writer, logger *slog.Logger) (e
 		Launch:    cfg.Launch,
 		Logger:    logger,
 	})
-	logger.Info("shutting down")
+	if ctx.Err() != nil {
+		// Interrupted: whatever failed on the way down (a start-up cut
+		// short, say) is the interruption's doing, not an error.
+		if err != nil {
+			logger.Info("interrupted", "while", err)
+		}
+		return nil
+	}
 	return err
 }
 

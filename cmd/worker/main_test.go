@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/optio-temporal/optio/internal/devstack/leakcheck"
 )
@@ -41,8 +44,9 @@ func freePorts(t *testing.T) config {
 	return cfg
 }
 
-func TestRunDevModeServesUIAndStopsOnCancel(t *testing.T) {
+func TestRunDevModeServesUILaunchesAndStopsOnCancel(t *testing.T) {
 	cfg := freePorts(t)
+	cfg.Launch = []string{"demo-quick"}
 	out := &lockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -63,8 +67,28 @@ func TestRunDevModeServesUIAndStopsOnCancel(t *testing.T) {
 		}
 		return false
 	}, 60*time.Second, 20*time.Millisecond, "no Web UI URL printed:\n%s", out)
-	require.Contains(t, out.String(), "mongodb://127.0.0.1:")
 	require.Contains(t, out.String(), "redis://127.0.0.1:")
+	mongoURL := regexp.MustCompile(`mongodb://127\.0\.0\.1:\d+/`).FindString(out.String())
+	require.NotEmpty(t, mongoURL)
+
+	// The engine is up once the demo tasks are in the process collection.
+	mc, err := mongo.Connect(options.Client().ApplyURI(mongoURL))
+	require.NoError(t, err)
+	defer func() { _ = mc.Disconnect(context.Background()) }()
+	procs := mc.Database(cfg.DB).Collection(cfg.Prefix + "_processes")
+	require.Eventually(t, func() bool {
+		n, err := procs.CountDocuments(ctx, bson.D{{Key: "processId", Value: bson.D{{Key: "$in", Value: []string{"demo-quick", "demo-progress", "demo-failing", "demo-nightly"}}}}})
+		return err == nil && n == 4
+	}, 60*time.Second, 50*time.Millisecond, "the demo tasks never reached Mongo")
+	require.Eventually(t, func() bool {
+		var doc struct {
+			Status struct {
+				State string `bson:"state"`
+			} `bson:"status"`
+		}
+		err := procs.FindOne(ctx, bson.D{{Key: "processId", Value: "demo-quick"}}).Decode(&doc)
+		return err == nil && doc.Status.State == "done"
+	}, 60*time.Second, 50*time.Millisecond, "-launch demo-quick did not run it to done")
 
 	for _, path := range []string{"/", "/namespaces/default/workflows"} {
 		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
@@ -81,7 +105,7 @@ func TestRunDevModeServesUIAndStopsOnCancel(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("run did not return after its context was cancelled")
 	}
-	_, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), time.Second)
+	_, err = net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), time.Second)
 	require.Error(t, err, "the Web UI still answers after shutdown")
 }
 
