@@ -22,7 +22,7 @@ const NightlySchedule = "0 2 * * *"
 
 // ErrDemoFailure is the error demo-failing returns (wrapped), so a test can
 // tell the intended failure from an accident with errors.Is.
-var ErrDemoFailure = errors.New("demo-failing always fails: this is the error a failed process shows")
+var ErrDemoFailure = errors.New("this task always fails, to show what a failed process looks like")
 
 // Param names understood by the demo bodies. Steps and step length are
 // parameters so that tests can run the same bodies quickly.

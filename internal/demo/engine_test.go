@@ -1,0 +1,90 @@
+package demo
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/optio-temporal/optio/adapter"
+	"github.com/optio-temporal/optio/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// newEngine runs the demo tasks on an engine over a fresh database.
+func newEngine(t *testing.T) (*adapter.Engine, testenv.Temporal, context.Context) {
+	t.Helper()
+	env := testenv.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	eng, err := adapter.New(ctx, adapter.Config{
+		Temporal:        env.Temporal.Client,
+		Namespace:       env.Temporal.Namespace,
+		Mongo:           env.Mongo.DB,
+		TaskQueue:       testenv.TaskQueue(t),
+		TaskDefinitions: Definitions,
+		Logger:          testenv.Logger(t),
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		require.NoError(t, eng.Shutdown(sctx))
+	})
+	return eng, env.Temporal, ctx
+}
+
+func TestDemoTasksOnTheEngine(t *testing.T) {
+	eng, tmp, ctx := newEngine(t)
+
+	t.Run("quick reaches 100% within a second and is done", func(t *testing.T) {
+		start := time.Now()
+		p, err := eng.LaunchAndWait(ctx, QuickID)
+		require.NoError(t, err)
+		require.Equal(t, adapter.StateDone, p.Status.State)
+		require.NotNil(t, p.Progress.Percent)
+		require.Equal(t, 100.0, *p.Progress.Percent)
+		require.Less(t, time.Since(start), 10*time.Second)
+	})
+
+	t.Run("failing fails with its error", func(t *testing.T) {
+		p, err := eng.LaunchAndWait(ctx, FailingID)
+		require.NoError(t, err)
+		require.Equal(t, adapter.StateFailed, p.Status.State)
+		require.NotNil(t, p.Status.Error)
+		require.Contains(t, *p.Status.Error, ErrDemoFailure.Error())
+	})
+
+	t.Run("progress stops early when cancelled", func(t *testing.T) {
+		out, err := eng.Launch(ctx, ProgressID)
+		require.NoError(t, err)
+		require.True(t, out.OK, out.Reason)
+		// Wait for the first step, so the cancel reaches a running body.
+		require.Eventually(t, func() bool {
+			p, err := eng.GetProcess(ctx, ProgressID)
+			return err == nil && p.Progress.Percent != nil && *p.Progress.Percent >= 10
+		}, 30*time.Second, 20*time.Millisecond)
+		start := time.Now()
+		out, err = eng.Cancel(ctx, ProgressID)
+		require.NoError(t, err)
+		require.True(t, out.OK, out.Reason)
+		require.Eventually(t, func() bool {
+			p, err := eng.GetProcess(ctx, ProgressID)
+			return err == nil && p.Status.State == adapter.StateCancelled
+		}, 30*time.Second, 20*time.Millisecond)
+		// Ten one-second steps would take far longer.
+		require.Less(t, time.Since(start), 5*time.Second)
+	})
+
+	t.Run("nightly is a Temporal Schedule", func(t *testing.T) {
+		d, err := tmp.Client.ScheduleClient().GetHandle(ctx, eng.WorkflowID(NightlyID)).Describe(ctx)
+		require.NoError(t, err)
+		require.NotEmpty(t, d.Info.NextActionTimes)
+		for _, next := range d.Info.NextActionTimes {
+			next = next.UTC()
+			require.Equal(t, [3]int{2, 0, 0}, [3]int{next.Hour(), next.Minute(), next.Second()}, "next run %v", next)
+		}
+	})
+}

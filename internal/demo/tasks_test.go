@@ -1,0 +1,79 @@
+package demo
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"github.com/stretchr/testify/require"
+)
+
+func TestTasksAreWellFormed(t *testing.T) {
+	seen := map[string]bool{}
+	for _, task := range Tasks() {
+		require.NotNil(t, task.Execute, task.ProcessID)
+		require.NotEmpty(t, task.Name, task.ProcessID)
+		require.False(t, seen[task.ProcessID], "duplicate %s", task.ProcessID)
+		seen[task.ProcessID] = true
+		require.Equal(t, "demo", task.Metadata["group"], task.ProcessID)
+		if task.ProcessID == NightlyID {
+			_, err := cron.ParseStandard(task.Schedule)
+			require.NoError(t, err)
+		} else {
+			require.Empty(t, task.Schedule, task.ProcessID)
+		}
+	}
+	require.Equal(t, map[string]bool{QuickID: true, ProgressID: true, FailingID: true, NightlyID: true}, seen)
+	require.Equal(t, "0 2 * * *", NightlySchedule)
+}
+
+func TestDefinitionsFiltersByMetadata(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		filter map[string]any
+		want   []string
+	}{
+		{"nil is a full sync", nil, []string{QuickID, ProgressID, FailingID, NightlyID}},
+		{"empty is a full sync", map[string]any{}, []string{QuickID, ProgressID, FailingID, NightlyID}},
+		{"group", map[string]any{"group": "demo"}, []string{QuickID, ProgressID, FailingID, NightlyID}},
+		{"one kind", map[string]any{"kind": "failing"}, []string{FailingID}},
+		{"every pair must match", map[string]any{"group": "demo", "kind": "scheduled"}, []string{NightlyID}},
+		{"no match", map[string]any{"kind": "nope"}, nil},
+		{"unknown key", map[string]any{"team": "x"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Definitions(context.Background(), nil, tc.filter)
+			require.NoError(t, err)
+			var ids []string
+			for _, task := range got {
+				ids = append(ids, task.ProcessID)
+			}
+			require.Equal(t, tc.want, ids)
+		})
+	}
+}
+
+func TestDefinitionsHonoursContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Definitions(ctx, nil, nil)
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestIntParamAcceptsDecodedNumbers(t *testing.T) {
+	for _, v := range []any{3, int32(3), int64(3), 3.0, float32(3)} {
+		require.Equal(t, 3, intParam(map[string]any{"n": v}, "n", 9), "%T", v)
+	}
+	require.Equal(t, 9, intParam(map[string]any{"n": "3"}, "n", 9))
+	require.Equal(t, 9, intParam(nil, "n", 9))
+}
+
+func TestSleepStopsOnCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(10 * time.Millisecond); cancel() }()
+	start := time.Now()
+	require.False(t, sleep(ctx, time.Minute))
+	require.Less(t, time.Since(start), 5*time.Second)
+	require.True(t, sleep(context.Background(), time.Millisecond))
+}
