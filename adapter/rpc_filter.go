@@ -1,0 +1,176 @@
+package adapter
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// wireFilter is a metadata filter as the contract's Filter schema admits it
+// (the generated models of optio-core validate the same shapes):
+//
+//   - {"AND": [Filter, ...]} or {"OR": [Filter, ...]}, at least one item, no
+//     other key;
+//   - {"NOT": Filter};
+//   - {"<path>": scalar, ...}, the flat form, or {"<path>": {"eq": ..., "in":
+//     [...], "exists": true, ...}, ...} with the operators eq, ne, in, nin,
+//     exists, gt, gte, lt, lte, where a path is dot-separated segments without
+//     '.' or '$'.
+//
+// {} is valid and matches everything. Like optio-core, the engine does not
+// interpret the rich forms: a value is compared as a literal (Go equality
+// for launch blocks, Mongo equality for group cancels). Numbers become int64
+// when written without a fraction or exponent and float64 otherwise, so
+// that they compare with stored numbers as Python's would.
+type wireFilter map[string]any
+
+// UnmarshalJSON validates the filter; an error becomes -32602.
+func (f *wireFilter) UnmarshalJSON(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return errors.New("filter must be an object")
+	}
+	if err := checkFilter(m); err != nil {
+		return err
+	}
+	*f = plainNumbers(m).(map[string]any)
+	return nil
+}
+
+var filterPathRE = regexp.MustCompile(`^[^.$]+(\.[^.$]+)*$`)
+
+var filterOps = map[string]bool{"eq": true, "ne": true, "in": true, "nin": true, "exists": true, "gt": true, "gte": true, "lt": true, "lte": true}
+
+// checkFilter accepts m when any form of the schema accepts it, as a union
+// of models does.
+func checkFilter(m map[string]any) error {
+	if len(m) == 1 {
+		for k, v := range m {
+			var err error
+			switch k {
+			case "AND", "OR":
+				err = checkFilterList(k, v)
+			case "NOT":
+				err = checkSubFilter(k, v)
+			default:
+				return checkFieldFilter(m)
+			}
+			if err == nil || checkFieldFilter(m) == nil {
+				return nil
+			}
+			return err
+		}
+	}
+	return checkFieldFilter(m)
+}
+
+func checkFilterList(op string, v any) error {
+	items, ok := v.([]any)
+	if !ok || len(items) == 0 {
+		return fmt.Errorf("%s needs a list of at least one filter", op)
+	}
+	for i, it := range items {
+		if err := checkSubFilter(op+"["+strconv.Itoa(i)+"]", it); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkSubFilter(where string, v any) error {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return fmt.Errorf("%s: a filter must be an object", where)
+	}
+	if err := checkFilter(m); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	return nil
+}
+
+func checkFieldFilter(m map[string]any) error {
+	for path, v := range m {
+		if !filterPathRE.MatchString(path) {
+			return fmt.Errorf("%q is not a metadata path (dot-separated keys without '.' or '$')", path)
+		}
+		if isFilterScalar(v) {
+			continue
+		}
+		ops, ok := v.(map[string]any)
+		if !ok {
+			return fmt.Errorf("%s: a condition must be a string, number, boolean, null or an operator object", path)
+		}
+		for op, arg := range ops {
+			if !filterOps[op] {
+				return fmt.Errorf("%s: unknown operator %q (want eq, ne, in, nin, exists, gt, gte, lt or lte)", path, op)
+			}
+			switch op {
+			case "exists":
+				if _, isBool := arg.(bool); !isBool && arg != nil {
+					return fmt.Errorf("%s.exists must be a boolean", path)
+				}
+			case "in", "nin":
+				if arg == nil {
+					continue
+				}
+				items, isList := arg.([]any)
+				if !isList {
+					return fmt.Errorf("%s.%s must be a list", path, op)
+				}
+				for _, it := range items {
+					if !isFilterScalar(it) {
+						return fmt.Errorf("%s.%s items must be strings, numbers, booleans or null", path, op)
+					}
+				}
+			default:
+				if !isFilterScalar(arg) {
+					return fmt.Errorf("%s.%s must be a string, number, boolean or null", path, op)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func isFilterScalar(v any) bool {
+	switch v.(type) {
+	case nil, string, bool, json.Number:
+		return true
+	}
+	return false
+}
+
+// plainNumbers replaces json.Number, which BSON would store as a string.
+func plainNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if !strings.ContainsAny(string(x), ".eE") {
+			if n, err := x.Int64(); err == nil {
+				return n
+			}
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = plainNumbers(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = plainNumbers(e)
+		}
+		return x
+	}
+	return v
+}
