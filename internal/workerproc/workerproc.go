@@ -6,15 +6,18 @@
 // # Setup
 //
 // The worker process runs the test binary's own code, so the tasks it holds
-// are Go values registered by name before TestMain hands over to the tests:
+// are Go values registered by name, in package-level variables (they are
+// initialised before any init function runs), and MaybeRun is called before
+// the tests start, from an init function or from TestMain:
 //
-//	func TestMain(m *testing.M) {
-//		workerproc.Register("slow", func(params map[string]string) workerproc.Tasks {
-//			return workerproc.Tasks{Definitions: []adapter.TaskInstance{...}}
-//		})
-//		workerproc.MaybeRun() // in the worker process: runs the engine, never returns
-//		testenv.Main(m)
-//	}
+//	var slowTasks = workerproc.Register("slow", func(params map[string]string) workerproc.Tasks {
+//		return workerproc.Tasks{Definitions: []adapter.TaskInstance{...}}
+//	})
+//
+//	func init() { workerproc.MaybeRun() } // in the worker process: runs the engine, never returns
+//
+// Calling it from init leaves TestMain free for whatever else the package
+// needs.
 //
 // # In a test
 //
@@ -22,7 +25,7 @@
 //	w := workerproc.Start(t, workerproc.Config{
 //		HostPort: env.Temporal.HostPort, Namespace: env.Temporal.Namespace,
 //		MongoURI: env.Mongo.URI, Database: env.Mongo.Name,
-//		TaskSet:  "slow",
+//		TaskSet:  slowTasks,
 //	})
 //	... // the worker's engine is up: its workers poll, its ad-hoc tasks exist
 //	w.Kill() // SIGKILL, as a crashed machine
@@ -86,16 +89,18 @@ var (
 	sets   = map[string]TaskSet{}
 )
 
-// Register makes a task set available to worker processes under name. Call
-// it before MaybeRun, in TestMain or an init function, so that the test
-// process and its worker processes register the same sets.
-func Register(name string, set TaskSet) {
+// Register makes a task set available to worker processes under name, and
+// returns name, so that it can initialise a package-level variable. Call it
+// before MaybeRun runs, so that the test process and its worker processes
+// register the same sets.
+func Register(name string, set TaskSet) string {
 	setsMu.Lock()
 	defer setsMu.Unlock()
 	if _, dup := sets[name]; dup {
 		panic(fmt.Sprintf("workerproc: task set %q registered twice", name))
 	}
 	sets[name] = set
+	return name
 }
 
 func lookup(name string) (TaskSet, bool) {
@@ -148,7 +153,7 @@ func Start(t testing.TB, cfg Config) *Proc {
 		t.Fatalf("workerproc: Config.TaskSet is required")
 	}
 	if _, ok := lookup(cfg.TaskSet); !ok {
-		t.Fatalf("workerproc: task set %q is not registered (call workerproc.Register before MaybeRun in TestMain)", cfg.TaskSet)
+		t.Fatalf("workerproc: task set %q is not registered (register it in a package-level variable)", cfg.TaskSet)
 	}
 	blob, err := json.Marshal(cfg)
 	if err != nil {
@@ -251,8 +256,8 @@ func (w *lockedWriter) close() {
 }
 
 // MaybeRun runs the worker and exits the process when this process was
-// started by Start; otherwise it returns at once. Call it first thing in
-// TestMain, after the Register calls.
+// started by Start; otherwise it returns at once. Call it from an init
+// function or first thing in TestMain, after the Register calls.
 func MaybeRun() {
 	blob := os.Getenv(EnvConfig)
 	if blob == "" {

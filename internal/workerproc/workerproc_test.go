@@ -14,20 +14,20 @@ import (
 	"github.com/optio-temporal/optio/internal/workerproc"
 )
 
-func TestMain(m *testing.M) {
-	workerproc.Register("pid", func(params map[string]string) workerproc.Tasks {
-		report := func(ctx *adapter.ProcessContext) error {
-			ctx.ReportProgress(100, "pid "+strconv.Itoa(os.Getpid())+" "+params["greeting"])
-			return nil
-		}
-		return workerproc.Tasks{
-			Definitions: []adapter.TaskInstance{{ProcessID: "defined", Name: "Defined", Execute: report}},
-			Adhoc:       []workerproc.AdhocTask{{Task: adapter.TaskInstance{ProcessID: "adhoc", Name: "Ad-hoc", Execute: report}}},
-		}
-	})
-	workerproc.MaybeRun()
-	testenv.Main(m)
-}
+var pidTasks = workerproc.Register("pid", func(params map[string]string) workerproc.Tasks {
+	report := func(ctx *adapter.ProcessContext) error {
+		ctx.ReportProgress(100, "pid "+strconv.Itoa(os.Getpid())+" "+params["greeting"])
+		return nil
+	}
+	return workerproc.Tasks{
+		Definitions: []adapter.TaskInstance{{ProcessID: "defined", Name: "Defined", Execute: report}},
+		Adhoc:       []workerproc.AdhocTask{{Task: adapter.TaskInstance{ProcessID: "adhoc", Name: "Ad-hoc", Execute: report}}},
+	}
+})
+
+func init() { workerproc.MaybeRun() }
+
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 // TestBodiesRunInTheWorkerProcess launches through a client-only engine, so
 // the only worker that can run the bodies is the worker process.
@@ -38,7 +38,7 @@ func TestBodiesRunInTheWorkerProcess(t *testing.T) {
 	w := workerproc.Start(t, workerproc.Config{
 		HostPort: env.Temporal.HostPort, Namespace: env.Temporal.Namespace,
 		MongoURI: env.Mongo.URI, Database: env.Mongo.Name,
-		TaskSet: "pid", Params: map[string]string{"greeting": "hello"},
+		TaskSet: pidTasks, Params: map[string]string{"greeting": "hello"},
 	})
 	client, err := adapter.New(ctx, adapter.Config{
 		Temporal: env.Temporal.Client, Mongo: env.Mongo.DB, DisableWorker: true, Logger: testenv.Logger(t),
