@@ -1,23 +1,15 @@
-// Package tests holds optio's end-to-end tests: every test runs the engine
-// against the in-process Temporal server and the embedded Mongo-wire server
-// (FerretDB, or a real MongoDB when OPTIO_TEST_MONGO_URL is set) that
-// internal/testenv provides. Nothing is mocked.
-//
-// One file per behaviour. setup_test.go has what they share: a started engine
-// with its database (newSystem), task generators, gated bodies and readers of
-// the raw documents. Task sets for worker processes (internal/workerproc) are
-// registered from init functions, so that the re-executed test binary knows
-// them before TestMain calls workerproc.MaybeRun.
 package tests
 
-import (
-	"testing"
+// The end-to-end tests of the engine run against the in-process Temporal
+// server and the embedded Mongo-wire server (FerretDB, or a real MongoDB when
+// OPTIO_TEST_MONGO_URL is set) that internal/testenv provides; nothing is
+// mocked. One file per behaviour; setup_test.go has what they share (an
+// engine on a fresh database, task generators, gated bodies, raw reads).
+//
+// Task sets of worker processes (internal/workerproc) are registered in
+// package-level variables, so that the re-executed test binary knows them
+// when init hands it over to workerproc.MaybeRun, before TestMain.
 
-	"github.com/optio-temporal/optio/internal/testenv"
-	"github.com/optio-temporal/optio/internal/workerproc"
-)
+import "github.com/optio-temporal/optio/internal/workerproc"
 
-func TestMain(m *testing.M) {
-	workerproc.MaybeRun()
-	testenv.Main(m)
-}
+func init() { workerproc.MaybeRun() }
