@@ -192,6 +192,11 @@ func (c *ProcessContext) runChild(spec ChildSpec) (workflows.ChildReply, error) 
 		t.remove(spec.ProcessID)
 		return reply, c.refuse(spec)
 	}
+	if reply.RunID != "" {
+		var res workflows.ProcessResult
+		err := e.cfg.Temporal.GetWorkflow(waitCtx, reply.WorkflowID, reply.RunID).Get(waitCtx, &res)
+		reply = workflows.ReplyFromResult(res, err)
+	}
 	t.finish(spec.ProcessID, reply.State)
 	return reply, nil
 }

@@ -126,6 +126,9 @@ func (e *Engine) startWorkers() error {
 	}
 	local := worker.New(e.cfg.Temporal, e.localQueue, worker.Options{
 		WorkerStopTimeout: e.cfg.CancelGrace,
+		// The SDK sends heartbeats at most every 0.8 x the timeout, which
+		// leaves a loaded worker little slack; a third keeps two in flight.
+		MaxHeartbeatThrottleInterval: max(e.cfg.BodyHeartbeatTimeout/3, 100*time.Millisecond),
 	})
 	local.RegisterActivityWithOptions(e.bodies.Body, activity.RegisterOptions{Name: activities.BodyName})
 	local.RegisterActivityWithOptions(e.bodies.CancelBody, activity.RegisterOptions{Name: activities.CancelBodyName})

@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // wireFilter is a metadata filter as the contract's Filter schema admits it
@@ -25,7 +29,8 @@ import (
 // interpret the rich forms: a value is compared as a literal (Go equality
 // for launch blocks, Mongo equality for group cancels). Numbers become int64
 // when written without a fraction or exponent and float64 otherwise, so
-// that they compare with stored numbers as Python's would.
+// that they compare with stored numbers as Python's would; nested objects
+// have their keys sorted.
 type wireFilter map[string]any
 
 // UnmarshalJSON validates the filter; an error becomes -32602.
@@ -43,7 +48,10 @@ func (f *wireFilter) UnmarshalJSON(b []byte) error {
 	if err := checkFilter(m); err != nil {
 		return err
 	}
-	*f = plainNumbers(m).(map[string]any)
+	for k, e := range m {
+		m[k] = storable(e)
+	}
+	*f = m
 	return nil
 }
 
@@ -150,8 +158,13 @@ func isFilterScalar(v any) bool {
 	return false
 }
 
-// plainNumbers replaces json.Number, which BSON would store as a string.
-func plainNumbers(v any) any {
+// storable turns a decoded filter value into what the engine stores and
+// compares: json.Number (which BSON would store as a string) becomes int64 or
+// float64, and a nested object becomes a bson.D with sorted keys. A Go map
+// would be stored in random key order, and Mongo compares embedded documents
+// key by key in order, so a persisted block could then not be found again
+// by unblockLaunches with the same filter.
+func storable(v any) any {
 	switch x := v.(type) {
 	case json.Number:
 		if !strings.ContainsAny(string(x), ".eE") {
@@ -162,13 +175,14 @@ func plainNumbers(v any) any {
 		f, _ := x.Float64()
 		return f
 	case map[string]any:
-		for k, e := range x {
-			x[k] = plainNumbers(e)
+		d := make(bson.D, 0, len(x))
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			d = append(d, bson.E{Key: k, Value: storable(x[k])})
 		}
-		return x
+		return d
 	case []any:
 		for i, e := range x {
-			x[i] = plainNumbers(e)
+			x[i] = storable(e)
 		}
 		return x
 	}

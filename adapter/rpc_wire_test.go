@@ -191,10 +191,10 @@ func TestWireFilter(t *testing.T) {
 		{`{"tag": "demo", "n": 5, "f": 5.0, "ok": true, "none": null}`, map[string]any{"tag": "demo", "n": int64(5), "f": 5.0, "ok": true, "none": nil}},
 		{`{"a.b": 1}`, map[string]any{"a.b": int64(1)}},
 		{`{"tag": {"eq": "demo", "ne": null, "in": null, "nin": null, "exists": null, "gt": null, "gte": null, "lt": null, "lte": null}}`,
-			map[string]any{"tag": map[string]any{"eq": "demo", "ne": nil, "in": nil, "nin": nil, "exists": nil, "gt": nil, "gte": nil, "lt": nil, "lte": nil}}},
-		{`{"tag": {"in": ["a", 2]}}`, map[string]any{"tag": map[string]any{"in": []any{"a", int64(2)}}}},
-		{`{"AND": [{"a": 1}, {"OR": [{"b": 2}]}]}`, map[string]any{"AND": []any{map[string]any{"a": int64(1)}, map[string]any{"OR": []any{map[string]any{"b": int64(2)}}}}}},
-		{`{"NOT": {"a": 1}}`, map[string]any{"NOT": map[string]any{"a": int64(1)}}},
+			map[string]any{"tag": doc("eq", "demo", "exists", nil, "gt", nil, "gte", nil, "in", nil, "lt", nil, "lte", nil, "ne", nil, "nin", nil)}},
+		{`{"tag": {"in": ["a", 2]}}`, map[string]any{"tag": doc("in", []any{"a", int64(2)})}},
+		{`{"AND": [{"a": 1}, {"OR": [{"b": 2}]}]}`, map[string]any{"AND": []any{doc("a", int64(1)), doc("OR", []any{doc("b", int64(2))})}}},
+		{`{"NOT": {"b": 1, "a": 2}}`, map[string]any{"NOT": doc("a", int64(2), "b", int64(1))}},
 		{`{"AND": "x"}`, map[string]any{"AND": "x"}}, // a plain key named AND
 		{`[]`, nil},
 		{`"tag"`, nil},
@@ -220,4 +220,13 @@ func TestWireFilter(t *testing.T) {
 		require.NoError(t, err, tt.in)
 		require.Equal(t, tt.want, map[string]any(f), tt.in)
 	}
+}
+
+// doc builds a bson.D from alternating keys and values.
+func doc(kv ...any) bson.D {
+	d := bson.D{}
+	for i := 0; i < len(kv); i += 2 {
+		d = append(d, bson.E{Key: kv[i].(string), Value: kv[i+1]})
+	}
+	return d
 }

@@ -32,27 +32,37 @@ type ChildRequest struct {
 	BodyQueue string
 }
 
-// ChildReply is how a child ended.
+// ChildReply answers UpdateRunChild. Either the child has already ended
+// (State is set: a child recorded in this launch, or one that could not
+// start), or it is running as WorkflowID/RunID and the caller waits for that
+// run's result (ReplyFromResult turns it into a ChildReply). The update does
+// not wait for the child itself: a workflow admits only a few in-flight
+// updates at once, so they must be short.
 type ChildReply struct {
 	State mirror.State
 	Error string
 	// Refused is true when the parent no longer accepts children (it was
 	// cancelled, or its body has returned); no document was created.
-	Refused bool
+	Refused    bool
+	WorkflowID string
+	RunID      string
 }
 
 type childRec struct {
 	workflowID string
+	runID      string
 	queue      string
+	started    bool
 	done       bool
 	reply      ChildReply
 	cancel     workflow.CancelFunc
 }
 
-// cancelInflight requests cancellation of every child still running.
+// cancelInflight requests cancellation of every child still running, in
+// spawn order (map order would make the commands non-deterministic).
 func (p *process) cancelInflight() {
-	for _, rec := range p.children {
-		if !rec.done && rec.cancel != nil {
+	for _, id := range p.childOrder {
+		if rec := p.children[id]; !rec.done && rec.cancel != nil {
 			rec.cancel()
 		}
 	}
@@ -73,8 +83,11 @@ func (p *process) runChild(ctx workflow.Context, req ChildRequest) (ChildReply, 
 			rec.queue = req.BodyQueue
 			workflow.SignalExternalWorkflow(mctx, rec.workflowID, "", SignalBodyQueue, req.BodyQueue)
 		}
-		_ = workflow.Await(mctx, func() bool { return rec.done })
-		return rec.reply, nil
+		_ = workflow.Await(mctx, func() bool { return rec.started || rec.done })
+		if rec.done {
+			return rec.reply, nil
+		}
+		return ChildReply{WorkflowID: rec.workflowID, RunID: rec.runID}, nil
 	}
 	if !p.acceptChildren || ctx.Err() != nil {
 		return ChildReply{State: mirror.Cancelled, Refused: true}, nil
@@ -82,7 +95,6 @@ func (p *process) runChild(ctx workflow.Context, req ChildRequest) (ChildReply, 
 	rec := &childRec{workflowID: p.in.IDPrefix + req.ProcessID, queue: req.BodyQueue}
 	p.children[req.ProcessID] = rec
 	p.inflight++
-	defer func() { p.inflight-- }()
 
 	order := p.nextOrder
 	p.nextOrder++
@@ -93,9 +105,11 @@ func (p *process) runChild(ctx workflow.Context, req ChildRequest) (ChildReply, 
 	}, &created); err != nil {
 		delete(p.children, req.ProcessID)
 		p.nextOrder--
+		p.inflight--
 		return ChildReply{}, err
 	}
-	hctx, cancel := workflow.WithCancel(ctx)
+	p.childOrder = append(p.childOrder, req.ProcessID)
+	hctx, cancel := workflow.WithCancel(p.rootCtx)
 	rec.cancel = cancel
 	cctx := workflow.WithChildOptions(hctx, workflow.ChildWorkflowOptions{
 		WorkflowID:            rec.workflowID,
@@ -105,18 +119,31 @@ func (p *process) runChild(ctx workflow.Context, req ChildRequest) (ChildReply, 
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		StaticSummary:         req.Name,
 	})
-	var res ProcessResult
-	err := workflow.ExecuteChildWorkflow(cctx, ProcessName, ProcessInput{
+	fut := workflow.ExecuteChildWorkflow(cctx, ProcessName, ProcessInput{
 		DocID: created.DocID, ProcessID: req.ProcessID, Name: req.Name,
 		HintQueue: req.BodyQueue, Timeouts: p.in.Timeouts, IDPrefix: p.in.IDPrefix,
-	}).Get(mctx, &res)
-	rec.reply = childReply(res, err)
-	rec.done = true
-	return rec.reply, nil
+	})
+	// Record the child's end for a re-run body, and keep the parent open
+	// until every child has ended.
+	workflow.Go(p.rootCtx, func(gctx workflow.Context) {
+		defer func() { p.inflight-- }()
+		var res ProcessResult
+		err := fut.Get(mirrorCtx(gctx), &res)
+		rec.reply = ReplyFromResult(res, err)
+		rec.done = true
+	})
+	var exec workflow.Execution
+	if err := fut.GetChildWorkflowExecution().Get(mctx, &exec); err != nil {
+		_ = workflow.Await(mctx, func() bool { return rec.done })
+		return rec.reply, nil
+	}
+	rec.runID, rec.started = exec.RunID, true
+	return ChildReply{WorkflowID: rec.workflowID, RunID: rec.runID}, nil
 }
 
-// childReply turns a child workflow's result into the child's end state.
-func childReply(res ProcessResult, err error) ChildReply {
+// ReplyFromResult turns a child workflow run's result into the child's end
+// state.
+func ReplyFromResult(res ProcessResult, err error) ChildReply {
 	if err == nil {
 		return ChildReply{State: res.State, Error: res.Error}
 	}

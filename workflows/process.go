@@ -91,6 +91,8 @@ type process struct {
 	// Children of this launch, by processId. A body re-run after a lost
 	// worker finds the ones that ended here and gets their recorded result.
 	children       map[string]*childRec
+	childOrder     []string
+	rootCtx        workflow.Context
 	nextOrder      int
 	inflight       int
 	acceptChildren bool
@@ -108,6 +110,7 @@ func Process(ctx workflow.Context, in ProcessInput) (ProcessResult, error) {
 		view:     StateView{ProcessID: in.ProcessID, State: mirror.Scheduled},
 		mctx:     mirrorCtx(ctx),
 		children: map[string]*childRec{},
+		rootCtx:  ctx,
 	}
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (StateView, error) { return p.view, nil }); err != nil {
 		return ProcessResult{}, err

@@ -36,7 +36,7 @@ func newHarness(t *testing.T, tasks ...adapter.TaskInstance) *harness {
 		Mongo:                env.Mongo.DB,
 		Logger:               testenv.Logger(t),
 		ReconcileInterval:    -1,
-		BodyHeartbeatTimeout: 2 * time.Second,
+		BodyHeartbeatTimeout: 10 * time.Second,
 		TaskDefinitions: func(context.Context, map[string]any, map[string]any) ([]adapter.TaskInstance, error) {
 			return tasks, nil
 		},
