@@ -11,6 +11,9 @@
 // rather than by an ignore list of function names that would also hide a
 // test's own leaked Temporal client or worker.
 //
+// Find also empties the Temporal SDK's process-wide workflow cache before it
+// looks; see Find.
+//
 //	func TestMain(m *testing.M) {
 //		code := m.Run()
 //		if code == 0 {
@@ -33,6 +36,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go.temporal.io/sdk/worker"
 )
 
 // LabelKey is the pprof label that marks a goroutine as started by an
@@ -63,7 +68,13 @@ var ignored = []string{
 // Find reports goroutines that are still running and were not started by an
 // embedded server, and live child processes of this process. It retries for
 // up to [Wait] so that things in the middle of stopping can finish.
+//
+// Call it when every Temporal worker of the tests has stopped: it first
+// empties the SDK's process-wide cache of workflow executions, whose
+// coroutines would otherwise outlive the workers that ran them (a workflow
+// still open when its worker stopped stays cached, parked in a goroutine).
 func Find() error {
+	worker.PurgeStickyWorkflowCache()
 	deadline := time.Now().Add(Wait)
 	for {
 		err := errors.Join(findGoroutines(), findChildren())
