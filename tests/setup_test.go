@@ -357,13 +357,23 @@ func recordStates(s *system, id string) *stateRecorder {
 	go func() {
 		defer close(r.done)
 		for {
+			// A stop still takes one more sample, of the state the test
+			// waited for.
+			stopping := false
+			select {
+			case <-r.stop:
+				stopping = true
+			default:
+			}
 			p, err := s.eng.GetProcess(context.Background(), id)
 			if err == nil && (len(r.seen) == 0 || r.seen[len(r.seen)-1] != p.Status.State) {
 				r.seen = append(r.seen, p.Status.State)
 			}
+			if stopping {
+				return
+			}
 			select {
 			case <-r.stop:
-				return
 			case <-time.After(2 * time.Millisecond):
 			}
 		}
