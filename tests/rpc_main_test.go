@@ -23,7 +23,15 @@ import (
 	"github.com/optio-temporal/optio/rpc"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) {
+	// go-redis logs every failed dial while a test has Redis down.
+	redis.SetLogger(discardRedisLog{})
+	testenv.Main(m)
+}
+
+type discardRedisLog struct{}
+
+func (discardRedisLog) Printf(context.Context, string, ...any) {}
 
 // rpcTasks is the task set of the RPC tests: something that finishes, a
 // tree that runs until cancelled, a body that ignores cancellation for a
