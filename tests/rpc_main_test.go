@@ -95,7 +95,7 @@ const stubbornFor = 1500 * time.Millisecond
 // rpcHarness is one engine served over Redis, with a client of its
 // optio-engine service.
 type rpcHarness struct {
-	t      *testing.T
+	t      testing.TB
 	env    *testenv.Env
 	tasks  *rpcTasks
 	eng    *adapter.Engine
@@ -115,7 +115,7 @@ type harnessOptions struct {
 	beforeRun func(*adapter.Engine)
 }
 
-func newRPCHarness(t *testing.T, opts harnessOptions) *rpcHarness {
+func newRPCHarness(t testing.TB, opts harnessOptions) *rpcHarness {
 	t.Helper()
 	env := opts.env
 	if env == nil {
@@ -214,7 +214,7 @@ func (h *rpcHarness) callError(method string, params any) *rpc.Error {
 	return rpcErr
 }
 
-func requireReason(t *testing.T, res map[string]any, reason adapter.Reason) {
+func requireReason(t testing.TB, res map[string]any, reason adapter.Reason) {
 	t.Helper()
 	require.Equal(t, map[string]any{"ok": false, "reason": string(reason)}, res)
 }
@@ -256,7 +256,7 @@ func (h *rpcHarness) snapshot() map[string][]string {
 	return out
 }
 
-func readAll(t *testing.T, coll *mongo.Collection) []string {
+func readAll(t testing.TB, coll *mongo.Collection) []string {
 	t.Helper()
 	cur, err := coll.Find(context.Background(), bson.D{})
 	require.NoError(t, err)
@@ -272,7 +272,7 @@ func readAll(t *testing.T, coll *mongo.Collection) []string {
 
 // processOf returns the process of an ok result, checking the payload's
 // shape on the way.
-func processOf(t *testing.T, res map[string]any) map[string]any {
+func processOf(t testing.TB, res map[string]any) map[string]any {
 	t.Helper()
 	require.Equal(t, true, res["ok"], "result: %v", res)
 	p, ok := res["process"].(map[string]any)
