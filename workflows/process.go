@@ -19,6 +19,10 @@ const ProcessName = "optio.Process"
 // QueryState is the name of the process workflow's query; it returns a StateView.
 const QueryState = "optio.state"
 
+// SignalProgress carries a body's latest progress to its workflow, so that
+// QueryState can report it; bodies send it at most every few seconds.
+const SignalProgress = "optio.progress"
+
 // ProcessFailedType is the ApplicationError type a process workflow fails with
 // when its process ends failed.
 const ProcessFailedType = "optio.ProcessFailed"
@@ -78,6 +82,8 @@ type StateView struct {
 	BodyRuns        int          `json:"bodyRuns"`
 	CancelRequested bool         `json:"cancelRequested"`
 	Error           string       `json:"error,omitempty"`
+	// Progress is the latest progress the body signalled.
+	Progress mirror.Progress `json:"progress"`
 }
 
 type process struct {
@@ -115,6 +121,16 @@ func Process(ctx workflow.Context, in ProcessInput) (ProcessResult, error) {
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (StateView, error) { return p.view, nil }); err != nil {
 		return ProcessResult{}, err
 	}
+	progress := workflow.GetSignalChannel(ctx, SignalProgress)
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		for {
+			var pr mirror.Progress
+			if !progress.Receive(gctx, &pr) {
+				return
+			}
+			p.view.Progress = pr
+		}
+	})
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRunChild, p.runChild, workflow.UpdateHandlerOptions{
 		Validator: validateChildRequest,
 	}); err != nil {
