@@ -1,0 +1,97 @@
+package tests
+
+import (
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/optio-temporal/optio/adapter"
+	"github.com/optio-temporal/optio/internal/workerproc"
+)
+
+// lostBodyHeartbeat is the body heartbeat timeout of the worker-loss tests:
+// how long a killed worker goes unnoticed.
+const lostBodyHeartbeat = 2 * time.Second
+
+// hangsInWorkerProcess is a body that, in a worker process, says where it
+// runs and then hangs until that process dies; anywhere else it says where
+// it runs and returns.
+func hangsInWorkerProcess(ctx *adapter.ProcessContext) error {
+	ctx.ReportProgress(adapter.Indeterminate, runsInPid(os.Getpid()))
+	if os.Getenv(workerproc.EnvConfig) != "" {
+		<-ctx.Context().Done()
+	}
+	return nil
+}
+
+func runsInPid(pid int) string { return fmt.Sprintf("body running in pid %d", pid) }
+
+// lostWorkerDefinitions are the generated tasks of the worker process and of
+// the live engine that takes over.
+func lostWorkerDefinitions() []adapter.TaskInstance {
+	return []adapter.TaskInstance{{ProcessID: "survivor", Name: "Survivor", Execute: hangsInWorkerProcess}}
+}
+
+// lostWorkerTasks: the worker process also defines an ad-hoc process, whose
+// function then exists in that process only.
+var lostWorkerTasks = workerproc.Register("lost-worker", func(map[string]string) workerproc.Tasks {
+	return workerproc.Tasks{
+		Definitions: lostWorkerDefinitions(),
+		Adhoc: []workerproc.AdhocTask{{Task: adapter.TaskInstance{
+			ProcessID: "orphan", Name: "Orphan", Execute: hangsInWorkerProcess,
+		}}},
+	}
+})
+
+// TestWorkerKilledMidBody: bodies run in a second worker process, which is
+// killed (SIGKILL) while they run. The process whose function a live worker
+// also holds is re-run there and ends done, its log saying the worker was
+// lost; the ad-hoc process whose function lived only in the dead process
+// ends failed with an error that says so. Neither stays active.
+func TestWorkerKilledMidBody(t *testing.T) {
+	t.Parallel()
+	// A client-only engine launches, so the bodies land in the worker
+	// process, the only worker there is.
+	s := newSystem(t, adapter.Config{DisableWorker: true, BodyHeartbeatTimeout: lostBodyHeartbeat})
+	w := workerproc.Start(t, workerproc.Config{
+		HostPort: s.env.Temporal.HostPort, Namespace: s.env.Temporal.Namespace,
+		MongoURI: s.env.Mongo.URI, Database: s.env.Mongo.Name,
+		TaskSet:              lostWorkerTasks,
+		BodyHeartbeatTimeout: lostBodyHeartbeat,
+	})
+	for _, id := range []string{"survivor", "orphan"} {
+		s.launch(id)
+		s.waitLog(id, "info", runsInPid(w.Pid()))
+	}
+
+	// A live worker that holds the generated task, not the ad-hoc one.
+	s.startEngine(adapter.Config{
+		TaskDefinitions:      staticTasks(lostWorkerDefinitions()...),
+		BodyHeartbeatTimeout: lostBodyHeartbeat,
+	})
+	w.Kill()
+	lost := "Worker running the body was lost (heartbeat timeout); re-running the body on a live worker"
+
+	t.Run("body re-run on a live worker", func(t *testing.T) {
+		p := s.waitState("survivor", adapter.StateDone, adapter.StateFailed, adapter.StateCancelled)
+		require.Equal(t, adapter.StateDone, p.Status.State, "log:\n%s", formatLog(p))
+		first := findLog(p, "info", runsInPid(w.Pid()))
+		warning := findLog(p, "warning", lost)
+		second := findLog(p, "info", runsInPid(os.Getpid()))
+		require.True(t, first >= 0 && warning > first && second > warning,
+			"first run in the worker process, the warning, then the re-run here; log:\n%s", formatLog(p))
+		require.Equal(t, "event: State changed to done", logLines(p)[len(p.Log)-1])
+	})
+	t.Run("function only in the dead worker", func(t *testing.T) {
+		p := s.waitState("orphan", adapter.StateDone, adapter.StateFailed, adapter.StateCancelled)
+		require.Equal(t, adapter.StateFailed, p.Status.State, "log:\n%s", formatLog(p))
+		require.Contains(t, *p.Status.Error, "Worker running the body was lost")
+		require.Contains(t, *p.Status.Error, "it lived only in the lost worker")
+		require.Contains(t, *p.Status.Error, `"orphan"`)
+		require.GreaterOrEqual(t, findLog(p, "warning", "Worker running the body was lost"), 0, "log:\n%s", formatLog(p))
+		require.GreaterOrEqual(t, findLog(p, "error", "it lived only in the lost worker"), 0, "log:\n%s", formatLog(p))
+	})
+}
