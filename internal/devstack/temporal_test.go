@@ -116,16 +116,23 @@ func TestTemporalUpdatesAndSchedulesAreEnabled(t *testing.T) {
 func TestTemporalTimersFireOnTime(t *testing.T) {
 	srv := startTemporal(t, TemporalConfig{})
 	c := dialWorker(t, srv)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	// Under the server's default dynamic config a 10 ms timer takes about a
-	// second; the dev config brings it close to the asked-for delay.
-	start := time.Now()
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: testQueue}, sleepWorkflow, 10*time.Millisecond)
-	require.NoError(t, err)
-	require.NoError(t, run.Get(ctx, nil))
-	require.Less(t, time.Since(start), 500*time.Millisecond)
+	// Under the server's default dynamic config every 10 ms timer takes
+	// about a second; the dev config brings it close to the asked-for delay.
+	// The fastest of a few runs is compared, so that a loaded machine (CI
+	// runs packages side by side under -race) does not fail the test.
+	fastest := time.Hour
+	for range 5 {
+		start := time.Now()
+		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: testQueue}, sleepWorkflow, 10*time.Millisecond)
+		require.NoError(t, err)
+		require.NoError(t, run.Get(ctx, nil))
+		fastest = min(fastest, time.Since(start))
+	}
+	t.Logf("fastest workflow with a 10 ms timer: %v", fastest)
+	require.Less(t, fastest, 500*time.Millisecond)
 }
 
 func TestTemporalExtraNamespaces(t *testing.T) {
