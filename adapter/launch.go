@@ -52,7 +52,8 @@ func (e *Engine) Launch(ctx context.Context, id string) (Outcome, error) {
 		}
 		return Outcome{}, err
 	}
-	if err := e.startRun(ctx, doc); err != nil {
+	run, err := e.startRun(ctx, doc)
+	if err != nil {
 		// Nothing will run it: fail the claimed document rather than leave it
 		// scheduled forever.
 		msg := "could not start the process workflow: " + err.Error()
@@ -64,18 +65,18 @@ func (e *Engine) Launch(ctx context.Context, id string) (Outcome, error) {
 	post, err := e.store.Get(ctx, doc.ID)
 	if isNotFound(err) {
 		// An ephemeral process that already ran and was deleted.
-		return okOutcome(nil), nil
+		return Outcome{OK: true, run: run}, nil
 	}
 	if err != nil {
 		return Outcome{}, err
 	}
-	return okOutcome(post), nil
+	return Outcome{OK: true, Process: post, run: run}, nil
 }
 
 // startRun starts the workflow run of a claimed process. A previous run that
 // is still closing is waited for; one that the mirror no longer shows as
 // running is stale and is terminated.
-func (e *Engine) startRun(ctx context.Context, doc *mirror.Process) error {
+func (e *Engine) startRun(ctx context.Context, doc *mirror.Process) (client.WorkflowRun, error) {
 	wfID := e.WorkflowID(doc.ProcessID)
 	in := workflows.ProcessInput{
 		DocID:     doc.ID.Hex(),
@@ -99,10 +100,10 @@ func (e *Engine) startRun(ctx context.Context, doc *mirror.Process) error {
 		StaticDetails:            fmt.Sprintf("optio process `%s` (document %s)", doc.ProcessID, doc.ID.Hex()),
 	}
 	for attempt := 0; ; attempt++ {
-		_, err := e.cfg.Temporal.ExecuteWorkflow(ctx, opts, workflows.ProcessName, in)
+		run, err := e.cfg.Temporal.ExecuteWorkflow(ctx, opts, workflows.ProcessName, in)
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if err == nil || !errors.As(err, &started) || attempt >= 2 {
-			return err
+			return run, err
 		}
 		waitCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		werr := e.cfg.Temporal.GetWorkflow(waitCtx, wfID, "").GetWithOptions(waitCtx, nil, client.WorkflowRunGetOptions{DisableFollowingRuns: true})
@@ -112,7 +113,7 @@ func (e *Engine) startRun(ctx context.Context, doc *mirror.Process) error {
 			if terr := e.cfg.Temporal.TerminateWorkflow(ctx, wfID, "", "superseded by a new launch: the mirror showed the process as not running"); terr != nil {
 				var nf *serviceerror.NotFound
 				if !errors.As(terr, &nf) {
-					return terr
+					return nil, terr
 				}
 			}
 		}
@@ -134,17 +135,12 @@ func (e *Engine) LaunchAndWait(ctx context.Context, id string) (*Process, error)
 	if out.Process == nil {
 		return nil, nil
 	}
-	return e.wait(ctx, out.Process)
-}
-
-// wait blocks until the run of doc's workflow ends and returns the document.
-func (e *Engine) wait(ctx context.Context, doc *mirror.Process) (*Process, error) {
-	run := e.cfg.Temporal.GetWorkflow(ctx, e.WorkflowID(doc.ProcessID), "")
-	_ = run.GetWithOptions(ctx, nil, client.WorkflowRunGetOptions{DisableFollowingRuns: true})
+	// The run's own outcome is in the document; Get only waits for the end.
+	_ = out.run.GetWithOptions(ctx, nil, client.WorkflowRunGetOptions{DisableFollowingRuns: true})
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	p, err := e.store.Get(ctx, doc.ID)
+	p, err := e.store.Get(ctx, out.Process.ID)
 	if isNotFound(err) {
 		return nil, nil
 	}

@@ -3,6 +3,8 @@ package adapter
 import (
 	"errors"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/optio-temporal/optio/mirror"
 )
 
@@ -46,6 +48,8 @@ type Outcome struct {
 	OK      bool
 	Reason  Reason
 	Process *Process
+
+	run client.WorkflowRun // the run a launch started
 }
 
 // Err returns nil for an OK outcome and the Reason otherwise.
