@@ -70,12 +70,17 @@ func TestDemoTasksOnTheEngine(t *testing.T) {
 		out, err = eng.Cancel(ctx, ProgressID)
 		require.NoError(t, err)
 		require.True(t, out.OK, out.Reason)
+		var last *adapter.Process
 		require.Eventually(t, func() bool {
 			p, err := eng.GetProcess(ctx, ProgressID)
+			last = p
 			return err == nil && p.Status.State == adapter.StateCancelled
 		}, 30*time.Second, 20*time.Millisecond)
-		// Ten one-second steps would take far longer.
-		require.Less(t, time.Since(start), 5*time.Second)
+		// The body stopped between steps, not after the tenth: the remaining
+		// nine one-second steps would take nine seconds.
+		require.Less(t, time.Since(start), 8*time.Second)
+		require.NotNil(t, last.Progress.Percent)
+		require.Less(t, *last.Progress.Percent, 100.0)
 	})
 
 	t.Run("nightly is a Temporal Schedule", func(t *testing.T) {
