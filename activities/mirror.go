@@ -133,7 +133,7 @@ func (m *Mirror) Finish(ctx context.Context, in FinishInput) (FinishResult, erro
 	var p *mirror.Process
 	switch in.Outcome {
 	case OutcomeDone:
-		p, err = m.Store.Complete(ctx, id)
+		p, err = m.Store.Complete(ctx, id, in.RunningSince)
 		var conflict *mirror.ConflictError
 		if errors.As(err, &conflict) && (conflict.Current == mirror.CancelRequested || conflict.Current == mirror.Cancelling) {
 			p, err = m.Store.Cancelled(ctx, id)

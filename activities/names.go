@@ -79,8 +79,10 @@ const (
 type FinishInput struct {
 	DocID     string
 	ProcessID string
-	Outcome   Outcome
-	Error     string
+	// RunningSince is the run's start, from StartRun.
+	RunningSince time.Time
+	Outcome      Outcome
+	Error        string
 	// Log replaces the default "error" entry of a failure.
 	Log []LogLine
 }

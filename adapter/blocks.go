@@ -19,7 +19,7 @@ func (e *Engine) checkBlocks(ctx context.Context, metadata map[string]any) (*mir
 		}
 	}
 	e.blocksMu.Unlock()
-	blocks, err := e.store.Blocks(ctx)
+	blocks, err := e.persistedBlocks(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -35,18 +35,51 @@ func (e *Engine) checkBlocks(ctx context.Context, metadata map[string]any) (*mir
 	return nil, nil
 }
 
+// blocksTTL is how long this engine trusts its copy of the persisted launch
+// blocks; blocks another engine persists take effect here within it.
+const blocksTTL = time.Second
+
+// persistedBlocks returns the persisted launch blocks, from a copy at most
+// blocksTTL old (this engine's own changes drop the copy at once).
+func (e *Engine) persistedBlocks(ctx context.Context) ([]mirror.LaunchBlock, error) {
+	e.blocksMu.Lock()
+	if time.Since(e.blocksAt) < blocksTTL {
+		blocks := e.blocksCopy
+		e.blocksMu.Unlock()
+		return blocks, nil
+	}
+	e.blocksMu.Unlock()
+	blocks, err := e.store.Blocks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.blocksMu.Lock()
+	e.blocksCopy, e.blocksAt = blocks, time.Now()
+	e.blocksMu.Unlock()
+	return blocks, nil
+}
+
+func (e *Engine) dropBlocksCopy() {
+	e.blocksMu.Lock()
+	e.blocksAt = time.Time{}
+	e.blocksMu.Unlock()
+}
+
 // BlockLaunches persists a launch block (in {prefix}_launch_blocks): launches
 // of processes whose task metadata matches filter (every key equal; an empty
 // filter matches everything) are refused with ReasonLaunchBlocked until
 // UnblockLaunches lifts it. Blocks survive restarts and apply to every engine
-// sharing the database. Running processes are not affected.
+// sharing the database (other engines see a change within a second). Running
+// processes are not affected.
 func (e *Engine) BlockLaunches(ctx context.Context, filter map[string]any, reason string) error {
+	defer e.dropBlocksCopy()
 	return e.store.AddBlock(ctx, filter, reason)
 }
 
 // UnblockLaunches lifts every launch block with exactly this filter and
 // returns how many were lifted.
 func (e *Engine) UnblockLaunches(ctx context.Context, filter map[string]any) (int, error) {
+	defer e.dropBlocksCopy()
 	n, err := e.store.RemoveBlocks(ctx, filter)
 	if err != nil {
 		return 0, err
@@ -125,7 +158,7 @@ func (e *Engine) groupCancel(ctx context.Context, opts GroupCancelOptions, wait 
 	}
 	if opts.BlockNewLaunches {
 		if opts.Persist {
-			if err := e.store.AddBlock(ctx, opts.Filter, opts.Reason); err != nil {
+			if err := e.BlockLaunches(ctx, opts.Filter, opts.Reason); err != nil {
 				return 0, nil, err
 			}
 		} else {

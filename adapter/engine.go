@@ -43,6 +43,8 @@ type Engine struct {
 	blocksMu        sync.Mutex
 	transientBlocks map[int]map[string]any
 	nextBlock       int
+	blocksCopy      []mirror.LaunchBlock
+	blocksAt        time.Time
 
 	schedulesMu    sync.Mutex
 	knownSchedules map[string]TaskInstance

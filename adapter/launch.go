@@ -46,7 +46,8 @@ func (e *Engine) Launch(ctx context.Context, id string) (Outcome, error) {
 			return failOutcome(ReasonLaunchBlocked), nil
 		}
 	}
-	if _, err := e.store.Claim(ctx, doc.ID); err != nil {
+	claimed, err := e.store.Claim(ctx, doc.ID)
+	if err != nil {
 		if errors.Is(err, mirror.ErrConflict) {
 			return failOutcome(ReasonNotLaunchable), nil
 		}
@@ -62,15 +63,9 @@ func (e *Engine) Launch(ctx context.Context, id string) (Outcome, error) {
 		}
 		return Outcome{}, fmt.Errorf("launch %q: %w", doc.ProcessID, err)
 	}
-	post, err := e.store.Get(ctx, doc.ID)
-	if isNotFound(err) {
-		// An ephemeral process that already ran and was deleted.
-		return Outcome{OK: true, run: run}, nil
-	}
-	if err != nil {
-		return Outcome{}, err
-	}
-	return Outcome{OK: true, Process: post, run: run}, nil
+	// The document as the launch left it (scheduled); the run may already
+	// have moved it on, as in optio-core, whose re-read races the same way.
+	return Outcome{OK: true, Process: claimed, run: run}, nil
 }
 
 // startRun starts the workflow run of a claimed process. A previous run that
@@ -131,9 +126,6 @@ func (e *Engine) LaunchAndWait(ctx context.Context, id string) (*Process, error)
 	}
 	if !out.OK {
 		return nil, fmt.Errorf("launch %q: %w", id, out.Reason)
-	}
-	if out.Process == nil {
-		return nil, nil
 	}
 	// The run's own outcome is in the document; Get only waits for the end.
 	_ = out.run.GetWithOptions(ctx, nil, client.WorkflowRunGetOptions{DisableFollowingRuns: true})

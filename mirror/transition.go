@@ -116,18 +116,24 @@ func (s *Store) CancelScheduled(ctx context.Context, id bson.ObjectID) (*Process
 }
 
 // Complete moves a running process to done, with doneAt and the run's duration
-// in seconds (rounded to 10 ms, as optio-core does).
-func (s *Store) Complete(ctx context.Context, id bson.ObjectID) (*Process, error) {
-	cur, err := s.Get(ctx, id)
-	if err != nil {
-		return nil, err
+// in seconds (rounded to 10 ms, as optio-core does). runningSince is the
+// run's start as StartRun recorded it; a zero value makes Complete read it.
+func (s *Store) Complete(ctx context.Context, id bson.ObjectID, runningSince time.Time) (*Process, error) {
+	if runningSince.IsZero() {
+		cur, err := s.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if cur.Status.RunningSince != nil {
+			runningSince = *cur.Status.RunningSince
+		}
 	}
 	now := s.now()
 	set := bson.D{{Key: "status.state", Value: Done}, {Key: "status.doneAt", Value: now}}
 	var guard bson.D
-	if rs := cur.Status.RunningSince; rs != nil {
-		set = append(set, bson.E{Key: "status.duration", Value: math.Round(now.Sub(*rs).Seconds()*100) / 100})
-		guard = bson.D{{Key: "status.runningSince", Value: *rs}}
+	if !runningSince.IsZero() {
+		set = append(set, bson.E{Key: "status.duration", Value: math.Round(now.Sub(runningSince).Seconds()*100) / 100})
+		guard = bson.D{{Key: "status.runningSince", Value: runningSince}}
 	}
 	return s.cas(ctx, id, Done, []State{Running}, guard, setPush(set, NewLogEntry(now, LevelEvent, MsgDone)))
 }

@@ -212,7 +212,7 @@ func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
 
 // runBody runs the body until it ends and returns the terminal write to make.
 func (p *process) runBody(ctx workflow.Context, start activities.StartRunResult) activities.FinishInput {
-	fin := activities.FinishInput{DocID: p.in.DocID, ProcessID: p.in.ProcessID}
+	fin := activities.FinishInput{DocID: p.in.DocID, ProcessID: p.in.ProcessID, RunningSince: start.RunningSince}
 	var lost []string
 	cancelled := false
 	for run := 1; ; run++ {

@@ -27,24 +27,28 @@ func TestQueryStateReportsStateAndProgress(t *testing.T) {
 	}}
 	h := newHarness(t, parent)
 	h.launch("q")
-	query := func(id string) workflows.StateView {
+	query := func(id string) (workflows.StateView, error) {
 		var v workflows.StateView
 		res, err := h.env.Temporal.Client.QueryWorkflow(h.ctx, h.eng.WorkflowID(id), "", workflows.QueryState)
-		require.NoError(t, err)
-		require.NoError(t, res.Get(&v))
-		return v
+		if err != nil {
+			return v, err
+		}
+		return v, res.Get(&v)
 	}
 	for id, want := range map[string]string{"q": "parent at forty", "q/child": "child at seventy"} {
 		require.Eventually(t, func() bool {
-			v := query(id)
-			return v.Progress.Message != nil && *v.Progress.Message == want
+			v, err := query(id)
+			return err == nil && v.Progress.Message != nil && *v.Progress.Message == want
 		}, 30*time.Second, 100*time.Millisecond, "query of %s never showed %q", id, want)
-		v := query(id)
+		v, err := query(id)
+		require.NoError(t, err)
 		assert.Equal(t, adapter.StateRunning, v.State)
 		assert.Equal(t, id, v.ProcessID)
 		assert.Equal(t, 1, v.BodyRuns)
 	}
 	g.open("child")
 	h.waitState("q", adapter.StateDone)
-	assert.Equal(t, adapter.StateDone, query("q").State)
+	v, err := query("q")
+	require.NoError(t, err)
+	assert.Equal(t, adapter.StateDone, v.State)
 }
