@@ -2,7 +2,9 @@ package devstack
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/log/tag"
@@ -15,6 +17,9 @@ type serverLogger struct {
 	log   *slog.Logger
 	level *slog.LevelVar
 	tags  []tag.Tag
+	// fatal keeps the first Fatal message, shared by every With copy, so
+	// that a start that hit one fails instead of limping on.
+	fatal *atomic.Pointer[string]
 }
 
 var (
@@ -28,17 +33,26 @@ func (l serverLogger) Warn(msg string, tags ...tag.Tag)  { l.emit(slog.LevelWarn
 func (l serverLogger) Error(msg string, tags ...tag.Tag) { l.emit(slog.LevelError, msg, tags) }
 
 // DPanic, Panic and Fatal are logged as errors: an embedded server must not
-// take the host process down.
+// take the host process down. Fatal is also remembered; see StartTemporal.
 func (l serverLogger) DPanic(msg string, tags ...tag.Tag) { l.emit(slog.LevelError, msg, tags) }
 func (l serverLogger) Panic(msg string, tags ...tag.Tag)  { l.emit(slog.LevelError, msg, tags) }
-func (l serverLogger) Fatal(msg string, tags ...tag.Tag)  { l.emit(slog.LevelError, msg, tags) }
+func (l serverLogger) Fatal(msg string, tags ...tag.Tag) {
+	l.emit(slog.LevelError, msg, tags)
+	if l.fatal != nil {
+		text := msg
+		for _, t := range tags {
+			text += fmt.Sprintf(" %s=%v", t.Key(), t.Value())
+		}
+		l.fatal.CompareAndSwap(nil, &text)
+	}
+}
 
 // With returns a logger that prepends tags to every entry.
 func (l serverLogger) With(tags ...tag.Tag) log.Logger {
 	all := make([]tag.Tag, 0, len(l.tags)+len(tags))
 	all = append(all, l.tags...)
 	all = append(all, tags...)
-	return serverLogger{log: l.log, level: l.level, tags: all}
+	return serverLogger{log: l.log, level: l.level, tags: all, fatal: l.fatal}
 }
 
 func (l serverLogger) emit(level slog.Level, msg string, tags []tag.Tag) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,13 +112,7 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 		}
 	}
 
-	// The SQLite plugin keeps each database open for the life of the
-	// process, so its connection goroutines carry the server's label too.
-	var sqlCfg *config.SQL
-	var err error
-	pprof.Do(context.Background(), pprof.Labels(GoroutineLabel, PartTemporal), func(context.Context) {
-		sqlCfg, err = prepareSQLite(cfg)
-	})
+	sqlCfg, err := prepareSQLite(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +133,7 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 			return t, nil
 		}
 		lastErr = err
-		if cfg.Port != 0 {
+		if cfg.Port != 0 || !strings.Contains(err.Error(), "address already in use") {
 			break
 		}
 	}
@@ -173,7 +168,7 @@ func startTemporalOnce(cfg TemporalConfig, sqlCfg *config.SQL, logger *slog.Logg
 	frontend := hostPort(cfg.Host, ports[primitives.FrontendService])
 
 	conf := serverConfig(cfg.Host, frontend, ports, httpPort, sqlCfg)
-	slogger := serverLogger{log: logger, level: level}
+	slogger := serverLogger{log: logger, level: level, fatal: &atomic.Pointer[string]{}}
 	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
 	if err != nil {
 		return nil, fmt.Errorf("%s: authorizer: %w", PartTemporal, err)
@@ -192,6 +187,18 @@ func startTemporalOnce(cfg TemporalConfig, sqlCfg *config.SQL, logger *slog.Logg
 	// label; leak checks use it to tell the server's goroutines (some of which
 	// it never stops) from everyone else's, and profiles show it too.
 	pprof.Do(context.Background(), pprof.Labels(GoroutineLabel, PartTemporal), func(context.Context) {
+		// The server calls Fatal where it expects the process to exit (a
+		// port it cannot bind, say) and may then panic on what it failed
+		// to build; during start both become this function's error.
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("%s: server panicked while starting on %s: %v%s", PartTemporal, frontend, r, fatalSuffix(slogger))
+				level.Set(quiet)
+				if srv != nil {
+					_ = srv.Stop()
+				}
+			}
+		}()
 		srv, err = temporal.NewServer(
 			temporal.WithConfig(conf),
 			temporal.ForServices(temporal.DefaultServices),
@@ -205,10 +212,14 @@ func startTemporalOnce(cfg TemporalConfig, sqlCfg *config.SQL, logger *slog.Logg
 			err = fmt.Errorf("%s: create server: %w", PartTemporal, err)
 			return
 		}
-		if err = srv.Start(); err != nil {
+		err = srv.Start()
+		if err == nil && slogger.fatal.Load() != nil {
+			err = errors.New("fatal error logged")
+		}
+		if err != nil {
 			level.Set(quiet)
 			_ = srv.Stop()
-			err = fmt.Errorf("%s: start server on %s: %w", PartTemporal, frontend, err)
+			err = fmt.Errorf("%s: start server on %s: %w%s", PartTemporal, frontend, err, fatalSuffix(slogger))
 		}
 	})
 	if err != nil {
@@ -221,6 +232,14 @@ func startTemporalOnce(cfg TemporalConfig, sqlCfg *config.SQL, logger *slog.Logg
 		logLevel:  level,
 		logger:    logger,
 	}, nil
+}
+
+// fatalSuffix quotes the first Fatal the server logged, if any.
+func fatalSuffix(l serverLogger) string {
+	if msg := l.fatal.Load(); msg != nil {
+		return " (" + *msg + ")"
+	}
+	return ""
 }
 
 // HostPort returns the frontend's "host:port", for client.Options.HostPort.
@@ -245,8 +264,17 @@ func (t *Temporal) Stop() error {
 }
 
 // prepareSQLite returns the persistence config and makes sure the database
-// has its schema and namespaces.
-func prepareSQLite(cfg TemporalConfig) (*config.SQL, error) {
+// has its schema and namespaces. The SQLite plugin keeps each database open
+// for the life of the process, so its connection goroutines carry the
+// server's label too.
+func prepareSQLite(cfg TemporalConfig) (sqlCfg *config.SQL, err error) {
+	pprof.Do(context.Background(), pprof.Labels(GoroutineLabel, PartTemporal), func(context.Context) {
+		sqlCfg, err = prepareSQLiteUnlabeled(cfg)
+	})
+	return sqlCfg, err
+}
+
+func prepareSQLiteUnlabeled(cfg TemporalConfig) (*config.SQL, error) {
 	sqlCfg := &config.SQL{PluginName: sqliteplugin.PluginName}
 	if cfg.DataDir == "" {
 		sqlCfg.ConnectAttributes = map[string]string{"mode": "memory", "cache": "shared"}

@@ -3,6 +3,7 @@ package devstack
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -203,4 +204,21 @@ func TestTemporalPortInUse(t *testing.T) {
 	require.True(t, errors.As(err, &pe), "got %v", err)
 	require.Equal(t, PartTemporal, pe.Part)
 	require.Equal(t, port, pe.Port)
+}
+
+// A port taken after the pre-check (a race with another process) reaches
+// the server itself, which logs Fatal; that must be an error, not a crash or
+// a half-started server.
+func TestTemporalBindFailureInsideServerIsAnError(t *testing.T) {
+	ln, err := listen("test", DefaultHost, 0)
+	require.NoError(t, err)
+	defer ln.Close()
+	cfg := TemporalConfig{Host: DefaultHost, Port: portOf(ln.Addr().String()), Retention: time.Hour}
+	sqlCfg, err := prepareSQLite(cfg)
+	require.NoError(t, err)
+	level := &slog.LevelVar{}
+	level.Set(quiet)
+	_, err = startTemporalOnce(cfg, sqlCfg, slog.Default(), level)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "address already in use")
 }
