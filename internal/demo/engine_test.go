@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -81,6 +82,32 @@ func TestDemoTasksOnTheEngine(t *testing.T) {
 		require.Less(t, time.Since(start), 8*time.Second)
 		require.NotNil(t, last.Progress.Percent)
 		require.Less(t, *last.Progress.Percent, 100.0)
+	})
+
+	t.Run("children runs three phases with sequential progress", func(t *testing.T) {
+		p, err := eng.LaunchAndWait(ctx, ChildrenID)
+		require.NoError(t, err)
+		require.Equal(t, adapter.StateDone, p.Status.State, "error: %v", p.Status.Error)
+		require.Equal(t, 100.0, *p.Progress.Percent)
+		kids, err := eng.ListProcesses(ctx, adapter.ListOptions{RootID: p.ID.Hex()})
+		require.NoError(t, err)
+		require.Len(t, kids, 4)
+		for i, k := range kids[1:] {
+			require.Equal(t, fmt.Sprintf("%s/phase-%d", ChildrenID, i+1), k.ProcessID)
+			require.Equal(t, adapter.StateDone, k.Status.State)
+		}
+	})
+
+	t.Run("parallel survives its failing item", func(t *testing.T) {
+		p, err := eng.LaunchAndWait(ctx, ParallelID)
+		require.NoError(t, err)
+		require.Equal(t, adapter.StateDone, p.Status.State, "error: %v", p.Status.Error)
+		require.Equal(t, "Done, 1 of 20 items failed", *p.Progress.Message)
+		failed, err := eng.ListProcesses(ctx, adapter.ListOptions{RootID: p.ID.Hex(), State: adapter.StateFailed})
+		require.NoError(t, err)
+		require.Len(t, failed, 1)
+		require.Equal(t, ParallelID+"/item-13", failed[0].ProcessID)
+		require.Contains(t, *failed[0].Status.Error, ErrDemoItem.Error())
 	})
 
 	t.Run("nightly is a Temporal Schedule", func(t *testing.T) {

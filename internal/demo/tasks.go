@@ -35,7 +35,7 @@ const (
 
 // Tasks returns the demo task set, in a stable order.
 func Tasks() []adapter.TaskInstance {
-	return []adapter.TaskInstance{
+	tasks := []adapter.TaskInstance{
 		{
 			Execute:     runSteps,
 			ProcessID:   QuickID,
@@ -71,6 +71,7 @@ func Tasks() []adapter.TaskInstance {
 			Schedule:    NightlySchedule,
 		},
 	}
+	return append(tasks, childTasks()...)
 }
 
 // Definitions is a task-definition generator for the engine: it returns the

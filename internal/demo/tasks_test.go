@@ -24,7 +24,7 @@ func TestTasksAreWellFormed(t *testing.T) {
 			require.Empty(t, task.Schedule, task.ProcessID)
 		}
 	}
-	require.Equal(t, map[string]bool{QuickID: true, ProgressID: true, FailingID: true, NightlyID: true}, seen)
+	require.Equal(t, map[string]bool{QuickID: true, ProgressID: true, FailingID: true, NightlyID: true, ChildrenID: true, ParallelID: true}, seen)
 	require.Equal(t, "0 2 * * *", NightlySchedule)
 }
 
@@ -34,9 +34,9 @@ func TestDefinitionsFiltersByMetadata(t *testing.T) {
 		filter map[string]any
 		want   []string
 	}{
-		{"nil is a full sync", nil, []string{QuickID, ProgressID, FailingID, NightlyID}},
-		{"empty is a full sync", map[string]any{}, []string{QuickID, ProgressID, FailingID, NightlyID}},
-		{"group", map[string]any{"group": "demo"}, []string{QuickID, ProgressID, FailingID, NightlyID}},
+		{"nil is a full sync", nil, []string{QuickID, ProgressID, FailingID, NightlyID, ChildrenID, ParallelID}},
+		{"empty is a full sync", map[string]any{}, []string{QuickID, ProgressID, FailingID, NightlyID, ChildrenID, ParallelID}},
+		{"group", map[string]any{"group": "demo"}, []string{QuickID, ProgressID, FailingID, NightlyID, ChildrenID, ParallelID}},
 		{"one kind", map[string]any{"kind": "failing"}, []string{FailingID}},
 		{"every pair must match", map[string]any{"group": "demo", "kind": "scheduled"}, []string{NightlyID}},
 		{"no match", map[string]any{"kind": "nope"}, nil},
