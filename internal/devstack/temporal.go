@@ -76,7 +76,6 @@ type Temporal struct {
 	hostPort  string
 	namespace string
 	logLevel  *slog.LevelVar
-	logger    *slog.Logger
 
 	stopOnce sync.Once
 	stopErr  error
@@ -117,14 +116,11 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 		return nil, err
 	}
 
-	// A picked port may be taken between the pick and the server's bind, so
-	// a start on picked ports gets a few tries.
-	tries := 1
-	if cfg.Port == 0 {
-		tries = 3
-	}
+	// The internal services' ports (and Port, when 0) are picked free, but
+	// another process can take one before the server binds it; such a clash
+	// gets a few tries with new picks.
 	var lastErr error
-	for range tries {
+	for range 3 {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -132,10 +128,15 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 		if err == nil {
 			return t, nil
 		}
-		lastErr = err
-		if cfg.Port != 0 || !strings.Contains(err.Error(), "address already in use") {
-			break
+		if !strings.Contains(err.Error(), "address already in use") {
+			return nil, err
 		}
+		if cfg.Port != 0 {
+			if perr := checkPortFree(PartTemporal, cfg.Host, cfg.Port); perr != nil {
+				return nil, perr
+			}
+		}
+		lastErr = err
 	}
 	return nil, lastErr
 }
@@ -230,7 +231,6 @@ func startTemporalOnce(cfg TemporalConfig, sqlCfg *config.SQL, logger *slog.Logg
 		hostPort:  frontend,
 		namespace: DefaultNamespace,
 		logLevel:  level,
-		logger:    logger,
 	}, nil
 }
 

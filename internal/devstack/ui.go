@@ -50,7 +50,6 @@ type UIConfig struct {
 // Temporal; here a busy port is an error and Stop releases everything.
 type UI struct {
 	addr   string
-	logger *slog.Logger
 	http   *http.Server
 	conn   *grpc.ClientConn
 	served chan struct{}
@@ -112,8 +111,7 @@ func StartUI(ctx context.Context, cfg UIConfig) (*UI, error) {
 	}
 
 	u := &UI{
-		addr:   hostPort(cfg.Host, port),
-		logger: logger,
+		addr: hostPort(cfg.Host, port),
 		http: &http.Server{
 			Handler:           e,
 			ReadHeaderTimeout: 10 * time.Second,
