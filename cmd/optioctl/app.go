@@ -1,0 +1,224 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/optio-temporal/optio/adapter"
+	"github.com/optio-temporal/optio/mirror"
+	"github.com/optio-temporal/optio/rpc"
+)
+
+// app holds what a command connects to; connections are opened on first use.
+type app struct {
+	ctx    context.Context
+	g      globals
+	stdout io.Writer
+	stderr io.Writer
+	// tty says stdout is a terminal, where watch redraws in place.
+	tty bool
+
+	rdb    *redis.Client
+	client *rpc.Client
+	mongo  *mongo.Client
+	store  *mirror.Store
+}
+
+// refusedError is a contract failure reason (or a watched process that did
+// not end done): exit code 1.
+type refusedError struct {
+	what   string
+	reason string
+}
+
+func (e *refusedError) Error() string { return e.what + ": " + e.reason }
+
+// replyError is an RPC error reply: exit code 1.
+type replyError struct {
+	method string
+	err    *rpc.Error
+}
+
+func (e *replyError) Error() string {
+	msg := fmt.Sprintf("%s: the engine answered error %d %s", e.method, e.err.Code, e.err.Message)
+	if data, ok := e.err.Data.(json.RawMessage); ok && len(data) > 0 {
+		msg += ": " + string(data)
+	}
+	return msg
+}
+
+// transportError is a connection problem or a missing answer: exit code 3.
+type transportError struct{ err error }
+
+func (e *transportError) Error() string { return e.err.Error() }
+func (e *transportError) Unwrap() error { return e.err }
+
+func transportf(format string, args ...any) error {
+	return &transportError{fmt.Errorf(format, args...)}
+}
+
+// run is main without the process: it returns the exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, tty bool) int {
+	inv, err := parseArgs(args, getenv, stderr)
+	if errors.Is(err, errHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "optioctl: %v\nRun 'optioctl -h' for usage.\n", err)
+		return exitUsage
+	}
+	a := &app{ctx: ctx, g: inv.globals, stdout: stdout, stderr: stderr, tty: tty}
+	defer a.close()
+	err = inv.cmd.run(a, inv)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "optioctl: %v\n", err)
+	var usage *usageError
+	var refused *refusedError
+	var reply *replyError
+	switch {
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		return exitInterrupted
+	case errors.As(err, &usage):
+		return exitUsage
+	case errors.As(err, &refused), errors.As(err, &reply):
+		return exitRefused
+	}
+	return exitTransport
+}
+
+func (a *app) close() {
+	if a.client != nil {
+		_ = a.client.Close()
+	}
+	if a.rdb != nil {
+		_ = a.rdb.Close()
+	}
+	if a.mongo != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = a.mongo.Disconnect(ctx)
+	}
+}
+
+func (a *app) keyPrefix() string { return a.g.DB + "/" + a.g.Prefix }
+
+// engine connects to Redis and checks that an engine is serving the key
+// prefix: a call sent where no engine has ever served would wait for the
+// whole timeout and then never be answered.
+func (a *app) engine() (*rpc.Client, error) {
+	if a.client != nil {
+		return a.client, nil
+	}
+	opts, err := redis.ParseURL(a.g.RedisURL)
+	if err != nil {
+		return nil, usagef("--redis-url: %v", err)
+	}
+	opts.DialTimeout = min(a.g.Timeout, 5*time.Second)
+	opts.MaxRetries = 1
+	a.rdb = redis.NewClient(opts)
+	ctx, cancel := context.WithTimeout(a.ctx, a.g.Timeout)
+	defer cancel()
+	if err := a.rdb.Ping(ctx).Err(); err != nil {
+		return nil, transportf("cannot reach Redis at %s: %v", opts.Addr, err)
+	}
+	key := adapter.HeartbeatKey(a.keyPrefix())
+	n, err := a.rdb.Exists(ctx, key).Result()
+	if err != nil {
+		return nil, transportf("Redis at %s: %v", opts.Addr, err)
+	}
+	if n == 0 {
+		return nil, transportf("no optio engine is serving %q: its heartbeat key %q is missing (check --db and --prefix, and that an engine with Redis is running)", a.keyPrefix(), key)
+	}
+	a.client, err = rpc.NewClient(a.rdb, rpc.ClientOptions{
+		KeyPrefix: a.keyPrefix(),
+		Timeout:   a.g.Timeout,
+		Logger:    slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+	})
+	if err != nil {
+		return nil, transportf("RPC client: %v", err)
+	}
+	return a.client, nil
+}
+
+// call calls an optio-engine method and returns its raw result.
+func (a *app) call(method string, params any) (json.RawMessage, error) {
+	c, err := a.engine()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(a.ctx, a.g.Timeout)
+	defer cancel()
+	var raw json.RawMessage
+	err = c.Call(ctx, adapter.EngineService, method, params, &raw)
+	var rpcErr *rpc.Error
+	switch {
+	case errors.As(err, &rpcErr):
+		return nil, &replyError{method: method, err: rpcErr}
+	case errors.Is(err, rpc.ErrCallTimeout):
+		return nil, transportf("%s: no answer from an engine within %s", method, a.g.Timeout)
+	case err != nil:
+		return nil, transportf("%s: %v", method, err)
+	}
+	return raw, nil
+}
+
+// mirror connects to Mongo.
+func (a *app) mirror() (*mirror.Store, error) {
+	if a.store != nil {
+		return a.store, nil
+	}
+	client, err := mongo.Connect(options.Client().ApplyURI(a.g.MongoURL).
+		SetServerSelectionTimeout(a.g.Timeout).SetConnectTimeout(a.g.Timeout))
+	if err != nil {
+		return nil, usagef("--mongo-url: %v", err)
+	}
+	a.mongo = client
+	ctx, cancel := context.WithTimeout(a.ctx, a.g.Timeout)
+	defer cancel()
+	if err := client.Ping(ctx, nil); err != nil {
+		return nil, transportf("cannot reach MongoDB: %v", err)
+	}
+	a.store = mirror.NewStore(client.Database(a.g.DB), a.g.Prefix)
+	return a.store, nil
+}
+
+// resolve finds a process by processId or _id.
+func (a *app) resolve(id string) (*mirror.Process, error) {
+	store, err := a.mirror()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(a.ctx, a.g.Timeout)
+	defer cancel()
+	p, err := store.Resolve(ctx, id)
+	if errors.Is(err, mirror.ErrNotFound) {
+		return nil, &refusedError{what: id, reason: string(adapter.ReasonNotFound)}
+	}
+	if err != nil {
+		return nil, transportf("read %q: %v", id, err)
+	}
+	return p, nil
+}
+
+// printJSON writes JSON text compactly on one line.
+func (a *app) printJSON(raw []byte) {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		b.Reset()
+		b.Write(raw)
+	}
+	b.WriteByte('\n')
+	_, _ = a.stdout.Write(b.Bytes())
+}
