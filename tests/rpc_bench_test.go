@@ -18,7 +18,7 @@ import (
 // which handles its calls one at a time as optio-core does. Each reports
 // p50 and p99 latency and calls per second.
 func BenchmarkRPCRoundTrip(b *testing.B) {
-	h := newRPCHarness(b, harnessOptions{})
+	h := newRPCHarness(b, rpcHarnessOptions{})
 	params := map[string]any{"processId": "idle"}
 	call := func(b *testing.B, c *rpc.Client) time.Duration {
 		start := time.Now()
@@ -38,7 +38,7 @@ func BenchmarkRPCRoundTrip(b *testing.B) {
 		for b.Loop() {
 			lat = append(lat, call(b, h.client))
 		}
-		report(b, lat, time.Since(start))
+		reportLatencies(b, lat, time.Since(start))
 	})
 
 	clients := make([]*rpc.Client, 16)
@@ -67,11 +67,11 @@ func BenchmarkRPCRoundTrip(b *testing.B) {
 			})
 		}
 		wg.Wait()
-		report(b, lat, time.Since(start))
+		reportLatencies(b, lat, time.Since(start))
 	})
 }
 
-func report(b *testing.B, lat []time.Duration, elapsed time.Duration) {
+func reportLatencies(b *testing.B, lat []time.Duration, elapsed time.Duration) {
 	if len(lat) == 0 {
 		return
 	}

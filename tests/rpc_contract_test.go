@@ -19,40 +19,40 @@ import (
 // launch, cancel and dismiss over Redis, each success and failure reason.
 func TestRPCLaunchCancelDismiss(t *testing.T) {
 	t.Parallel()
-	h := newRPCHarness(t, harnessOptions{})
+	h := newRPCHarness(t, rpcHarnessOptions{})
 
 	// launch runs the process; the payload is the document after the launch.
-	p := processOf(t, h.call("launch", launchParams("quick")))
+	p := rpcProcessOf(t, h.call("launch", launchArgs("quick")))
 	assert.Equal(t, "quick", p["processId"])
 	assert.Contains(t, []any{"scheduled", "running", "done"}, p["status"].(map[string]any)["state"])
 	assert.Equal(t, map[string]any{"kind": "quick"}, p["metadata"])
 	done := h.waitState("quick", adapter.StateDone)
 	assert.Equal(t, 100.0, *done.Progress.Percent)
 
-	requireReason(t, h.call("launch", launchParams("no-such-process")), adapter.ReasonNotFound)
-	requireReason(t, h.call("launch", map[string]any{"processId": "no-such-process", "resume": true, "sessionId": nil}), adapter.ReasonNotFound)
-	requireReason(t, h.call("launch", map[string]any{"processId": "idle", "resume": true, "sessionId": "s1"}), adapter.ReasonNoResumeSupport)
+	requireRPCReason(t, h.call("launch", launchArgs("no-such-process")), adapter.ReasonNotFound)
+	requireRPCReason(t, h.call("launch", map[string]any{"processId": "no-such-process", "resume": true, "sessionId": nil}), adapter.ReasonNotFound)
+	requireRPCReason(t, h.call("launch", map[string]any{"processId": "idle", "resume": true, "sessionId": "s1"}), adapter.ReasonNoResumeSupport)
 	assert.Equal(t, adapter.StateIdle, h.get("idle").Status.State, "a refused resume launches nothing")
 
 	// The id may be the document's _id in hex.
 	idle := h.get("idle")
-	requireReason(t, h.call("cancel", map[string]any{"processId": idle.ID.Hex()}), adapter.ReasonNotCancellable)
-	requireReason(t, h.call("cancel", map[string]any{"processId": "no-such-process"}), adapter.ReasonNotFound)
-	requireReason(t, h.call("dismiss", map[string]any{"processId": "idle"}), adapter.ReasonNotDismissable)
-	requireReason(t, h.call("dismiss", map[string]any{"processId": "no-such-process"}), adapter.ReasonNotFound)
+	requireRPCReason(t, h.call("cancel", map[string]any{"processId": idle.ID.Hex()}), adapter.ReasonNotCancellable)
+	requireRPCReason(t, h.call("cancel", map[string]any{"processId": "no-such-process"}), adapter.ReasonNotFound)
+	requireRPCReason(t, h.call("dismiss", map[string]any{"processId": "idle"}), adapter.ReasonNotDismissable)
+	requireRPCReason(t, h.call("dismiss", map[string]any{"processId": "no-such-process"}), adapter.ReasonNotFound)
 
 	// A running tree: a second launch is refused, a cancel succeeds.
-	processOf(t, h.call("launch", launchParams("tree")))
+	rpcProcessOf(t, h.call("launch", launchArgs("tree")))
 	h.waitState("tree/b", adapter.StateRunning)
-	requireReason(t, h.call("launch", launchParams("tree")), adapter.ReasonNotLaunchable)
-	requireReason(t, h.call("launch", map[string]any{"processId": "tree", "resume": true, "sessionId": nil}), adapter.ReasonNotLaunchable)
-	p = processOf(t, h.call("cancel", map[string]any{"processId": "tree"}))
+	requireRPCReason(t, h.call("launch", launchArgs("tree")), adapter.ReasonNotLaunchable)
+	requireRPCReason(t, h.call("launch", map[string]any{"processId": "tree", "resume": true, "sessionId": nil}), adapter.ReasonNotLaunchable)
+	p = rpcProcessOf(t, h.call("cancel", map[string]any{"processId": "tree"}))
 	assert.Contains(t, []any{"cancel_requested", "cancelling", "cancelled"}, p["status"].(map[string]any)["state"])
 	h.waitState("tree", adapter.StateCancelled)
-	requireReason(t, h.call("cancel", map[string]any{"processId": "tree"}), adapter.ReasonNotCancellable)
+	requireRPCReason(t, h.call("cancel", map[string]any{"processId": "tree"}), adapter.ReasonNotCancellable)
 
 	// dismiss resets an ended process to idle.
-	p = processOf(t, h.call("dismiss", map[string]any{"processId": "quick"}))
+	p = rpcProcessOf(t, h.call("dismiss", map[string]any{"processId": "quick"}))
 	assert.Equal(t, "idle", p["status"].(map[string]any)["state"])
 	assert.Equal(t, []any{}, p["log"])
 	assert.Equal(t, adapter.StateIdle, h.get("quick").Status.State)
@@ -62,22 +62,22 @@ func TestRPCLaunchCancelDismiss(t *testing.T) {
 // block; both accept the contract's filter forms.
 func TestRPCBlocks(t *testing.T) {
 	t.Parallel()
-	h := newRPCHarness(t, harnessOptions{})
+	h := newRPCHarness(t, rpcHarnessOptions{})
 
 	assert.Equal(t, map[string]any{"ok": true}, h.call("blockLaunches", map[string]any{"launchFilter": map[string]any{"kind": "blockme"}, "reason": "maintenance"}))
-	requireReason(t, h.call("launch", launchParams("blockme")), adapter.ReasonLaunchBlocked)
+	requireRPCReason(t, h.call("launch", launchArgs("blockme")), adapter.ReasonLaunchBlocked)
 	assert.Equal(t, adapter.StateIdle, h.get("blockme").Status.State)
-	processOf(t, h.call("launch", launchParams("quick"))) // other metadata is not blocked
+	rpcProcessOf(t, h.call("launch", launchArgs("quick"))) // other metadata is not blocked
 
 	// An unrelated filter lifts nothing; the exact one lifts the block.
 	assert.Equal(t, map[string]any{"removed": 0.0}, h.call("unblockLaunches", map[string]any{"launchFilter": map[string]any{"kind": "other"}}))
 	assert.Equal(t, map[string]any{"removed": 1.0}, h.call("unblockLaunches", map[string]any{"launchFilter": map[string]any{"kind": "blockme"}}))
-	processOf(t, h.call("launch", launchParams("blockme")))
+	rpcProcessOf(t, h.call("launch", launchArgs("blockme")))
 	h.waitState("blockme", adapter.StateDone)
 
 	// A float in the filter matches an integer in the metadata, as in Python.
 	assert.Equal(t, map[string]any{"ok": true}, h.call("blockLaunches", map[string]any{"launchFilter": json.RawMessage(`{"n": 5.0}`), "reason": nil}))
-	requireReason(t, h.call("launch", launchParams("blockme")), adapter.ReasonLaunchBlocked)
+	requireRPCReason(t, h.call("launch", launchArgs("blockme")), adapter.ReasonLaunchBlocked)
 	assert.Equal(t, map[string]any{"removed": 1.0}, h.call("unblockLaunches", map[string]any{"launchFilter": json.RawMessage(`{"n": 5.0}`)}))
 }
 
@@ -85,14 +85,14 @@ func TestRPCBlocks(t *testing.T) {
 // persist without block is refused before anything happens.
 func TestRPCGroupCancel(t *testing.T) {
 	t.Parallel()
-	h := newRPCHarness(t, harnessOptions{})
-	processOf(t, h.call("launch", launchParams("tree")))
+	h := newRPCHarness(t, rpcHarnessOptions{})
+	rpcProcessOf(t, h.call("launch", launchArgs("tree")))
 	h.waitState("tree/a", adapter.StateRunning)
 	h.waitState("tree/b", adapter.StateRunning)
 
 	before := h.snapshot()
-	requireReason(t, h.call("groupCancel", map[string]any{"metadataFilter": map[string]any{"group": "tree"}, "persist": true}), adapter.ReasonInvalidPersistWithoutBlock)
-	requireReason(t, h.call("groupCancelAndWait", map[string]any{"metadataFilter": map[string]any{}, "persist": true, "blockNewLaunches": false}), adapter.ReasonInvalidPersistWithoutBlock)
+	requireRPCReason(t, h.call("groupCancel", map[string]any{"metadataFilter": map[string]any{"group": "tree"}, "persist": true}), adapter.ReasonInvalidPersistWithoutBlock)
+	requireRPCReason(t, h.call("groupCancelAndWait", map[string]any{"metadataFilter": map[string]any{}, "persist": true, "blockNewLaunches": false}), adapter.ReasonInvalidPersistWithoutBlock)
 	// An empty filter is optio-core's ValueError.
 	rpcErr := h.callError("groupCancel", map[string]any{"metadataFilter": map[string]any{}})
 	assert.Equal(t, rpc.CodeInternalError, rpcErr.Code)
@@ -111,16 +111,16 @@ func TestRPCGroupCancel(t *testing.T) {
 
 	// groupCancelAndWait returns once the stubborn body has finished; with a
 	// persisted block, a relaunch is refused afterwards.
-	processOf(t, h.call("launch", launchParams("stubborn")))
+	rpcProcessOf(t, h.call("launch", launchArgs("stubborn")))
 	h.waitState("stubborn", adapter.StateRunning)
 	start := time.Now()
 	res = h.call("groupCancelAndWait", map[string]any{
 		"metadataFilter": map[string]any{"group": "stubborn"}, "blockNewLaunches": true, "persist": true, "reason": "drain", "purgeRecords": nil,
 	})
 	assert.Equal(t, map[string]any{"ok": true, "cancelledCount": 1.0}, res)
-	assert.Greater(t, time.Since(start), stubbornFor/3, "it waited for the body")
+	assert.Greater(t, time.Since(start), rpcStubbornFor/3, "it waited for the body")
 	assert.True(t, h.get("stubborn").Status.State.End())
-	requireReason(t, h.call("launch", launchParams("stubborn")), adapter.ReasonLaunchBlocked)
+	requireRPCReason(t, h.call("launch", launchArgs("stubborn")), adapter.ReasonLaunchBlocked)
 	assert.Equal(t, map[string]any{"removed": 1.0}, h.call("unblockLaunches", map[string]any{"launchFilter": map[string]any{"group": "stubborn"}}))
 	assert.Equal(t, map[string]any{"ok": true, "cancelledCount": 0.0}, h.call("groupCancel", map[string]any{"metadataFilter": map[string]any{"group": "nothing"}}))
 }
@@ -129,17 +129,17 @@ func TestRPCGroupCancel(t *testing.T) {
 // gets its document.
 func TestRPCResyncNotification(t *testing.T) {
 	t.Parallel()
-	h := newRPCHarness(t, harnessOptions{})
+	h := newRPCHarness(t, rpcHarnessOptions{})
 	_, err := h.eng.GetProcess(h.ctx, "late-task")
 	require.ErrorIs(t, err, adapter.ErrNotFound)
-	h.tasks.extra.Store(&[]adapter.TaskInstance{{ProcessID: "late-task", Name: "Late task", Metadata: map[string]any{"kind": "late"}, Execute: quickBody}})
+	h.tasks.extra.Store(&[]adapter.TaskInstance{{ProcessID: "late-task", Name: "Late task", Metadata: map[string]any{"kind": "late"}, Execute: rpcQuickBody}})
 
 	require.NoError(t, h.client.Notify(h.ctx, adapter.EngineService, "resync", map[string]any{"clean": false, "metadataFilter": map[string]any{"kind": "late"}}))
 	require.Eventually(t, func() bool {
 		_, err := h.eng.GetProcess(h.ctx, "late-task")
 		return err == nil
 	}, 10*time.Second, 20*time.Millisecond)
-	processOf(t, h.call("launch", launchParams("late-task")))
+	rpcProcessOf(t, h.call("launch", launchArgs("late-task")))
 	h.waitState("late-task", adapter.StateDone)
 
 	// A clean resync with explicit nulls, as a Python client sends it,
@@ -157,7 +157,7 @@ func TestRPCResyncNotification(t *testing.T) {
 // nothing.
 func TestRPCBadInput(t *testing.T) {
 	t.Parallel()
-	h := newRPCHarness(t, harnessOptions{})
+	h := newRPCHarness(t, rpcHarnessOptions{})
 	before := h.snapshot()
 	for _, tt := range []struct {
 		method string
@@ -207,7 +207,7 @@ func TestRPCBadInput(t *testing.T) {
 			for _, fe := range data.Errors {
 				loc := make([]string, len(fe.Loc))
 				for i, l := range fe.Loc {
-					loc[i] = jsonString(l)
+					loc[i] = rpcJSONText(l)
 				}
 				got = append(got, fe.Type+" at "+strings.ReplaceAll(strings.Join(loc, "."), `"`, ""))
 			}
@@ -216,7 +216,7 @@ func TestRPCBadInput(t *testing.T) {
 	}
 	require.Equal(t, before, h.snapshot(), "bad input changed nothing")
 	// The server still serves.
-	requireReason(t, h.call("cancel", map[string]any{"processId": "idle"}), adapter.ReasonNotCancellable)
+	requireRPCReason(t, h.call("cancel", map[string]any{"processId": "idle"}), adapter.ReasonNotCancellable)
 }
 
 // Entries written the way the Python client writes them (", " separators,
@@ -224,7 +224,7 @@ func TestRPCBadInput(t *testing.T) {
 // are answered as the contract says.
 func TestRPCPythonClientEntries(t *testing.T) {
 	t.Parallel()
-	h := newRPCHarness(t, harnessOptions{})
+	h := newRPCHarness(t, rpcHarnessOptions{})
 	replyTo := rpc.ReplyStream(h.prefix, uuid.NewString())
 	stream := rpc.CommandStream(h.prefix, adapter.EngineService)
 	last := "0"
@@ -248,10 +248,10 @@ func TestRPCPythonClientEntries(t *testing.T) {
 	}
 
 	res := send("launch", `{"processId": "quick", "resume": null, "sessionId": null}`)
-	p := processOf(t, res)
+	p := rpcProcessOf(t, res)
 	assert.Equal(t, "quick", p["processId"])
 	h.waitState("quick", adapter.StateDone)
-	requireReason(t, send("cancel", `{"processId": "quick"}`), adapter.ReasonNotCancellable)
+	requireRPCReason(t, send("cancel", `{"processId": "quick"}`), adapter.ReasonNotCancellable)
 	nullOps := `"ne": null, "in": null, "nin": null, "exists": null, "gt": null, "gte": null, "lt": null, "lte": null`
 	assert.Equal(t, map[string]any{"ok": true}, send("blockLaunches", `{"launchFilter": {"kind": {"eq": "quick", `+nullOps+`}}, "reason": null}`))
 	assert.Equal(t, map[string]any{"removed": 1.0}, send("unblockLaunches", `{"launchFilter": {"kind": {"eq": "quick", `+nullOps+`}}}`))
@@ -259,6 +259,6 @@ func TestRPCPythonClientEntries(t *testing.T) {
 		send("groupCancel", `{"metadataFilter": {"kind": {"eq": "quick", `+nullOps+`}}, "blockNewLaunches": null, "persist": true, "reason": null, "purgeRecords": null}`))
 	assert.Equal(t, map[string]any{"ok": true, "cancelledCount": 0.0},
 		send("groupCancel", `{"metadataFilter": {"kind": "quick"}, "blockNewLaunches": null, "persist": null, "reason": null, "purgeRecords": null}`))
-	p = processOf(t, send("dismiss", `{"processId": "quick"}`))
+	p = rpcProcessOf(t, send("dismiss", `{"processId": "quick"}`))
 	assert.Equal(t, "idle", p["status"].(map[string]any)["state"])
 }

@@ -20,7 +20,7 @@ import (
 // still refresh it).
 func TestRPCHeartbeat(t *testing.T) {
 	t.Parallel()
-	h := newRPCHarness(t, harnessOptions{})
+	h := newRPCHarness(t, rpcHarnessOptions{})
 	key := adapter.HeartbeatKey(h.prefix)
 	assert.Equal(t, h.env.Mongo.Name+"/optio:heartbeat", key)
 	val, err := h.rdb.Get(h.ctx, key).Result()
@@ -39,11 +39,11 @@ func TestRPCHeartbeat(t *testing.T) {
 	assert.Greater(t, ttl, time.Duration(0), "the key expires on its own")
 }
 
-type reportParams struct {
+type appReportParams struct {
 	Name string `json:"name"`
 }
 
-type reportResult struct {
+type appReportResult struct {
 	Report string `json:"report"`
 	Rows   int    `json:"rows"`
 }
@@ -53,21 +53,21 @@ type reportResult struct {
 func TestRPCAppService(t *testing.T) {
 	t.Parallel()
 	pinged := make(chan string, 1)
-	h := newRPCHarness(t, harnessOptions{beforeRun: func(eng *adapter.Engine) {
+	h := newRPCHarness(t, rpcHarnessOptions{beforeRun: func(eng *adapter.Engine) {
 		require.NoError(t, eng.RPCServer().Register(rpc.Service{Name: "reports", Methods: []rpc.Method{
-			{Name: "build", Handler: rpc.Typed(func(_ context.Context, p reportParams) (reportResult, error) {
-				return reportResult{Report: "report " + p.Name, Rows: 3}, nil
+			{Name: "build", Handler: rpc.Typed(func(_ context.Context, p appReportParams) (appReportResult, error) {
+				return appReportResult{Report: "report " + p.Name, Rows: 3}, nil
 			})},
-			{Name: "ping", Kind: rpc.Notification, Handler: rpc.TypedNotification(func(_ context.Context, p reportParams) error {
+			{Name: "ping", Kind: rpc.Notification, Handler: rpc.TypedNotification(func(_ context.Context, p appReportParams) error {
 				pinged <- p.Name
 				return nil
 			})},
 		}}))
 	}})
-	var res reportResult
-	require.NoError(t, h.client.Call(h.ctx, "reports", "build", reportParams{Name: "weekly"}, &res))
-	assert.Equal(t, reportResult{Report: "report weekly", Rows: 3}, res)
-	require.NoError(t, h.client.Notify(h.ctx, "reports", "ping", reportParams{Name: "hello"}))
+	var res appReportResult
+	require.NoError(t, h.client.Call(h.ctx, "reports", "build", appReportParams{Name: "weekly"}, &res))
+	assert.Equal(t, appReportResult{Report: "report weekly", Rows: 3}, res)
+	require.NoError(t, h.client.Notify(h.ctx, "reports", "ping", appReportParams{Name: "hello"}))
 	select {
 	case name := <-pinged:
 		assert.Equal(t, "hello", name)
@@ -75,7 +75,7 @@ func TestRPCAppService(t *testing.T) {
 		t.Fatal("notification never handled")
 	}
 	// optio-engine is served beside it.
-	requireReason(t, h.call("cancel", map[string]any{"processId": "idle"}), adapter.ReasonNotCancellable)
+	requireRPCReason(t, h.call("cancel", map[string]any{"processId": "idle"}), adapter.ReasonNotCancellable)
 	// Registering after Run has started is refused.
 	require.ErrorIs(t, h.eng.RPCServer().Register(rpc.Service{Name: "late", Methods: []rpc.Method{
 		{Name: "x", Handler: func(context.Context, json.RawMessage) (any, error) { return nil, nil }},
@@ -102,11 +102,11 @@ func TestRPCAppService(t *testing.T) {
 // the other answers.
 func TestRPCWorkerPool(t *testing.T) {
 	t.Parallel()
-	a := newRPCHarness(t, harnessOptions{})
-	b := newRPCHarness(t, harnessOptions{env: a.env, tasks: a.tasks})
+	a := newRPCHarness(t, rpcHarnessOptions{})
+	b := newRPCHarness(t, rpcHarnessOptions{env: a.env, tasks: a.tasks})
 	require.Equal(t, a.prefix, b.prefix)
 
-	processOf(t, a.call("launch", launchParams("stubborn")))
+	rpcProcessOf(t, a.call("launch", launchArgs("stubborn")))
 	a.waitState("stubborn", adapter.StateRunning)
 	waited := make(chan map[string]any, 1)
 	go func() {
@@ -121,8 +121,8 @@ func TestRPCWorkerPool(t *testing.T) {
 	a.waitState("stubborn", adapter.StateCancelRequested, adapter.StateCancelling)
 	for range 3 {
 		start := time.Now()
-		requireReason(t, b.call("cancel", map[string]any{"processId": "idle"}), adapter.ReasonNotCancellable)
-		assert.Less(t, time.Since(start), stubbornFor/2, "answered by the idle engine")
+		requireRPCReason(t, b.call("cancel", map[string]any{"processId": "idle"}), adapter.ReasonNotCancellable)
+		assert.Less(t, time.Since(start), rpcStubbornFor/2, "answered by the idle engine")
 	}
 	select {
 	case res := <-waited:
@@ -152,12 +152,12 @@ func TestRPCRedisRestart(t *testing.T) {
 	if redisSrv.Server() == nil {
 		t.Skip("needs a real redis-server to kill")
 	}
-	h := newRPCHarness(t, harnessOptions{redisURL: redisSrv.URL()})
-	requireReason(t, h.call("cancel", map[string]any{"processId": "idle"}), adapter.ReasonNotCancellable)
+	h := newRPCHarness(t, rpcHarnessOptions{redisURL: redisSrv.URL()})
+	requireRPCReason(t, h.call("cancel", map[string]any{"processId": "idle"}), adapter.ReasonNotCancellable)
 
 	require.NoError(t, redisSrv.Server().Kill())
 	start := time.Now()
-	err := h.client.Call(h.ctx, adapter.EngineService, "launch", launchParams("quick"), nil)
+	err := h.client.Call(h.ctx, adapter.EngineService, "launch", launchArgs("quick"), nil)
 	require.ErrorIs(t, err, rpc.ErrSendFailed)
 	assert.Less(t, time.Since(start), 5*time.Second, "fails at once, not at the call timeout")
 
@@ -170,7 +170,7 @@ func TestRPCRedisRestart(t *testing.T) {
 		return err == nil && out["reason"] == string(adapter.ReasonNotCancellable)
 	}, 20*time.Second, 100*time.Millisecond, "the engine never served again")
 	assert.Equal(t, adapter.StateIdle, h.get("quick").Status.State, "the launch sent during the outage never ran")
-	processOf(t, h.call("launch", launchParams("quick")))
+	rpcProcessOf(t, h.call("launch", launchArgs("quick")))
 	h.waitState("quick", adapter.StateDone)
 	require.Eventually(t, func() bool {
 		n, err := h.rdb.Exists(h.ctx, adapter.HeartbeatKey(h.prefix)).Result()

@@ -1,6 +1,7 @@
-// Package tests holds end-to-end tests that drive a running engine from the
-// outside: the optio-engine service over a real redis-server, against the
-// in-process Temporal server and the embedded Mongo-wire server.
+// Package tests holds optio's end-to-end tests. The rpc_*_test.go files
+// drive a running engine from the outside, through the optio-engine service
+// over a real redis-server, against the in-process Temporal server and the
+// embedded Mongo-wire server; this file has their TestMain and harness.
 package tests
 
 import (
@@ -25,13 +26,13 @@ import (
 
 func TestMain(m *testing.M) {
 	// go-redis logs every failed dial while a test has Redis down.
-	redis.SetLogger(discardRedisLog{})
+	redis.SetLogger(rpcDiscardRedisLog{})
 	testenv.Main(m)
 }
 
-type discardRedisLog struct{}
+type rpcDiscardRedisLog struct{}
 
-func (discardRedisLog) Printf(context.Context, string, ...any) {}
+func (rpcDiscardRedisLog) Printf(context.Context, string, ...any) {}
 
 // rpcTasks is the task set of the RPC tests: something that finishes, a
 // tree that runs until cancelled, a body that ignores cancellation for a
@@ -42,11 +43,11 @@ type rpcTasks struct {
 
 func (rt *rpcTasks) generate(context.Context, map[string]any, map[string]any) ([]adapter.TaskInstance, error) {
 	tasks := []adapter.TaskInstance{
-		{ProcessID: "quick", Name: "Quick", Metadata: map[string]any{"kind": "quick"}, Execute: quickBody},
-		{ProcessID: "idle", Name: "Idle", Metadata: map[string]any{"kind": "idle"}, Execute: quickBody},
-		{ProcessID: "blockme", Name: "Block me", Metadata: map[string]any{"kind": "blockme", "n": 5}, Execute: quickBody},
-		{ProcessID: "tree", Name: "Tree", Metadata: map[string]any{"group": "tree"}, Execute: treeBody},
-		{ProcessID: "stubborn", Name: "Stubborn", Metadata: map[string]any{"group": "stubborn"}, Execute: stubbornBody},
+		{ProcessID: "quick", Name: "Quick", Metadata: map[string]any{"kind": "quick"}, Execute: rpcQuickBody},
+		{ProcessID: "idle", Name: "Idle", Metadata: map[string]any{"kind": "idle"}, Execute: rpcQuickBody},
+		{ProcessID: "blockme", Name: "Block me", Metadata: map[string]any{"kind": "blockme", "n": 5}, Execute: rpcQuickBody},
+		{ProcessID: "tree", Name: "Tree", Metadata: map[string]any{"group": "tree"}, Execute: rpcTreeBody},
+		{ProcessID: "stubborn", Name: "Stubborn", Metadata: map[string]any{"group": "stubborn"}, Execute: rpcStubbornBody},
 	}
 	if extra := rt.extra.Load(); extra != nil {
 		tasks = append(tasks, *extra...)
@@ -54,15 +55,15 @@ func (rt *rpcTasks) generate(context.Context, map[string]any, map[string]any) ([
 	return tasks, nil
 }
 
-func quickBody(pc *adapter.ProcessContext) error {
+func rpcQuickBody(pc *adapter.ProcessContext) error {
 	pc.ReportProgress(50, "half way")
 	time.Sleep(20 * time.Millisecond)
 	pc.ReportProgress(100, "finished")
 	return nil
 }
 
-// untilCancelled runs until the process is cancelled.
-func untilCancelled(pc *adapter.ProcessContext) error {
+// rpcUntilCancelled runs until the process is cancelled.
+func rpcUntilCancelled(pc *adapter.ProcessContext) error {
 	for i := 0; pc.ShouldContinue(); i++ {
 		pc.ReportProgress(float64(i%100), "")
 		select {
@@ -73,10 +74,10 @@ func untilCancelled(pc *adapter.ProcessContext) error {
 	return nil
 }
 
-func treeBody(pc *adapter.ProcessContext) error {
+func rpcTreeBody(pc *adapter.ProcessContext) error {
 	g := pc.ParallelGroup(adapter.GroupOptions{SurviveCancel: true})
 	for _, id := range []string{"tree/a", "tree/b"} {
-		if err := g.Spawn(adapter.ChildSpec{ProcessID: id, Name: "Leaf " + id, Execute: untilCancelled}); err != nil {
+		if err := g.Spawn(adapter.ChildSpec{ProcessID: id, Name: "Leaf " + id, Execute: rpcUntilCancelled}); err != nil {
 			return err
 		}
 	}
@@ -84,13 +85,13 @@ func treeBody(pc *adapter.ProcessContext) error {
 	return err
 }
 
-// stubbornBody ignores cancellation for stubbornFor.
-func stubbornBody(*adapter.ProcessContext) error {
-	time.Sleep(stubbornFor)
+// rpcStubbornBody ignores cancellation for rpcStubbornFor.
+func rpcStubbornBody(*adapter.ProcessContext) error {
+	time.Sleep(rpcStubbornFor)
 	return nil
 }
 
-const stubbornFor = 1500 * time.Millisecond
+const rpcStubbornFor = 1500 * time.Millisecond
 
 // rpcHarness is one engine served over Redis, with a client of its
 // optio-engine service.
@@ -105,7 +106,7 @@ type rpcHarness struct {
 	ctx    context.Context
 }
 
-type harnessOptions struct {
+type rpcHarnessOptions struct {
 	// redisURL replaces the shared Redis.
 	redisURL string
 	// env shares another harness's servers and database (a worker pool).
@@ -115,7 +116,7 @@ type harnessOptions struct {
 	beforeRun func(*adapter.Engine)
 }
 
-func newRPCHarness(t testing.TB, opts harnessOptions) *rpcHarness {
+func newRPCHarness(t testing.TB, opts rpcHarnessOptions) *rpcHarness {
 	t.Helper()
 	env := opts.env
 	if env == nil {
@@ -144,7 +145,7 @@ func newRPCHarness(t testing.TB, opts harnessOptions) *rpcHarness {
 		opts.beforeRun(eng)
 	}
 	h := &rpcHarness{t: t, env: env, tasks: opts.tasks, eng: eng, prefix: eng.RPCKeyPrefix(), ctx: ctx}
-	h.rdb = newRedisClient(t, opts.redisURL)
+	h.rdb = newRPCRedisClient(t, opts.redisURL)
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(runCtx) }()
@@ -164,7 +165,7 @@ func newRPCHarness(t testing.TB, opts harnessOptions) *rpcHarness {
 	return h
 }
 
-func newRedisClient(t testing.TB, url string) *redis.Client {
+func newRPCRedisClient(t testing.TB, url string) *redis.Client {
 	t.Helper()
 	opts, err := redis.ParseURL(url)
 	require.NoError(t, err)
@@ -214,13 +215,13 @@ func (h *rpcHarness) callError(method string, params any) *rpc.Error {
 	return rpcErr
 }
 
-func requireReason(t testing.TB, res map[string]any, reason adapter.Reason) {
+func requireRPCReason(t testing.TB, res map[string]any, reason adapter.Reason) {
 	t.Helper()
 	require.Equal(t, map[string]any{"ok": false, "reason": string(reason)}, res)
 }
 
-// launchParams is what optio-api sends.
-func launchParams(id string) map[string]any {
+// launchArgs are the launch params optio-api sends.
+func launchArgs(id string) map[string]any {
 	return map[string]any{"processId": id, "resume": false, "sessionId": nil}
 }
 
@@ -251,12 +252,12 @@ func (h *rpcHarness) snapshot() map[string][]string {
 	h.t.Helper()
 	out := map[string][]string{}
 	for _, coll := range []string{"optio_processes", "optio_launch_blocks"} {
-		out[coll] = readAll(h.t, h.env.Mongo.DB.Collection(coll))
+		out[coll] = readCollection(h.t, h.env.Mongo.DB.Collection(coll))
 	}
 	return out
 }
 
-func readAll(t testing.TB, coll *mongo.Collection) []string {
+func readCollection(t testing.TB, coll *mongo.Collection) []string {
 	t.Helper()
 	cur, err := coll.Find(context.Background(), bson.D{})
 	require.NoError(t, err)
@@ -270,9 +271,9 @@ func readAll(t testing.TB, coll *mongo.Collection) []string {
 	return out
 }
 
-// processOf returns the process of an ok result, checking the payload's
+// rpcProcessOf returns the process of an ok result, checking the payload's
 // shape on the way.
-func processOf(t testing.TB, res map[string]any) map[string]any {
+func rpcProcessOf(t testing.TB, res map[string]any) map[string]any {
 	t.Helper()
 	require.Equal(t, true, res["ok"], "result: %v", res)
 	p, ok := res["process"].(map[string]any)
@@ -282,7 +283,7 @@ func processOf(t testing.TB, res map[string]any) map[string]any {
 	return p
 }
 
-func jsonString(v any) string {
+func rpcJSONText(v any) string {
 	b, _ := json.Marshal(v)
 	return strings.TrimSpace(string(b))
 }
