@@ -40,6 +40,10 @@ func (e *Engine) AdhocDefine(ctx context.Context, task TaskInstance, opts AdhocO
 	var p *mirror.Process
 	if opts.Parent == "" {
 		if p, err = e.store.UpsertDefinition(ctx, definition(task)); err != nil {
+			if errors.Is(err, mirror.ErrDuplicateProcessID) {
+				// The processId belongs to a child process.
+				return nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
+			}
 			return nil, err
 		}
 		if p, err = e.store.SetAdhoc(ctx, p.ID, opts.Ephemeral); err != nil {
