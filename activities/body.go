@@ -113,6 +113,14 @@ func (b *Bodies) Body(ctx context.Context, in BodyInput) (BodyResult, error) {
 	res, err := b.Runner.RunBody(bodyCtx, run)
 	close(stop)
 	hb.Wait()
+	if bodyCtx.Err() != nil {
+		switch cause := context.Cause(bodyCtx); {
+		case errors.Is(cause, ErrCancelRequested), errors.Is(cause, ErrShutdown):
+		default:
+			// Whatever the body made of it, it was cut short from outside.
+			return BodyResult{Interrupted: true}, nil
+		}
+	}
 	switch {
 	case errors.Is(err, ErrNoExecute):
 		return res, temporal.NewNonRetryableApplicationError(err.Error(), NoExecuteType, nil)

@@ -122,8 +122,14 @@ type BodyInput struct {
 
 // BodyResult is what a body that returned without error reports.
 type BodyResult struct {
-	// Cancelled is true when the body returned after its context was cancelled.
+	// Cancelled is true when the body returned after its context was
+	// cancelled by a cancel of the process or by the engine's shutdown.
 	Cancelled bool
+	// Interrupted is true when the body's context was cancelled by the SDK
+	// itself: a cancel the server delivered with a heartbeat response, or
+	// heartbeats that kept failing (the worker lost the server). The workflow
+	// knows which: it either requested the cancel or re-runs the body.
+	Interrupted bool
 }
 
 // CancelBodyInput identifies a running body to cancel.

@@ -276,9 +276,14 @@ func (p *process) runBody(ctx workflow.Context, start activities.StartRunResult)
 		}
 		var res activities.BodyResult
 		err := fut.Get(p.mctx, &res)
+		if err == nil && res.Interrupted && !cancelled {
+			msg := "Body was interrupted (its worker lost contact with the Temporal server); re-running the body"
+			_ = p.local(activities.AppendLogName, activities.AppendLogInput{DocID: p.in.DocID, Log: []activities.LogLine{{Level: mirror.LevelWarning, Message: msg}}}, nil)
+			continue
+		}
 		if err == nil {
 			fin.Outcome = activities.OutcomeDone
-			if res.Cancelled || cancelled {
+			if res.Cancelled || res.Interrupted || cancelled {
 				fin.Outcome = activities.OutcomeCancelled
 			}
 			return fin
