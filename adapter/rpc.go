@@ -30,6 +30,10 @@ type rpcFacade struct {
 	srv       *rpc.Server
 	keyPrefix string
 
+	// ready is closed once the server reads its streams.
+	ready     chan struct{}
+	readyOnce sync.Once
+
 	mu            sync.Mutex
 	stopHeartbeat context.CancelFunc
 	heartbeatDone chan struct{}
@@ -46,6 +50,7 @@ func newRPCFacade(ctx context.Context, e *Engine) (*rpcFacade, error) {
 		e:         e,
 		rdb:       redis.NewClient(opts),
 		keyPrefix: e.cfg.Mongo.Name() + "/" + e.cfg.Prefix,
+		ready:     make(chan struct{}),
 	}
 	f.srv, err = rpc.NewServer(f.rdb, rpc.ServerOptions{
 		KeyPrefix:     f.keyPrefix,
@@ -79,6 +84,17 @@ func (e *Engine) RPCServer() *rpc.Server {
 	return e.facade.srv
 }
 
+// RPCReady returns a channel that is closed once Run serves over Redis: the
+// consumer groups exist, so calls sent from then on are answered (a call
+// sent to a stream before any engine ever served it never is), and the
+// heartbeat is written. It returns nil when Config.RedisURL is empty.
+func (e *Engine) RPCReady() <-chan struct{} {
+	if e.facade == nil {
+		return nil
+	}
+	return e.facade.ready
+}
+
 // RPCKeyPrefix returns the key prefix of the engine's Redis keys,
 // "{db}/{prefix}": clients of the optio-engine service use it as their
 // rpc.ClientOptions.KeyPrefix, and the heartbeat key is RPCKeyPrefix() +
@@ -110,6 +126,7 @@ func (f *rpcFacade) start(ctx context.Context) error {
 	f.heartbeatDone = make(chan struct{})
 	f.beat(hbCtx)
 	go f.heartbeat(hbCtx)
+	f.readyOnce.Do(func() { close(f.ready) })
 	return nil
 }
 

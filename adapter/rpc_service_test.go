@@ -55,4 +55,5 @@ func TestNilRPCFacade(t *testing.T) {
 	f.stop(context.Background())
 	f.close()
 	require.Nil(t, (&Engine{}).RPCServer())
+	require.Nil(t, (&Engine{}).RPCReady())
 }

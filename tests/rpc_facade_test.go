@@ -87,6 +87,7 @@ func TestRPCAppService(t *testing.T) {
 	})
 	require.NoError(t, err)
 	assert.Nil(t, noRedis.RPCServer())
+	assert.Nil(t, noRedis.RPCReady())
 	require.NoError(t, noRedis.Shutdown(h.ctx))
 
 	_, err = adapter.New(h.ctx, adapter.Config{

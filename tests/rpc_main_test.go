@@ -160,6 +160,11 @@ func newRPCHarness(t testing.TB, opts rpcHarnessOptions) *rpcHarness {
 			t.Error("engine did not shut down")
 		}
 	})
+	select {
+	case <-eng.RPCReady():
+	case <-time.After(20 * time.Second):
+		t.Fatal("engine never started serving")
+	}
 	h.waitServing()
 	h.client = h.newClient()
 	return h
