@@ -116,14 +116,27 @@ func (e *Engine) generate(ctx context.Context, filter map[string]any) ([]TaskIns
 	if err := validateTasks(tasks); err != nil {
 		return nil, err
 	}
-	if len(filter) == 0 {
-		return tasks, nil
-	}
-	kept := tasks[:0:0]
-	for _, t := range tasks {
-		if mirror.MatchesFilter(t.Metadata, filter) {
-			kept = append(kept, t)
+	kept := tasks
+	if len(filter) > 0 {
+		kept = tasks[:0:0]
+		for _, t := range tasks {
+			if mirror.MatchesFilter(t.Metadata, filter) {
+				kept = append(kept, t)
+			}
 		}
+	}
+	// Checked before anything is written: an upsert that failed on such an
+	// id would leave the tasks before it synced and the rest not.
+	ids := make([]string, len(kept))
+	for i, t := range kept {
+		ids[i] = t.ProcessID
+	}
+	held, err := e.store.HeldByChildren(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	if len(held) > 0 {
+		return nil, fmt.Errorf("%w: task %q: processId is already used by a child process", ErrInvalidInput, held[0])
 	}
 	return kept, nil
 }

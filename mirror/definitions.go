@@ -165,3 +165,29 @@ func (s *Store) InsertChild(ctx context.Context, parent *Process, c Child) (*Pro
 	}
 	return doc, nil
 }
+
+// HeldByChildren returns those of processIDs that belong to child processes;
+// a root definition cannot take them (processId is unique).
+func (s *Store) HeldByChildren(ctx context.Context, processIDs []string) ([]string, error) {
+	if len(processIDs) == 0 {
+		return nil, nil
+	}
+	cur, err := s.procs.Find(ctx, bson.D{
+		{Key: "processId", Value: bson.D{{Key: "$in", Value: processIDs}}},
+		{Key: "parentId", Value: bson.D{{Key: "$ne", Value: nil}}},
+	}, options.Find().SetProjection(bson.D{{Key: "processId", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("find child processes: %w", err)
+	}
+	var rows []struct {
+		ProcessID string `bson:"processId"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("find child processes: %w", err)
+	}
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.ProcessID
+	}
+	return out, nil
+}
