@@ -146,9 +146,15 @@ func TestBadInputIsRejectedAndWritesNothing(t *testing.T) {
 		{"get-process unknown id", func() error { return notFound(second(s.eng.GetProcess(ctx, "nope"))) }},
 		{"adhoc-delete unknown id", func() error { return notFound(s.eng.AdhocDelete(ctx, "nope")) }},
 
-		{"adhoc empty process id", func() error { return invalid(adhoc(adapter.TaskInstance{Name: "X", Execute: quick}, adapter.AdhocOptions{})) }},
-		{"adhoc empty name", func() error { return invalid(adhoc(adapter.TaskInstance{ProcessID: "x", Execute: quick}, adapter.AdhocOptions{})) }},
-		{"adhoc nil execute", func() error { return invalid(adhoc(adapter.TaskInstance{ProcessID: "x", Name: "X"}, adapter.AdhocOptions{})) }},
+		{"adhoc empty process id", func() error {
+			return invalid(adhoc(adapter.TaskInstance{Name: "X", Execute: quick}, adapter.AdhocOptions{}))
+		}},
+		{"adhoc empty name", func() error {
+			return invalid(adhoc(adapter.TaskInstance{ProcessID: "x", Execute: quick}, adapter.AdhocOptions{}))
+		}},
+		{"adhoc nil execute", func() error {
+			return invalid(adhoc(adapter.TaskInstance{ProcessID: "x", Name: "X"}, adapter.AdhocOptions{}))
+		}},
 		{"adhoc invalid cron", func() error {
 			return invalid(adhoc(adapter.TaskInstance{ProcessID: "x", Name: "X", Execute: quick, Schedule: "61 * * * *"}, adapter.AdhocOptions{}))
 		}},
