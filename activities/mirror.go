@@ -8,7 +8,6 @@ import (
 	"slices"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/optio-temporal/optio/mirror"
 )
@@ -189,37 +188,51 @@ func (m *Mirror) stamp(lines []LogLine) []mirror.LogEntry {
 	return out
 }
 
-// CreateChild inserts a child document (state scheduled) under its parent,
-// inheriting the parent's metadata, and logs "Spawned child: {name}" on the
-// parent. A processId that is taken fails with a non-retryable error of type
-// DuplicateChildType.
-func (m *Mirror) CreateChild(ctx context.Context, in CreateChildInput) (CreateChildResult, error) {
+// CreateChildren inserts child documents (state scheduled) under their
+// parent, inheriting its metadata, and logs "Spawned child: {name}" on the
+// parent for each. A processId taken by another process is reported as a
+// Duplicate and uses no order number. A retry after a partial insert finds
+// its own earlier inserts (same parent) and keeps them.
+func (m *Mirror) CreateChildren(ctx context.Context, in CreateChildrenInput) (CreateChildrenResult, error) {
 	pid, err := parseDocID(in.ParentDocID)
 	if err != nil {
-		return CreateChildResult{}, err
+		return CreateChildrenResult{}, err
 	}
 	parent, err := m.Store.Get(ctx, pid)
 	if err != nil {
-		return CreateChildResult{}, err
+		return CreateChildrenResult{}, err
 	}
-	child, err := m.Store.InsertChild(ctx, parent, mirror.Child{
-		ProcessID:   in.ProcessID,
-		Name:        in.Name,
-		Description: in.Description,
-		Params:      in.Params,
-		Metadata:    parent.Metadata,
-		Order:       in.Order,
-		State:       mirror.Scheduled,
-	})
-	if errors.Is(err, mirror.ErrDuplicateProcessID) {
-		return CreateChildResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("child process id %q is already taken", in.ProcessID), DuplicateChildType, err)
+	res := CreateChildrenResult{Children: make([]CreatedChild, len(in.Children))}
+	order := in.FirstOrder
+	var spawned []LogLine
+	for i, c := range in.Children {
+		child, err := m.Store.InsertChild(ctx, parent, mirror.Child{
+			ProcessID:   c.ProcessID,
+			Name:        c.Name,
+			Description: c.Description,
+			Params:      c.Params,
+			Metadata:    parent.Metadata,
+			Order:       order,
+			State:       mirror.Scheduled,
+		})
+		if errors.Is(err, mirror.ErrDuplicateProcessID) {
+			child, err = m.Store.ByProcessID(ctx, c.ProcessID)
+			if err != nil {
+				return res, err
+			}
+			if child.ParentID == nil || *child.ParentID != pid || child.Order != order {
+				res.Children[i] = CreatedChild{Duplicate: true}
+				continue
+			}
+		} else if err != nil {
+			return res, err
+		}
+		res.Children[i] = CreatedChild{DocID: child.ID.Hex(), Order: order}
+		order++
+		spawned = append(spawned, LogLine{Level: mirror.LevelEvent, Message: mirror.MsgSpawnedChild(c.Name)})
 	}
-	if err != nil {
-		return CreateChildResult{}, err
+	if err := m.Store.AppendLog(ctx, pid, m.stamp(spawned)...); err != nil {
+		return res, err
 	}
-	if err := m.Store.AppendLog(ctx, pid, m.stamp([]LogLine{{Level: mirror.LevelEvent, Message: mirror.MsgSpawnedChild(in.Name)}})...); err != nil {
-		return CreateChildResult{}, err
-	}
-	return CreateChildResult{DocID: child.ID.Hex()}, nil
+	return res, nil
 }

@@ -14,7 +14,7 @@ const (
 	RequestCancelName   = "optio.RequestCancel"
 	FinishName          = "optio.Finish"
 	AppendLogName       = "optio.AppendLog"
-	CreateChildName     = "optio.CreateChild"
+	CreateChildrenName  = "optio.CreateChildren"
 	CancelScheduledName = "optio.CancelScheduled"
 	BodyName            = "optio.Body"
 	CancelBodyName      = "optio.CancelBody"
@@ -143,21 +143,33 @@ type ScheduledLaunchInput struct {
 	ProcessID string
 }
 
-// CreateChildInput asks to insert a child document under a parent.
-type CreateChildInput struct {
+// CreateChildrenInput asks to insert child documents under a parent.
+type CreateChildrenInput struct {
 	ParentDocID string
+	// FirstOrder is the order number of the first child inserted; the others
+	// follow it. Duplicates use none.
+	FirstOrder int
+	Children   []ChildSpec
+}
+
+// ChildSpec is one child document to insert.
+type ChildSpec struct {
 	ProcessID   string
 	Name        string
 	Description string
 	Params      map[string]any
-	Order       int
 }
 
-// CreateChildResult returns the new child's document id.
-type CreateChildResult struct {
+// CreateChildrenResult says, child by child, what was inserted.
+type CreateChildrenResult struct {
+	Children []CreatedChild
+}
+
+// CreatedChild is the fate of one ChildSpec.
+type CreatedChild struct {
 	DocID string
+	Order int
+	// Duplicate is true when the processId is taken by another process.
+	Duplicate bool
 }
 
-// DuplicateChildType is the ApplicationError type of a child whose processId
-// is already taken.
-const DuplicateChildType = "optio.DuplicateProcessID"

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/client"
 
-	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/mirror"
 	"github.com/optio-temporal/optio/workflows"
 )
@@ -151,27 +151,9 @@ func (c *ProcessContext) runChild(spec ChildSpec) (workflows.ChildReply, error) 
 	// Progress reported before the child starts is logged before it.
 	c.progress.Flush(context.WithoutCancel(c.ctx))
 
-	// The update outlives a cancel of this body: the child is cancelled
+	// The request outlives a cancel of this body: the child is cancelled
 	// with it and RunChild returns once the child has ended.
 	waitCtx := context.WithoutCancel(c.ctx)
-	handle, err := e.cfg.Temporal.UpdateWorkflow(waitCtx, client.UpdateWorkflowOptions{
-		WorkflowID:   c.workflowID,
-		RunID:        c.runID,
-		UpdateID:     "child:" + spec.ProcessID + ":" + uuid.NewString(),
-		UpdateName:   workflows.UpdateRunChild,
-		WaitForStage: client.WorkflowUpdateStageAccepted,
-		Args: []any{workflows.ChildRequest{
-			ProcessID:   spec.ProcessID,
-			Name:        spec.Name,
-			Description: spec.Description,
-			Params:      spec.Params,
-			BodyQueue:   e.localQueue,
-		}},
-	})
-	if err != nil {
-		t.remove(spec.ProcessID)
-		return workflows.ChildReply{}, fmt.Errorf("run child %q: %w", spec.ProcessID, err)
-	}
 	stop := context.AfterFunc(c.ctx, func() {
 		cctx, cancel := context.WithTimeout(waitCtx, 30*time.Second)
 		defer cancel()
@@ -180,13 +162,20 @@ func (c *ProcessContext) runChild(spec ChildSpec) (workflows.ChildReply, error) 
 		}
 	})
 	defer stop()
-	var reply workflows.ChildReply
-	if err := handle.Get(waitCtx, &reply); err != nil {
+	reply, err := c.spawns().request(workflows.ChildRequest{
+		ProcessID:   spec.ProcessID,
+		Name:        spec.Name,
+		Description: spec.Description,
+		Params:      spec.Params,
+		BodyQueue:   e.localQueue,
+	})
+	if err != nil {
 		t.remove(spec.ProcessID)
-		if isDuplicate(err) {
-			return reply, fmt.Errorf("%w: child process id %q is already taken", ErrInvalidInput, spec.ProcessID)
-		}
 		return reply, fmt.Errorf("run child %q: %w", spec.ProcessID, err)
+	}
+	if reply.Duplicate {
+		t.remove(spec.ProcessID)
+		return reply, fmt.Errorf("%w: child process id %q is already taken", ErrInvalidInput, spec.ProcessID)
 	}
 	if reply.Refused {
 		t.remove(spec.ProcessID)
@@ -201,14 +190,90 @@ func (c *ProcessContext) runChild(spec ChildSpec) (workflows.ChildReply, error) 
 	return reply, nil
 }
 
-func isDuplicate(err error) bool {
-	var app interface{ Type() string }
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		if errors.As(e, &app) && app.Type() == activities.DuplicateChildType {
-			return true
-		}
+// maxSpawnBatch bounds how many child requests go in one update.
+const maxSpawnBatch = 100
+
+// spawner sends a body's child requests to its workflow, batching those that
+// queue up while a batch is in flight into one UpdateRunChildren call.
+type spawner struct {
+	pc      *ProcessContext
+	mu      sync.Mutex
+	queue   []*spawnCall
+	sending bool
+}
+
+type spawnCall struct {
+	req   workflows.ChildRequest
+	done  chan struct{}
+	reply workflows.ChildReply
+	err   error
+}
+
+func (c *ProcessContext) spawns() *spawner {
+	c.spawnerOnce.Do(func() { c.spawner = &spawner{pc: c} })
+	return c.spawner
+}
+
+// request queues one child request and waits for its reply.
+func (s *spawner) request(req workflows.ChildRequest) (workflows.ChildReply, error) {
+	call := &spawnCall{req: req, done: make(chan struct{})}
+	s.mu.Lock()
+	s.queue = append(s.queue, call)
+	if !s.sending {
+		s.sending = true
+		go s.loop()
 	}
-	return false
+	s.mu.Unlock()
+	<-call.done
+	return call.reply, call.err
+}
+
+func (s *spawner) loop() {
+	for {
+		s.mu.Lock()
+		if len(s.queue) == 0 {
+			s.sending = false
+			s.mu.Unlock()
+			return
+		}
+		n := min(len(s.queue), maxSpawnBatch)
+		batch := s.queue[:n:n]
+		s.queue = s.queue[n:]
+		s.mu.Unlock()
+		s.send(batch)
+	}
+}
+
+func (s *spawner) send(batch []*spawnCall) {
+	pc := s.pc
+	reqs := make([]workflows.ChildRequest, len(batch))
+	for i, call := range batch {
+		reqs[i] = call.req
+	}
+	ctx := context.WithoutCancel(pc.ctx)
+	var replies []workflows.ChildReply
+	handle, err := pc.engine.cfg.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   pc.workflowID,
+		RunID:        pc.runID,
+		UpdateID:     "children:" + uuid.NewString(),
+		UpdateName:   workflows.UpdateRunChildren,
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+		Args:         []any{reqs},
+	})
+	if err == nil {
+		err = handle.Get(ctx, &replies)
+	}
+	if err == nil && len(replies) != len(batch) {
+		err = fmt.Errorf("workflow answered %d of %d child requests", len(replies), len(batch))
+	}
+	for i, call := range batch {
+		if err != nil {
+			call.err = err
+		} else {
+			call.reply = replies[i]
+		}
+		close(call.done)
+	}
 }
 
 // refuse logs optio's "Refused to spawn child" entry on this process.

@@ -35,6 +35,8 @@ type ProcessContext struct {
 
 	trackerOnce sync.Once
 	children    *childTracker
+	spawnerOnce sync.Once
+	spawner     *spawner
 }
 
 // Context returns a context that is cancelled when the process is cancelled

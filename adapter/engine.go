@@ -121,7 +121,7 @@ func (e *Engine) startWorkers() error {
 		activities.CancelScheduledName: m.CancelScheduled,
 		activities.FinishName:          m.Finish,
 		activities.AppendLogName:       m.AppendLog,
-		activities.CreateChildName:     m.CreateChild,
+		activities.CreateChildrenName:  m.CreateChildren,
 		activities.ScheduledLaunchName: e.scheduledLaunch,
 	} {
 		shared.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})

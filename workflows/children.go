@@ -12,10 +12,13 @@ import (
 	"github.com/optio-temporal/optio/mirror"
 )
 
-// UpdateRunChild is the workflow Update a body sends to its own process
-// workflow to run a child process as a child workflow; the update completes
-// when the child has ended, with a ChildReply.
-const UpdateRunChild = "optio.runChild"
+// UpdateRunChildren is the workflow Update a body sends to its own process
+// workflow to run child processes as child workflows: a batch of
+// ChildRequests (a parallel group's spawns that queued up while the previous
+// batch was in flight), answered with one ChildReply each once every child
+// has started. Batching keeps the parent workflow's update traffic, and the
+// contention it causes, well below one update per child.
+const UpdateRunChildren = "optio.runChildren"
 
 // SignalBodyQueue tells a child workflow whose body worker was lost where its
 // execute function lives now (the worker of its parent's re-run body).
@@ -43,7 +46,10 @@ type ChildReply struct {
 	Error string
 	// Refused is true when the parent no longer accepts children (it was
 	// cancelled, or its body has returned); no document was created.
-	Refused    bool
+	Refused bool
+	// Duplicate is true when the processId is taken by another process; no
+	// document was created.
+	Duplicate  bool
 	WorkflowID string
 	RunID      string
 }
@@ -68,46 +74,96 @@ func (p *process) cancelInflight() {
 	}
 }
 
-func validateChildRequest(req ChildRequest) error {
-	if req.ProcessID == "" || req.Name == "" {
-		return errors.New("child process id and name are required")
+func validateChildRequests(reqs []ChildRequest) error {
+	for _, req := range reqs {
+		if req.ProcessID == "" || req.Name == "" {
+			return errors.New("child process id and name are required")
+		}
 	}
 	return nil
 }
 
-// runChild handles UpdateRunChild.
-func (p *process) runChild(ctx workflow.Context, req ChildRequest) (ChildReply, error) {
+// runChildren handles UpdateRunChildren.
+func (p *process) runChildren(ctx workflow.Context, reqs []ChildRequest) ([]ChildReply, error) {
 	mctx := mirrorCtx(ctx)
-	if rec, ok := p.children[req.ProcessID]; ok {
-		if !rec.done && req.BodyQueue != "" && req.BodyQueue != rec.queue {
-			rec.queue = req.BodyQueue
-			workflow.SignalExternalWorkflow(mctx, rec.workflowID, "", SignalBodyQueue, req.BodyQueue)
+	replies := make([]ChildReply, len(reqs))
+	answered := make([]bool, len(reqs))
+	var fresh []int
+	for i, req := range reqs {
+		if rec, ok := p.children[req.ProcessID]; ok {
+			// A re-run body asking again: redirect a running child's body
+			// to the new body's worker, where its function lives now.
+			if !rec.done && req.BodyQueue != "" && req.BodyQueue != rec.queue {
+				rec.queue = req.BodyQueue
+				workflow.SignalExternalWorkflow(mctx, rec.workflowID, "", SignalBodyQueue, req.BodyQueue)
+			}
+			continue
 		}
+		if !p.acceptChildren || ctx.Err() != nil {
+			replies[i], answered[i] = ChildReply{State: mirror.Cancelled, Refused: true}, true
+			continue
+		}
+		fresh = append(fresh, i)
+	}
+	if len(fresh) > 0 {
+		if err := p.startChildren(ctx, mctx, reqs, fresh, replies, answered); err != nil {
+			return nil, err
+		}
+	}
+	for i, req := range reqs {
+		if answered[i] {
+			continue
+		}
+		rec := p.children[req.ProcessID]
 		_ = workflow.Await(mctx, func() bool { return rec.started || rec.done })
 		if rec.done {
-			return rec.reply, nil
+			replies[i] = rec.reply
+		} else {
+			replies[i] = ChildReply{WorkflowID: rec.workflowID, RunID: rec.runID}
 		}
-		return ChildReply{WorkflowID: rec.workflowID, RunID: rec.runID}, nil
 	}
-	if !p.acceptChildren || ctx.Err() != nil {
-		return ChildReply{State: mirror.Cancelled, Refused: true}, nil
-	}
-	rec := &childRec{workflowID: p.in.IDPrefix + req.ProcessID, queue: req.BodyQueue}
-	p.children[req.ProcessID] = rec
-	p.inflight++
+	return replies, nil
+}
 
-	order := p.nextOrder
-	p.nextOrder++
-	var created activities.CreateChildResult
-	if err := localIn(mctx, activities.CreateChildName, activities.CreateChildInput{
-		ParentDocID: p.in.DocID, ProcessID: req.ProcessID, Name: req.Name,
-		Description: req.Description, Params: req.Params, Order: order,
-	}, &created); err != nil {
-		delete(p.children, req.ProcessID)
-		p.nextOrder--
-		p.inflight--
-		return ChildReply{}, err
+// startChildren creates the documents of new children and starts their
+// workflows.
+func (p *process) startChildren(ctx, mctx workflow.Context, reqs []ChildRequest, fresh []int, replies []ChildReply, answered []bool) error {
+	specs := make([]activities.ChildSpec, len(fresh))
+	for k, i := range fresh {
+		specs[k] = activities.ChildSpec{ProcessID: reqs[i].ProcessID, Name: reqs[i].Name, Description: reqs[i].Description, Params: reqs[i].Params}
+		// Claim the id now: a concurrent batch with the same id waits for
+		// this one instead of creating a second document.
+		p.children[reqs[i].ProcessID] = &childRec{workflowID: p.in.IDPrefix + reqs[i].ProcessID, queue: reqs[i].BodyQueue}
 	}
+	// Reserve the batch's order numbers before blocking, so a batch handled
+	// meanwhile numbers its children after these (a duplicate leaves a gap).
+	first := p.nextOrder
+	p.nextOrder += len(fresh)
+	var created activities.CreateChildrenResult
+	err := localIn(mctx, activities.CreateChildrenName, activities.CreateChildrenInput{
+		ParentDocID: p.in.DocID, FirstOrder: first, Children: specs,
+	}, &created)
+	if err != nil {
+		for _, i := range fresh {
+			delete(p.children, reqs[i].ProcessID)
+		}
+		return err
+	}
+	for k, i := range fresh {
+		req, c := reqs[i], created.Children[k]
+		if c.Duplicate {
+			delete(p.children, req.ProcessID)
+			replies[i], answered[i] = ChildReply{State: mirror.Failed, Duplicate: true}, true
+			continue
+		}
+		p.startChild(ctx, p.children[req.ProcessID], req, c.DocID)
+	}
+	return nil
+}
+
+// startChild starts one child workflow and records its end when it comes.
+func (p *process) startChild(ctx workflow.Context, rec *childRec, req ChildRequest, docID string) {
+	p.inflight++
 	p.childOrder = append(p.childOrder, req.ProcessID)
 	hctx, cancel := workflow.WithCancel(p.rootCtx)
 	rec.cancel = cancel
@@ -120,8 +176,14 @@ func (p *process) runChild(ctx workflow.Context, req ChildRequest) (ChildReply, 
 		StaticSummary:         req.Name,
 	})
 	fut := workflow.ExecuteChildWorkflow(cctx, ProcessName, ProcessInput{
-		DocID: created.DocID, ProcessID: req.ProcessID, Name: req.Name,
+		DocID: docID, ProcessID: req.ProcessID, Name: req.Name,
 		HintQueue: req.BodyQueue, Timeouts: p.in.Timeouts, IDPrefix: p.in.IDPrefix,
+	})
+	workflow.Go(p.rootCtx, func(gctx workflow.Context) {
+		var exec workflow.Execution
+		if err := fut.GetChildWorkflowExecution().Get(gctx, &exec); err == nil {
+			rec.runID, rec.started = exec.RunID, true
+		}
 	})
 	// Record the child's end for a re-run body, and keep the parent open
 	// until every child has ended.
@@ -132,13 +194,6 @@ func (p *process) runChild(ctx workflow.Context, req ChildRequest) (ChildReply, 
 		rec.reply = ReplyFromResult(res, err)
 		rec.done = true
 	})
-	var exec workflow.Execution
-	if err := fut.GetChildWorkflowExecution().Get(mctx, &exec); err != nil {
-		_ = workflow.Await(mctx, func() bool { return rec.done })
-		return rec.reply, nil
-	}
-	rec.runID, rec.started = exec.RunID, true
-	return ChildReply{WorkflowID: rec.workflowID, RunID: rec.runID}, nil
 }
 
 // ReplyFromResult turns a child workflow run's result into the child's end

@@ -131,8 +131,8 @@ func Process(ctx workflow.Context, in ProcessInput) (ProcessResult, error) {
 			p.view.Progress = pr
 		}
 	})
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRunChild, p.runChild, workflow.UpdateHandlerOptions{
-		Validator: validateChildRequest,
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRunChildren, p.runChildren, workflow.UpdateHandlerOptions{
+		Validator: validateChildRequests,
 	}); err != nil {
 		return ProcessResult{}, err
 	}
