@@ -228,7 +228,9 @@ func TestRPCPythonClientEntries(t *testing.T) {
 	replyTo := rpc.ReplyStream(h.prefix, uuid.NewString())
 	stream := rpc.CommandStream(h.prefix, adapter.EngineService)
 	last := "0"
-	send := func(method, params string) map[string]any {
+	// exchange sends a call as a Python client writes it and returns the
+	// reply envelope's text and the call's id.
+	exchange := func(method, params string) (string, string) {
 		t.Helper()
 		id := uuid.NewString()
 		envelope := `{"jsonrpc": "2.0", "method": "optio-engine.` + method + `", "params": ` + params + `, "id": "` + id + `"}`
@@ -238,7 +240,11 @@ func TestRPCPythonClientEntries(t *testing.T) {
 		msg := res[0].Messages[0]
 		last = msg.ID
 		require.Equal(t, "rpc", msg.Values["type"])
-		text := msg.Values["envelope"].(string)
+		return msg.Values["envelope"].(string), id
+	}
+	send := func(method, params string) map[string]any {
+		t.Helper()
+		text, id := exchange(method, params)
 		require.True(t, strings.HasPrefix(text, `{"jsonrpc": "2.0", "id": "`+id+`", "result": {`), text)
 		var reply struct {
 			Result map[string]any `json:"result"`
@@ -246,19 +252,35 @@ func TestRPCPythonClientEntries(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(text), &reply))
 		return reply.Result
 	}
+	// exact checks the reply byte for byte against optio-core's layout.
+	exact := func(method, params, result string) {
+		t.Helper()
+		text, id := exchange(method, params)
+		require.Equal(t, `{"jsonrpc": "2.0", "id": "`+id+`", "result": `+result+`}`, text)
+	}
 
 	res := send("launch", `{"processId": "quick", "resume": null, "sessionId": null}`)
 	p := rpcProcessOf(t, res)
 	assert.Equal(t, "quick", p["processId"])
 	h.waitState("quick", adapter.StateDone)
-	requireRPCReason(t, send("cancel", `{"processId": "quick"}`), adapter.ReasonNotCancellable)
+	exact("cancel", `{"processId": "quick"}`, `{"ok": false, "reason": "not-cancellable"}`)
+	exact("launch", `{"processId": "nope", "resume": null, "sessionId": "s-1"}`, `{"ok": false, "reason": "not-found"}`)
 	nullOps := `"ne": null, "in": null, "nin": null, "exists": null, "gt": null, "gte": null, "lt": null, "lte": null`
-	assert.Equal(t, map[string]any{"ok": true}, send("blockLaunches", `{"launchFilter": {"kind": {"eq": "quick", `+nullOps+`}}, "reason": null}`))
-	assert.Equal(t, map[string]any{"removed": 1.0}, send("unblockLaunches", `{"launchFilter": {"kind": {"eq": "quick", `+nullOps+`}}}`))
-	assert.Equal(t, map[string]any{"ok": false, "reason": "invalid-persist-without-block"},
-		send("groupCancel", `{"metadataFilter": {"kind": {"eq": "quick", `+nullOps+`}}, "blockNewLaunches": null, "persist": true, "reason": null, "purgeRecords": null}`))
-	assert.Equal(t, map[string]any{"ok": true, "cancelledCount": 0.0},
-		send("groupCancel", `{"metadataFilter": {"kind": "quick"}, "blockNewLaunches": null, "persist": null, "reason": null, "purgeRecords": null}`))
+	// Operator objects are accepted and, as in optio-core, compared as
+	// literals rather than interpreted.
+	exact("blockLaunches", `{"launchFilter": {"kind": {"eq": "quick", `+nullOps+`}}, "reason": null}`, `{"ok": true}`)
+	exact("unblockLaunches", `{"launchFilter": {"kind": {"eq": "quick", `+nullOps+`}}}`, `{"removed": 1}`)
+	exact("blockLaunches", `{"launchFilter": {"kind": "quick"}, "reason": "maintenance"}`, `{"ok": true}`)
+	exact("launch", `{"processId": "quick", "resume": null, "sessionId": null}`, `{"ok": false, "reason": "launch-blocked"}`)
+	exact("unblockLaunches", `{"launchFilter": {"kind": "quick"}}`, `{"removed": 1}`)
+	exact("groupCancel", `{"metadataFilter": {"kind": {"eq": "quick", `+nullOps+`}}, "blockNewLaunches": null, "persist": true, "reason": null, "purgeRecords": null}`,
+		`{"ok": false, "reason": "invalid-persist-without-block"}`)
+	exact("groupCancelAndWait", `{"metadataFilter": {"kind": "quick"}, "blockNewLaunches": null, "persist": null, "reason": null, "purgeRecords": null}`,
+		`{"ok": true, "cancelledCount": 0}`)
 	p = rpcProcessOf(t, send("dismiss", `{"processId": "quick"}`))
 	assert.Equal(t, "idle", p["status"].(map[string]any)["state"])
+
+	// A missing key is pydantic's "missing" error.
+	text, id := exchange("launch", `{"processId": "quick"}`)
+	require.True(t, strings.HasPrefix(text, `{"jsonrpc": "2.0", "id": "`+id+`", "error": {"code": -32602, "message": "Invalid params", "data": {"errors": [{"type": "missing", "loc": ["sessionId"], "msg": "Field required", "input": {"processId": "quick"}`), text)
 }
