@@ -76,6 +76,12 @@ func newRPCFacade(ctx context.Context, e *Engine) (*rpcFacade, error) {
 //	eng.RPCServer().Register(rpc.Service{Name: "reports", Methods: ...})
 //	eng.Run(ctx)
 //
+// Each engine handles its optio-engine calls one at a time, in stream order,
+// as optio-core does; engines sharing a Redis, database and prefix share the
+// consumer group and so form a worker pool. A call left unanswered by an
+// engine that died is rerun by another after 10 minutes (optio-core's claim
+// threshold, which a long groupCancelAndWait must not reach).
+//
 // It returns nil when Config.RedisURL is empty.
 func (e *Engine) RPCServer() *rpc.Server {
 	if e.facade == nil {

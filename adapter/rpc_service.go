@@ -188,7 +188,8 @@ func (s engineService) dismiss(ctx context.Context, p processIDParams) (any, err
 // outcomeResult encodes an Outcome. The document is encoded here rather than
 // by the server so that a document the contract's model rejects is the
 // ValidationError optio-core raises, and so is shutting-down, which the
-// contract's reasons do not include.
+// contract's reasons do not include. A document gone by the time of the
+// answer (an ephemeral process that already ended) is sent as null.
 func outcomeResult(method, id string, out Outcome) (any, error) {
 	if !out.OK {
 		if out.Reason == ReasonShuttingDown {

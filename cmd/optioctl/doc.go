@@ -36,7 +36,7 @@
 //	--timeout                   per call and connection, default 30s (2m for group-cancel --wait)
 //	--json                      print results as JSON (the wire result, or the
 //	                            process documents as the optio-engine service
-//	                            serializes them)
+//	                            serializes them; resync prints nothing)
 //
 // A filter value is read as JSON when it is a number, true, false, null or a
 // quoted string, and as a plain string otherwise: --filter n=5 matches the
