@@ -27,7 +27,8 @@ import (
 // RPC server re-lays it out the way Python's json.dumps writes it.
 //
 // Values under params, metadata and log data pass through as JSON: nested
-// documents keep their stored key order, Go maps are written with sorted
+// documents keep their stored key order, Go maps (params and metadata
+// themselves among them, as the mirror decodes them) are written with sorted
 // keys, NaN and infinities become null. A document the contract's model
 // would reject (a percent outside 0..100, a negative depth or order, an
 // unknown state or log level, an unreadable log timestamp) is an error, as
