@@ -28,7 +28,7 @@ type harness struct {
 func newHarness(t *testing.T, tasks ...adapter.TaskInstance) *harness {
 	t.Helper()
 	env := testenv.New(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	t.Cleanup(cancel)
 	eng, err := adapter.New(ctx, adapter.Config{
 		Temporal:             env.Temporal.Client,
@@ -126,4 +126,12 @@ func (g *gates) wait(pc *adapter.ProcessContext, id string) bool {
 	case <-pc.Context().Done():
 		return false
 	}
+}
+
+// errText is a process's status.error, for failure messages.
+func errText(p *adapter.Process) string {
+	if p == nil || p.Status.Error == nil {
+		return ""
+	}
+	return *p.Status.Error
 }

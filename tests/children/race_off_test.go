@@ -1,0 +1,5 @@
+//go:build !race
+
+package children
+
+const raceEnabled = false
