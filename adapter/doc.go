@@ -1,0 +1,343 @@
+// Package adapter runs optio processes on Temporal. It is the Go port of
+// optio-core, the Python library that defines, launches, cancels and monitors
+// long-running background tasks: progress reporting, cooperative
+// cancellation, sequential and parallel child processes, cron schedules and
+// ad-hoc processes work as they do there, and every process is mirrored into
+// MongoDB in optio-core's document schema, so optio's readers (optio-api,
+// dashboards) work unchanged. Temporal does the executing: a launch is a
+// workflow run, a child process is a child workflow, the task's function runs
+// in an activity, a cron task is a Temporal Schedule, and operators see and
+// cancel all of it in the Temporal Web UI.
+//
+// # An Optio-style task
+//
+// A task's body is a [TaskFunc]: an ordinary Go function that receives a
+// [*ProcessContext] and may do any I/O.
+//
+//	func importFiles(pc *adapter.ProcessContext) error {
+//		store := pc.Services()["store"].(*FileStore)
+//		files, err := store.List(pc.Context(), pc.Params()["source"].(string))
+//		if err != nil {
+//			return err // the process ends failed, with err's text in status.error
+//		}
+//		for i, f := range files {
+//			if !pc.ShouldContinue() {
+//				return nil // a cancel was requested: the process ends cancelled
+//			}
+//			if err := store.Import(pc.Context(), f); err != nil {
+//				return err
+//			}
+//			pc.ReportProgress(float64(i+1)*100/float64(len(files)), "Imported "+f)
+//		}
+//		return nil
+//	}
+//
+// A [TaskInstance] declares a process that runs it:
+//
+//	adapter.TaskInstance{
+//		Execute:   importFiles,
+//		ProcessID: "import-eu",      // unique among all processes
+//		Name:      "Import EU files", // for humans
+//		Params:    map[string]any{"source": "s3://files-eu"},
+//		Metadata:  map[string]any{"region": "eu"},
+//	}
+//
+// Params reach the body as [ProcessContext.Params], so one function can serve
+// many tasks. Metadata tags the process: [Engine.ListProcesses], launch blocks,
+// group cancels and partial resyncs select processes by it, and the body reads
+// it as [ProcessContext.Metadata]. [ProcessContext.Services] is
+// [Config.Services], the same map for every process, for dependency injection.
+// Description, Special and Warning are stored on the document for optio's UI;
+// Schedule makes a cron task (see Cron below); NotCancellable makes
+// [Engine.Cancel] refuse.
+//
+// What the body can do through its context:
+//
+//   - [ProcessContext.ReportProgress] sets progress.percent (0 to 100, or
+//     [Indeterminate] for null) and progress.message, and appends a non-empty
+//     message to the process log. It never blocks on Mongo: reports are
+//     buffered and written at most once per [Config.ProgressFlushInterval],
+//     with a last write when the body returns.
+//   - [ProcessContext.ShouldContinue] turns false once the process is
+//     cancelled or the engine shuts down; poll it in loops.
+//   - [ProcessContext.Context] is done at the same moment; pass it to every
+//     blocking call. Its context.Cause is activities.ErrShutdown when the
+//     engine is shutting down.
+//   - [ProcessContext.MarkEphemeral] has the process deleted once it ends.
+//   - [ProcessContext.RunChild] and [ProcessContext.ParallelGroup] run child
+//     processes (see Children below).
+//
+// Returning nil ends the process done, or cancelled if it was cancelled
+// meanwhile. Returning an error ends it failed, with the error's text in
+// status.error and in the log; but after a cancel, an error that wraps
+// context.Canceled (pc.Context().Err(), or the [*ChildError] of a cancelled
+// child) ends it cancelled. A panic fails the process, with the panic value
+// and stack as its error, instead of crashing the worker.
+//
+// # An engine
+//
+// An [Engine] manages the tasks of one application. [New] takes a [Config]:
+//
+//	eng, err := adapter.New(ctx, adapter.Config{
+//		Temporal: temporalClient,                // required: from client.Dial
+//		Mongo:    mongoClient.Database("myapp"), // required
+//		TaskDefinitions: func(ctx context.Context, services, metadataFilter map[string]any) ([]adapter.TaskInstance, error) {
+//			return []adapter.TaskInstance{{Execute: importFiles, ProcessID: "import-eu", Name: "Import EU files"}}, nil
+//		},
+//		Services: map[string]any{"store": store},
+//	})
+//	if err != nil {
+//		return err
+//	}
+//	return eng.Run(ctx) // until ctx ends, SIGINT or SIGTERM, then a graceful shutdown
+//
+// The [TaskGenerator] in TaskDefinitions declares the tasks; New and every
+// [Engine.Resync] call it. Without one, only ad-hoc processes exist. Prefix
+// (default "optio") names the collections, the workflow and Schedule IDs and
+// the Redis keys, so applications can share a database. RedisURL turns on the
+// RPC face. The rest are tuning knobs, each documented with its default on
+// [Config]: ProgressFlushInterval, CancelGrace (how long a shutdown or a
+// cleaning call waits for cancelled bodies), BodyHeartbeatTimeout (how soon a
+// lost worker is noticed), ReconcileInterval, ScheduleTimeZone and TaskQueue.
+// DisableWorker makes an engine that only launches, cancels and queries.
+//
+// New validates the Config (errors wrap [ErrInvalidConfig]), creates the
+// indexes, calls the generator and syncs its tasks into Mongo and into
+// Temporal Schedules, prepares the RPC server when RedisURL is set, and starts
+// the Temporal workers (unless DisableWorker) and the reconciler, so
+// [Engine.Launch] works as soon as it returns.
+// [Engine.Run] adds signal handling and starts serving the RPC face; it returns
+// after a graceful shutdown. [Engine.Shutdown] is that shutdown: launches are
+// refused with [ReasonShuttingDown], the bodies running in this engine are
+// cancelled (ShouldContinue turns false) and get up to Config.CancelGrace to
+// return and have their end state written, then the workers stop.
+//
+// Engines that share a Temporal namespace, a database and a prefix form a
+// pool: any of them runs the workflows, and a body runs on an engine that
+// holds its function.
+//
+// # Launching
+//
+// [Engine.Launch] starts a process without waiting: its document moves to
+// scheduled and a run of its workflow starts, which moves it to running,
+// runs the body and writes the end state. [Engine.LaunchAndWait] also waits
+// for that run to end and returns the final document (nil if the process was
+// ephemeral and is gone). Either takes a processId or a document _id in hex.
+//
+//	out, err := eng.Launch(ctx, "import-eu")
+//	if err != nil {
+//		return err // bad input (ErrInvalidInput), or Mongo or Temporal failing
+//	}
+//	if !out.OK {
+//		log.Printf("not launched: %s", out.Reason) // e.g. not-launchable
+//	}
+//
+// Launch, [Engine.Cancel] and [Engine.Dismiss] return an [Outcome]: OK with
+// the document, or a contract failure [Reason] with a nil error:
+// [ReasonNotFound]; [ReasonNotLaunchable] when the process is not idle, done,
+// failed or cancelled (of concurrent launches exactly one wins, the others get
+// this); [ReasonLaunchBlocked]; [ReasonShuttingDown]. LaunchAndWait returns a
+// refusal as an error that wraps the Reason, for errors.Is. A relaunch starts
+// afresh: status, progress and log are reset and the previous run's children
+// deleted. [Engine.Dismiss] resets an ended process to idle the same way.
+//
+// A process is in one of eight states: idle; the active states scheduled,
+// running, cancel_requested and cancelling; the end states done, failed and
+// cancelled. They are the [State] constants, [StateIdle] to [StateCancelled].
+//
+// # Cancelling
+//
+// Cancellation is cooperative. [Engine.Cancel] moves a scheduled process
+// straight to cancelled. A running one moves to cancel_requested and its
+// workflow is cancelled; the workflow moves it to cancelling and delivers the
+// cancel to the body, straight to the worker that runs it: ShouldContinue
+// turns false and the body's Context is done. When the body returns, the
+// process ends cancelled. A body that never looks stays cancelling until it
+// returns on its own. Cancelling a process cancels its active children.
+// A process that is not scheduled or running, or was declared NotCancellable,
+// gives [ReasonNotCancellable]; of concurrent cancels exactly one is OK.
+//
+// A cancel requested from the Temporal Web UI (or any Temporal client) is the
+// same workflow cancellation and takes the same path, through
+// cancel_requested and cancelling to cancelled.
+//
+// # Children
+//
+// A body runs child processes one at a time with [ProcessContext.RunChild],
+// which returns once the child has ended:
+//
+//	state, err := pc.RunChild(adapter.ChildSpec{
+//		Execute:         phaseOne,
+//		ProcessID:       pc.ProcessID() + "/phase-1",
+//		Name:            "Phase 1",
+//		Params:          map[string]any{"key": "value"},
+//		OnChildProgress: adapter.SequentialProgress(pc, 2), // the first of 2 phases
+//	})
+//
+// A child is a process of its own: a document in its parent's tree (parentId,
+// rootId, depth, order; the parent's metadata) and a child workflow of its
+// parent's workflow. Its Execute may be any Go func value, a closure
+// included: the child's body runs on the engine that runs the parent's. A
+// child that ends failed or cancelled is returned as a [*ChildError] unless
+// ChildSpec.SurviveFailure or SurviveCancel says otherwise; a child refused
+// because its parent was already cancelled gives [ErrParentCancelled] and
+// leaves a "Refused to spawn child" entry in the parent's log.
+//
+// [ProcessContext.ParallelGroup] runs children concurrently, at most
+// [GroupOptions.MaxConcurrency] at a time (default 10; Spawn blocks while that
+// many run):
+//
+//	group := pc.ParallelGroup(adapter.GroupOptions{MaxConcurrency: 5, SurviveFailure: true})
+//	for i, item := range items {
+//		if err := group.Spawn(adapter.ChildSpec{Execute: processItem, ProcessID: fmt.Sprintf("%s/item-%d", pc.ProcessID(), i), Name: item}); err != nil {
+//			return err
+//		}
+//	}
+//	results, err := group.Wait() // []ChildResult in spawn order
+//
+// Without SurviveFailure, a failed child makes the group cancel its siblings
+// still running, and Wait returns a [*GroupError] that lists every child that
+// did not end done; SurviveCancel is the same for cancelled children.
+//
+// A parent learns its children's progress through an on-child-progress
+// callback (ChildSpec.OnChildProgress, GroupOptions.OnChildProgress), which
+// receives a [ChildProgressInfo] for each child of the parent, at most every
+// 100 ms and at once when a child ends. The progress helpers make such
+// callbacks that set the parent's progress: [SequentialProgress] gives each of
+// n sequential children an equal slot, [AverageProgress] reports the children's
+// average, and [MappedProgress] maps the latest child into a range of the
+// parent's. Children that have ended count as 100%.
+//
+// Children are durable: when a body is re-run after its worker was lost (see
+// below), RunChild for a child that already ended in this launch returns its
+// recorded state without running it again.
+//
+// # Cron
+//
+// A task whose Schedule is a cron expression (5 fields: minute, hour,
+// day of month, month, day of week) gets a Temporal Schedule with ID
+// "{db}/{prefix}:{processId}" ([Engine.ScheduleID]) and overlap policy Skip,
+// in [Config.ScheduleTimeZone] (UTC by default). New and Resync create, update
+// and delete the Schedules to match the tasks. Each fire launches the process
+// through the ordinary launch path, so a fire that finds the process still
+// active (or blocked) is skipped and leaves a warning in its log.
+// [Engine.Schedule] returns a handle on the Schedule, to describe, pause or
+// trigger it; operators do the same in the Web UI.
+//
+// # Ad-hoc and ephemeral processes
+//
+// [Engine.AdhocDefine] creates a process at runtime, outside the generator, in
+// state idle; [Engine.AdhocDelete] cancels it if needed and deletes it with
+// its descendants. An ad-hoc process's function lives in the engine that
+// defined it, and [AdhocOptions.Parent] makes it a child of an existing
+// process. An ephemeral process, whether defined with [AdhocOptions.Ephemeral]
+// or marked by its body with [ProcessContext.MarkEphemeral], is deleted with
+// its descendants as soon as a run of its body ends, whether done, failed or
+// cancelled; [Engine.LaunchAndWait] then returns a nil document.
+//
+// # Resync
+//
+// [Engine.Resync] calls the generator again and syncs its answer: new tasks
+// get documents, existing ones get their definition fields updated without
+// their runtime state (status, progress, log) being touched, and tasks the
+// generator no longer returns are deleted with their descendants, unless they
+// are active, which leaves them until a later resync. Ad-hoc processes are
+// never taken for removed tasks. With clean, every process in scope is first
+// cancelled (waiting up to CancelGrace) and deleted. A metadata filter limits
+// all of it to the tasks and processes whose metadata matches.
+//
+// # Querying
+//
+// [Engine.GetProcess] returns one document by processId or _id; a missing one
+// is an error wrapping [ReasonNotFound]. [Engine.ListProcesses] filters by
+// state, by tree (RootID) and by metadata (metadata.<key> equal to each
+// value), sorted by depth, order, then _id. A [Process] is the document
+// itself; [ProcessJSON] encodes it as the RPC face sends it.
+//
+// # Launch blocks and group cancel
+//
+// [Engine.BlockLaunches] stores a launch block: launches (and ad-hoc
+// definitions) of processes whose metadata matches its filter are refused
+// with [ReasonLaunchBlocked] until [Engine.UnblockLaunches] lifts it. Blocks
+// are kept in Mongo, so they outlive restarts and every engine on the
+// database that declares the task honours them (another engine sees a change
+// within a second); running processes are not touched.
+//
+// [Engine.GroupCancel] cancels every active process whose metadata matches a
+// filter, at any depth, and [Engine.GroupCancelAndWait] also waits for them
+// to end. Both return how many cancels they issued. [GroupCancelOptions] can
+// block matching launches in this engine while the call runs
+// (BlockNewLaunches), keep that block afterwards as a stored launch block
+// (Persist, with a Reason) and delete the matching documents (PurgeRecords).
+//
+// # How processes map onto Temporal
+//
+//   - Each launch is one run of the workflow "optio.Process" with workflow ID
+//     "{db}/{prefix}:{processId}" ([Engine.WorkflowID]) on [Config.TaskQueue]
+//     ("{db}/{prefix}" by default); a relaunch is a new run of the same
+//     workflow ID. The
+//     workflow writes the document's transitions with local activities,
+//     retried, so a Mongo hiccup loses none.
+//   - A child process is a child workflow of its parent's run, with a
+//     workflow ID of the same form, nested under its parent in the Web UI.
+//     The body asks its own workflow for a child with a workflow Update.
+//   - The body runs as the activity "optio.Body" on a task queue of the
+//     engine's own (the shared queue plus "@" and the engine's host, process
+//     ID and a random suffix), so it reaches the one process that holds the
+//     function; it heartbeats with its latest progress as details. The
+//     workflow's query "optio.state" reports the process's state and the
+//     progress the body last signalled.
+//   - A worker that dies mid-body is noticed after BodyHeartbeatTimeout (or
+//     when no worker picks the body up in time). The workflow then re-runs the
+//     body on a live engine that holds the function, with a warning in the
+//     process log; where the function lived only in the lost engine (an
+//     ad-hoc process, for instance), the process fails with an error saying
+//     so. A body cut short because its worker lost contact with the Temporal
+//     server is re-run the same way. Bodies should therefore be safe to run
+//     again.
+//   - A reconciler, every [Config.ReconcileInterval], fails documents left in
+//     an active state whose workflow has closed behind the engine's back
+//     (terminated or reset in the Web UI, timed out), with an error and a
+//     "State reconciled" log entry that say what happened.
+//
+// # The Mongo mirror
+//
+// The collection {prefix}_processes holds one document per process with
+// exactly the fields of optio-core's schema (processId, name, params,
+// metadata, parentId, rootId, depth, order, status.{state, error,
+// runningSince, doneAt, duration, failedAt, stoppedAt}, progress.{percent,
+// message}, log, createdAt, ...), a unique index on processId and indexes on
+// parentId, rootId and status.state. The log's entries carry ISO-8601
+// timestamp strings and optio-core's wording ("State changed to running",
+// "Spawned child: Phase 1"); progress messages are info entries. Launch
+// blocks live in {prefix}_launch_blocks. The engine owns these documents:
+// other code should only read them.
+//
+// # The RPC face
+//
+// With [Config.RedisURL] set, [Engine.Run] serves the clamator RPC service
+// [EngineService] ("optio-engine") over Redis Streams under the key prefix
+// "{db}/{prefix}" ([Engine.RPCKeyPrefix]): launch, cancel, dismiss, resync,
+// groupCancel, groupCancelAndWait, blockLaunches and unblockLaunches, with
+// optio-core's results and failure reasons, plus the heartbeat key optio-api
+// looks for ([HeartbeatKey]). [Engine.RPCReady] is closed once it serves.
+// [Engine.RPCServer] is that server: an application registers its own
+// services on it before calling Run.
+//
+// # Differences from optio-core
+//
+//   - Every state write is a compare-and-set on the current state, so only
+//     the state machine's edges are ever written: of two concurrent launches
+//     exactly one wins, and a cancel while scheduled is never lost.
+//   - status.runningSince is kept from the start of a run through its end
+//     state, and identifies the run: progress of an earlier run never lands
+//     on a later one.
+//   - Resync deletes a removed task only when it is not active, and always
+//     with its descendants.
+//   - Ad-hoc processes survive resyncs.
+//   - RunChild returns a *ChildError for a cancelled child unless
+//     SurviveCancel is set.
+//   - ParallelGroup results are in spawn order.
+//   - Shutdown cancels the bodies running in the engine, as optio-core does;
+//     a worker that is killed instead has its bodies re-run on a live one.
+package adapter
