@@ -118,6 +118,12 @@ func (m *Mirror) CancelScheduled(ctx context.Context, in DocInput) (mirror.State
 	if err != nil {
 		return "", err
 	}
+	if p.Ephemeral {
+		if _, err := m.Store.DeleteTree(ctx, id); err != nil {
+			return "", err
+		}
+		m.Locator.Forget(p.ProcessID)
+	}
 	return p.Status.State, nil
 }
 

@@ -172,4 +172,3 @@ type CreatedChild struct {
 	// Duplicate is true when the processId is taken by another process.
 	Duplicate bool
 }
-

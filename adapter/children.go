@@ -57,13 +57,17 @@ var ErrParentCancelled = errors.New("parent already cancelled")
 // error also matches context.Canceled, so a parent that returns it while
 // being cancelled itself ends cancelled.
 type ChildError struct {
+	// ProcessID is the child's processId.
 	ProcessID string
-	Name      string
-	State     State
+	// Name is the child's display name.
+	Name string
+	// State is failed or cancelled.
+	State State
 	// Err is the child's status.error (for a failed child).
 	Err string
 }
 
+// Error describes the child's end in optio-core's wording.
 func (e *ChildError) Error() string {
 	if e.State == StateCancelled {
 		return fmt.Sprintf("Child '%s' (process_id=%s) was cancelled", e.Name, e.ProcessID)
@@ -81,8 +85,10 @@ func (e *ChildError) Unwrap() error {
 
 // ChildResult is the outcome of one child of a ParallelGroup.
 type ChildResult struct {
+	// ProcessID is the child's processId.
 	ProcessID string
-	Name      string
+	// Name is the child's display name.
+	Name string
 	// State is done, failed or cancelled.
 	State State
 	// Error is the child's error text when it did not end done.
@@ -92,12 +98,15 @@ type ChildResult struct {
 // ChildProgressInfo is one child's entry in the list passed to an
 // on-child-progress callback.
 type ChildProgressInfo struct {
+	// ProcessID is the child's processId.
 	ProcessID string
-	Name      string
+	// Name is the child's display name.
+	Name string
 	// State is scheduled, running, done, failed or cancelled.
 	State State
 	// Percent is nil when unknown or indeterminate.
 	Percent *float64
+	// Message is the child's latest progress message, if any.
 	Message *string
 }
 
@@ -138,6 +147,15 @@ func (c *ProcessContext) runChild(spec ChildSpec) (workflows.ChildReply, error) 
 	e := c.engine
 	if c.ctx.Err() != nil {
 		return workflows.ChildReply{}, c.refuse(spec)
+	}
+	// A child is a launch too: blocks on the parent's metadata stop it, as
+	// in optio-core.
+	blocked, err := e.checkBlocks(context.WithoutCancel(c.ctx), c.metadata)
+	if err != nil {
+		return workflows.ChildReply{}, err
+	}
+	if blocked != nil {
+		return workflows.ChildReply{}, fmt.Errorf("spawn child %q: %w: %w", spec.ProcessID, ReasonLaunchBlocked, blocked)
 	}
 	t := c.tracker()
 	e.reg.addChild(spec.ProcessID, childEntry{

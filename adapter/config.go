@@ -14,7 +14,7 @@ import (
 )
 
 // TaskGenerator returns the task definitions the engine manages. It is called
-// by New, Run and every Resync; metadataFilter is nil for a full sync, or the
+// by New and by every Resync; metadataFilter is nil for a full sync, or the
 // metadata key/values that restrict which definitions are regenerated.
 type TaskGenerator func(ctx context.Context, services map[string]any, metadataFilter map[string]any) ([]TaskInstance, error)
 

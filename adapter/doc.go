@@ -233,7 +233,8 @@
 // process. An ephemeral process, whether defined with [AdhocOptions.Ephemeral]
 // or marked by its body with [ProcessContext.MarkEphemeral], is deleted with
 // its descendants as soon as a run of its body ends, whether done, failed or
-// cancelled; [Engine.LaunchAndWait] then returns a nil document.
+// cancelled, or when it is cancelled before its body started;
+// [Engine.LaunchAndWait] then returns a nil document.
 //
 // # Resync
 //
@@ -258,10 +259,11 @@
 //
 // [Engine.BlockLaunches] stores a launch block: launches (and ad-hoc
 // definitions) of processes whose metadata matches its filter are refused
-// with [ReasonLaunchBlocked] until [Engine.UnblockLaunches] lifts it. Blocks
+// with [ReasonLaunchBlocked] until [Engine.UnblockLaunches] lifts it, and so
+// are children spawned by a body whose process's metadata matches. Blocks
 // are kept in Mongo, so they outlive restarts and every engine on the
-// database that declares the task honours them (another engine sees a change
-// within a second); running processes are not touched.
+// database honours them (another engine sees a change within a second);
+// running processes are not touched.
 //
 // [Engine.GroupCancel] cancels every active process whose metadata matches a
 // filter, at any depth, and [Engine.GroupCancelAndWait] also waits for them

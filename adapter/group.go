@@ -28,9 +28,11 @@ var ErrGroupClosed = errors.New("parallel group already closed")
 // did not end done, as optio-core's ExceptionGroup does; errors.As finds each
 // *ChildError.
 type GroupError struct {
+	// Children are the children that did not end done, in spawn order.
 	Children []*ChildError
 }
 
+// Error summarises the group's failures in optio-core's wording.
 func (e *GroupError) Error() string {
 	plural := "s"
 	if len(e.Children) == 1 {

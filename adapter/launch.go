@@ -37,14 +37,14 @@ func (e *Engine) Launch(ctx context.Context, id string) (Outcome, error) {
 	if !doc.Status.State.Launchable() {
 		return failOutcome(ReasonNotLaunchable), nil
 	}
-	if task, ok := e.reg.task(doc.ProcessID); ok {
-		blocked, err := e.checkBlocks(ctx, task.Metadata)
-		if err != nil {
-			return Outcome{}, err
-		}
-		if blocked != nil {
-			return failOutcome(ReasonLaunchBlocked), nil
-		}
+	// The document's metadata is the task's (sync writes it), and every
+	// engine has it, whether or not it declares the task.
+	blocked, err := e.checkBlocks(ctx, doc.Metadata)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if blocked != nil {
+		return failOutcome(ReasonLaunchBlocked), nil
 	}
 	claimed, err := e.store.Claim(ctx, doc.ID)
 	if err != nil {
@@ -164,7 +164,10 @@ func (e *Engine) Cancel(ctx context.Context, id string) (Outcome, error) {
 	for range 2 {
 		switch doc.Status.State {
 		case mirror.Scheduled:
-			_, err = e.store.CancelScheduled(ctx, doc.ID)
+			var p *mirror.Process
+			if p, err = e.store.CancelScheduled(ctx, doc.ID); err == nil && p.Ephemeral {
+				_, err = e.store.DeleteTree(ctx, doc.ID)
+			}
 		case mirror.Running:
 			_, err = e.store.RequestCancel(ctx, doc.ID)
 		default:

@@ -45,8 +45,12 @@ var ErrInvalidInput = errors.New("invalid input")
 // Outcome is the result of Launch, Cancel and Dismiss: either OK with the
 // document as it is after the action, or a contract failure Reason.
 type Outcome struct {
-	OK      bool
-	Reason  Reason
+	// OK is true when the action took place.
+	OK bool
+	// Reason says why it did not, when OK is false.
+	Reason Reason
+	// Process is the document after the action (nil when OK is false, or
+	// when an ephemeral process is already gone).
 	Process *Process
 
 	run client.WorkflowRun // the run a launch started

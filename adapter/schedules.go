@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -101,8 +102,11 @@ func (e *Engine) upsertSchedule(ctx context.Context, sc client.ScheduleClient, i
 		Spec:    e.scheduleSpec(t),
 		Action:  e.scheduleAction(t),
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
-		Note:    "optio process " + t.ProcessID,
-		Memo:    map[string]any{"optioProcessId": t.ProcessID},
+		// A fire missed while the cluster was down is dropped after a
+		// minute rather than replayed for up to a year.
+		CatchupWindow: time.Minute,
+		Note:          "optio process " + t.ProcessID,
+		Memo:          map[string]any{"optioProcessId": t.ProcessID},
 	})
 	if err == nil {
 		e.log.Info("created schedule", "schedule", id, "cron", t.Schedule)
@@ -121,6 +125,7 @@ func (e *Engine) upsertSchedule(ctx context.Context, sc client.ScheduleClient, i
 				s.Policy = &client.SchedulePolicies{}
 			}
 			s.Policy.Overlap = enumspb.SCHEDULE_OVERLAP_POLICY_SKIP
+			s.Policy.CatchupWindow = time.Minute
 			return &client.ScheduleUpdate{Schedule: &s}, nil
 		},
 	})

@@ -27,9 +27,26 @@ type LaunchBlock struct {
 func canonicalFilter(f map[string]any) bson.D {
 	d := bson.D{}
 	for _, k := range sortedKeys(f) {
-		d = append(d, bson.E{Key: k, Value: f[k]})
+		d = append(d, bson.E{Key: k, Value: canonicalValue(f[k])})
 	}
 	return d
+}
+
+// canonicalValue sorts the keys of nested maps too, at any depth.
+func canonicalValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		return canonicalFilter(x)
+	case bson.M:
+		return canonicalFilter(map[string]any(x))
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = canonicalValue(e)
+		}
+		return out
+	}
+	return v
 }
 
 func sortedKeys(m map[string]any) []string {
