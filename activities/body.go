@@ -99,8 +99,8 @@ func (b *Bodies) Body(ctx context.Context, in BodyInput) (BodyResult, error) {
 		}
 		t := time.NewTicker(interval)
 		defer t.Stop()
+		// The first heartbeat waits an interval: a short body sends none.
 		for {
-			activity.RecordHeartbeat(ctx, run.Progress())
 			select {
 			case <-stop:
 				return
@@ -108,6 +108,7 @@ func (b *Bodies) Body(ctx context.Context, in BodyInput) (BodyResult, error) {
 				return
 			case <-t.C:
 			}
+			activity.RecordHeartbeat(ctx, run.Progress())
 		}
 	}()
 	res, err := b.Runner.RunBody(bodyCtx, run)
