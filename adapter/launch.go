@@ -91,6 +91,10 @@ func (e *Engine) startRun(ctx context.Context, doc *mirror.Process) (client.Work
 		TaskQueue:                e.cfg.TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		// Without it the SDK answers an open run with that run's handle and
+		// no error: the launch would attach to a closing or stale run and
+		// nothing would run the claimed document.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		StaticSummary:            doc.Name,
 		StaticDetails:            fmt.Sprintf("optio process `%s` (document %s)", doc.ProcessID, doc.ID.Hex()),
 	}
