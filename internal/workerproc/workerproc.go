@@ -233,6 +233,16 @@ func (p *Proc) Stop(timeout time.Duration) {
 // Exited is closed when the worker process has exited.
 func (p *Proc) Exited() <-chan struct{} { return p.exited }
 
+// Err is the worker's exit error (nil for status 0) once Exited is closed.
+func (p *Proc) Err() error {
+	select {
+	case <-p.exited:
+		return p.err
+	default:
+		return nil
+	}
+}
+
 // lockedWriter writes to a test's output until the test is over.
 type lockedWriter struct {
 	mu     sync.Mutex

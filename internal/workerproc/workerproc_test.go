@@ -60,3 +60,18 @@ func TestBodiesRunInTheWorkerProcess(t *testing.T) {
 		t.Fatal("Kill returned before the worker exited")
 	}
 }
+
+// TestStopShutsTheWorkerDownGracefully: Stop closes the worker's stdin, its
+// engine shuts down and the process exits by itself, with status 0.
+func TestStopShutsTheWorkerDownGracefully(t *testing.T) {
+	env := testenv.New(t)
+	w := workerproc.Start(t, workerproc.Config{
+		HostPort: env.Temporal.HostPort, Namespace: env.Temporal.Namespace,
+		MongoURI: env.Mongo.URI, Database: env.Mongo.Name,
+		TaskSet: pidTasks,
+	})
+	start := time.Now()
+	w.Stop(30 * time.Second)
+	require.Less(t, time.Since(start), 30*time.Second, "exited before the kill")
+	require.NoError(t, w.Err())
+}
