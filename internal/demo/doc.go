@@ -9,6 +9,9 @@
 //   - demo-failing fails with an error that says it is meant to fail.
 //   - demo-nightly runs on the cron schedule "0 2 * * *"; in the Web UI it
 //     appears as a Temporal Schedule.
+//   - demo-children runs three phases as sequential child processes.
+//   - demo-parallel runs 20 items as a parallel group of children, five at a
+//     time; one item fails and the parent survives it.
 //
 // [Tasks] returns the definitions; [Definitions] has the shape of
 // adapter.Config's task-definition generator and filters by metadata, the way
