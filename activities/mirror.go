@@ -60,7 +60,7 @@ func (m *Mirror) StartRun(ctx context.Context, in StartRunInput) (StartRunResult
 	default:
 		return StartRunResult{}, err
 	}
-	res := StartRunResult{Started: true, State: p.Status.State, Metadata: p.Metadata}
+	res := StartRunResult{Started: true, State: p.Status.State, Metadata: p.Metadata, Cancellable: p.Cancellable}
 	if p.Status.RunningSince != nil {
 		res.RunningSince = *p.Status.RunningSince
 	}

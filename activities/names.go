@@ -41,6 +41,8 @@ type StartRunResult struct {
 	State        mirror.State
 	RunningSince time.Time
 	Metadata     map[string]any
+	// Cancellable is the document's cancellable flag.
+	Cancellable bool
 }
 
 // ClaimBodyInput asks which task queue should run a body.

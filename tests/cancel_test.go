@@ -254,6 +254,13 @@ func TestCancelRefusals(t *testing.T) {
 		require.Equal(t, before, s.snapshot(), "a refused cancel writes nothing (%s)", tc.id)
 	}
 
+	// A cancel from the Temporal side (the Web UI's Cancel) is refused the
+	// same way: the body keeps running and the log says why.
+	require.NoError(t, s.env.Temporal.Client.CancelWorkflow(s.ctx(), s.eng.WorkflowID("pinned"), ""))
+	require.Eventually(t, func() bool {
+		return findLog(s.get("pinned"), "warning", "the process is not cancellable") >= 0
+	}, 30*time.Second, 20*time.Millisecond)
+
 	time.Sleep(300 * time.Millisecond)
 	require.Equal(t, adapter.StateRunning, s.get("pinned").Status.State)
 	require.Zero(t, g.returned.Load(), "the body was not told to stop")

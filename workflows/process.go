@@ -214,7 +214,17 @@ func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
 func (p *process) runBody(ctx workflow.Context, start activities.StartRunResult) activities.FinishInput {
 	fin := activities.FinishInput{DocID: p.in.DocID, ProcessID: p.in.ProcessID, RunningSince: start.RunningSince}
 	var lost []string
+	// lostWhy is set when the previous run's worker was lost; the warning
+	// is logged once a live worker is found, or folded into the failure.
+	lostReason := ""
 	cancelled := false
+	// A process that is not cancellable ignores a cancel from the Temporal
+	// side, as Cancel refuses it: its body runs on a context the workflow's
+	// cancellation does not reach.
+	bodyCtx := ctx
+	if !start.Cancellable {
+		bodyCtx, _ = workflow.NewDisconnectedContext(ctx)
+	}
 	for run := 1; ; run++ {
 		if cancelled {
 			fin.Outcome = activities.OutcomeCancelled
@@ -235,14 +245,19 @@ func (p *process) runBody(ctx workflow.Context, start activities.StartRunResult)
 		}
 		if claim.Queue == "" {
 			if len(lost) > 0 {
-				msg := fmt.Sprintf("Worker running the body was lost and no live worker holds the execute function of %q (it lived only in the lost worker)", p.in.ProcessID)
+				msg := fmt.Sprintf("Worker running the body was lost (%s) and no live worker holds the execute function of %q (it lived only in the lost worker)", lostReason, p.in.ProcessID)
 				return p.failed(fin, msg)
 			}
 			return p.failed(fin, activities.ErrNoExecute.Error())
 		}
+		if lostReason != "" {
+			msg := "Worker running the body was lost (" + lostReason + "); re-running the body on a live worker"
+			_ = p.local(activities.AppendLogName, activities.AppendLogInput{DocID: p.in.DocID, Log: []activities.LogLine{{Level: mirror.LevelWarning, Message: msg}}}, nil)
+			lostReason = ""
+		}
 		p.view.BodyQueue, p.view.BodyRuns = claim.Queue, run
 
-		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		actx := workflow.WithActivityOptions(bodyCtx, workflow.ActivityOptions{
 			TaskQueue:              claim.Queue,
 			ScheduleToStartTimeout: p.in.Timeouts.ScheduleToStart,
 			StartToCloseTimeout:    100 * 365 * 24 * time.Hour,
@@ -263,11 +278,20 @@ func (p *process) runBody(ctx workflow.Context, start activities.StartRunResult)
 			Attempt:      run,
 		})
 		finished := false
+		ignoring := !start.Cancellable && ctx.Err() != nil
 		for !finished {
 			sel := workflow.NewSelector(p.mctx)
 			sel.AddFuture(fut, func(workflow.Future) { finished = true })
-			if !cancelled {
-				sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) { cancelled = true })
+			if !cancelled && !ignoring {
+				sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {
+					if start.Cancellable {
+						cancelled = true
+						return
+					}
+					ignoring = true
+					msg := "Cancel requested from the Temporal side refused: the process is not cancellable"
+					_ = p.local(activities.AppendLogName, activities.AppendLogInput{DocID: p.in.DocID, Log: []activities.LogLine{{Level: mirror.LevelWarning, Message: msg}}}, nil)
+				})
 			}
 			sel.Select(p.mctx)
 			if cancelled && !finished && !p.view.CancelRequested {
@@ -294,8 +318,7 @@ func (p *process) runBody(ctx workflow.Context, start activities.StartRunResult)
 				return fin
 			}
 			lost = append(lost, claim.Queue)
-			msg := "Worker running the body was lost (" + lostWhy(err) + "); re-running the body on a live worker"
-			_ = p.local(activities.AppendLogName, activities.AppendLogInput{DocID: p.in.DocID, Log: []activities.LogLine{{Level: mirror.LevelWarning, Message: msg}}}, nil)
+			lostReason = lostWhy(err)
 			continue
 		}
 		var app *temporal.ApplicationError
