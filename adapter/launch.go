@@ -95,8 +95,8 @@ func (e *Engine) startRun(ctx context.Context, doc *mirror.Process) (client.Work
 		// no error: the launch would attach to a closing or stale run and
 		// nothing would run the claimed document.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		StaticSummary:            doc.Name,
-		StaticDetails:            fmt.Sprintf("optio process `%s` (document %s)", doc.ProcessID, doc.ID.Hex()),
+		StaticSummary:                            doc.Name,
+		StaticDetails:                            fmt.Sprintf("optio process `%s` (document %s)", doc.ProcessID, doc.ID.Hex()),
 	}
 	for attempt := 0; ; attempt++ {
 		run, err := e.cfg.Temporal.ExecuteWorkflow(ctx, opts, workflows.ProcessName, in)
