@@ -83,9 +83,12 @@ func (s *Store) UpsertDefinition(ctx context.Context, d Definition) (*Process, e
 }
 
 func (s *Store) updateRootDefinition(ctx context.Context, d Definition) (*Process, error) {
-	cur, err := s.findOne(ctx, bson.D{{Key: "processId", Value: d.ProcessID}, {Key: "parentId", Value: nil}})
+	cur, err := s.ByProcessID(ctx, d.ProcessID)
 	if err != nil {
 		return nil, err
+	}
+	if cur.ParentID != nil {
+		return nil, ErrNotFound // the processId belongs to a child
 	}
 	return s.update(ctx, cur.ID, bson.D{{Key: "$set", Value: d.set()}})
 }

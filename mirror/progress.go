@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -27,7 +28,16 @@ func (s *Store) WriteProgress(ctx context.Context, id bson.ObjectID, runningSinc
 	}
 	unlock := s.lockDoc(id)
 	defer unlock()
-	res, err := s.procs.UpdateOne(ctx, filter, setPush(bson.D{{Key: "progress", Value: p}}, entries...))
+	upd := setPush(bson.D{{Key: "progress", Value: p}}, entries...)
+	if s.locks != nil {
+		_, err := s.lockedCAS(ctx, id, "", []State{Running, CancelRequested, Cancelling},
+			bson.D{{Key: "status.runningSince", Value: runningSince}}, upd)
+		if errors.Is(err, ErrConflict) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	res, err := s.procs.UpdateOne(ctx, filter, upd)
 	if err != nil {
 		return false, fmt.Errorf("write progress of %s: %w", id.Hex(), err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -48,6 +49,9 @@ type Store struct {
 	blocks *mongo.Collection
 	now    func() time.Time
 	locks  *docLocks
+	// ids remembers processId -> _id, so that a lookup by processId is a
+	// lookup by _id (verified) rather than a collection scan on FerretDB.
+	ids sync.Map
 }
 
 // NewStore returns a store over db's {prefix}_processes and
@@ -128,7 +132,7 @@ func (s *Store) Resolve(ctx context.Context, id string) (*Process, error) {
 			}
 		}
 	}
-	return s.findOne(ctx, bson.D{{Key: "processId", Value: id}})
+	return s.ByProcessID(ctx, id)
 }
 
 // Get returns the process with the given _id.
@@ -138,7 +142,21 @@ func (s *Store) Get(ctx context.Context, id bson.ObjectID) (*Process, error) {
 
 // ByProcessID returns the process with the given processId.
 func (s *Store) ByProcessID(ctx context.Context, processID string) (*Process, error) {
-	return s.findOne(ctx, bson.D{{Key: "processId", Value: processID}})
+	if v, ok := s.ids.Load(processID); ok {
+		p, err := s.Get(ctx, v.(bson.ObjectID))
+		if err == nil && p.ProcessID == processID {
+			return p, nil
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		s.ids.Delete(processID)
+	}
+	p, err := s.findOne(ctx, bson.D{{Key: "processId", Value: processID}})
+	if err == nil {
+		s.ids.Store(processID, p.ID)
+	}
+	return p, err
 }
 
 func (s *Store) findOne(ctx context.Context, filter bson.D) (*Process, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -32,9 +33,12 @@ func MsgRefusedChild(name, processID string) string {
 // cas applies upd to the document id if its state is one of from, and returns
 // the document after the write. A refused write returns a *ConflictError.
 func (s *Store) cas(ctx context.Context, id bson.ObjectID, to State, from []State, extra bson.D, upd bson.D) (*Process, error) {
-	filter := append(bson.D{{Key: "_id", Value: id}, {Key: "status.state", Value: bson.D{{Key: "$in", Value: from}}}}, extra...)
 	unlock := s.lockDoc(id)
 	defer unlock()
+	if s.locks != nil {
+		return s.lockedCAS(ctx, id, to, from, extra, upd)
+	}
+	filter := append(bson.D{{Key: "_id", Value: id}, {Key: "status.state", Value: bson.D{{Key: "$in", Value: from}}}}, extra...)
 	var p Process
 	err := s.procs.FindOneAndUpdate(ctx, filter, upd, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&p)
 	if err == nil {
@@ -51,6 +55,44 @@ func (s *Store) cas(ctx context.Context, id bson.ObjectID, to State, from []Stat
 		return nil, gerr
 	}
 	return nil, conflict
+}
+
+// lockedCAS is cas for servers without atomic updates (FerretDB), run under
+// the document's lock: read by _id, check in Go, write by _id. Only a filter
+// on _id alone reaches FerretDB's SQLite index; any other filter scans the
+// whole collection, which made every state write cost O(processes).
+func (s *Store) lockedCAS(ctx context.Context, id bson.ObjectID, to State, from []State, extra bson.D, upd bson.D) (*Process, error) {
+	cur, err := s.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, &ConflictError{ID: id, To: to, Allowed: from}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(from, cur.Status.State) || !matchesGuard(cur, extra) {
+		return nil, &ConflictError{ID: id, To: to, Allowed: from, Current: cur.Status.State}
+	}
+	if _, err := s.procs.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, upd); err != nil {
+		return nil, fmt.Errorf("move process %s to %s: %w", id.Hex(), to, err)
+	}
+	return s.Get(ctx, id)
+}
+
+// matchesGuard checks the extra conditions cas accepts (a run's
+// status.runningSince) against a document read in Go.
+func matchesGuard(p *Process, guard bson.D) bool {
+	for _, e := range guard {
+		switch e.Key {
+		case "status.runningSince":
+			want, ok := e.Value.(time.Time)
+			if !ok || p.Status.RunningSince == nil || !p.Status.RunningSince.Equal(want) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func setPush(set bson.D, entries ...LogEntry) bson.D {
