@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/client"
 
+	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/mirror"
 	"github.com/optio-temporal/optio/workflows"
 )
@@ -173,6 +174,14 @@ func (c *ProcessContext) runChild(spec ChildSpec) (workflows.ChildReply, error) 
 	// with it and RunChild returns once the child has ended.
 	waitCtx := context.WithoutCancel(c.ctx)
 	stop := context.AfterFunc(c.ctx, func() {
+		// A cancel of this process reaches its child workflows through
+		// Temporal anyway; a shutdown does not, so cancel them here. A body
+		// cut short by the SDK (heartbeats failing) leaves its children
+		// running: the re-run body attaches to them again.
+		cause := context.Cause(c.ctx)
+		if !errors.Is(cause, activities.ErrCancelRequested) && !errors.Is(cause, activities.ErrShutdown) {
+			return
+		}
 		cctx, cancel := context.WithTimeout(waitCtx, 30*time.Second)
 		defer cancel()
 		if _, err := e.Cancel(cctx, spec.ProcessID); err != nil {

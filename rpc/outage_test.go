@@ -60,7 +60,9 @@ func TestRedisRestart(t *testing.T) {
 			require.ErrorIs(t, err, rpc.ErrSendFailed)
 			require.ErrorContains(t, err, "connection refused")
 			require.NotErrorIs(t, err, rpc.ErrCallTimeout)
-			require.Less(t, time.Since(start), 2*time.Second)
+			// Fails at once rather than waiting out the call timeout (30 s);
+			// the bound is loose because CI machines are loaded.
+			require.Less(t, time.Since(start), 15*time.Second)
 
 			time.Sleep(500 * time.Millisecond) // let the loops notice
 			require.NoError(t, redisSrv.Restart(ctx))

@@ -27,6 +27,9 @@ func newEngine(t *testing.T) (*adapter.Engine, testenv.Temporal, context.Context
 		TaskQueue:       testenv.TaskQueue(t),
 		TaskDefinitions: Definitions,
 		Logger:          testenv.Logger(t),
+		// Generous: a race-instrumented server on a loaded CI machine can
+		// take seconds to answer a heartbeat.
+		BodyHeartbeatTimeout: 30 * time.Second,
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() {
