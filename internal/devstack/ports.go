@@ -32,6 +32,7 @@ type PortInUseError struct {
 	Port int
 }
 
+// Error reads "mongo: port 27017 on 127.0.0.1 is already in use".
 func (e *PortInUseError) Error() string {
 	return fmt.Sprintf("%s: port %d on %s is already in use", e.Part, e.Port, e.Host)
 }
