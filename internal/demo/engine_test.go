@@ -18,7 +18,9 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 func newEngine(t *testing.T) (*adapter.Engine, testenv.Temporal, context.Context) {
 	t.Helper()
 	env := testenv.New(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// Generous: under -race on a loaded CI machine demo-parallel alone (20
+	// child workflows) can take a minute.
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	t.Cleanup(cancel)
 	eng, err := adapter.New(ctx, adapter.Config{
 		Temporal:        env.Temporal.Client,

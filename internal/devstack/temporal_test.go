@@ -120,20 +120,34 @@ func TestTemporalTimersFireOnTime(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	// Under the server's default dynamic config every 10 ms timer takes
-	// about a second; the dev config brings it close to the asked-for delay.
-	// The fastest of a few runs is compared, so that a loaded machine (CI
-	// runs packages side by side under -race) does not fail the test.
+	// Under the server's default dynamic config a 10 ms timer fires about a
+	// second after it starts; the dev config brings that close to 10 ms.
+	// The server's own TimerStarted and TimerFired times are compared, so
+	// that a loaded machine (CI runs packages side by side under -race)
+	// slowing down workers and clients does not fail the test, and the
+	// fastest of a few timers counts.
 	fastest := time.Hour
-	for range 5 {
-		start := time.Now()
+	for range 3 {
 		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: testQueue}, sleepWorkflow, 10*time.Millisecond)
 		require.NoError(t, err)
 		require.NoError(t, run.Get(ctx, nil))
-		fastest = min(fastest, time.Since(start))
+		var started, fired time.Time
+		it := c.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			require.NoError(t, err)
+			switch ev.GetEventType() {
+			case enumspb.EVENT_TYPE_TIMER_STARTED:
+				started = ev.GetEventTime().AsTime()
+			case enumspb.EVENT_TYPE_TIMER_FIRED:
+				fired = ev.GetEventTime().AsTime()
+			}
+		}
+		require.False(t, started.IsZero() || fired.IsZero(), "no timer events in the history")
+		fastest = min(fastest, fired.Sub(started))
 	}
-	t.Logf("fastest workflow with a 10 ms timer: %v", fastest)
-	require.Less(t, fastest, 500*time.Millisecond)
+	t.Logf("fastest 10 ms timer fired after %v", fastest)
+	require.Less(t, fastest, 300*time.Millisecond)
 }
 
 func TestTemporalExtraNamespaces(t *testing.T) {
