@@ -18,8 +18,8 @@ import (
 )
 
 // progressWrites counts the progress writes an engine sends to Mongo: update
-// commands on the processes collection whose filter pins the run
-// (status.runningSince), which only the progress flusher sends.
+// commands that set progress without touching the status, which only the
+// progress flusher sends.
 type progressWrites struct{ n atomic.Int64 }
 
 func (w *progressWrites) started(_ context.Context, e *event.CommandStartedEvent) {
@@ -35,7 +35,11 @@ func (w *progressWrites) started(_ context.Context, e *event.CommandStartedEvent
 		return
 	}
 	for _, u := range values {
-		if _, err := u.Document().LookupErr("q", "status.runningSince"); err == nil {
+		// A progress write sets progress and nothing of the status (a
+		// launch's reset sets both).
+		_, progress := u.Document().LookupErr("u", "$set", "progress")
+		_, status := u.Document().LookupErr("u", "$set", "status")
+		if progress == nil && status != nil {
 			w.n.Add(1)
 		}
 	}
