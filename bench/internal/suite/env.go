@@ -1,0 +1,276 @@
+package suite
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/pprof"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"google.golang.org/grpc"
+
+	"github.com/optio-temporal/optio/adapter"
+	"github.com/optio-temporal/optio/internal/devstack"
+)
+
+// SideLabel is the pprof label key the bench sets on the goroutines of each
+// side: "optio" (the engine's workers and the calls that drive it), "bare"
+// (the bare worker and its driver) and "clients" (the shared Temporal and
+// Mongo client connections). The embedded servers carry devstack's own
+// label, devstack.GoroutineLabel ("temporal" or "mongo").
+const SideLabel = "bench.side"
+
+// EnvOptions configures NewEnv.
+type EnvOptions struct {
+	// TemporalAddress is a Temporal frontend "host:port" to use instead of
+	// starting an in-process server.
+	TemporalAddress string
+	// Namespace is the Temporal namespace. Default "default".
+	Namespace string
+	// MongoURL is a mongodb:// URL to use instead of starting FerretDB.
+	MongoURL string
+	// HeartbeatTimeout is the body heartbeat timeout of optio
+	// (Config.BodyHeartbeatTimeout) and of the bare heartbeating activity.
+	// Default 10 s, the engine's default.
+	HeartbeatTimeout time.Duration
+	// ProgressFlushInterval is the engine's Config.ProgressFlushInterval.
+	// Default 100 ms, the engine's default.
+	ProgressFlushInterval time.Duration
+	// Logger, when set, receives the warnings and errors of the engine, the
+	// SDK and the servers. They are counted either way, and each
+	// measurement's details list them.
+	Logger *slog.Logger
+	// ServerLogLevel is the least severe log of the in-process Temporal
+	// server that reaches Logger (default warnings).
+	ServerLogLevel slog.Level
+	// ProfileDir, when set, receives a CPU profile per measurement and side
+	// (see Env.Profile).
+	ProfileDir string
+}
+
+// Env is what every measurement runs on: one Temporal client and one Mongo
+// client, both instrumented, on servers started here or given.
+type Env struct {
+	Opts     EnvOptions
+	Temporal client.Client
+	Mongo    *mongo.Client
+	// TemporalAddress and MongoURL say where the servers are.
+	TemporalAddress string
+	MongoURL        string
+	// Embedded is true when the servers run in this process.
+	Embedded bool
+
+	log     *slog.Logger
+	logs    *logCounter
+	mon     *monitor
+	tsrv    *devstack.Temporal
+	msrv    *devstack.Mongo
+	dbNames []string
+}
+
+// NewEnv starts (or connects to) Temporal and Mongo and returns an Env.
+// Close it when done.
+func NewEnv(ctx context.Context, opts EnvOptions) (env *Env, err error) {
+	if opts.Namespace == "" {
+		opts.Namespace = devstack.DefaultNamespace
+	}
+	if opts.ServerLogLevel == 0 {
+		opts.ServerLogLevel = slog.LevelWarn
+	}
+	if opts.HeartbeatTimeout <= 0 {
+		opts.HeartbeatTimeout = 10 * time.Second
+	}
+	if opts.ProgressFlushInterval <= 0 {
+		opts.ProgressFlushInterval = 100 * time.Millisecond
+	}
+	var fwd slog.Handler
+	if opts.Logger != nil {
+		fwd = opts.Logger.Handler()
+	}
+	logs := newLogCounter(fwd, min(opts.ServerLogLevel, slog.LevelWarn))
+	env = &Env{Opts: opts, log: slog.New(logs), logs: logs, mon: newMonitor()}
+	defer func() {
+		if err != nil {
+			env.Close()
+		}
+	}()
+	if opts.TemporalAddress == "" {
+		// devstack labels the server's goroutines itself.
+		if env.tsrv, err = devstack.StartTemporal(ctx, devstack.TemporalConfig{Logger: env.log, LogLevel: &opts.ServerLogLevel}); err != nil {
+			return nil, err
+		}
+		env.TemporalAddress, env.Embedded = env.tsrv.HostPort(), true
+	} else {
+		env.TemporalAddress = opts.TemporalAddress
+	}
+	if opts.MongoURL == "" {
+		// FerretDB's listener and connection goroutines inherit the label.
+		pprof.Do(ctx, pprof.Labels(devstack.GoroutineLabel, devstack.PartMongo), func(ctx context.Context) {
+			env.msrv, err = devstack.StartMongo(ctx, devstack.MongoConfig{Logger: env.log})
+		})
+		if err != nil {
+			return nil, err
+		}
+		env.MongoURL, env.Embedded = env.msrv.URL(), true
+	} else {
+		env.MongoURL = opts.MongoURL
+	}
+	pprof.Do(ctx, pprof.Labels(SideLabel, "clients"), func(context.Context) {
+		env.Temporal, err = client.Dial(client.Options{
+			HostPort:  env.TemporalAddress,
+			Namespace: opts.Namespace,
+			Logger:    sdklog.NewStructuredLogger(env.log),
+			ConnectionOptions: client.ConnectionOptions{
+				DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(env.mon.unary)},
+			},
+		})
+		if err != nil {
+			err = fmt.Errorf("connect to Temporal at %s: %w", env.TemporalAddress, err)
+			return
+		}
+		// The driver's defaults (pool of 100), but no 30 s cap on waiting
+		// for a connection: under 500 concurrent launches on FerretDB the
+		// queue for one is long, and the bench measures it rather than fail.
+		env.Mongo, err = mongo.Connect(options.Client().ApplyURI(env.MongoURL).
+			SetServerSelectionTimeout(10 * time.Minute).SetMonitor(env.mon.commandMonitor()))
+		if err != nil {
+			err = fmt.Errorf("connect to Mongo at %s: %w", env.MongoURL, err)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// Close drops the databases the measurements created, closes the clients and
+// stops the servers this Env started.
+func (env *Env) Close() error {
+	var errs []error
+	if env.Mongo != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		for _, name := range env.dbNames {
+			if err := env.Mongo.Database(name).Drop(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("drop database %s: %w", name, err))
+			}
+		}
+		errs = append(errs, env.Mongo.Disconnect(ctx))
+		cancel()
+	}
+	if env.Temporal != nil {
+		env.Temporal.Close()
+	}
+	if env.msrv != nil {
+		errs = append(errs, env.msrv.Stop())
+	}
+	if env.tsrv != nil {
+		errs = append(errs, env.tsrv.Stop())
+	}
+	return errors.Join(errs...)
+}
+
+// Counters returns the Temporal call and Mongo command counters so far.
+func (env *Env) Counters() (temporalCalls, mongoCommands Counts) { return env.mon.snapshot() }
+
+// freshDB returns a database no measurement has used; Close drops it.
+func (env *Env) freshDB(measure string) *mongo.Database {
+	name := "bench_" + measure + "_" + randomHex(4)
+	env.dbNames = append(env.dbNames, name)
+	return env.Mongo.Database(name)
+}
+
+// NewEngine starts an optio engine on a fresh database, with its workers'
+// goroutines labelled SideLabel=optio. ReconcileInterval is -1 (off).
+func (env *Env) NewEngine(ctx context.Context, measure string) (*adapter.Engine, error) {
+	var eng *adapter.Engine
+	var err error
+	pprof.Do(ctx, pprof.Labels(SideLabel, "optio"), func(ctx context.Context) {
+		eng, err = adapter.New(ctx, adapter.Config{
+			Temporal:              env.Temporal,
+			Namespace:             env.Opts.Namespace,
+			Mongo:                 env.freshDB(measure),
+			Logger:                env.log,
+			ReconcileInterval:     -1,
+			BodyHeartbeatTimeout:  env.Opts.HeartbeatTimeout,
+			ProgressFlushInterval: env.Opts.ProgressFlushInterval,
+		})
+	})
+	return eng, err
+}
+
+// StopEngine shuts an engine down.
+func StopEngine(eng *adapter.Engine) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_ = eng.Shutdown(ctx)
+}
+
+// heartbeatInterval is how often optio's body heartbeats for a given timeout
+// (adapter's heartbeatInterval); the bare heartbeating activity uses it too.
+func heartbeatInterval(timeout time.Duration) time.Duration {
+	return min(max(timeout/4, 100*time.Millisecond), 5*time.Second)
+}
+
+// heartbeatThrottle is the MaxHeartbeatThrottleInterval optio's body worker
+// uses; the bare worker uses it too.
+func heartbeatThrottle(timeout time.Duration) time.Duration {
+	return max(timeout/3, 100*time.Millisecond)
+}
+
+// Bare is a bare-Temporal worker in this process: one task queue, the bare
+// workflows and activities, the same worker options as optio's body worker.
+type Bare struct {
+	Queue string
+	w     worker.Worker
+	acts  *bareActivities
+}
+
+// NewBare starts a bare worker on a task queue of its own, with its
+// goroutines labelled SideLabel=bare.
+func (env *Env) NewBare(ctx context.Context) (*Bare, error) { return env.newBare(ctx, false) }
+
+// newBare starts a bare worker; noEager turns off eager activity dispatch
+// (which the SDK and server use by default when an activity runs on its
+// workflow's task queue, and which optio's body, on a worker-specific queue,
+// cannot use).
+func (env *Env) newBare(ctx context.Context, noEager bool) (*Bare, error) {
+	b := &Bare{Queue: "bench-bare-" + randomHex(4), acts: &bareActivities{}}
+	var err error
+	pprof.Do(ctx, pprof.Labels(SideLabel, "bare"), func(context.Context) {
+		b.w = worker.New(env.Temporal, b.Queue, worker.Options{
+			WorkerStopTimeout:            5 * time.Second,
+			MaxHeartbeatThrottleInterval: heartbeatThrottle(env.Opts.HeartbeatTimeout),
+			DisableEagerActivities:       noEager,
+		})
+		registerBare(b.w, b.acts)
+		err = b.w.Start()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start bare worker: %w", err)
+	}
+	return b, nil
+}
+
+// Stop stops the bare worker.
+func (b *Bare) Stop() { b.w.Stop() }
+
+func randomHex(n int) string {
+	buf := make([]byte, n)
+	_, _ = io.ReadFull(rand.Reader, buf)
+	return hex.EncodeToString(buf)
+}
+
+// side runs f with the pprof label of a side on the calling goroutine (and
+// on every goroutine f starts).
+func side(ctx context.Context, name string, f func(context.Context)) {
+	pprof.Do(ctx, pprof.Labels(SideLabel, name), f)
+}

@@ -1,0 +1,155 @@
+package suite
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+)
+
+// traced runs f once with the monitor recording, then prints a timeline of
+// the Temporal calls and Mongo commands it made (the workers' included) and
+// of the history events of the given workflow runs, relative to f's start.
+func (env *Env) traced(ctx context.Context, title string, f func() error, workflows func() []wfRef) (string, error) {
+	env.mon.startTrace()
+	t0 := time.Now()
+	err := f()
+	total := time.Since(t0)
+	events := env.mon.stopTrace()
+	if err != nil {
+		return "", err
+	}
+	type line struct {
+		at   time.Time
+		text string
+	}
+	var lines []line
+	for _, e := range events {
+		end := e.Start.Add(e.Dur)
+		if end.Before(t0) {
+			continue
+		}
+		if isLongPoll(e) {
+			lines = append(lines, line{end, fmt.Sprintf("%-6s %s returned (long poll, %.1f ms)", e.Kind, e.Name, ms(e.Dur))})
+			continue
+		}
+		lines = append(lines, line{e.Start, fmt.Sprintf("%-6s %s (%.1f ms)", e.Kind, e.Name, ms(e.Dur))})
+	}
+	for _, wf := range workflows() {
+		hist, err := env.history(ctx, wf.id, wf.runID)
+		if err != nil {
+			return "", err
+		}
+		for _, ev := range hist {
+			lines = append(lines, line{ev.GetEventTime().AsTime(), "event  " + wf.label + describeEvent(ev)})
+		}
+	}
+	sort.SliceStable(lines, func(i, j int) bool { return lines[i].at.Before(lines[j].at) })
+	var b strings.Builder
+	fmt.Fprintf(&b, "  timeline of one %s (%.1f ms in all; event = server history event, grpc/mongo = client calls of this process):\n", title, ms(total))
+	for _, l := range lines {
+		fmt.Fprintf(&b, "    %+8.1f ms  %s\n", ms(l.at.Sub(t0)), l.text)
+	}
+	return b.String(), nil
+}
+
+// wfRef names a workflow run whose history a trace shows.
+type wfRef struct {
+	label string
+	id    string
+	runID string
+}
+
+func isLongPoll(e TraceEvent) bool {
+	return e.Kind == "grpc" && (strings.HasPrefix(e.Name, "Poll") || e.Name == "GetWorkflowExecutionHistory" || e.Name == "PollWorkflowExecutionUpdate")
+}
+
+func (env *Env) history(ctx context.Context, id, runID string) ([]*historypb.HistoryEvent, error) {
+	it := env.Temporal.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var out []*historypb.HistoryEvent
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return nil, fmt.Errorf("history of %s: %w", id, err)
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+// historyStats counts a run's events and workflow tasks.
+func (env *Env) historyStats(ctx context.Context, id, runID string) (events, workflowTasks, markers int, err error) {
+	hist, err := env.history(ctx, id, runID)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	for _, ev := range hist {
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+			workflowTasks++
+		case enumspb.EVENT_TYPE_MARKER_RECORDED:
+			markers++
+		}
+	}
+	return len(hist), workflowTasks, markers, nil
+}
+
+func describeEvent(ev *historypb.HistoryEvent) string {
+	name := strings.TrimPrefix(ev.GetEventType().String(), "EVENT_TYPE_")
+	name = strings.ToLower(name)
+	switch ev.GetEventType() {
+	case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+		a := ev.GetActivityTaskScheduledEventAttributes()
+		name += " " + a.GetActivityType().GetName() + " on " + a.GetTaskQueue().GetName()
+	case enumspb.EVENT_TYPE_MARKER_RECORDED:
+		name += " " + localActivityType(ev.GetMarkerRecordedEventAttributes())
+	case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+		name += " " + ev.GetWorkflowExecutionUpdateAcceptedEventAttributes().GetAcceptedRequest().GetInput().GetName()
+	}
+	return name
+}
+
+// localActivityType reads the activity type out of a local-activity marker.
+func localActivityType(a *historypb.MarkerRecordedEventAttributes) string {
+	p := a.GetDetails()["data"].GetPayloads()
+	if len(p) == 0 {
+		return a.GetMarkerName()
+	}
+	var data struct{ ActivityType string }
+	if json.Unmarshal(p[0].GetData(), &data) != nil || data.ActivityType == "" {
+		return a.GetMarkerName()
+	}
+	return "local activity " + data.ActivityType
+}
+
+// historyTypes formats a run's history as counts per event type.
+func (env *Env) historyTypes(ctx context.Context, id, runID string) string {
+	hist, err := env.history(ctx, id, runID)
+	if err != nil {
+		return err.Error()
+	}
+	counts := map[string]int{}
+	for _, ev := range hist {
+		counts[strings.ToLower(strings.TrimPrefix(ev.GetEventType().String(), "EVENT_TYPE_"))]++
+	}
+	names := make([]string, 0, len(counts))
+	for k := range counts {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if counts[names[i]] != counts[names[j]] {
+			return counts[names[i]] > counts[names[j]]
+		}
+		return names[i] < names[j]
+	})
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = fmt.Sprintf("%s %d", k, counts[k])
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,286 @@
+// Command bench measures optio-temporal against bare Temporal, both sides in
+// the same run, on the same Temporal server and in the same worker process,
+// and prints optio's figure, bare Temporal's, their ratio and whether the
+// target is met:
+//
+//  1. launch-to-done latency of a trivial task (p50, p99; target optio p50
+//     at most 1.3x bare);
+//  2. throughput of 500 concurrent trivial processes (target at least 0.7x
+//     bare);
+//  3. cancel to ShouldContinue() == false, from Engine.Cancel and from
+//     client.CancelWorkflow (target p50 under 250 ms), against an activity
+//     cancelled through its heartbeats;
+//  4. ReportProgress calls per second in a tight loop and the Mongo writes
+//     they cause, against activity.RecordHeartbeat;
+//  5. a parallel group of 1000 trivial children, at most 50 at once (target
+//     at least 0.6x bare).
+//
+// It starts its own in-process Temporal server (in memory) and FerretDB
+// unless -temporal-address and -mongo-url point elsewhere. Each measurement
+// gets a fresh database and a fresh engine. See bench/README.md.
+//
+// Usage:
+//
+//	go run ./bench [-only 1,3] [-reps 3] [-trace] [-profile-dir DIR] ...
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/optio-temporal/optio/bench/internal/suite"
+)
+
+// revision names the engine code measured; set it with
+// -ldflags "-X main.revision=..." when building outside a git checkout.
+var revision string
+
+func codeRevision() string {
+	if revision != "" {
+		return revision
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	rev, dirty := "unknown", ""
+	for _, s := range info.Settings {
+		switch {
+		case s.Key == "vcs.revision" && len(s.Value) >= 7:
+			rev = s.Value[:7]
+		case s.Key == "vcs.modified" && s.Value == "true":
+			dirty = " with uncommitted changes"
+		}
+	}
+	return rev + dirty
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	env        suite.EnvOptions
+	only       string
+	reps       int
+	n, warmup  int
+	concurrent int
+	cancelN    int
+	progressD  time.Duration
+	children   int
+	groupConc  int
+	trace      bool
+	cpuprofile string
+	quiet      bool
+	verbose    bool
+}
+
+func parseFlags() config {
+	var c config
+	flag.StringVar(&c.env.TemporalAddress, "temporal-address", "", "Temporal frontend host:port (default: start an in-process server, in memory)")
+	flag.StringVar(&c.env.Namespace, "namespace", "default", "Temporal namespace")
+	flag.StringVar(&c.env.MongoURL, "mongo-url", "", "mongodb:// URL (default: start an embedded FerretDB)")
+	flag.DurationVar(&c.env.HeartbeatTimeout, "heartbeat-timeout", 10*time.Second, "body heartbeat timeout of optio and of the bare heartbeating activity")
+	flag.DurationVar(&c.env.ProgressFlushInterval, "flush-interval", 100*time.Millisecond, "optio's progress flush interval")
+	flag.StringVar(&c.env.ProfileDir, "profile-dir", "", "write a CPU profile per measurement (and per side where the sides run apart) into this directory")
+	flag.StringVar(&c.only, "only", "1,2,3,4,5", "measurements to run, comma-separated; \"filters\" adds a diagnostic of the Mongo server's cost per filter shape")
+	flag.IntVar(&c.reps, "reps", 1, "run each measurement this many times (fresh database and engine each time) and report the spread")
+	flag.IntVar(&c.n, "n", 100, "1: measured launches per side")
+	flag.IntVar(&c.warmup, "warmup", 10, "1: warm-up launches per side")
+	flag.IntVar(&c.concurrent, "concurrent", 500, "2: concurrent processes per side")
+	flag.IntVar(&c.cancelN, "cancel-n", 30, "3: measured cancels per path")
+	flag.DurationVar(&c.progressD, "progress-duration", 2*time.Second, "4: length of each ReportProgress loop")
+	flag.IntVar(&c.children, "children", 1000, "5: children in the parallel group")
+	flag.IntVar(&c.groupConc, "group-concurrency", 50, "5: max concurrency of the group")
+	flag.BoolVar(&c.trace, "trace", false, "1 and 3: print a timeline of one traced run (Temporal calls, Mongo commands, history events)")
+	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file (not with -profile-dir)")
+	flag.BoolVar(&c.quiet, "quiet", false, "print only the tables, not the per-run details")
+	flag.TextVar(&c.env.ServerLogLevel, "server-log-level", slog.LevelWarn, "with -v: least severe in-process Temporal server log printed (debug, info, warn, error)")
+	flag.BoolVar(&c.verbose, "v", false, "also print the warnings and errors of the servers, the SDK and the engine as they come (they are counted in the details either way)")
+	flag.Parse()
+	return c
+}
+
+func run() error {
+	c := parseFlags()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if c.cpuprofile != "" {
+		f, err := os.Create(c.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if c.verbose {
+		c.env.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: c.env.ServerLogLevel}))
+	}
+	start := time.Now()
+	env, err := suite.NewEnv(ctx, c.env)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := env.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: close:", err)
+		}
+	}()
+	out := os.Stdout
+	where := "external servers"
+	if env.Embedded {
+		where = "in-process servers"
+	}
+	fmt.Fprintf(out, "optio-temporal bench of %s: %s, GOMAXPROCS %d, %s; Temporal %s, Mongo %s (%s, up in %.1f s); load average at start: %s\n\n",
+		codeRevision(), runtime.Version(), runtime.GOMAXPROCS(0), runtime.GOOS+"/"+runtime.GOARCH, env.TemporalAddress, env.MongoURL, where,
+		time.Since(start).Seconds(), loadavg())
+
+	selected := map[string]bool{}
+	for _, s := range strings.Split(c.only, ",") {
+		selected[strings.TrimSpace(s)] = true
+	}
+	type measurement struct {
+		key string
+		run func(rep int) (*suite.Result, error)
+	}
+	all := []measurement{
+		{"1", func(int) (*suite.Result, error) {
+			r, err := suite.LaunchLatency(ctx, env, suite.LatencyOptions{N: c.n, Warmup: c.warmup, Trace: c.trace})
+			if err != nil {
+				return nil, err
+			}
+			return &r.Result, nil
+		}},
+		{"2", func(rep int) (*suite.Result, error) {
+			return suite.Throughput(ctx, env, suite.ThroughputOptions{N: c.concurrent, BareFirst: rep%2 == 1})
+		}},
+		{"3", func(int) (*suite.Result, error) {
+			r, err := suite.CancelLatency(ctx, env, suite.CancelOptions{N: c.cancelN, Warmup: 3, Trace: c.trace})
+			if err != nil {
+				return nil, err
+			}
+			return &r.Result, nil
+		}},
+		{"4", func(int) (*suite.Result, error) {
+			return suite.ProgressRate(ctx, env, suite.ProgressOptions{Duration: c.progressD})
+		}},
+		{"5", func(rep int) (*suite.Result, error) {
+			return suite.ParallelGroup(ctx, env, suite.GroupOptions{Children: c.children, Concurrency: c.groupConc, BareFirst: rep%2 == 1})
+		}},
+		{"filters", func(int) (*suite.Result, error) {
+			return suite.FilterCost(ctx, env, nil)
+		}},
+	}
+	// runs[i] holds the rows of repetition i, in measurement order.
+	runs := make([][]suite.Row, c.reps)
+	for _, m := range all {
+		if !selected[m.key] {
+			continue
+		}
+		for rep := range c.reps {
+			t0 := time.Now()
+			res, err := m.run(rep)
+			if err != nil {
+				return fmt.Errorf("measurement %s (run %d): %w", m.key, rep+1, err)
+			}
+			runs[rep] = append(runs[rep], res.Rows...)
+			fmt.Fprintf(out, "== measurement %s, run %d/%d (%.1f s, load average now %s)\n", m.key, rep+1, c.reps, time.Since(t0).Seconds(), loadavg())
+			suite.WriteTable(out, res.Rows)
+			if !c.quiet && res.Details != "" {
+				fmt.Fprint(out, "\n"+res.Details)
+			}
+			fmt.Fprintln(out)
+		}
+	}
+	if c.reps > 1 {
+		summarize(out, runs)
+	}
+	return nil
+}
+
+// summarize prints, per row, the median over the repetitions (with the
+// verdict of the median) and the range of optio's, bare's and the ratio.
+func summarize(w io.Writer, runs [][]suite.Row) {
+	fmt.Fprintf(w, "== summary over %d runs: median per figure, how many runs met the target, then min..max\n", len(runs))
+	var med []suite.Row
+	var spread []string
+	for i, r := range runs[0] {
+		var ours, bare, ratios []float64
+		passes := 0
+		for _, rows := range runs {
+			if i >= len(rows) {
+				continue
+			}
+			ours = append(ours, rows[i].Ours)
+			bare = append(bare, rows[i].Bare)
+			ratios = append(ratios, rows[i].Ratio())
+			if rows[i].Verdict == suite.Pass {
+				passes++
+			}
+		}
+		m := r
+		m.Ours, m.Bare = median(ours), median(bare)
+		if r.Verdict != "" {
+			m.Verdict = fmt.Sprintf("%d/%d runs passed", passes, len(ours))
+		}
+		med = append(med, m)
+		spread = append(spread, fmt.Sprintf("%-34s %-30s optio %s  bare %s  ratio %s",
+			r.Measure, r.Metric, rng(ours, "%.2f"), rng(bare, "%.2f"), rng(ratios, "%.2fx")))
+	}
+	suite.WriteTable(w, med)
+	fmt.Fprintln(w, "\nspread (min..max over runs):")
+	for _, s := range spread {
+		fmt.Fprintln(w, s)
+	}
+}
+
+func median(v []float64) float64 {
+	v = slices.DeleteFunc(slices.Clone(v), math.IsNaN)
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+func rng(v []float64, format string) string {
+	v = slices.DeleteFunc(slices.Clone(v), math.IsNaN)
+	if len(v) == 0 {
+		return "-"
+	}
+	return fmt.Sprintf(format+".."+format, slices.Min(v), slices.Max(v))
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
