@@ -27,12 +27,9 @@ func (e *Engine) Launch(ctx context.Context, id string) (Outcome, error) {
 	if err := e.checkOpen(); err != nil {
 		return failOutcome(ReasonShuttingDown), nil
 	}
-	doc, err := e.store.Resolve(ctx, id)
-	if isNotFound(err) {
-		return failOutcome(ReasonNotFound), nil
-	}
-	if err != nil {
-		return Outcome{}, err
+	doc, refused, err := e.resolveForAction(ctx, id)
+	if doc == nil {
+		return refused, err
 	}
 	if !doc.Status.State.Launchable() {
 		return failOutcome(ReasonNotLaunchable), nil
@@ -66,6 +63,23 @@ func (e *Engine) Launch(ctx context.Context, id string) (Outcome, error) {
 	// The document as the launch left it (scheduled); the run may already
 	// have moved it on, as in optio-core, whose re-read races the same way.
 	return Outcome{OK: true, Process: claimed, run: run}, nil
+}
+
+// resolveForAction finds the document an action names. When it returns no
+// document, the action ends with the returned outcome and error: an invalid
+// id, ReasonNotFound, or a read error.
+func (e *Engine) resolveForAction(ctx context.Context, id string) (*mirror.Process, Outcome, error) {
+	if err := validID(id); err != nil {
+		return nil, Outcome{}, err
+	}
+	doc, err := e.store.Resolve(ctx, id)
+	if isNotFound(err) {
+		return nil, failOutcome(ReasonNotFound), nil
+	}
+	if err != nil {
+		return nil, Outcome{}, err
+	}
+	return doc, Outcome{}, nil
 }
 
 // startRun starts the workflow run of a claimed process. A previous run that
@@ -151,15 +165,9 @@ func (e *Engine) LaunchAndWait(ctx context.Context, id string) (*Process, error)
 // Active children are cancelled with it. Of concurrent cancels exactly one
 // gets an OK outcome.
 func (e *Engine) Cancel(ctx context.Context, id string) (Outcome, error) {
-	if err := validID(id); err != nil {
-		return Outcome{}, err
-	}
-	doc, err := e.store.Resolve(ctx, id)
-	if isNotFound(err) {
-		return failOutcome(ReasonNotFound), nil
-	}
-	if err != nil {
-		return Outcome{}, err
+	doc, refused, err := e.resolveForAction(ctx, id)
+	if doc == nil {
+		return refused, err
 	}
 	if !doc.Cancellable {
 		return failOutcome(ReasonNotCancellable), nil
@@ -213,15 +221,9 @@ func (e *Engine) Cancel(ctx context.Context, id string) (Outcome, error) {
 // clearing the previous run's status timestamps, progress and log, and
 // deleting its child processes.
 func (e *Engine) Dismiss(ctx context.Context, id string) (Outcome, error) {
-	if err := validID(id); err != nil {
-		return Outcome{}, err
-	}
-	doc, err := e.store.Resolve(ctx, id)
-	if isNotFound(err) {
-		return failOutcome(ReasonNotFound), nil
-	}
-	if err != nil {
-		return Outcome{}, err
+	doc, refused, err := e.resolveForAction(ctx, id)
+	if doc == nil {
+		return refused, err
 	}
 	if !doc.Status.State.Dismissable() {
 		return failOutcome(ReasonNotDismissable), nil
