@@ -15,6 +15,10 @@
 //  5. a parallel group of 1000 trivial children, at most 50 at once (target
 //     at least 0.6x bare).
 //
+// "-only filters" adds a diagnostic: what one findAndModify and one find
+// cost on the Mongo server with the filter shapes optio's mirror uses,
+// against _id-only filters, on collections of growing size.
+//
 // It starts its own in-process Temporal server (in memory) and FerretDB
 // unless -temporal-address and -mongo-url point elsewhere. Each measurement
 // gets a fresh database and a fresh engine. See bench/README.md.
