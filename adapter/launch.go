@@ -109,8 +109,11 @@ func (e *Engine) startRun(ctx context.Context, doc *mirror.Process) (client.Work
 		// no error: the launch would attach to a closing or stale run and
 		// nothing would run the claimed document.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		StaticSummary:                            doc.Name,
-		StaticDetails:                            fmt.Sprintf("optio process `%s` (document %s)", doc.ProcessID, doc.ID.Hex()),
+		// The first workflow task comes back with the start response to this
+		// engine's own worker (when it has one), saving a dispatch round trip.
+		EnableEagerStart: !e.cfg.DisableWorker,
+		StaticSummary:    doc.Name,
+		StaticDetails:    fmt.Sprintf("optio process `%s` (document %s)", doc.ProcessID, doc.ID.Hex()),
 	}
 	for attempt := 0; ; attempt++ {
 		run, err := e.cfg.Temporal.ExecuteWorkflow(ctx, opts, workflows.ProcessName, in)
