@@ -211,10 +211,16 @@ func randomHex(n int) string {
 // (with its cleanups) is over and drops everything after, so a goroutine
 // that logs late cannot fail the test binary.
 func Logger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(Output(t), &slog.HandlerOptions{Level: logLevel()}))
+}
+
+// Output returns a writer to the test's output that drops everything written
+// once the test's cleanups have run; safe for concurrent use. Call it early:
+// its cleanup runs after the ones registered later.
+func Output(t testing.TB) io.Writer {
 	w := &testWriter{w: t.Output()}
-	// Registered first, so it runs after every later cleanup.
 	t.Cleanup(w.close)
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: logLevel()}))
+	return w
 }
 
 type testWriter struct {

@@ -56,6 +56,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/optio-temporal/optio/adapter"
+	"github.com/optio-temporal/optio/internal/testenv"
 )
 
 // EnvConfig is the environment variable that carries a worker process's
@@ -169,8 +170,7 @@ func Start(t testing.TB, cfg Config) *Proc {
 	if err != nil {
 		t.Fatalf("workerproc: %v", err)
 	}
-	out := &lockedWriter{w: t.Output()}
-	t.Cleanup(out.close)
+	out := testenv.Output(t)
 	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("workerproc: start %s: %v", os.Args[0], err)
@@ -241,28 +241,6 @@ func (p *Proc) Err() error {
 	default:
 		return nil
 	}
-}
-
-// lockedWriter writes to a test's output until the test is over.
-type lockedWriter struct {
-	mu     sync.Mutex
-	w      io.Writer
-	closed bool
-}
-
-func (w *lockedWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
-		return len(b), nil
-	}
-	return w.w.Write(b)
-}
-
-func (w *lockedWriter) close() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.closed = true
 }
 
 // MaybeRun runs the worker and exits the process when this process was
