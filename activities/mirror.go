@@ -209,33 +209,29 @@ func (m *Mirror) CreateChildren(ctx context.Context, in CreateChildrenInput) (Cr
 		return CreateChildrenResult{}, err
 	}
 	res := CreateChildrenResult{Children: make([]CreatedChild, len(in.Children))}
-	order := in.FirstOrder
-	var spawned []LogLine
+	cs := make([]mirror.Child, len(in.Children))
 	for i, c := range in.Children {
-		child, err := m.Store.InsertChild(ctx, parent, mirror.Child{
+		cs[i] = mirror.Child{
 			ProcessID:   c.ProcessID,
 			Name:        c.Name,
 			Description: c.Description,
 			Params:      c.Params,
 			Metadata:    parent.Metadata,
-			Order:       order,
 			State:       mirror.Scheduled,
-		})
-		if errors.Is(err, mirror.ErrDuplicateProcessID) {
-			child, err = m.Store.ByProcessID(ctx, c.ProcessID)
-			if err != nil {
-				return res, err
-			}
-			if child.ParentID == nil || *child.ParentID != pid || child.Order != order {
-				res.Children[i] = CreatedChild{Duplicate: true}
-				continue
-			}
-		} else if err != nil {
-			return res, err
 		}
-		res.Children[i] = CreatedChild{DocID: child.ID.Hex(), Order: order}
-		order++
-		spawned = append(spawned, LogLine{Level: mirror.LevelEvent, Message: mirror.MsgSpawnedChild(c.Name)})
+	}
+	docs, err := m.Store.InsertChildren(ctx, parent, in.FirstOrder, cs)
+	if err != nil {
+		return res, err
+	}
+	var spawned []LogLine
+	for i, doc := range docs {
+		if doc == nil {
+			res.Children[i] = CreatedChild{Duplicate: true}
+			continue
+		}
+		res.Children[i] = CreatedChild{DocID: doc.ID.Hex(), Order: doc.Order}
+		spawned = append(spawned, LogLine{Level: mirror.LevelEvent, Message: mirror.MsgSpawnedChild(in.Children[i].Name)})
 	}
 	if err := m.Store.AppendLog(ctx, pid, m.stamp(spawned)...); err != nil {
 		return res, err

@@ -71,6 +71,7 @@ func (s *Store) UpsertDefinition(ctx context.Context, d Definition) (*Process, e
 		}
 		_, err = s.procs.InsertOne(ctx, doc)
 		if err == nil {
+			s.ids.Store(doc.ProcessID, doc.ID)
 			return doc, nil
 		}
 		if !mongo.IsDuplicateKeyError(err) {
@@ -137,6 +138,45 @@ type Child struct {
 // InsertChild inserts a child process under parent. The child is always
 // cancellable, never special, with no warning, as in optio-core.
 func (s *Store) InsertChild(ctx context.Context, parent *Process, c Child) (*Process, error) {
+	if err := s.markParent(ctx, parent.ID); err != nil {
+		return nil, err
+	}
+	return s.insertChild(ctx, parent, c)
+}
+
+// InsertChildren inserts children under parent in order, numbering them from
+// firstOrder (their Order fields are ignored). A child whose processId is
+// taken gets a nil document and uses no order number, unless the document
+// holding it is this parent's child with the very order number it would get:
+// that is an earlier, interrupted call's insert, which is kept. It stops at
+// the first other error.
+func (s *Store) InsertChildren(ctx context.Context, parent *Process, firstOrder int, cs []Child) ([]*Process, error) {
+	if err := s.markParent(ctx, parent.ID); err != nil {
+		return nil, err
+	}
+	out := make([]*Process, len(cs))
+	order := firstOrder
+	for i, c := range cs {
+		c.Order = order
+		doc, err := s.insertChild(ctx, parent, c)
+		if errors.Is(err, ErrDuplicateProcessID) {
+			doc, err = s.ByProcessID(ctx, c.ProcessID)
+			if err != nil {
+				return out, err
+			}
+			if doc.ParentID == nil || *doc.ParentID != parent.ID || doc.Order != order {
+				continue
+			}
+		} else if err != nil {
+			return out, err
+		}
+		out[i] = doc
+		order++
+	}
+	return out, nil
+}
+
+func (s *Store) insertChild(ctx context.Context, parent *Process, c Child) (*Process, error) {
 	pid := parent.ID
 	doc := &Process{
 		ID:          bson.NewObjectID(),
@@ -166,6 +206,7 @@ func (s *Store) InsertChild(ctx context.Context, parent *Process, c Child) (*Pro
 		}
 		return nil, fmt.Errorf("insert child %q: %w", c.ProcessID, err)
 	}
+	s.ids.Store(doc.ProcessID, doc.ID)
 	return doc, nil
 }
 

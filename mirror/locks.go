@@ -29,8 +29,9 @@ func (l *docLocks) lock(key string) func() {
 
 func (s *Store) lockDoc(id bson.ObjectID) func() { return s.locks.lock(id.Hex()) }
 
-// detectNonAtomicUpdates turns on per-document write locks when the server is
-// FerretDB (its buildInfo carries "ferretdbVersion").
+// detectNonAtomicUpdates turns on per-document write locks and the parents
+// side collection when the server is FerretDB (its buildInfo carries
+// "ferretdbVersion").
 func (s *Store) detectNonAtomicUpdates(ctx context.Context) error {
 	var info bson.M
 	if err := s.procs.Database().RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
@@ -38,6 +39,7 @@ func (s *Store) detectNonAtomicUpdates(ctx context.Context) error {
 	}
 	if _, ok := info["ferretdbVersion"]; ok {
 		s.locks = &docLocks{seed: maphash.MakeSeed()}
+		s.parents = s.procs.Database().Collection(s.prefix + parentsSuffix)
 	}
 	return nil
 }

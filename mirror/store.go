@@ -49,6 +49,9 @@ type Store struct {
 	blocks *mongo.Collection
 	now    func() time.Time
 	locks  *docLocks
+	prefix string
+	// parents is set on FerretDB only (see parents.go).
+	parents *mongo.Collection
 	// ids remembers processId -> _id, so that a lookup by processId is a
 	// lookup by _id (verified) rather than a collection scan on FerretDB.
 	ids sync.Map
@@ -59,6 +62,7 @@ type Store struct {
 func NewStore(db *mongo.Database, prefix string) *Store {
 	bopts := options.Collection().SetBSONOptions(&options.BSONOptions{DefaultDocumentMap: true})
 	return &Store{
+		prefix: prefix,
 		procs:  db.Collection(prefix+"_processes", bopts),
 		blocks: db.Collection(prefix+"_launch_blocks", bopts),
 		now:    func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
@@ -249,15 +253,22 @@ func (s *Store) Descendants(ctx context.Context, id bson.ObjectID) ([]bson.Objec
 
 // DeleteDescendants deletes every descendant of id and returns how many went.
 func (s *Store) DeleteDescendants(ctx context.Context, id bson.ObjectID) (int, error) {
-	ids, err := s.Descendants(ctx, id)
-	if err != nil || len(ids) == 0 {
+	if may, err := s.mayHaveChildren(ctx, id); err != nil || !may {
 		return 0, err
 	}
-	res, err := s.procs.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	ids, err := s.Descendants(ctx, id)
 	if err != nil {
-		return 0, fmt.Errorf("delete descendants: %w", err)
+		return 0, err
 	}
-	return int(res.DeletedCount), nil
+	n := 0
+	if len(ids) > 0 {
+		res, err := s.procs.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+		if err != nil {
+			return 0, fmt.Errorf("delete descendants: %w", err)
+		}
+		n = int(res.DeletedCount)
+	}
+	return n, s.unmarkParents(ctx, append(ids, id)...)
 }
 
 // DeleteTree deletes a process and all its descendants; it returns how many
@@ -279,6 +290,11 @@ func (s *Store) DeleteAll(ctx context.Context) (int, error) {
 	res, err := s.procs.DeleteMany(ctx, bson.D{})
 	if err != nil {
 		return 0, fmt.Errorf("delete processes: %w", err)
+	}
+	if s.parents != nil {
+		if _, err := s.parents.DeleteMany(ctx, bson.D{}); err != nil {
+			return int(res.DeletedCount), fmt.Errorf("unmark parents: %w", err)
+		}
 	}
 	return int(res.DeletedCount), nil
 }

@@ -72,10 +72,16 @@ func (s *Store) lockedCAS(ctx context.Context, id bson.ObjectID, to State, from 
 	if !slices.Contains(from, cur.Status.State) || !matchesGuard(cur, extra) {
 		return nil, &ConflictError{ID: id, To: to, Allowed: from, Current: cur.Status.State}
 	}
-	if _, err := s.procs.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, upd); err != nil {
+	var p Process
+	err = s.procs.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, upd,
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&p)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, &ConflictError{ID: id, To: to, Allowed: from}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("move process %s to %s: %w", id.Hex(), to, err)
 	}
-	return s.Get(ctx, id)
+	return &p, nil
 }
 
 // matchesGuard checks the extra conditions cas accepts (a run's

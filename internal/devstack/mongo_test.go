@@ -2,8 +2,11 @@ package devstack
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,4 +82,59 @@ func TestMongoPortInUse(t *testing.T) {
 	var pe *PortInUseError
 	require.True(t, errors.As(err, &pe), "got %v", err)
 	require.Equal(t, PartMongo, pe.Part)
+}
+
+func TestMongoLooksUpIDsThroughAnIndex(t *testing.T) {
+	ctx := context.Background()
+	m, err := StartMongo(ctx, MongoConfig{})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, m.Stop()) })
+	c := connectMongo(t, m.URL())
+	defer func() { require.NoError(t, c.Disconnect(ctx)) }()
+	coll := c.Database("lookups").Collection("optio_processes")
+	var docs []any
+	for i := range 200 {
+		docs = append(docs, bson.D{{Key: "_id", Value: bson.NewObjectID()}, {Key: "n", Value: i}})
+	}
+	_, err = coll.InsertMany(ctx, docs)
+	require.NoError(t, err)
+
+	path := "file:" + filepath.Join(m.Dir(), "lookups.sqlite")
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	var table string
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT table_name FROM _ferretdb_collections WHERE name = ?`, "optio_processes").Scan(&table))
+	require.NoError(t, db.Close())
+	// The query FerretDB runs for a find by _id (its backends/sqlite Query).
+	query := `SELECT _ferretdb_sjson FROM ` + quoteIdent(table) + ` WHERE _ferretdb_sjson->'$._id' = ?`
+	usesIndex := func() bool {
+		// A new connection each time: EXPLAIN does not notice a schema
+		// change made by another connection.
+		db, err := sql.Open("sqlite", path)
+		require.NoError(t, err)
+		defer db.Close()
+		rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, `"x"`)
+		require.NoError(t, err)
+		defer rows.Close()
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+			if strings.Contains(detail, "USING INDEX "+table+idIndexSuffix) {
+				return true
+			}
+		}
+		return false
+	}
+	require.Eventually(t, usesIndex, 10*time.Second, 50*time.Millisecond, "FerretDB's lookup by _id does not use the index")
+
+	// Lookups by _id still answer, and FerretDB's own index list is unchanged.
+	want := docs[137].(bson.D)
+	var got bson.M
+	require.NoError(t, coll.FindOne(ctx, bson.D{{Key: "_id", Value: want[0].Value}}).Decode(&got))
+	require.EqualValues(t, 137, got["n"])
+	specs, err := coll.Indexes().ListSpecifications(ctx)
+	require.NoError(t, err)
+	require.Len(t, specs, 1)
+	require.Equal(t, "_id_", specs[0].Name)
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/event"
 	"google.golang.org/grpc"
 )
@@ -138,7 +139,7 @@ func (m *monitor) commandMonitor() *event.CommandMonitor {
 			// CRUD commands name their collection as the command's value.
 			if first, err := e.Command.IndexErr(0); err == nil {
 				if coll, ok := first.Value().StringValueOK(); ok && first.Key() == e.CommandName {
-					name += " " + coll
+					name += " " + coll + filterShape(e.CommandName, e.Command)
 				}
 			}
 			m.mu.Lock()
@@ -180,4 +181,35 @@ func (m *monitor) stopTrace() []TraceEvent {
 	m.trace = nil
 	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
 	return out
+}
+
+// filterShape names the keys of a CRUD command's filter, as " {k1,k2}", or
+// "" for commands without one. On FerretDB only {_id} reaches an index.
+func filterShape(cmd string, doc bson.Raw) string {
+	var v bson.RawValue
+	switch cmd {
+	case "find", "count":
+		v = doc.Lookup("filter")
+	case "findAndModify":
+		v = doc.Lookup("query")
+	case "update":
+		v = doc.Lookup("updates", "0", "q")
+	case "delete":
+		v = doc.Lookup("deletes", "0", "q")
+	default:
+		return ""
+	}
+	f, ok := v.DocumentOK()
+	if !ok {
+		return ""
+	}
+	elems, err := f.Elements()
+	if err != nil {
+		return ""
+	}
+	keys := make([]string, len(elems))
+	for i, e := range elems {
+		keys[i] = e.Key()
+	}
+	return " {" + strings.Join(keys, ",") + "}"
 }
