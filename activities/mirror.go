@@ -64,6 +64,9 @@ func (m *Mirror) StartRun(ctx context.Context, in StartRunInput) (StartRunResult
 	if p.Status.RunningSince != nil {
 		res.RunningSince = *p.Status.RunningSince
 	}
+	if in.Claim != nil {
+		res.Claim, _ = m.ClaimBody(ctx, *in.Claim)
+	}
 	return res, nil
 }
 

@@ -31,6 +31,9 @@ const NoExecuteType = "optio.NoExecuteFunction"
 // StartRunInput asks to move a scheduled process to running.
 type StartRunInput struct {
 	DocID string
+	// Claim, when set, also picks the body's task queue, as ClaimBody would
+	// for the first run, in the same local activity.
+	Claim *ClaimBodyInput `json:",omitempty"`
 }
 
 // StartRunResult says whether the run started and what the body needs.
@@ -43,6 +46,8 @@ type StartRunResult struct {
 	Metadata     map[string]any
 	// Cancellable is the document's cancellable flag.
 	Cancellable bool
+	// Claim answers StartRunInput.Claim.
+	Claim ClaimBodyResult
 }
 
 // ClaimBodyInput asks which task queue should run a body.

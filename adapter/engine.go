@@ -108,8 +108,15 @@ func heartbeatInterval(timeout time.Duration) time.Duration {
 }
 
 func (e *Engine) startWorkers() error {
+	// The SDK sends heartbeats at most every 0.8 x the timeout, which leaves
+	// a loaded worker little slack; a third keeps two in flight.
+	hbThrottle := max(e.cfg.BodyHeartbeatTimeout/3, 100*time.Millisecond)
+	// Bodies run on both queues: on the shared one when Temporal hands them
+	// back to the worker whose workflow task scheduled them (eager dispatch,
+	// workflows.CurrentRevision), on the worker-specific one otherwise.
 	shared := worker.New(e.cfg.Temporal, e.cfg.TaskQueue, worker.Options{
-		WorkerStopTimeout: e.cfg.CancelGrace,
+		WorkerStopTimeout:            e.cfg.CancelGrace,
+		MaxHeartbeatThrottleInterval: hbThrottle,
 	})
 	shared.RegisterWorkflowWithOptions(workflows.Process, workflow.RegisterOptions{Name: workflows.ProcessName})
 	shared.RegisterWorkflowWithOptions(workflows.ScheduledLaunch, workflow.RegisterOptions{Name: workflows.ScheduledLaunchName})
@@ -123,14 +130,13 @@ func (e *Engine) startWorkers() error {
 		activities.AppendLogName:       m.AppendLog,
 		activities.CreateChildrenName:  m.CreateChildren,
 		activities.ScheduledLaunchName: e.scheduledLaunch,
+		activities.BodyName:            e.bodies.Body,
 	} {
 		shared.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
 	local := worker.New(e.cfg.Temporal, e.localQueue, worker.Options{
-		WorkerStopTimeout: e.cfg.CancelGrace,
-		// The SDK sends heartbeats at most every 0.8 x the timeout, which
-		// leaves a loaded worker little slack; a third keeps two in flight.
-		MaxHeartbeatThrottleInterval: max(e.cfg.BodyHeartbeatTimeout/3, 100*time.Millisecond),
+		WorkerStopTimeout:            e.cfg.CancelGrace,
+		MaxHeartbeatThrottleInterval: hbThrottle,
 	})
 	local.RegisterActivityWithOptions(e.bodies.Body, activity.RegisterOptions{Name: activities.BodyName})
 	local.RegisterActivityWithOptions(e.bodies.CancelBody, activity.RegisterOptions{Name: activities.CancelBodyName})

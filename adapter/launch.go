@@ -27,27 +27,31 @@ func (e *Engine) Launch(ctx context.Context, id string) (Outcome, error) {
 	if err := e.checkOpen(); err != nil {
 		return failOutcome(ReasonShuttingDown), nil
 	}
-	doc, refused, err := e.resolveForAction(ctx, id)
-	if doc == nil {
-		return refused, err
-	}
-	if !doc.Status.State.Launchable() {
-		return failOutcome(ReasonNotLaunchable), nil
-	}
 	// The document's metadata is the task's (sync writes it), and every
 	// engine has it, whether or not it declares the task.
-	blocked, err := e.checkBlocks(ctx, doc.Metadata)
-	if err != nil {
-		return Outcome{}, err
-	}
-	if blocked != nil {
-		return failOutcome(ReasonLaunchBlocked), nil
-	}
-	claimed, err := e.store.Claim(ctx, doc.ID)
-	if err != nil {
-		if errors.Is(err, mirror.ErrConflict) {
-			return failOutcome(ReasonNotLaunchable), nil
+	doc, err := e.store.ResolveAndClaim(ctx, id, func(doc *mirror.Process) error {
+		if !doc.Status.State.Launchable() {
+			return ReasonNotLaunchable
 		}
+		blocked, err := e.checkBlocks(ctx, doc.Metadata)
+		if err != nil {
+			return err
+		}
+		if blocked != nil {
+			return ReasonLaunchBlocked
+		}
+		return nil
+	})
+	var reason Reason
+	switch {
+	case err == nil:
+	case isNotFound(err):
+		return failOutcome(ReasonNotFound), nil
+	case errors.As(err, &reason):
+		return failOutcome(reason), nil
+	case errors.Is(err, mirror.ErrConflict):
+		return failOutcome(ReasonNotLaunchable), nil
+	default:
 		return Outcome{}, err
 	}
 	run, err := e.startRun(ctx, doc)
@@ -62,7 +66,7 @@ func (e *Engine) Launch(ctx context.Context, id string) (Outcome, error) {
 	}
 	// The document as the launch left it (scheduled); the run may already
 	// have moved it on, as in optio-core, whose re-read races the same way.
-	return Outcome{OK: true, Process: claimed, run: run}, nil
+	return Outcome{OK: true, Process: doc, run: run}, nil
 }
 
 // resolveForAction finds the document an action names. When it returns no
@@ -92,6 +96,7 @@ func (e *Engine) startRun(ctx context.Context, doc *mirror.Process) (client.Work
 		ProcessID: doc.ProcessID,
 		Name:      doc.Name,
 		IDPrefix:  e.WorkflowID(""),
+		Revision:  workflows.CurrentRevision,
 		Timeouts: workflows.Timeouts{
 			Heartbeat:       e.cfg.BodyHeartbeatTimeout,
 			ScheduleToStart: max(e.cfg.BodyHeartbeatTimeout, 5*time.Second),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,12 +31,20 @@ func (s *Store) WriteProgress(ctx context.Context, id bson.ObjectID, runningSinc
 	defer unlock()
 	upd := setPush(bson.D{{Key: "progress", Value: p}}, entries...)
 	if s.locks != nil {
-		_, err := s.lockedCAS(ctx, id, "", []State{Running, CancelRequested, Cancelling},
-			bson.D{{Key: "status.runningSince", Value: runningSince}}, upd)
-		if errors.Is(err, ErrConflict) {
+		// Check in Go, then write by _id alone (see lockedCAS), without
+		// reading back a document whose log keeps growing.
+		cur, err := s.Get(ctx, id)
+		if errors.Is(err, ErrNotFound) {
 			return false, nil
 		}
-		return err == nil, err
+		if err != nil {
+			return false, err
+		}
+		active := []State{Running, CancelRequested, Cancelling}
+		if !slices.Contains(active, cur.Status.State) || !matchesGuard(cur, bson.D{{Key: "status.runningSince", Value: runningSince}}) {
+			return false, nil
+		}
+		filter = bson.D{{Key: "_id", Value: id}}
 	}
 	res, err := s.procs.UpdateOne(ctx, filter, upd)
 	if err != nil {

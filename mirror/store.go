@@ -141,7 +141,30 @@ func (s *Store) Resolve(ctx context.Context, id string) (*Process, error) {
 
 // Get returns the process with the given _id.
 func (s *Store) Get(ctx context.Context, id bson.ObjectID) (*Process, error) {
-	return s.findOne(ctx, bson.D{{Key: "_id", Value: id}})
+	var p Process
+	err := s.procs.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&p)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read process: %w", err)
+	}
+	return &p, nil
+}
+
+// knownID returns the _id ref names without reading: ref itself when it is
+// 24 hex digits, else the _id this store last resolved the processId to.
+// Callers verify it against the document they read.
+func (s *Store) knownID(ref string) (bson.ObjectID, bool) {
+	if hexID.MatchString(ref) {
+		if oid, err := bson.ObjectIDFromHex(ref); err == nil {
+			return oid, true
+		}
+	}
+	if v, ok := s.ids.Load(ref); ok {
+		return v.(bson.ObjectID), true
+	}
+	return bson.ObjectID{}, false
 }
 
 // ByProcessID returns the process with the given processId.

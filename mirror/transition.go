@@ -69,11 +69,17 @@ func (s *Store) lockedCAS(ctx context.Context, id bson.ObjectID, to State, from 
 	if err != nil {
 		return nil, err
 	}
+	return s.lockedCASFrom(ctx, cur, to, from, extra, upd)
+}
+
+// lockedCASFrom is lockedCAS given the document as just read under its lock.
+func (s *Store) lockedCASFrom(ctx context.Context, cur *Process, to State, from []State, extra bson.D, upd bson.D) (*Process, error) {
+	id := cur.ID
 	if !slices.Contains(from, cur.Status.State) || !matchesGuard(cur, extra) {
 		return nil, &ConflictError{ID: id, To: to, Allowed: from, Current: cur.Status.State}
 	}
 	var p Process
-	err = s.procs.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, upd,
+	err := s.procs.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, upd,
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&p)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, &ConflictError{ID: id, To: to, Allowed: from}
@@ -114,19 +120,69 @@ func setPush(set bson.D, entries ...LogEntry) bson.D {
 // changed to scheduled", and the previous run's descendants are deleted. Of two
 // concurrent claims exactly one succeeds; the other gets a *ConflictError.
 func (s *Store) Claim(ctx context.Context, id bson.ObjectID) (*Process, error) {
-	now := s.now()
-	p, err := s.cas(ctx, id, Scheduled, statesFrom(Scheduled), nil, bson.D{{Key: "$set", Value: bson.D{
-		{Key: "status", Value: Status{State: Scheduled}},
-		{Key: "progress", Value: zeroProgress()},
-		{Key: "log", Value: []LogEntry{NewLogEntry(now, LevelEvent, MsgScheduled)}},
-	}}})
+	p, err := s.cas(ctx, id, Scheduled, statesFrom(Scheduled), nil, s.claimUpdate())
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.DeleteDescendants(ctx, id); err != nil {
-		return p, err
+	return p, s.afterClaim(ctx, p)
+}
+
+// ResolveAndClaim resolves ref as Resolve does, hands the document to check,
+// and claims it as Claim does unless check returns an error, which it
+// returns unchanged. The document check sees may be read again for the
+// claim, which still refuses a state that is no longer launchable. On
+// FerretDB a ref this store has resolved before is read once, under the
+// document's lock, for the check and the compare-and-set both.
+func (s *Store) ResolveAndClaim(ctx context.Context, ref string, check func(*Process) error) (*Process, error) {
+	if oid, ok := s.knownID(ref); ok && s.locks != nil {
+		p, done, err := s.claimLocked(ctx, oid, ref, check)
+		if done {
+			return p, err
+		}
 	}
-	return p, nil
+	p, err := s.Resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := check(p); err != nil {
+		return nil, err
+	}
+	return s.Claim(ctx, p.ID)
+}
+
+// claimLocked is ResolveAndClaim's one-read path; done is false when oid
+// turned out not to be ref's document.
+func (s *Store) claimLocked(ctx context.Context, oid bson.ObjectID, ref string, check func(*Process) error) (p *Process, done bool, err error) {
+	unlock := s.lockDoc(oid)
+	defer unlock()
+	cur, err := s.Get(ctx, oid)
+	if errors.Is(err, ErrNotFound) || (err == nil && cur.ProcessID != ref && cur.ID.Hex() != ref) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, true, err
+	}
+	if err := check(cur); err != nil {
+		return nil, true, err
+	}
+	if p, err = s.lockedCASFrom(ctx, cur, Scheduled, statesFrom(Scheduled), nil, s.claimUpdate()); err != nil {
+		return nil, true, err
+	}
+	return p, true, s.afterClaim(ctx, p)
+}
+
+func (s *Store) claimUpdate() bson.D {
+	return bson.D{{Key: "$set", Value: bson.D{
+		{Key: "status", Value: Status{State: Scheduled}},
+		{Key: "progress", Value: zeroProgress()},
+		{Key: "log", Value: []LogEntry{NewLogEntry(s.now(), LevelEvent, MsgScheduled)}},
+	}}}
+}
+
+// afterClaim deletes the previous run's descendants of a claimed process.
+func (s *Store) afterClaim(ctx context.Context, p *Process) error {
+	_, err := s.DeleteDescendants(ctx, p.ID)
+	return err
 }
 
 // Start moves a scheduled process to running, stamping status.runningSince.

@@ -178,6 +178,7 @@ func (p *process) startChild(ctx workflow.Context, rec *childRec, req ChildReque
 	fut := workflow.ExecuteChildWorkflow(cctx, ProcessName, ProcessInput{
 		DocID: docID, ProcessID: req.ProcessID, Name: req.Name,
 		HintQueue: req.BodyQueue, Timeouts: p.in.Timeouts, IDPrefix: p.in.IDPrefix,
+		Revision: p.in.Revision,
 	})
 	workflow.Go(p.rootCtx, func(gctx workflow.Context) {
 		var exec workflow.Execution

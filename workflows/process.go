@@ -64,7 +64,24 @@ type ProcessInput struct {
 	// IDPrefix is prepended to a child's processId to make its workflow ID
 	// ("{db}/{prefix}:").
 	IDPrefix string
+	// Revision is the workflow code path the run follows, CurrentRevision
+	// when the engine started it. A run keeps its revision for life, so
+	// workers of a newer engine replay the histories of older runs
+	// unchanged.
+	Revision int
 }
+
+// CurrentRevision is the revision of the process workflow that new runs get.
+//
+//   - 0: every body run is preceded by a ClaimBody local activity and runs
+//     on the worker-specific queue of the engine that holds its function.
+//   - 1: the first claim rides on the StartRun local activity, and a body
+//     whose function the claiming worker holds is scheduled on the
+//     workflow's own task queue, so that Temporal hands it straight back to
+//     that worker in the workflow-task response (eager activity dispatch)
+//     instead of through matching. A body that lands elsewhere and finds no
+//     function there is re-run on the worker-specific queue.
+const CurrentRevision = 1
 
 // ProcessResult is the end of a run, as the workflow returns it when the
 // process did not fail.
@@ -173,7 +190,11 @@ func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
 		return ProcessResult{State: st}, temporal.NewCanceledError()
 	}
 	var start activities.StartRunResult
-	if err := p.local(activities.StartRunName, activities.StartRunInput{DocID: p.in.DocID}, &start); err != nil {
+	startIn := activities.StartRunInput{DocID: p.in.DocID}
+	if p.in.Revision >= 1 {
+		startIn.Claim = &activities.ClaimBodyInput{ProcessID: p.in.ProcessID, HintQueue: p.in.HintQueue}
+	}
+	if err := p.local(activities.StartRunName, startIn, &start); err != nil {
 		return ProcessResult{}, err
 	}
 	p.view.State = start.State
@@ -225,6 +246,13 @@ func (p *process) runBody(ctx workflow.Context, start activities.StartRunResult)
 	if !start.Cancellable {
 		bodyCtx, _ = workflow.NewDisconnectedContext(ctx)
 	}
+	// claimed is a claim made already (by StartRun, or kept for a re-run
+	// off the workflow's queue); nil asks ClaimBody.
+	var claimed *activities.ClaimBodyResult
+	ownQueue := false
+	if p.in.Revision >= 1 {
+		claimed, ownQueue = &start.Claim, true
+	}
 	for run := 1; ; run++ {
 		if cancelled {
 			fin.Outcome = activities.OutcomeCancelled
@@ -234,7 +262,9 @@ func (p *process) runBody(ctx workflow.Context, start activities.StartRunResult)
 			return p.failed(fin, fmt.Sprintf("body of %q lost its worker %d times; giving up", p.in.ProcessID, p.in.Timeouts.MaxBodyRuns))
 		}
 		var claim activities.ClaimBodyResult
-		if err := p.local(activities.ClaimBodyName, activities.ClaimBodyInput{
+		if claimed != nil {
+			claim, claimed = *claimed, nil
+		} else if err := p.local(activities.ClaimBodyName, activities.ClaimBodyInput{
 			ProcessID: p.in.ProcessID, HintQueue: p.in.HintQueue, LostQueues: lost,
 		}, &claim); err != nil {
 			return p.failed(fin, err.Error())
@@ -257,8 +287,13 @@ func (p *process) runBody(ctx workflow.Context, start activities.StartRunResult)
 		}
 		p.view.BodyQueue, p.view.BodyRuns = claim.Queue, run
 
+		queue := claim.Queue
+		viaOwnQueue := ownQueue && claim.Local
+		if viaOwnQueue {
+			queue = workflow.GetInfo(ctx).TaskQueueName
+		}
 		actx := workflow.WithActivityOptions(bodyCtx, workflow.ActivityOptions{
-			TaskQueue:              claim.Queue,
+			TaskQueue:              queue,
 			ScheduleToStartTimeout: p.in.Timeouts.ScheduleToStart,
 			StartToCloseTimeout:    100 * 365 * 24 * time.Hour,
 			HeartbeatTimeout:       p.in.Timeouts.Heartbeat,
@@ -312,6 +347,13 @@ func (p *process) runBody(ctx workflow.Context, start activities.StartRunResult)
 			}
 			return fin
 		}
+		var app *temporal.ApplicationError
+		if viaOwnQueue && errors.As(err, &app) && app.Type() == activities.NoExecuteType && !cancelled {
+			// Matched to an engine without the function: run it where it is.
+			claimed, ownQueue = &claim, false
+			run--
+			continue
+		}
 		if workerLost(err) {
 			if cancelled {
 				fin.Outcome = activities.OutcomeCancelled
@@ -321,7 +363,6 @@ func (p *process) runBody(ctx workflow.Context, start activities.StartRunResult)
 			lostReason = lostWhy(err)
 			continue
 		}
-		var app *temporal.ApplicationError
 		if errors.As(err, &app) {
 			return p.failed(fin, app.Message())
 		}
