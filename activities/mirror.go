@@ -176,6 +176,11 @@ func (m *Mirror) Finish(ctx context.Context, in FinishInput) (FinishResult, erro
 		m.Locator.Forget(p.ProcessID)
 		res.Deleted = true
 	}
+	if in.ReturnDoc && !res.Deleted {
+		if b, err := bson.Marshal(p); err == nil && len(b) <= MaxReturnedDoc {
+			res.Doc = b
+		}
+	}
 	return res, nil
 }
 

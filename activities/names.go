@@ -92,13 +92,24 @@ type FinishInput struct {
 	Error        string
 	// Log replaces the default "error" entry of a failure.
 	Log []LogLine
+	// ReturnDoc asks for the document as the terminal write left it.
+	ReturnDoc bool `json:",omitempty"`
 }
 
 // FinishResult reports the terminal write.
 type FinishResult struct {
 	State   mirror.State
 	Deleted bool // the process was ephemeral and is gone
+	// Doc is the document after the terminal write, BSON-encoded, when
+	// FinishInput.ReturnDoc asked for it and it is at most MaxReturnedDoc
+	// bytes.
+	Doc []byte `json:",omitempty"`
 }
+
+// MaxReturnedDoc bounds FinishResult.Doc: a larger document (a long log) is
+// left out and read from Mongo by whoever wants it, rather than copied into
+// the workflow's history.
+const MaxReturnedDoc = 16 << 10
 
 // AppendLogInput appends log entries to a process.
 type AppendLogInput struct {

@@ -9,6 +9,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/mirror"
@@ -21,6 +22,12 @@ import (
 // and the others get ReasonNotLaunchable. id is a processId or a document _id
 // in hex. The Outcome carries the document as re-read after the launch.
 func (e *Engine) Launch(ctx context.Context, id string) (Outcome, error) {
+	return e.launch(ctx, id, false)
+}
+
+// launch is Launch; wait says the caller waits for the run's end and wants
+// the final document in the workflow's result.
+func (e *Engine) launch(ctx context.Context, id string, wait bool) (Outcome, error) {
 	if err := validID(id); err != nil {
 		return Outcome{}, err
 	}
@@ -54,7 +61,7 @@ func (e *Engine) Launch(ctx context.Context, id string) (Outcome, error) {
 	default:
 		return Outcome{}, err
 	}
-	run, err := e.startRun(ctx, doc)
+	run, err := e.startRun(ctx, doc, wait)
 	if err != nil {
 		// Nothing will run it: fail the claimed document rather than leave it
 		// scheduled forever.
@@ -89,7 +96,7 @@ func (e *Engine) resolveForAction(ctx context.Context, id string) (*mirror.Proce
 // startRun starts the workflow run of a claimed process. A previous run that
 // is still closing is waited for; one that the mirror no longer shows as
 // running is stale and is terminated.
-func (e *Engine) startRun(ctx context.Context, doc *mirror.Process) (client.WorkflowRun, error) {
+func (e *Engine) startRun(ctx context.Context, doc *mirror.Process, returnDoc bool) (client.WorkflowRun, error) {
 	wfID := e.WorkflowID(doc.ProcessID)
 	in := workflows.ProcessInput{
 		DocID:     doc.ID.Hex(),
@@ -97,6 +104,7 @@ func (e *Engine) startRun(ctx context.Context, doc *mirror.Process) (client.Work
 		Name:      doc.Name,
 		IDPrefix:  e.WorkflowID(""),
 		Revision:  workflows.CurrentRevision,
+		ReturnDoc: returnDoc,
 		Timeouts: workflows.Timeouts{
 			Heartbeat:       e.cfg.BodyHeartbeatTimeout,
 			ScheduleToStart: max(e.cfg.BodyHeartbeatTimeout, 5*time.Second),
@@ -146,17 +154,36 @@ func (e *Engine) startRun(ctx context.Context, doc *mirror.Process) (client.Work
 // document, nil if it was deleted. A launch refused for a contract reason
 // returns that Reason as the error (errors.Is(err, ReasonNotLaunchable)).
 func (e *Engine) LaunchAndWait(ctx context.Context, id string) (*Process, error) {
-	out, err := e.Launch(ctx, id)
+	out, err := e.launch(ctx, id, true)
 	if err != nil {
 		return nil, err
 	}
 	if !out.OK {
 		return nil, fmt.Errorf("launch %q: %w", id, out.Reason)
 	}
-	// The run's own outcome is in the document; Get only waits for the end.
-	_ = out.run.GetWithOptions(ctx, nil, client.WorkflowRunGetOptions{DisableFollowingRuns: true})
+	// The run's own outcome is in the document; the workflow's result (or
+	// its failure's details) carries the document as the terminal write
+	// left it, unless it was too large or deleted.
+	var res workflows.ProcessResult
+	err = out.run.GetWithOptions(ctx, &res, client.WorkflowRunGetOptions{DisableFollowingRuns: true})
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
+	}
+	if err != nil {
+		res = workflows.ProcessResult{}
+		var app *temporal.ApplicationError
+		var canceled *temporal.CanceledError
+		switch {
+		case errors.As(err, &app) && app.HasDetails():
+			_ = app.Details(&res)
+		case errors.As(err, &canceled) && canceled.HasDetails():
+			_ = canceled.Details(&res)
+		}
+	}
+	if len(res.Doc) > 0 {
+		if p, err := mirror.DecodeProcess(res.Doc); err == nil {
+			return p, nil
+		}
 	}
 	p, err := e.store.Get(ctx, out.Process.ID)
 	if isNotFound(err) {

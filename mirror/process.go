@@ -1,6 +1,8 @@
 package mirror
 
 import (
+	"bytes"
+	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -103,4 +105,16 @@ func optionalString(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// DecodeProcess decodes a BSON process document the way the store reads one
+// from Mongo (embedded documents as maps).
+func DecodeProcess(b []byte) (*Process, error) {
+	dec := bson.NewDecoder(bson.NewDocumentReader(bytes.NewReader(b)))
+	dec.DefaultDocumentMap()
+	var p Process
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("decode process document: %w", err)
+	}
+	return &p, nil
 }

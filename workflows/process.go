@@ -64,6 +64,10 @@ type ProcessInput struct {
 	// IDPrefix is prepended to a child's processId to make its workflow ID
 	// ("{db}/{prefix}:").
 	IDPrefix string
+	// ReturnDoc puts the final document into the result (ProcessResult.Doc),
+	// for a launcher that waits for the run; children leave it off, so that
+	// a parent's history does not hold every child's document.
+	ReturnDoc bool `json:",omitempty"`
 	// Revision is the workflow code path the run follows, CurrentRevision
 	// when the engine started it. A run keeps its revision for life, so
 	// workers of a newer engine replay the histories of older runs
@@ -89,6 +93,9 @@ type ProcessResult struct {
 	State   mirror.State
 	Error   string
 	Deleted bool
+	// Doc is the final document, BSON-encoded, when ProcessInput.ReturnDoc
+	// asked for it and it was small enough (activities.MaxReturnedDoc).
+	Doc []byte `json:",omitempty"`
 }
 
 // StateView is what QueryState returns.
@@ -216,11 +223,12 @@ func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
 	// Children end before their parent: its end state is written last.
 	_ = workflow.Await(p.mctx, func() bool { return p.inflight == 0 && workflow.AllHandlersFinished(p.mctx) })
 	var res activities.FinishResult
+	fin.ReturnDoc = p.in.ReturnDoc
 	if err := p.local(activities.FinishName, fin, &res); err != nil {
 		return ProcessResult{}, err
 	}
 	p.view.State = res.State
-	out := ProcessResult{State: res.State, Error: fin.Error, Deleted: res.Deleted}
+	out := ProcessResult{State: res.State, Error: fin.Error, Deleted: res.Deleted, Doc: res.Doc}
 	switch {
 	case res.State == mirror.Failed:
 		p.view.Error = fin.Error

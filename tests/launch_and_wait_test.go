@@ -1,0 +1,82 @@
+package tests
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/optio-temporal/optio/adapter"
+	"github.com/optio-temporal/optio/workflows"
+)
+
+// LaunchAndWait returns the final document exactly as a later read of Mongo
+// gives it (same values, same Go types), whether it comes inline in the
+// workflow's result (small documents) or is read back (large ones), and for
+// every end state.
+func TestLaunchAndWaitReturnsTheFinalDocument(t *testing.T) {
+	params := map[string]any{"items": int32(20), "ratio": 0.5, "source": "s3://bucket", "nested": map[string]any{"k": bson.A{int32(1), "two"}}}
+	meta := map[string]any{"team": "data", "tier": int32(2)}
+	release := make(chan struct{})
+	s := newSystem(t, adapter.Config{TaskDefinitions: staticTasks(
+		adapter.TaskInstance{ProcessID: "small", Name: "Small", Params: params, Metadata: meta,
+			Execute: func(pc *adapter.ProcessContext) error { pc.ReportProgress(50, "half"); return nil }},
+		adapter.TaskInstance{ProcessID: "chatty", Name: "Chatty", Params: params, Metadata: meta,
+			Execute: func(pc *adapter.ProcessContext) error {
+				// Tens of KB of log: more than the workflow result carries.
+				for i := range 400 {
+					pc.ReportProgress(float64(i)/4, fmt.Sprintf("step %03d %s", i, strings.Repeat("wordy ", 200)))
+					time.Sleep(time.Millisecond)
+				}
+				return nil
+			}},
+		adapter.TaskInstance{ProcessID: "failing", Name: "Failing", Params: params, Metadata: meta,
+			Execute: func(*adapter.ProcessContext) error { return errors.New("boom") }},
+		adapter.TaskInstance{ProcessID: "stopped", Name: "Stopped", Params: params, Metadata: meta,
+			Execute: func(pc *adapter.ProcessContext) error {
+				close(release)
+				<-pc.Context().Done()
+				return nil
+			}},
+	)})
+
+	inline := func(id string) bool {
+		var res workflows.ProcessResult
+		_ = s.temporal().GetWorkflow(s.ctx(), s.eng.WorkflowID(id), "").Get(s.ctx(), &res)
+		return len(res.Doc) > 0
+	}
+	for _, tc := range []struct {
+		id     string
+		state  adapter.State
+		inline bool
+	}{
+		{"small", adapter.StateDone, true},
+		{"chatty", adapter.StateDone, false},
+		{"failing", adapter.StateFailed, false},
+		{"stopped", adapter.StateCancelled, false},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			if tc.id == "stopped" {
+				go func() {
+					<-release
+					_, err := s.eng.Cancel(s.ctx(), "stopped")
+					require.NoError(t, err)
+				}()
+			}
+			got, err := s.eng.LaunchAndWait(s.ctx(), tc.id)
+			require.NoError(t, err)
+			require.NotNil(t, got)
+			require.Equal(t, tc.state, got.Status.State)
+			require.Equal(t, s.get(tc.id), got, "LaunchAndWait's document differs from Mongo's")
+			require.Equal(t, params, got.Params)
+			require.Equal(t, meta, got.Metadata)
+			if tc.id == "small" || tc.id == "chatty" {
+				require.Equal(t, tc.inline, inline(tc.id), "document inline in the workflow result")
+			}
+		})
+	}
+}
