@@ -3,6 +3,7 @@ package adapter
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/optio-temporal/optio/mirror"
@@ -48,20 +49,35 @@ func (e *Engine) persistedBlocks(ctx context.Context) ([]mirror.LaunchBlock, err
 		e.blocksMu.Unlock()
 		return blocks, nil
 	}
+	gen := e.blocksGen
 	e.blocksMu.Unlock()
-	blocks, err := e.store.Blocks(ctx)
+	// A burst of launches reads the collection once, not once each; a read
+	// begun before this engine changed the blocks is not shared after it.
+	v, err, _ := e.blocksRead.Do(strconv.FormatUint(gen, 10), func() (any, error) {
+		// Shared by callers: one caller's cancellation must not fail the rest.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		blocks, err := e.store.Blocks(rctx)
+		if err != nil {
+			return nil, err
+		}
+		e.blocksMu.Lock()
+		if e.blocksGen == gen {
+			e.blocksCopy, e.blocksAt = blocks, time.Now()
+		}
+		e.blocksMu.Unlock()
+		return blocks, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	e.blocksMu.Lock()
-	e.blocksCopy, e.blocksAt = blocks, time.Now()
-	e.blocksMu.Unlock()
-	return blocks, nil
+	return v.([]mirror.LaunchBlock), nil
 }
 
 func (e *Engine) dropBlocksCopy() {
 	e.blocksMu.Lock()
 	e.blocksAt = time.Time{}
+	e.blocksGen++
 	e.blocksMu.Unlock()
 }
 

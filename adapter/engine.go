@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/sync/singleflight"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -45,6 +46,10 @@ type Engine struct {
 	nextBlock       int
 	blocksCopy      []mirror.LaunchBlock
 	blocksAt        time.Time
+	// blocksGen counts drops of the copy; concurrent refreshes of one
+	// generation share one read (blocksRead).
+	blocksGen  uint64
+	blocksRead singleflight.Group
 
 	schedulesMu    sync.Mutex
 	knownSchedules map[string]TaskInstance
