@@ -283,12 +283,19 @@
 //   - A child process is a child workflow of its parent's run, with a
 //     workflow ID of the same form, nested under its parent in the Web UI.
 //     The body asks its own workflow for a child with a workflow Update.
-//   - The body runs as the activity "optio.Body" on a task queue of the
-//     engine's own (the shared queue plus "@" and the engine's host, process
-//     ID and a random suffix), so it reaches the one process that holds the
-//     function; it heartbeats with its latest progress as details. The
-//     workflow's query "optio.state" reports the process's state and the
-//     progress the body last signalled.
+//   - The body runs as the activity "optio.Body" in the one process that
+//     holds its function; it heartbeats with its latest progress as details.
+//     When the engine whose worker handles the workflow task holds the
+//     function (a launch from an engine with a worker, a child whose parent
+//     body runs there), the body is scheduled on the workflow's own task
+//     queue and Temporal hands it straight back to that worker with the
+//     workflow task's completion (eager activity dispatch: no trip through
+//     matching). Otherwise it goes to the task queue of the engine that holds
+//     the function (the shared queue plus "@" and that engine's host, process
+//     ID and a random suffix). A body that lands on an engine without its
+//     function there is re-run on that queue. The workflow's query
+//     "optio.state" reports the process's state and the progress the body
+//     last signalled.
 //   - A worker that dies mid-body is noticed after BodyHeartbeatTimeout (or
 //     when no worker picks the body up in time). The workflow then re-runs the
 //     body on a live engine that holds the function, with a warning in the
@@ -309,7 +316,13 @@
 // metadata, parentId, rootId, depth, order, status.{state, error,
 // runningSince, doneAt, duration, failedAt, stoppedAt}, progress.{percent,
 // message}, log, createdAt, ...), a unique index on processId and indexes on
-// parentId, rootId and status.state. The log's entries carry ISO-8601
+// parentId, rootId and status.state. On the embedded FerretDB of dev mode,
+// whose updates are not atomic and which uses an index only for a filter on
+// _id alone, the engine serialises writes per document inside its process,
+// does each compare-and-set as a read and a write by _id, and keeps a side
+// collection {prefix}_parents of the processes that have had children, so
+// that a launch looks for a previous run's children only where there may be
+// some; MongoDB needs none of this. The log's entries carry ISO-8601
 // timestamp strings and optio-core's wording ("State changed to running",
 // "Spawned child: Phase 1"); progress messages are info entries. Launch
 // blocks live in {prefix}_launch_blocks. The engine owns these documents:

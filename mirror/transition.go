@@ -247,12 +247,22 @@ func (s *Store) Complete(ctx context.Context, id bson.ObjectID, runningSince tim
 // mirror did, as at shutdown) is walked through cancel_requested and cancelling
 // first, so every write is an allowed edge.
 func (s *Store) Cancelled(ctx context.Context, id bson.ObjectID) (*Process, error) {
+	// Usually the workflow has moved it to cancelling already: one write.
+	p, err := s.cancelledFromCancelling(ctx, id)
+	var conflict *ConflictError
+	if !errors.As(err, &conflict) || (conflict.Current != Running && conflict.Current != CancelRequested) {
+		return p, err
+	}
 	if _, err := s.RequestCancel(ctx, id); err != nil && !errors.Is(err, ErrConflict) {
 		return nil, err
 	}
 	if _, err := s.AckCancel(ctx, id); err != nil && !errors.Is(err, ErrConflict) {
 		return nil, err
 	}
+	return s.cancelledFromCancelling(ctx, id)
+}
+
+func (s *Store) cancelledFromCancelling(ctx context.Context, id bson.ObjectID) (*Process, error) {
 	now := s.now()
 	return s.cas(ctx, id, Cancelled, []State{Cancelling}, nil, setPush(bson.D{
 		{Key: "status.state", Value: Cancelled},

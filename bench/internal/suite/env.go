@@ -236,20 +236,13 @@ type Bare struct {
 
 // NewBare starts a bare worker on a task queue of its own, with its
 // goroutines labelled SideLabel=bare.
-func (env *Env) NewBare(ctx context.Context) (*Bare, error) { return env.newBare(ctx, false) }
-
-// newBare starts a bare worker; noEager turns off eager activity dispatch
-// (which the SDK and server use by default when an activity runs on its
-// workflow's task queue, and which optio's body, on a worker-specific queue,
-// cannot use).
-func (env *Env) newBare(ctx context.Context, noEager bool) (*Bare, error) {
+func (env *Env) NewBare(ctx context.Context) (*Bare, error) {
 	b := &Bare{Queue: "bench-bare-" + randomHex(4), acts: &bareActivities{}}
 	var err error
 	pprof.Do(ctx, pprof.Labels(SideLabel, "bare"), func(context.Context) {
 		b.w = worker.New(env.Temporal, b.Queue, worker.Options{
 			WorkerStopTimeout:            5 * time.Second,
 			MaxHeartbeatThrottleInterval: heartbeatThrottle(env.Opts.HeartbeatTimeout),
-			DisableEagerActivities:       noEager,
 		})
 		registerBare(b.w, b.acts)
 		err = b.w.Start()

@@ -98,7 +98,8 @@ func ProgressRate(ctx context.Context, env *Env, opts ProgressOptions) (*Result,
 			return nil, fmt.Errorf("%s did not end done: %+v", id, p)
 		}
 		_, m1 := env.Counters()
-		r.Writes = m1.Sub(m0)[coll].N
+		// Any filter shape: FerretDB gets {_id}, MongoDB {_id, status...}.
+		r.Writes = m1.Sub(m0).N(coll + " ")
 		for _, e := range p.Log {
 			if e.Level == "info" {
 				r.LogEntries++
