@@ -55,6 +55,9 @@ func (r *BodyRun) Progress() *mirror.Progress {
 // the next heartbeat response.
 type Bodies struct {
 	Runner BodyRunner
+	// Finish writes a run's terminal state (Mirror.Finish), for bodies that
+	// finish themselves (BodyInput.Finish).
+	Finish func(context.Context, FinishInput) (FinishResult, error)
 	// HeartbeatInterval is how often the body activity heartbeats.
 	HeartbeatInterval time.Duration
 
@@ -127,6 +130,16 @@ func (b *Bodies) Body(ctx context.Context, in BodyInput) (BodyResult, error) {
 		return res, temporal.NewNonRetryableApplicationError(err.Error(), NoExecuteType, nil)
 	case err != nil:
 		return res, temporal.NewNonRetryableApplicationError(err.Error(), BodyFailedType, nil)
+	}
+	if in.Finish != nil && b.Finish != nil && !res.Cancelled && !res.Interrupted && !res.SpawnedChildren {
+		fin := *in.Finish
+		fin.Outcome = OutcomeDone
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		fr, ferr := b.Finish(fctx, fin)
+		cancel()
+		if ferr == nil {
+			res.Finished = &fr
+		} // else the workflow's Finish local activity retries it
 	}
 	return res, nil
 }

@@ -136,6 +136,11 @@ type BodyInput struct {
 	// Attempt counts body runs within this launch, from 1; it is above 1 after
 	// a lost worker.
 	Attempt int
+	// Finish, when set, makes the body activity write the terminal state
+	// itself when the body returned nil, uncancelled, without children (the
+	// workflow has nothing to wait for then): one local activity fewer per
+	// run. Outcome is set by the activity.
+	Finish *FinishInput `json:",omitempty"`
 }
 
 // BodyResult is what a body that returned without error reports.
@@ -148,6 +153,11 @@ type BodyResult struct {
 	// heartbeats that kept failing (the worker lost the server). The workflow
 	// knows which: it either requested the cancel or re-runs the body.
 	Interrupted bool
+	// SpawnedChildren is true when the body asked for child processes.
+	SpawnedChildren bool `json:",omitempty"`
+	// Finished is the terminal write the activity made (BodyInput.Finish);
+	// nil leaves it to the workflow.
+	Finished *FinishResult `json:",omitempty"`
 }
 
 // CancelBodyInput identifies a running body to cancel.

@@ -71,7 +71,7 @@ func (r bodyRunner) RunBody(ctx context.Context, run *activities.BodyRun) (activ
 		}
 		return activities.BodyResult{}, bodyErr
 	}
-	return activities.BodyResult{Cancelled: cancelled}, nil
+	return activities.BodyResult{Cancelled: cancelled, SpawnedChildren: pc.spawned.Load()}, nil
 }
 
 // progressSignalInterval is how often, at most, a body tells its workflow

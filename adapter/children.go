@@ -237,6 +237,7 @@ type spawnCall struct {
 }
 
 func (c *ProcessContext) spawns() *spawner {
+	c.spawned.Store(true)
 	c.spawnerOnce.Do(func() { c.spawner = &spawner{pc: c} })
 	return c.spawner
 }

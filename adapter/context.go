@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -37,6 +38,8 @@ type ProcessContext struct {
 	children    *childTracker
 	spawnerOnce sync.Once
 	spawner     *spawner
+	// spawned is set once the body asked for a child.
+	spawned atomic.Bool
 }
 
 // Context returns a context that is cancelled when the process is cancelled

@@ -126,6 +126,7 @@ func (e *Engine) startWorkers() error {
 	shared.RegisterWorkflowWithOptions(workflows.Process, workflow.RegisterOptions{Name: workflows.ProcessName})
 	shared.RegisterWorkflowWithOptions(workflows.ScheduledLaunch, workflow.RegisterOptions{Name: workflows.ScheduledLaunchName})
 	m := &activities.Mirror{Store: e.store, Locator: locator{e}, Logger: e.log}
+	e.bodies.Finish = m.Finish
 	for name, fn := range map[string]any{
 		activities.StartRunName:        m.StartRun,
 		activities.ClaimBodyName:       m.ClaimBody,

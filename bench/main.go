@@ -221,8 +221,11 @@ func run() error {
 	return nil
 }
 
-// summarize prints, per row, the median over the repetitions (with the
-// verdict of the median) and the range of optio's, bare's and the ratio.
+// summarize prints, per row, the median over the repetitions of optio's and
+// bare's figures (the table's ratio is the ratio of those medians), how many
+// runs met the target, and the range of optio's, bare's and each run's own
+// ratio with the median of those (the paired figure: both sides of a run
+// share the machine's load).
 func summarize(w io.Writer, runs [][]suite.Row) {
 	fmt.Fprintf(w, "== summary over %d runs: median per figure, how many runs met the target, then min..max\n", len(runs))
 	var med []suite.Row
@@ -247,8 +250,8 @@ func summarize(w io.Writer, runs [][]suite.Row) {
 			m.Verdict = fmt.Sprintf("%d/%d runs passed", passes, len(ours))
 		}
 		med = append(med, m)
-		spread = append(spread, fmt.Sprintf("%-34s %-30s optio %s  bare %s  ratio %s",
-			r.Measure, r.Metric, rng(ours, "%.2f"), rng(bare, "%.2f"), rng(ratios, "%.2fx")))
+		spread = append(spread, fmt.Sprintf("%-34s %-30s optio %s  bare %s  ratio %s (median of the runs' ratios %.2fx)",
+			r.Measure, r.Metric, rng(ours, "%.2f"), rng(bare, "%.2f"), rng(ratios, "%.2fx"), median(ratios)))
 	}
 	suite.WriteTable(w, med)
 	fmt.Fprintln(w, "\nspread (min..max over runs):")

@@ -126,6 +126,8 @@ type process struct {
 	nextOrder      int
 	inflight       int
 	acceptChildren bool
+	// finished is the terminal write a body activity made itself.
+	finished *activities.FinishResult
 }
 
 // Process is the workflow of one launch of a process: it moves the document
@@ -224,7 +226,9 @@ func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
 	_ = workflow.Await(p.mctx, func() bool { return p.inflight == 0 && workflow.AllHandlersFinished(p.mctx) })
 	var res activities.FinishResult
 	fin.ReturnDoc = p.in.ReturnDoc
-	if err := p.local(activities.FinishName, fin, &res); err != nil {
+	if p.finished != nil {
+		res = *p.finished
+	} else if err := p.local(activities.FinishName, fin, &res); err != nil {
 		return ProcessResult{}, err
 	}
 	p.view.State = res.State
@@ -258,8 +262,10 @@ func (p *process) runBody(ctx workflow.Context, start activities.StartRunResult)
 	// off the workflow's queue); nil asks ClaimBody.
 	var claimed *activities.ClaimBodyResult
 	ownQueue := false
+	var bodyFinish *activities.FinishInput
 	if p.in.Revision >= 1 {
 		claimed, ownQueue = &start.Claim, true
+		bodyFinish = &activities.FinishInput{DocID: p.in.DocID, ProcessID: p.in.ProcessID, RunningSince: start.RunningSince, ReturnDoc: p.in.ReturnDoc}
 	}
 	for run := 1; ; run++ {
 		if cancelled {
@@ -319,6 +325,7 @@ func (p *process) runBody(ctx workflow.Context, start activities.StartRunResult)
 			RunningSince: start.RunningSince,
 			Metadata:     start.Metadata,
 			Attempt:      run,
+			Finish:       bodyFinish,
 		})
 		finished := false
 		ignoring := !start.Cancellable && ctx.Err() != nil
@@ -352,6 +359,10 @@ func (p *process) runBody(ctx workflow.Context, start activities.StartRunResult)
 			fin.Outcome = activities.OutcomeDone
 			if res.Cancelled || res.Interrupted || cancelled {
 				fin.Outcome = activities.OutcomeCancelled
+			}
+			if res.Finished != nil {
+				p.finished = res.Finished
+				fin.Outcome = activities.Outcome(res.Finished.State)
 			}
 			return fin
 		}
