@@ -250,8 +250,12 @@ func summarize(w io.Writer, runs [][]suite.Row) {
 			m.Verdict = fmt.Sprintf("%d/%d runs passed", passes, len(ours))
 		}
 		med = append(med, m)
-		spread = append(spread, fmt.Sprintf("%-34s %-30s optio %s  bare %s  ratio %s (median of the runs' ratios %.2fx)",
-			r.Measure, r.Metric, rng(ours, "%.2f"), rng(bare, "%.2f"), rng(ratios, "%.2fx"), median(ratios)))
+		line := fmt.Sprintf("%-34s %-30s optio %s  bare %s  ratio %s",
+			r.Measure, r.Metric, rng(ours, "%.2f"), rng(bare, "%.2f"), rng(ratios, "%.2fx"))
+		if mr := median(ratios); !math.IsNaN(mr) {
+			line += fmt.Sprintf(" (median of the runs' ratios %.2fx)", mr)
+		}
+		spread = append(spread, line)
 	}
 	suite.WriteTable(w, med)
 	fmt.Fprintln(w, "\nspread (min..max over runs):")

@@ -108,9 +108,14 @@ func (s *Store) SetEphemeral(ctx context.Context, id bson.ObjectID) error {
 func (s *Store) update(ctx context.Context, id bson.ObjectID, upd bson.D) (*Process, error) {
 	unlock := s.lockDoc(id)
 	defer unlock()
+	release, err := s.gateWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var p Process
-	err := s.procs.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, upd,
+	err = s.procs.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, upd,
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&p)
+	release()
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, ErrNotFound
 	}
@@ -200,7 +205,13 @@ func (s *Store) insertChild(ctx context.Context, parent *Process, c Child) (*Pro
 	if doc.RootID.IsZero() {
 		doc.RootID = parent.ID
 	}
-	if _, err := s.procs.InsertOne(ctx, doc); err != nil {
+	release, err := s.gateWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.procs.InsertOne(ctx, doc)
+	release()
+	if err != nil {
 		if mongo.IsDuplicateKeyError(err) {
 			return nil, fmt.Errorf("insert child %q: %w", c.ProcessID, ErrDuplicateProcessID)
 		}

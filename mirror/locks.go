@@ -29,6 +29,23 @@ func (l *docLocks) lock(key string) func() {
 
 func (s *Store) lockDoc(id bson.ObjectID) func() { return s.locks.lock(id.Hex()) }
 
+// gateWrite waits for this store's turn to write, on FerretDB, whose SQLite
+// backend takes one writer at a time: writers that find the lock taken sleep
+// in SQLite's busy handler (1 ms, then 2, 5, 10 ... up to 100 ms) and the
+// lock sits idle meanwhile; queued here, each write starts as the previous
+// one ends. It returns the release func, or ctx's error.
+func (s *Store) gateWrite(ctx context.Context) (func(), error) {
+	if s.writes == nil {
+		return func() {}, nil
+	}
+	select {
+	case s.writes <- struct{}{}:
+		return func() { <-s.writes }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // detectNonAtomicUpdates turns on per-document write locks and the parents
 // side collection when the server is FerretDB (its buildInfo carries
 // "ferretdbVersion").
@@ -39,6 +56,7 @@ func (s *Store) detectNonAtomicUpdates(ctx context.Context) error {
 	}
 	if _, ok := info["ferretdbVersion"]; ok {
 		s.locks = &docLocks{seed: maphash.MakeSeed()}
+		s.writes = make(chan struct{}, 1)
 		s.parents = s.procs.Database().Collection(s.prefix + parentsSuffix)
 	}
 	return nil

@@ -46,7 +46,12 @@ func (s *Store) WriteProgress(ctx context.Context, id bson.ObjectID, runningSinc
 		}
 		filter = bson.D{{Key: "_id", Value: id}}
 	}
+	release, err := s.gateWrite(ctx)
+	if err != nil {
+		return false, err
+	}
 	res, err := s.procs.UpdateOne(ctx, filter, upd)
+	release()
 	if err != nil {
 		return false, fmt.Errorf("write progress of %s: %w", id.Hex(), err)
 	}

@@ -52,6 +52,8 @@ type Store struct {
 	prefix string
 	// parents is set on FerretDB only (see parents.go).
 	parents *mongo.Collection
+	// writes is set on FerretDB only (see gateWrite).
+	writes chan struct{}
 	// ids remembers processId -> _id, so that a lookup by processId is a
 	// lookup by _id (verified) rather than a collection scan on FerretDB.
 	ids sync.Map

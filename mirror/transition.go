@@ -78,9 +78,14 @@ func (s *Store) lockedCASFrom(ctx context.Context, cur *Process, to State, from 
 	if !slices.Contains(from, cur.Status.State) || !matchesGuard(cur, extra) {
 		return nil, &ConflictError{ID: id, To: to, Allowed: from, Current: cur.Status.State}
 	}
+	release, err := s.gateWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var p Process
-	err := s.procs.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, upd,
+	err = s.procs.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, upd,
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&p)
+	release()
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, &ConflictError{ID: id, To: to, Allowed: from}
 	}
@@ -309,8 +314,13 @@ func (s *Store) AppendLog(ctx context.Context, id bson.ObjectID, entries ...LogE
 	}
 	unlock := s.lockDoc(id)
 	defer unlock()
-	_, err := s.procs.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+	release, err := s.gateWrite(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = s.procs.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
 		bson.D{{Key: "$push", Value: bson.D{{Key: "log", Value: bson.D{{Key: "$each", Value: entries}}}}}})
+	release()
 	if err != nil {
 		return fmt.Errorf("append log to %s: %w", id.Hex(), err)
 	}
