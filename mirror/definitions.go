@@ -108,19 +108,29 @@ func (s *Store) SetEphemeral(ctx context.Context, id bson.ObjectID) error {
 func (s *Store) update(ctx context.Context, id bson.ObjectID, upd bson.D) (*Process, error) {
 	unlock := s.lockDoc(id)
 	defer unlock()
+	p, err := s.updateByID(ctx, id, upd)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("update process %s: %w", id.Hex(), err)
+	}
+	return p, err
+}
+
+// updateByID applies upd to the document id (filter {_id} alone) and returns
+// it as written; ErrNotFound when there is none.
+func (s *Store) updateByID(ctx context.Context, id bson.ObjectID, upd bson.D) (*Process, error) {
 	release, err := s.gateWrite(ctx)
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	var p Process
 	err = s.procs.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, upd,
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&p)
-	release()
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("update process %s: %w", id.Hex(), err)
+		return nil, err
 	}
 	return &p, nil
 }

@@ -78,21 +78,14 @@ func (s *Store) lockedCASFrom(ctx context.Context, cur *Process, to State, from 
 	if !slices.Contains(from, cur.Status.State) || !matchesGuard(cur, extra) {
 		return nil, &ConflictError{ID: id, To: to, Allowed: from, Current: cur.Status.State}
 	}
-	release, err := s.gateWrite(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var p Process
-	err = s.procs.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, upd,
-		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&p)
-	release()
-	if errors.Is(err, mongo.ErrNoDocuments) {
+	p, err := s.updateByID(ctx, id, upd)
+	if errors.Is(err, ErrNotFound) {
 		return nil, &ConflictError{ID: id, To: to, Allowed: from}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("move process %s to %s: %w", id.Hex(), to, err)
 	}
-	return &p, nil
+	return p, nil
 }
 
 // matchesGuard checks the extra conditions cas accepts (a run's
