@@ -84,7 +84,10 @@ type ProcessInput struct {
 //     workflow's own task queue, so that Temporal hands it straight back to
 //     that worker in the workflow-task response (eager activity dispatch)
 //     instead of through matching. A body that lands elsewhere and finds no
-//     function there is re-run on the worker-specific queue.
+//     function there is re-run on the worker-specific queue. A body that
+//     returns nil, uncancelled and without children, writes the run's end
+//     itself (activities.BodyInput.Finish), saving the Finish local
+//     activity.
 const CurrentRevision = 1
 
 // ProcessResult is the end of a run, as the workflow returns it when the
