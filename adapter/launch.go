@@ -58,22 +58,28 @@ func (e *Engine) launch(ctx context.Context, id string, wait bool) (Outcome, err
 		return failOutcome(reason), nil
 	case errors.Is(err, mirror.ErrConflict):
 		return failOutcome(ReasonNotLaunchable), nil
+	case doc != nil:
+		// Claimed, but the previous run's children could not be deleted.
+		return Outcome{}, e.failUnstarted(ctx, doc, "could not delete the previous run's child processes", err)
 	default:
 		return Outcome{}, err
 	}
 	run, err := e.startRun(ctx, doc, wait)
 	if err != nil {
-		// Nothing will run it: fail the claimed document rather than leave it
-		// scheduled forever.
-		msg := "could not start the process workflow: " + err.Error()
-		if _, ferr := e.store.Fail(context.WithoutCancel(ctx), doc.ID, msg); ferr != nil {
-			e.log.Error("fail unstarted process", "process", doc.ProcessID, "error", ferr)
-		}
-		return Outcome{}, fmt.Errorf("launch %q: %w", doc.ProcessID, err)
+		return Outcome{}, e.failUnstarted(ctx, doc, "could not start the process workflow", err)
 	}
 	// The document as the launch left it (scheduled); the run may already
 	// have moved it on, as in optio-core, whose re-read races the same way.
 	return Outcome{OK: true, Process: doc, run: run}, nil
+}
+
+// failUnstarted fails a claimed document that nothing will run, rather than
+// leave it scheduled forever, and returns the launch's error.
+func (e *Engine) failUnstarted(ctx context.Context, doc *mirror.Process, what string, err error) error {
+	if _, ferr := e.store.Fail(context.WithoutCancel(ctx), doc.ID, what+": "+err.Error()); ferr != nil {
+		e.log.Error("fail unstarted process", "process", doc.ProcessID, "error", ferr)
+	}
+	return fmt.Errorf("launch %q: %s: %w", doc.ProcessID, what, err)
 }
 
 // resolveForAction finds the document an action names. When it returns no

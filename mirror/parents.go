@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -40,7 +41,7 @@ func (s *Store) mayHaveChildren(ctx context.Context, id bson.ObjectID) (bool, er
 		return true, nil
 	}
 	err := s.parents.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Err()
-	if err == mongo.ErrNoDocuments {
+	if errors.Is(err, mongo.ErrNoDocuments) {
 		return false, nil
 	}
 	if err != nil {
