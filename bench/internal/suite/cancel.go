@@ -52,17 +52,12 @@ func CancelLatency(ctx context.Context, env *Env, opts CancelOptions) (*CancelRe
 	if opts.Warmup < 0 {
 		opts.Warmup = 0
 	}
-	eng, err := env.NewEngine(ctx, "cancel")
+	sd, err := env.newSides(ctx, "cancel")
 	if err != nil {
 		return nil, err
 	}
-	defer StopEngine(eng)
-	bare, err := env.NewBare(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer bare.Stop()
-	logs0 := env.logs.snapshot()
+	defer sd.stop()
+	eng, bare := sd.eng, sd.bare
 
 	probes := map[string]*spinProbe{"spin-api": newSpinProbe(), "spin-temporal": newSpinProbe()}
 	for id, p := range probes {
@@ -255,7 +250,7 @@ func CancelLatency(ctx context.Context, env *Env, opts CancelOptions) (*CancelRe
 		}
 		b.WriteString(t)
 	}
-	b.WriteString(logsSince(env.logs.snapshot(), logs0))
+	b.WriteString(sd.logsSince(env))
 	res.Details = b.String()
 	return res, nil
 }

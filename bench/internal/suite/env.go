@@ -214,6 +214,37 @@ func StopEngine(eng *adapter.Engine) {
 	_ = eng.Shutdown(ctx)
 }
 
+// sides is what a measurement compares: an optio engine on a fresh
+// database and a bare worker on a queue of its own, with the warning and
+// error counts at their start.
+type sides struct {
+	eng   *adapter.Engine
+	bare  *Bare
+	logs0 map[string]int
+}
+
+// newSides starts both sides of a measurement; stop ends them.
+func (env *Env) newSides(ctx context.Context, measure string) (*sides, error) {
+	eng, err := env.NewEngine(ctx, measure)
+	if err != nil {
+		return nil, err
+	}
+	bare, err := env.NewBare(ctx)
+	if err != nil {
+		StopEngine(eng)
+		return nil, err
+	}
+	return &sides{eng: eng, bare: bare, logs0: env.logs.snapshot()}, nil
+}
+
+func (s *sides) stop() {
+	s.bare.Stop()
+	StopEngine(s.eng)
+}
+
+// logsSince lists the warnings and errors logged since the sides started.
+func (s *sides) logsSince(env *Env) string { return logsSince(env.logs.snapshot(), s.logs0) }
+
 // heartbeatInterval is how often optio's body heartbeats for a given timeout
 // (adapter's heartbeatInterval); the bare heartbeating activity uses it too.
 func heartbeatInterval(timeout time.Duration) time.Duration {

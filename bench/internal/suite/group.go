@@ -39,17 +39,12 @@ func ParallelGroup(ctx context.Context, env *Env, opts GroupOptions) (*Result, e
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 50
 	}
-	eng, err := env.NewEngine(ctx, "group")
+	sd, err := env.newSides(ctx, "group")
 	if err != nil {
 		return nil, err
 	}
-	defer StopEngine(eng)
-	bare, err := env.NewBare(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer bare.Stop()
-	logs0 := env.logs.snapshot()
+	defer sd.stop()
+	eng, bare := sd.eng, sd.bare
 
 	define := func(id string, n int) error {
 		_, err := eng.AdhocDefine(ctx, adapter.TaskInstance{ProcessID: id, Name: "Group", Execute: func(pc *adapter.ProcessContext) error {
@@ -209,7 +204,7 @@ func ParallelGroup(ctx context.Context, env *Env, opts GroupOptions) (*Result, e
 	}
 	b.WriteString(ou.Format("optio"))
 	b.WriteString(bu.Format("bare"))
-	b.WriteString(logsSince(env.logs.snapshot(), logs0))
+	b.WriteString(sd.logsSince(env))
 	res.Details = b.String()
 	return res, nil
 }

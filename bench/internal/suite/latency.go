@@ -52,17 +52,12 @@ func LaunchLatency(ctx context.Context, env *Env, opts LatencyOptions) (*Latency
 	if opts.Warmup < 0 {
 		opts.Warmup = 0
 	}
-	eng, err := env.NewEngine(ctx, "latency")
+	sd, err := env.newSides(ctx, "latency")
 	if err != nil {
 		return nil, err
 	}
-	defer StopEngine(eng)
-	bare, err := env.NewBare(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer bare.Stop()
-	logs0 := env.logs.snapshot()
+	defer sd.stop()
+	eng, bare := sd.eng, sd.bare
 	if _, err := eng.AdhocDefine(ctx, adapter.TaskInstance{
 		ProcessID: "trivial", Name: "Trivial",
 		Execute: func(*adapter.ProcessContext) error { return nil },
@@ -174,7 +169,7 @@ func LaunchLatency(ctx context.Context, env *Env, opts LatencyOptions) (*Latency
 		}
 		b.WriteString(t)
 	}
-	b.WriteString(logsSince(env.logs.snapshot(), logs0))
+	b.WriteString(sd.logsSince(env))
 	res.Details = b.String()
 	return res, nil
 }

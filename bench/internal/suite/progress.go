@@ -47,17 +47,12 @@ func ProgressRate(ctx context.Context, env *Env, opts ProgressOptions) (*Result,
 	if opts.Duration <= 0 {
 		opts.Duration = 2 * time.Second
 	}
-	eng, err := env.NewEngine(ctx, "progress")
+	sd, err := env.newSides(ctx, "progress")
 	if err != nil {
 		return nil, err
 	}
-	defer StopEngine(eng)
-	bare, err := env.NewBare(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer bare.Stop()
-	logs0 := env.logs.snapshot()
+	defer sd.stop()
+	eng, bare := sd.eng, sd.bare
 
 	results := map[string]*ProgressResult{}
 	for _, variant := range []string{"plain", "message"} {
@@ -152,7 +147,7 @@ func ProgressRate(ctx context.Context, env *Env, opts ProgressOptions) (*Result,
 		plain.Calls, plain.Elapsed.Seconds(), plain.Writes, float64(plain.Alloc)/(1<<20),
 		withMsg.Calls, withMsg.Elapsed.Seconds(), withMsg.Writes, withMsg.LogEntries, float64(withMsg.Alloc)/(1<<20),
 		bareCalls, bareWrites, float64(bareAlloc)/(1<<20))
-	b.WriteString(logsSince(env.logs.snapshot(), logs0))
+	b.WriteString(sd.logsSince(env))
 	return &Result{Name: "progress", Rows: rows, Details: b.String()}, nil
 }
 

@@ -33,17 +33,12 @@ func Throughput(ctx context.Context, env *Env, opts ThroughputOptions) (*Result,
 	if opts.N <= 0 {
 		opts.N = 500
 	}
-	eng, err := env.NewEngine(ctx, "throughput")
+	sd, err := env.newSides(ctx, "throughput")
 	if err != nil {
 		return nil, err
 	}
-	defer StopEngine(eng)
-	bare, err := env.NewBare(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer bare.Stop()
-	logs0 := env.logs.snapshot()
+	defer sd.stop()
+	eng, bare := sd.eng, sd.bare
 
 	trivial := func(*adapter.ProcessContext) error { return nil }
 	ids := func(prefix string, n int) []string {
@@ -161,7 +156,7 @@ func Throughput(ctx context.Context, env *Env, opts ThroughputOptions) (*Result,
 	}
 	b.WriteString(ou.Format("optio"))
 	b.WriteString(bu.Format("bare"))
-	b.WriteString(logsSince(env.logs.snapshot(), logs0))
+	b.WriteString(sd.logsSince(env))
 	res.Details = b.String()
 	return res, nil
 }
