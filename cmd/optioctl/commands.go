@@ -164,17 +164,11 @@ func (a *app) list(inv *invocation) error {
 		return transportf("list: %v", err)
 	}
 	if a.g.JSON {
-		docs := make([]json.RawMessage, 0, len(procs))
+		ptrs := make([]*adapter.Process, len(procs))
 		for i := range procs {
-			doc, err := adapter.ProcessJSON(&procs[i])
-			if err != nil {
-				return err
-			}
-			docs = append(docs, doc)
+			ptrs[i] = &procs[i]
 		}
-		b, _ := json.Marshal(docs)
-		a.printJSON(b)
-		return nil
+		return a.printProcessesJSON(ptrs)
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROCESS ID\tSTATE\tPROGRESS\tDEPTH\tNAME\t_ID")

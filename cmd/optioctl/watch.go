@@ -185,9 +185,19 @@ func bar(percent *float64) string {
 // printTreeJSON prints a frame as one line: the tree's documents in the
 // optio-engine wire form.
 func (a *app) printTreeJSON(tree []treeNode) error {
-	docs := make([]json.RawMessage, 0, len(tree))
-	for _, n := range tree {
-		doc, err := adapter.ProcessJSON(n.p)
+	procs := make([]*adapter.Process, len(tree))
+	for i, n := range tree {
+		procs[i] = n.p
+	}
+	return a.printProcessesJSON(procs)
+}
+
+// printProcessesJSON prints documents as a JSON array, each in the
+// optio-engine wire form.
+func (a *app) printProcessesJSON(procs []*adapter.Process) error {
+	docs := make([]json.RawMessage, 0, len(procs))
+	for _, p := range procs {
+		doc, err := adapter.ProcessJSON(p)
 		if err != nil {
 			return err
 		}

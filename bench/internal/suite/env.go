@@ -293,6 +293,35 @@ func randomHex(n int) string {
 	return hex.EncodeToString(buf)
 }
 
+// timedSide runs f as one side ("optio" or "bare") of a measurement that
+// runs the sides one after the other: under the side's pprof label, with the
+// CPU profile "{measure}-{side}", metered by m for ops operations. It returns
+// the wall time.
+func (env *Env) timedSide(ctx context.Context, measure, name string, m *meter, ops int, f func(context.Context)) time.Duration {
+	stop := env.Profile(measure + "-" + name)
+	defer stop()
+	var wall time.Duration
+	side(ctx, name, func(ctx context.Context) {
+		m.start()
+		f(ctx)
+		wall = m.stop(ops)
+	})
+	return wall
+}
+
+// inOrder runs the optio side and then the bare one, or bare first, and
+// stops at the first error.
+func inOrder(bareFirst bool, optio, bare func() error) error {
+	first, second := optio, bare
+	if bareFirst {
+		first, second = bare, optio
+	}
+	if err := first(); err != nil {
+		return err
+	}
+	return second()
+}
+
 // side runs f with the pprof label of a side on the calling goroutine (and
 // on every goroutine f starts).
 func side(ctx context.Context, name string, f func(context.Context)) {

@@ -133,34 +133,19 @@ func ParallelGroup(ctx context.Context, env *Env, opts GroupOptions) (*Result, e
 	var optioWall, bareWall time.Duration
 	var optioErr error
 	runOptio := func() error {
-		stop := env.Profile("group-optio")
-		defer stop()
-		side(ctx, "optio", func(ctx context.Context) {
-			om.start()
+		optioWall = env.timedSide(ctx, "group", "optio", om, opts.Children, func(ctx context.Context) {
 			optioErr = optioRun(ctx, "group")
-			optioWall = om.stop(opts.Children)
 		})
 		return nil
 	}
 	runBare := func() error {
-		stop := env.Profile("group-bare")
-		defer stop()
 		var err error
-		side(ctx, "bare", func(ctx context.Context) {
-			bm.start()
+		bareWall = env.timedSide(ctx, "group", "bare", bm, opts.Children, func(ctx context.Context) {
 			err = bareRun(ctx, "group", opts.Children)
-			bareWall = bm.stop(opts.Children)
 		})
 		return err
 	}
-	first, second := runOptio, runBare
-	if opts.BareFirst {
-		first, second = runBare, runOptio
-	}
-	if err := first(); err != nil {
-		return nil, err
-	}
-	if err := second(); err != nil {
+	if err := inOrder(opts.BareFirst, runOptio, runBare); err != nil {
 		return nil, err
 	}
 

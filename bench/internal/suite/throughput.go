@@ -86,12 +86,8 @@ func Throughput(ctx context.Context, env *Env, opts ThroughputOptions) (*Result,
 	var optioFailed, bareFailed int
 	var optioErr, bareErr error
 	runOptio := func() error {
-		stop := env.Profile("throughput-optio")
-		defer stop()
-		side(ctx, "optio", func(ctx context.Context) {
-			om.start()
+		optioWall = env.timedSide(ctx, "throughput", "optio", om, opts.N, func(ctx context.Context) {
 			optioFailed, optioErr = parallelCount(ctx, ids("p", opts.N), opts.N, optioRun)
-			optioWall = om.stop(opts.N)
 		})
 		if optioFailed == opts.N {
 			return optioErr
@@ -99,26 +95,15 @@ func Throughput(ctx context.Context, env *Env, opts ThroughputOptions) (*Result,
 		return nil
 	}
 	runBare := func() error {
-		stop := env.Profile("throughput-bare")
-		defer stop()
-		side(ctx, "bare", func(ctx context.Context) {
-			bm.start()
+		bareWall = env.timedSide(ctx, "throughput", "bare", bm, opts.N, func(ctx context.Context) {
 			bareFailed, bareErr = parallelCount(ctx, ids("p", opts.N), opts.N, bareRun)
-			bareWall = bm.stop(opts.N)
 		})
 		if bareFailed == opts.N {
 			return bareErr
 		}
 		return nil
 	}
-	first, second := runOptio, runBare
-	if opts.BareFirst {
-		first, second = runBare, runOptio
-	}
-	if err := first(); err != nil {
-		return nil, err
-	}
-	if err := second(); err != nil {
+	if err := inOrder(opts.BareFirst, runOptio, runBare); err != nil {
 		return nil, err
 	}
 	done, err := eng.ListProcesses(ctx, adapter.ListOptions{State: adapter.StateDone})
