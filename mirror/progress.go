@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,11 +21,9 @@ const MaxMessagesPerFlush = 10
 // log, but only while the process is still in the run that started at
 // runningSince and is active. It reports whether the document was written.
 func (s *Store) WriteProgress(ctx context.Context, id bson.ObjectID, runningSince time.Time, p Progress, entries []LogEntry) (bool, error) {
-	filter := bson.D{
-		{Key: "_id", Value: id},
-		{Key: "status.state", Value: bson.D{{Key: "$in", Value: []State{Running, CancelRequested, Cancelling}}}},
-		{Key: "status.runningSince", Value: runningSince},
-	}
+	active := []State{Running, CancelRequested, Cancelling}
+	guard := bson.D{{Key: "status.runningSince", Value: runningSince}}
+	filter := append(bson.D{{Key: "_id", Value: id}, {Key: "status.state", Value: bson.D{{Key: "$in", Value: active}}}}, guard...)
 	unlock := s.lockDoc(id)
 	defer unlock()
 	upd := setPush(bson.D{{Key: "progress", Value: p}}, entries...)
@@ -40,8 +37,7 @@ func (s *Store) WriteProgress(ctx context.Context, id bson.ObjectID, runningSinc
 		if err != nil {
 			return false, err
 		}
-		active := []State{Running, CancelRequested, Cancelling}
-		if !slices.Contains(active, cur.Status.State) || !matchesGuard(cur, bson.D{{Key: "status.runningSince", Value: runningSince}}) {
+		if !casAllows(cur, active, guard) {
 			return false, nil
 		}
 		filter = bson.D{{Key: "_id", Value: id}}

@@ -75,7 +75,7 @@ func (s *Store) lockedCAS(ctx context.Context, id bson.ObjectID, to State, from 
 // lockedCASFrom is lockedCAS given the document as just read under its lock.
 func (s *Store) lockedCASFrom(ctx context.Context, cur *Process, to State, from []State, extra bson.D, upd bson.D) (*Process, error) {
 	id := cur.ID
-	if !slices.Contains(from, cur.Status.State) || !matchesGuard(cur, extra) {
+	if !casAllows(cur, from, extra) {
 		return nil, &ConflictError{ID: id, To: to, Allowed: from, Current: cur.Status.State}
 	}
 	p, err := s.updateByID(ctx, id, upd)
@@ -86,6 +86,12 @@ func (s *Store) lockedCASFrom(ctx context.Context, cur *Process, to State, from 
 		return nil, fmt.Errorf("move process %s to %s: %w", id.Hex(), to, err)
 	}
 	return p, nil
+}
+
+// casAllows reports whether a compare-and-set from the states from, with the
+// extra conditions guard, may write the document cur (read in Go).
+func casAllows(cur *Process, from []State, guard bson.D) bool {
+	return slices.Contains(from, cur.Status.State) && matchesGuard(cur, guard)
 }
 
 // matchesGuard checks the extra conditions cas accepts (a run's
