@@ -233,16 +233,26 @@ func (m *Mirror) CreateChildren(ctx context.Context, in CreateChildrenInput) (Cr
 		return res, err
 	}
 	var spawned []LogLine
-	for i, doc := range docs {
-		if doc == nil {
+	for i, c := range docs {
+		switch {
+		case c.Doc == nil, c.Known && !in.Known:
 			res.Children[i] = CreatedChild{Duplicate: true}
-			continue
+		case c.Known:
+			res.Children[i] = CreatedChild{DocID: c.Doc.ID.Hex(), Order: c.Doc.Order, Known: true, State: c.Doc.Status.State, Error: derefString(c.Doc.Status.Error)}
+		default:
+			res.Children[i] = CreatedChild{DocID: c.Doc.ID.Hex(), Order: c.Doc.Order}
+			spawned = append(spawned, LogLine{Level: mirror.LevelEvent, Message: mirror.MsgSpawnedChild(in.Children[i].Name)})
 		}
-		res.Children[i] = CreatedChild{DocID: doc.ID.Hex(), Order: doc.Order}
-		spawned = append(spawned, LogLine{Level: mirror.LevelEvent, Message: mirror.MsgSpawnedChild(in.Children[i].Name)})
 	}
 	if err := m.Store.AppendLog(ctx, pid, m.stamp(spawned)...); err != nil {
 		return res, err
 	}
 	return res, nil
+}
+
+func derefString(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -19,6 +19,9 @@ const (
 	BodyName            = "optio.Body"
 	CancelBodyName      = "optio.CancelBody"
 	ScheduledLaunchName = "optio.ScheduledLaunch"
+	CancelChildrenName  = "optio.CancelChildren"
+	AwaitChildrenName   = "optio.AwaitChildren"
+	WorkflowOpenName    = "optio.WorkflowOpen"
 )
 
 // BodyFailedType is the ApplicationError type of a body that returned an error.
@@ -141,6 +144,10 @@ type BodyInput struct {
 	// workflow has nothing to wait for then): one local activity fewer per
 	// run. Outcome is set by the activity.
 	Finish *FinishInput `json:",omitempty"`
+	// Revision is the process workflow's revision (workflows.CurrentRevision
+	// when it started): from 2 on, the body sends its children to a children
+	// workflow instead of its own.
+	Revision int `json:",omitempty"`
 }
 
 // BodyResult is what a body that returned without error reports.
@@ -178,6 +185,10 @@ type CreateChildrenInput struct {
 	// follow it. Duplicates use none.
 	FirstOrder int
 	Children   []ChildSpec
+	// Known reports children this launch already has (documents under the
+	// same parent from an earlier body run) as Known, with their state,
+	// instead of as Duplicate.
+	Known bool `json:",omitempty"`
 }
 
 // ChildSpec is one child document to insert.
@@ -199,4 +210,22 @@ type CreatedChild struct {
 	Order int
 	// Duplicate is true when the processId is taken by another process.
 	Duplicate bool
+	// Known is true when the processId belongs to a child of the same parent
+	// created earlier in this launch (CreateChildrenInput.Known); State and
+	// Error are its document's.
+	Known bool         `json:",omitempty"`
+	State mirror.State `json:",omitempty"`
+	Error string       `json:",omitempty"`
+}
+
+// ChildrenOf names the children of one launch of a process.
+type ChildrenOf struct {
+	ParentDocID string
+	// IDPrefix makes a child's workflow ID from its processId.
+	IDPrefix string
+}
+
+// WorkflowRef names a workflow, for WorkflowOpen.
+type WorkflowRef struct {
+	WorkflowID string
 }

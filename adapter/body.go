@@ -11,7 +11,6 @@ import (
 
 	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/mirror"
-	"github.com/optio-temporal/optio/workflows"
 )
 
 // bodyRunner runs task functions for the body activity.
@@ -46,6 +45,7 @@ func (r bodyRunner) RunBody(ctx context.Context, run *activities.BodyRun) (activ
 		docID:      docID,
 		workflowID: in.WorkflowID,
 		runID:      in.RunID,
+		revision:   in.Revision,
 		params:     params,
 		metadata:   metadata,
 		services:   e.cfg.Services,
@@ -55,9 +55,7 @@ func (r bodyRunner) RunBody(ctx context.Context, run *activities.BodyRun) (activ
 	if in.Attempt > 1 {
 		e.log.Info("re-running body after a lost worker", "process", in.ProcessID, "attempt", in.Attempt)
 	}
-	stopSignals := r.signalProgress(ctx, in, buf)
 	bodyErr := callBody(fn, pc)
-	stopSignals()
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := buf.Close(flushCtx); err != nil {
@@ -72,48 +70,6 @@ func (r bodyRunner) RunBody(ctx context.Context, run *activities.BodyRun) (activ
 		return activities.BodyResult{}, bodyErr
 	}
 	return activities.BodyResult{Cancelled: cancelled, SpawnedChildren: pc.spawned.Load()}, nil
-}
-
-// progressSignalInterval is how often, at most, a body tells its workflow
-// its progress (for QueryState); each signal is a history event, so it is
-// kept coarse.
-const progressSignalInterval = 2 * time.Second
-
-// signalProgress sends the latest progress to the workflow whenever it has
-// changed, at most every progressSignalInterval, until the returned func runs.
-func (r bodyRunner) signalProgress(ctx context.Context, in activities.BodyInput, buf *mirror.ProgressBuffer) func() {
-	done := make(chan struct{})
-	stopped := make(chan struct{})
-	last := buf.Latest() // before the body reports anything
-	go func() {
-		defer close(stopped)
-		t := time.NewTicker(progressSignalInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			cur := buf.Latest()
-			if sameProgress(cur, last) {
-				continue
-			}
-			last = cur
-			if err := r.e.cfg.Temporal.SignalWorkflow(ctx, in.WorkflowID, in.RunID, workflows.SignalProgress, cur); err != nil {
-				r.e.log.Debug("progress signal failed", "process", in.ProcessID, "error", err)
-			}
-		}
-	}()
-	return func() { close(done); <-stopped }
-}
-
-func sameProgress(a, b mirror.Progress) bool {
-	eq := func(x, y *float64) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
-	eqs := func(x, y *string) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
-	return eq(a.Percent, b.Percent) && eqs(a.Message, b.Message)
 }
 
 // callBody runs fn, turning a panic into an error so that a buggy task fails

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/optio-temporal/optio/activities"
@@ -196,6 +197,12 @@ func (c *ProcessContext) runChild(spec ChildSpec) (workflows.ChildReply, error) 
 		Params:      spec.Params,
 		BodyQueue:   e.localQueue,
 	})
+	if err != nil && c.ctx.Err() != nil {
+		// The process was cancelled while the request was on its way (its
+		// children workflow may be gone already): a refused spawn.
+		t.remove(spec.ProcessID)
+		return workflows.ChildReply{}, c.refuse(spec)
+	}
 	if err != nil {
 		t.remove(spec.ProcessID)
 		return reply, fmt.Errorf("run child %q: %w", spec.ProcessID, err)
@@ -208,7 +215,7 @@ func (c *ProcessContext) runChild(spec ChildSpec) (workflows.ChildReply, error) 
 		t.remove(spec.ProcessID)
 		return reply, c.refuse(spec)
 	}
-	if reply.RunID != "" {
+	if reply.WorkflowID != "" && reply.State == "" {
 		var res workflows.ProcessResult
 		err := e.cfg.Temporal.GetWorkflow(waitCtx, reply.WorkflowID, reply.RunID).Get(waitCtx, &res)
 		reply = workflows.ReplyFromResult(res, err)
@@ -223,10 +230,13 @@ const maxSpawnBatch = 100
 // spawner sends a body's child requests to its workflow, batching those that
 // queue up while a batch is in flight into one UpdateRunChildren call.
 type spawner struct {
-	pc      *ProcessContext
-	mu      sync.Mutex
-	queue   []*spawnCall
-	sending bool
+	pc *ProcessContext
+	// helperID is the children workflow's ID (revision 2), once opened;
+	// only the sending goroutine touches it.
+	helperID string
+	mu       sync.Mutex
+	queue    []*spawnCall
+	sending  bool
 }
 
 type spawnCall struct {
@@ -273,23 +283,16 @@ func (s *spawner) loop() {
 }
 
 func (s *spawner) send(batch []*spawnCall) {
-	pc := s.pc
 	reqs := make([]workflows.ChildRequest, len(batch))
 	for i, call := range batch {
 		reqs[i] = call.req
 	}
-	ctx := context.WithoutCancel(pc.ctx)
 	var replies []workflows.ChildReply
-	handle, err := pc.engine.cfg.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   pc.workflowID,
-		RunID:        pc.runID,
-		UpdateID:     "children:" + uuid.NewString(),
-		UpdateName:   workflows.UpdateRunChildren,
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-		Args:         []any{reqs},
-	})
-	if err == nil {
-		err = handle.Get(ctx, &replies)
+	var err error
+	if s.pc.revision >= 2 {
+		replies, err = s.sendToHelper(reqs)
+	} else {
+		replies, err = s.update(s.pc.workflowID, s.pc.runID, reqs)
 	}
 	if err == nil && len(replies) != len(batch) {
 		err = fmt.Errorf("workflow answered %d of %d child requests", len(replies), len(batch))
@@ -301,6 +304,119 @@ func (s *spawner) send(batch []*spawnCall) {
 			call.reply = replies[i]
 		}
 		close(call.done)
+	}
+}
+
+// update sends one UpdateRunChildren to a workflow.
+func (s *spawner) update(workflowID, runID string, reqs []workflows.ChildRequest) ([]workflows.ChildReply, error) {
+	ctx := context.WithoutCancel(s.pc.ctx)
+	var replies []workflows.ChildReply
+	handle, err := s.pc.engine.cfg.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   workflowID,
+		RunID:        runID,
+		UpdateID:     "children:" + uuid.NewString(),
+		UpdateName:   workflows.UpdateRunChildren,
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+		Args:         []any{reqs},
+	})
+	if err == nil {
+		err = handle.Get(ctx, &replies)
+	}
+	return replies, err
+}
+
+// sendToHelper sends child requests to the launch's children workflow
+// (revision 2), opening it on first use. Requests it answers Retry, and
+// whole updates refused while it rolls over to a new run, go again.
+func (s *spawner) sendToHelper(reqs []workflows.ChildRequest) ([]workflows.ChildReply, error) {
+	if s.helperID == "" {
+		id, refused, err := s.openHelper()
+		if err != nil || refused {
+			out := make([]workflows.ChildReply, len(reqs))
+			for i := range out {
+				out[i] = workflows.ChildReply{State: mirror.Cancelled, Refused: true}
+			}
+			return out, err
+		}
+		s.helperID = id
+	}
+	out := make([]workflows.ChildReply, len(reqs))
+	todo := make([]int, len(reqs))
+	for i := range todo {
+		todo[i] = i
+	}
+	backoff := 20 * time.Millisecond
+	for len(todo) > 0 {
+		batch := make([]workflows.ChildRequest, len(todo))
+		for k, i := range todo {
+			batch[k] = reqs[i]
+		}
+		replies, err := s.update(s.helperID, "", batch)
+		if err != nil {
+			if !retryableSpawn(err) {
+				return nil, err
+			}
+			if err := sleepCtx(context.WithoutCancel(s.pc.ctx), backoff); err != nil {
+				return nil, err
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		if len(replies) != len(batch) {
+			return nil, fmt.Errorf("children workflow answered %d of %d child requests", len(replies), len(batch))
+		}
+		var again []int
+		for k, i := range todo {
+			if replies[k].Retry {
+				again = append(again, i)
+				continue
+			}
+			out[i] = replies[k]
+		}
+		todo = again
+		backoff = 20 * time.Millisecond
+	}
+	return out, nil
+}
+
+// openHelper asks the process workflow for its children workflow.
+func (s *spawner) openHelper() (string, bool, error) {
+	pc := s.pc
+	ctx := context.WithoutCancel(pc.ctx)
+	handle, err := pc.engine.cfg.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   pc.workflowID,
+		RunID:        pc.runID,
+		UpdateID:     "open-children:" + pc.runID,
+		UpdateName:   workflows.UpdateOpenChildren,
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var reply workflows.OpenChildrenReply
+	if err == nil {
+		err = handle.Get(ctx, &reply)
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("open the children workflow: %w", err)
+	}
+	return reply.WorkflowID, reply.Refused, nil
+}
+
+// retryableSpawn reports whether a failed update to a children workflow
+// should be sent again: it was rolling over to a new run.
+func retryableSpawn(err error) bool {
+	var exhausted *serviceerror.ResourceExhausted
+	var unavailable *serviceerror.Unavailable
+	return workflows.IsRollingOver(err) || errors.As(err, &exhausted) || errors.As(err, &unavailable)
+}
+
+// sleepCtx waits for d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

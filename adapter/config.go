@@ -59,6 +59,13 @@ type Config struct {
 	// active state whose workflow has closed (terminated from the Temporal
 	// UI, for instance) and fails them. Default 5 s; negative disables.
 	ReconcileInterval time.Duration
+	// ClosedRunWatchInterval is how often the engine asks Temporal's
+	// visibility store for process workflow runs that the server ended
+	// (terminated from the Web UI or for exceeding a history limit, timed
+	// out) and fails their documents, with the server's reason. One query
+	// per interval, whatever the number of processes. Default 500 ms;
+	// negative disables (ReconcileInterval still catches them, later).
+	ClosedRunWatchInterval time.Duration
 	// ScheduleTimeZone is the IANA time zone of cron schedules. Default UTC.
 	ScheduleTimeZone string
 	// DisableWorker makes a client-only engine: it can launch, cancel and
@@ -109,6 +116,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ReconcileInterval == 0 {
 		c.ReconcileInterval = 5 * time.Second
+	}
+	if c.ClosedRunWatchInterval == 0 {
+		c.ClosedRunWatchInterval = 500 * time.Millisecond
 	}
 	if c.ScheduleTimeZone != "" {
 		if _, err := time.LoadLocation(c.ScheduleTimeZone); err != nil {

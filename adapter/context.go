@@ -27,10 +27,12 @@ type ProcessContext struct {
 	docID      bson.ObjectID
 	workflowID string
 	runID      string
-	params     map[string]any
-	metadata   map[string]any
-	services   map[string]any
-	progress   *mirror.ProgressBuffer
+	// revision is the process workflow's revision (BodyInput.Revision).
+	revision int
+	params   map[string]any
+	metadata map[string]any
+	services map[string]any
+	progress *mirror.ProgressBuffer
 	// listener forwards this child's reports to its parent's tracker.
 	listener func(percent *float64, message *string)
 

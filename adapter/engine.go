@@ -103,6 +103,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		e.bg.Add(1)
 		go e.reconcileLoop(bgCtx)
 	}
+	if cfg.ClosedRunWatchInterval > 0 {
+		e.bg.Add(1)
+		go e.watchClosedRuns(bgCtx)
+	}
 	e.log.Info("Optio initialized", "taskQueue", cfg.TaskQueue, "namespace", cfg.Namespace, "redis", cfg.RedisURL != "")
 	return e, nil
 }
@@ -125,7 +129,9 @@ func (e *Engine) startWorkers() error {
 	})
 	shared.RegisterWorkflowWithOptions(workflows.Process, workflow.RegisterOptions{Name: workflows.ProcessName})
 	shared.RegisterWorkflowWithOptions(workflows.ScheduledLaunch, workflow.RegisterOptions{Name: workflows.ScheduledLaunchName})
+	shared.RegisterWorkflowWithOptions(workflows.Children, workflow.RegisterOptions{Name: workflows.ChildrenName})
 	m := &activities.Mirror{Store: e.store, Locator: locator{e}, Logger: e.log}
+	kids := &activities.Children{Store: e.store, Temporal: e.cfg.Temporal, Logger: e.log}
 	e.bodies.Finish = m.Finish
 	for name, fn := range map[string]any{
 		activities.StartRunName:        m.StartRun,
@@ -137,6 +143,9 @@ func (e *Engine) startWorkers() error {
 		activities.CreateChildrenName:  m.CreateChildren,
 		activities.ScheduledLaunchName: e.scheduledLaunch,
 		activities.BodyName:            e.bodies.Body,
+		activities.CancelChildrenName:  kids.CancelChildren,
+		activities.AwaitChildrenName:   kids.AwaitChildren,
+		activities.WorkflowOpenName:    kids.WorkflowOpen,
 	} {
 		shared.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

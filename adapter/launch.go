@@ -145,7 +145,7 @@ func (e *Engine) startRun(ctx context.Context, doc *mirror.Process, returnDoc bo
 		cancel()
 		if werr != nil && waitCtx.Err() != nil && ctx.Err() == nil {
 			e.log.Warn("terminating stale workflow run of a relaunched process", "workflowId", wfID)
-			if terr := e.cfg.Temporal.TerminateWorkflow(ctx, wfID, "", "superseded by a new launch: the mirror showed the process as not running"); terr != nil {
+			if terr := e.cfg.Temporal.TerminateWorkflow(ctx, wfID, "", supersededReason+": the mirror showed the process as not running"); terr != nil {
 				var nf *serviceerror.NotFound
 				if !errors.As(terr, &nf) {
 					return nil, terr
@@ -179,11 +179,20 @@ func (e *Engine) LaunchAndWait(ctx context.Context, id string) (*Process, error)
 		res = workflows.ProcessResult{}
 		var app *temporal.ApplicationError
 		var canceled *temporal.CanceledError
+		var terminated *temporal.TerminatedError
+		var timedOut *temporal.TimeoutError
 		switch {
 		case errors.As(err, &app) && app.HasDetails():
 			_ = app.Details(&res)
 		case errors.As(err, &canceled) && canceled.HasDetails():
 			_ = canceled.Details(&res)
+		case errors.As(err, &terminated), errors.As(err, &timedOut):
+			// The server ended the run: nothing wrote its end, so write it
+			// now rather than return an active state as final.
+			wfID := e.WorkflowID(out.Process.ProcessID)
+			if ferr := e.failClosedRun(ctx, wfID, out.run.GetRunID()); ferr != nil {
+				return nil, fmt.Errorf("launch %q: run ended by the server: %w", id, ferr)
+			}
 		}
 	}
 	if len(res.Doc) > 0 {

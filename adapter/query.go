@@ -5,8 +5,11 @@ import (
 	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.temporal.io/sdk/converter"
 
+	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/mirror"
+	"github.com/optio-temporal/optio/workflows"
 )
 
 // GetProcess returns the document of a process, by processId or by _id in
@@ -47,4 +50,40 @@ func (e *Engine) ListProcesses(ctx context.Context, opts ListOptions) ([]Process
 		q.RootID = &oid
 	}
 	return e.store.List(ctx, q)
+}
+
+// RunState returns what the workflow of a process's latest run knows about
+// it (the optio.state query: state, body queue, body runs, cancel requested)
+// together with its latest progress, which the workflow never holds
+// (progress is not a history event): it comes from the body's last
+// heartbeat when the body is running, else from the document.
+func (e *Engine) RunState(ctx context.Context, id string) (workflows.StateView, error) {
+	var v workflows.StateView
+	p, err := e.GetProcess(ctx, id)
+	if err != nil {
+		return v, err
+	}
+	wfID := e.WorkflowID(p.ProcessID)
+	res, err := e.cfg.Temporal.QueryWorkflow(ctx, wfID, "", workflows.QueryState)
+	if err != nil {
+		return v, fmt.Errorf("query workflow %s: %w", wfID, err)
+	}
+	if err := res.Get(&v); err != nil {
+		return v, fmt.Errorf("query workflow %s: %w", wfID, err)
+	}
+	v.Progress = p.Progress
+	desc, err := e.cfg.Temporal.DescribeWorkflowExecution(ctx, wfID, "")
+	if err != nil {
+		return v, nil // the document's progress will do
+	}
+	for _, a := range desc.GetPendingActivities() {
+		if a.GetActivityType().GetName() != activities.BodyName || a.GetHeartbeatDetails() == nil {
+			continue
+		}
+		var pr *mirror.Progress
+		if converter.GetDefaultDataConverter().FromPayloads(a.GetHeartbeatDetails(), &pr) == nil && pr != nil {
+			v.Progress = *pr
+		}
+	}
+	return v, nil
 }

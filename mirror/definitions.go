@@ -161,15 +161,16 @@ func (s *Store) InsertChild(ctx context.Context, parent *Process, c Child) (*Pro
 
 // InsertChildren inserts children under parent in order, numbering them from
 // firstOrder (their Order fields are ignored). A child whose processId is
-// taken gets a nil document and uses no order number, unless the document
-// holding it is this parent's child with the very order number it would get:
-// that is an earlier, interrupted call's insert, which is kept. It stops at
-// the first other error.
-func (s *Store) InsertChildren(ctx context.Context, parent *Process, firstOrder int, cs []Child) ([]*Process, error) {
+// taken uses no order number and gets a nil document, unless the document
+// holding it is this parent's child: with the very order number it would
+// get, it is an earlier, interrupted call's insert, which is kept as if
+// inserted now; with another, it is returned with Known set (a child of the
+// same launch asked for again). It stops at the first other error.
+func (s *Store) InsertChildren(ctx context.Context, parent *Process, firstOrder int, cs []Child) ([]InsertedChild, error) {
 	if err := s.markParent(ctx, parent.ID); err != nil {
 		return nil, err
 	}
-	out := make([]*Process, len(cs))
+	out := make([]InsertedChild, len(cs))
 	order := firstOrder
 	for i, c := range cs {
 		c.Order = order
@@ -179,16 +180,29 @@ func (s *Store) InsertChildren(ctx context.Context, parent *Process, firstOrder 
 			if err != nil {
 				return out, err
 			}
-			if doc.ParentID == nil || *doc.ParentID != parent.ID || doc.Order != order {
+			if doc.ParentID == nil || *doc.ParentID != parent.ID {
+				continue
+			}
+			if doc.Order != order {
+				out[i] = InsertedChild{Doc: doc, Known: true}
 				continue
 			}
 		} else if err != nil {
 			return out, err
 		}
-		out[i] = doc
+		out[i] = InsertedChild{Doc: doc}
 		order++
 	}
 	return out, nil
+}
+
+// InsertedChild is what InsertChildren did with one child.
+type InsertedChild struct {
+	// Doc is the child's document; nil when its processId belongs to
+	// another process.
+	Doc *Process
+	// Known is true when Doc was there before: a child of the same parent.
+	Known bool
 }
 
 func (s *Store) insertChild(ctx context.Context, parent *Process, c Child) (*Process, error) {

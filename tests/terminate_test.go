@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -11,9 +12,10 @@ import (
 
 // TestTerminatedWorkflowNeverLeavesTheProcessActive: a workflow terminated
 // from the Temporal side (the Web UI's "Terminate") cannot write its
-// process's end state; the reconciler finds the document active with its
-// workflow closed and fails it, saying why, whether the process was
-// scheduled, running or cancelling. The failed process can be launched again.
+// process's end state; the engine's closed-run watcher finds the run in
+// Temporal's visibility store and fails the document, with the server's
+// reason, whether the process was scheduled, running or cancelling. The
+// failed process can be launched again.
 func TestTerminatedWorkflowNeverLeavesTheProcessActive(t *testing.T) {
 	for _, tc := range []struct {
 		state adapter.State
@@ -31,7 +33,7 @@ func TestTerminatedWorkflowNeverLeavesTheProcessActive(t *testing.T) {
 			s := newSystem(t, adapter.Config{
 				TaskDefinitions:   tasks,
 				DisableWorker:     tc.clientOnly,
-				ReconcileInterval: 200 * time.Millisecond,
+				ReconcileInterval: -1, // the watcher alone
 			})
 			s.launch("job")
 			if !tc.clientOnly {
@@ -45,11 +47,14 @@ func TestTerminatedWorkflowNeverLeavesTheProcessActive(t *testing.T) {
 			s.waitState("job", tc.state)
 
 			require.NoError(t, s.temporal().TerminateWorkflow(s.ctx(), s.eng.WorkflowID("job"), "", "operator pressed Terminate"))
+			terminated := time.Now()
 
 			p := s.waitState("job", adapter.StateFailed)
-			require.Equal(t, "Process workflow was terminated on the Temporal side while "+string(tc.state), *p.Status.Error)
+			t.Logf("document failed %v after the terminate", time.Since(terminated).Round(time.Millisecond))
+			how := "was terminated on the Temporal side (reason: operator pressed Terminate)"
+			require.Equal(t, "Process workflow "+how+" while "+string(tc.state), *p.Status.Error)
 			require.NotNil(t, p.Status.FailedAt)
-			require.GreaterOrEqual(t, findLog(p, "event", "State reconciled: "+string(tc.state)+" -> failed (workflow was terminated on the Temporal side)"), 0,
+			require.GreaterOrEqual(t, findLog(p, "event", "State reconciled: "+string(tc.state)+" -> failed (workflow "+how+")"), 0,
 				"log:\n%s", formatLog(p))
 
 			g.open()
@@ -58,5 +63,58 @@ func TestTerminatedWorkflowNeverLeavesTheProcessActive(t *testing.T) {
 			}
 			s.run("job")
 		})
+	}
+}
+
+// TestLaunchAndWaitReturnsTheEndOfATerminatedRun: LaunchAndWait never returns
+// an active state as final. When the server ends the run, it writes the
+// failure itself (the watcher is off here) and returns the failed document.
+func TestLaunchAndWaitReturnsTheEndOfATerminatedRun(t *testing.T) {
+	g := newGate(t)
+	s := newSystem(t, adapter.Config{
+		TaskDefinitions:        staticTasks(adapter.TaskInstance{ProcessID: "job", Name: "Job", Execute: g.stubborn}),
+		ReconcileInterval:      -1,
+		ClosedRunWatchInterval: -1,
+	})
+	defer g.open()
+	go func() {
+		g.waitStarted(t)
+		_ = s.temporal().TerminateWorkflow(s.ctx(), s.eng.WorkflowID("job"), "", "stop it")
+	}()
+	p, err := s.eng.LaunchAndWait(s.ctx(), "job")
+	require.NoError(t, err)
+	require.Equal(t, adapter.StateFailed, p.Status.State)
+	require.Equal(t, "Process workflow was terminated on the Temporal side (reason: stop it) while running", *p.Status.Error)
+}
+
+// TestTerminatedParentEndsItsChildren: terminating a parent's workflow fails
+// the parent and cancels its running children (through its children
+// workflow, which the server cancels by the parent close policy).
+func TestTerminatedParentEndsItsChildren(t *testing.T) {
+	g := newGate(t)
+	parent := func(pc *adapter.ProcessContext) error {
+		grp := pc.ParallelGroup(adapter.GroupOptions{MaxConcurrency: 3})
+		for i := range 3 {
+			if err := grp.Spawn(adapter.ChildSpec{ProcessID: fmt.Sprintf("parent/c%d", i), Name: "C", Execute: g.cooperative}); err != nil {
+				return err
+			}
+		}
+		_, err := grp.Wait()
+		return err
+	}
+	s := newSystem(t, adapter.Config{
+		TaskDefinitions:   staticTasks(adapter.TaskInstance{ProcessID: "parent", Name: "Parent", Execute: parent}),
+		ReconcileInterval: -1,
+	})
+	defer g.open()
+	s.launch("parent")
+	for i := range 3 {
+		s.waitState(fmt.Sprintf("parent/c%d", i), adapter.StateRunning)
+	}
+	require.NoError(t, s.temporal().TerminateWorkflow(s.ctx(), s.eng.WorkflowID("parent"), "", "operator pressed Terminate"))
+	p := s.waitState("parent", adapter.StateFailed)
+	require.Contains(t, *p.Status.Error, "operator pressed Terminate")
+	for i := range 3 {
+		s.waitState(fmt.Sprintf("parent/c%d", i), adapter.StateCancelled)
 	}
 }

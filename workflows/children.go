@@ -49,7 +49,10 @@ type ChildReply struct {
 	Refused bool
 	// Duplicate is true when the processId is taken by another process; no
 	// document was created.
-	Duplicate  bool
+	Duplicate bool
+	// Retry is true when the request was not handled (a children workflow
+	// takes a bounded number per update); the caller sends it again.
+	Retry      bool `json:",omitempty"`
 	WorkflowID string
 	RunID      string
 }

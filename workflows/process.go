@@ -19,10 +19,6 @@ const ProcessName = "optio.Process"
 // QueryState is the name of the process workflow's query; it returns a StateView.
 const QueryState = "optio.state"
 
-// SignalProgress carries a body's latest progress to its workflow, so that
-// QueryState can report it; bodies send it at most every few seconds.
-const SignalProgress = "optio.progress"
-
 // ProcessFailedType is the ApplicationError type a process workflow fails with
 // when its process ends failed.
 const ProcessFailedType = "optio.ProcessFailed"
@@ -88,7 +84,12 @@ type ProcessInput struct {
 //     returns nil, uncancelled and without children, writes the run's end
 //     itself (activities.BodyInput.Finish), saving the Finish local
 //     activity.
-const CurrentRevision = 1
+//   - 2: children are started and tracked by a children workflow of their
+//     own (Children, ID {workflowID}#children), which continues as new
+//     before its history grows large; the process workflow only starts it
+//     (UpdateOpenChildren) and waits for it, so its own history no longer
+//     grows with its children.
+const CurrentRevision = 2
 
 // ProcessResult is the end of a run, as the workflow returns it when the
 // process did not fail.
@@ -109,7 +110,10 @@ type StateView struct {
 	BodyRuns        int          `json:"bodyRuns"`
 	CancelRequested bool         `json:"cancelRequested"`
 	Error           string       `json:"error,omitempty"`
-	// Progress is the latest progress the body signalled.
+	// Progress is the latest progress. The workflow itself never knows it
+	// (progress is not a history event): the query leaves it empty, and
+	// adapter.Engine.RunState fills it from the body's last heartbeat or the
+	// document.
 	Progress mirror.Progress `json:"progress"`
 }
 
@@ -131,6 +135,10 @@ type process struct {
 	acceptChildren bool
 	// finished is the terminal write a body activity made itself.
 	finished *activities.FinishResult
+	// cancellable is the document's flag, from StartRun.
+	cancellable bool
+	// helper is the children workflow (revision 2), once started.
+	helper *helperRun
 }
 
 // Process is the workflow of one launch of a process: it moves the document
@@ -150,20 +158,15 @@ func Process(ctx workflow.Context, in ProcessInput) (ProcessResult, error) {
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (StateView, error) { return p.view, nil }); err != nil {
 		return ProcessResult{}, err
 	}
-	progress := workflow.GetSignalChannel(ctx, SignalProgress)
-	workflow.Go(ctx, func(gctx workflow.Context) {
-		for {
-			var pr mirror.Progress
-			if !progress.Receive(gctx, &pr) {
-				return
-			}
-			p.view.Progress = pr
-		}
-	})
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRunChildren, p.runChildren, workflow.UpdateHandlerOptions{
 		Validator: validateChildRequests,
 	}); err != nil {
 		return ProcessResult{}, err
+	}
+	if in.Revision >= 2 {
+		if err := workflow.SetUpdateHandler(ctx, UpdateOpenChildren, p.openChildren); err != nil {
+			return ProcessResult{}, err
+		}
 	}
 	return p.run(ctx)
 }
@@ -210,6 +213,7 @@ func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
 		return ProcessResult{}, err
 	}
 	p.view.State = start.State
+	p.cancellable = start.Cancellable
 	if !start.Started {
 		// Cancelled (or deleted) before the body started: nothing to run.
 		if ctx.Err() != nil {
@@ -225,6 +229,7 @@ func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
 		// Nothing will wait for the children any more.
 		p.cancelInflight()
 	}
+	p.closeHelper(fin.Outcome == activities.OutcomeFailed)
 	// Children end before their parent: its end state is written last.
 	_ = workflow.Await(p.mctx, func() bool { return p.inflight == 0 && workflow.AllHandlersFinished(p.mctx) })
 	var res activities.FinishResult
@@ -329,6 +334,7 @@ func (p *process) runBody(ctx workflow.Context, start activities.StartRunResult)
 			Metadata:     start.Metadata,
 			Attempt:      run,
 			Finish:       bodyFinish,
+			Revision:     p.in.Revision,
 		})
 		finished := false
 		ignoring := !start.Cancellable && ctx.Err() != nil

@@ -11,9 +11,10 @@ import (
 	"github.com/optio-temporal/optio/workflows"
 )
 
-// The process workflow answers QueryState with the process's state and the
-// progress its body last signalled, for a parent and for a child alike: what
-// an operator sees from the Temporal Web UI's query tab.
+// The process workflow answers QueryState with the process's state, and
+// Engine.RunState adds the progress the body last reported (from its
+// heartbeat, never from a history event), for a parent and for a child
+// alike.
 func TestQueryStateReportsStateAndProgress(t *testing.T) {
 	g := newGates()
 	parent := adapter.TaskInstance{ProcessID: "q", Name: "Q", Execute: func(pc *adapter.ProcessContext) error {
@@ -28,12 +29,7 @@ func TestQueryStateReportsStateAndProgress(t *testing.T) {
 	h := newHarness(t, parent)
 	h.launch("q")
 	query := func(id string) (workflows.StateView, error) {
-		var v workflows.StateView
-		res, err := h.env.Temporal.Client.QueryWorkflow(h.ctx, h.eng.WorkflowID(id), "", workflows.QueryState)
-		if err != nil {
-			return v, err
-		}
-		return v, res.Get(&v)
+		return h.eng.RunState(h.ctx, id)
 	}
 	for id, want := range map[string]string{"q": "parent at forty", "q/child": "child at seventy"} {
 		require.Eventually(t, func() bool {
@@ -51,4 +47,10 @@ func TestQueryStateReportsStateAndProgress(t *testing.T) {
 	v, err := query("q")
 	require.NoError(t, err)
 	assert.Equal(t, adapter.StateDone, v.State)
+	// The query itself answers without progress: no signal carried it.
+	res, err := h.env.Temporal.Client.QueryWorkflow(h.ctx, h.eng.WorkflowID("q"), "", workflows.QueryState)
+	require.NoError(t, err)
+	var raw workflows.StateView
+	require.NoError(t, res.Get(&raw))
+	assert.Nil(t, raw.Progress.Message)
 }

@@ -10,6 +10,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/optio-temporal/optio/adapter"
+	"github.com/optio-temporal/optio/workflows"
 )
 
 func phase(pc *adapter.ProcessContext) error {
@@ -76,19 +77,28 @@ func TestSeedSequentialChildren(t *testing.T) {
 		"Spawned child: Phase 1", "Starting phase 2", "Spawned child: Phase 2", "Complete", "State changed to done",
 	}, msgs)
 
-	// The Web UI lists the children under the parent: they are child
-	// workflows started by the parent's workflow.
-	hist := h.env.Temporal.Client.GetWorkflowHistory(h.ctx, h.eng.WorkflowID("parent-task"), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	var started []string
-	for hist.HasNext() {
-		ev, err := hist.Next()
-		require.NoError(t, err)
-		if a := ev.GetStartChildWorkflowExecutionInitiatedEventAttributes(); a != nil {
-			started = append(started, a.GetWorkflowId())
+	// The Web UI lists the children under the parent: the parent's workflow
+	// starts its children workflow ({id}#children), which starts the
+	// children as its own child workflows.
+	startedBy := func(wfID string) []string {
+		hist := h.env.Temporal.Client.GetWorkflowHistory(h.ctx, wfID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		var started []string
+		for hist.HasNext() {
+			ev, err := hist.Next()
+			require.NoError(t, err)
+			if a := ev.GetStartChildWorkflowExecutionInitiatedEventAttributes(); a != nil {
+				started = append(started, a.GetWorkflowId())
+			}
 		}
+		return started
 	}
-	assert.Equal(t, []string{h.eng.WorkflowID("parent-task/phase-1"), h.eng.WorkflowID("parent-task/phase-2")}, started)
+	helper := h.eng.WorkflowID("parent-task") + workflows.ChildrenIDSuffix
+	assert.Equal(t, []string{helper}, startedBy(h.eng.WorkflowID("parent-task")))
+	assert.Equal(t, []string{h.eng.WorkflowID("parent-task/phase-1"), h.eng.WorkflowID("parent-task/phase-2")}, startedBy(helper))
 	desc, err := h.env.Temporal.Client.DescribeWorkflowExecution(h.ctx, h.eng.WorkflowID("parent-task/phase-2"), "")
+	require.NoError(t, err)
+	assert.Equal(t, helper, desc.GetWorkflowExecutionInfo().GetParentExecution().GetWorkflowId())
+	desc, err = h.env.Temporal.Client.DescribeWorkflowExecution(h.ctx, helper, "")
 	require.NoError(t, err)
 	assert.Equal(t, h.eng.WorkflowID("parent-task"), desc.GetWorkflowExecutionInfo().GetParentExecution().GetWorkflowId())
 }

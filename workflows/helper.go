@@ -1,0 +1,395 @@
+package workflows
+
+import (
+	"errors"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/mirror"
+)
+
+// ChildrenName is the registered name of the children workflow: the helper
+// that starts and tracks the child processes of one launch of a process
+// (revision 2 and later).
+const ChildrenName = "optio.Children"
+
+// ChildrenIDSuffix is appended to a process's workflow ID to make the ID of
+// its children workflow, so that the helper sorts and filters beside its
+// process in the Temporal Web UI. A processId that ends with this suffix
+// would collide with a parent's helper; do not use one.
+const ChildrenIDSuffix = "#children"
+
+// UpdateOpenChildren is the workflow Update a body (revision 2 and later)
+// sends to its process workflow before its first child: the process workflow
+// starts its children workflow, once per launch, and answers its workflow ID.
+// The body then sends UpdateRunChildren to that workflow.
+const UpdateOpenChildren = "optio.openChildren"
+
+// SignalCloseChildren tells a children workflow that its process's body has
+// returned: it accepts no more children, cancels the running ones when the
+// signal says so (CloseChildren), waits for every child to end and completes.
+const SignalCloseChildren = "optio.closeChildren"
+
+// CloseChildren is the argument of SignalCloseChildren.
+type CloseChildren struct {
+	// Cancel asks for the running children to be cancelled (the body failed).
+	Cancel bool
+}
+
+// DefaultChildrenEventBudget is the history length at which a children
+// workflow continues as new when the server has not suggested it earlier.
+const DefaultChildrenEventBudget = 2000
+
+// childrenBatch bounds how many children one update starts: a batch's
+// start events must fit in a run whatever the server's history limit.
+const childrenBatch = 20
+
+// errRollingOver rejects an update that arrives while a children workflow is
+// about to continue as new; the body sends it again, to the next run.
+var errRollingOver = errors.New("children workflow is rolling over; send again")
+
+// IsRollingOver reports whether an update error asks the caller to send the
+// update again (the children workflow was continuing as new).
+func IsRollingOver(err error) bool {
+	var app *temporal.ApplicationError
+	return errors.As(err, &app) && app.Type() == rollingOverType
+}
+
+const rollingOverType = "optio.RollingOver"
+
+// ChildrenInput starts (or continues) the children workflow of one launch.
+type ChildrenInput struct {
+	// ParentDocID and ParentProcessID name the process whose children these are.
+	ParentDocID     string
+	ParentProcessID string
+	// ParentWorkflowID is the process workflow's ID.
+	ParentWorkflowID string
+	// IDPrefix makes a child's workflow ID from its processId.
+	IDPrefix string
+	Timeouts Timeouts
+	Revision int
+	// Cancellable is the process's cancellable flag: a children workflow of a
+	// process that is not cancellable ignores a cancel unless its process
+	// workflow has closed.
+	Cancellable bool
+	// EventBudget is the history length at which a run continues as new;
+	// zero means DefaultChildrenEventBudget.
+	EventBudget int `json:",omitempty"`
+
+	// Carried over by continue-as-new.
+	NextOrder int            `json:",omitempty"`
+	Closing   *CloseChildren `json:",omitempty"`
+	Cancelled bool           `json:",omitempty"`
+	Runs      int            `json:",omitempty"`
+}
+
+// children is one run of the children workflow. It keeps no record of the
+// children it started: their documents are the record (a child of this
+// launch is a document under the parent's), so a run can continue as new at
+// any point with nothing but an order counter to carry.
+type children struct {
+	in      ChildrenInput
+	mctx    workflow.Context
+	pending int // children being started by update handlers
+	// creating is set while an update inserts documents.
+	creating bool
+	// cancelled is set once the running children were cancelled; later
+	// spawns are refused.
+	cancelled bool
+}
+
+// Children is the children workflow: it creates the documents of a
+// process's children and starts their process workflows as its own child
+// workflows, on UpdateRunChildren from the process's body. Its history grows
+// with the children it starts, so it continues as new when the server
+// suggests it or at EventBudget events; children outlive a roll-over
+// (parent close policy Abandon), and a cancel of the process reaches them
+// from whichever run is current.
+func Children(ctx workflow.Context, in ChildrenInput) error {
+	if in.EventBudget <= 0 {
+		in.EventBudget = DefaultChildrenEventBudget
+	}
+	h := &children{in: in, mctx: mirrorCtx(ctx), cancelled: in.Cancelled}
+	closing := in.Closing
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		ch := workflow.GetSignalChannel(gctx, SignalCloseChildren)
+		for {
+			var c CloseChildren
+			if !ch.Receive(gctx, &c) {
+				return
+			}
+			if closing == nil {
+				closing = &CloseChildren{}
+			}
+			closing.Cancel = closing.Cancel || c.Cancel
+		}
+	})
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRunChildren, h.runChildren, workflow.UpdateHandlerOptions{
+		Validator: func(ctx workflow.Context, reqs []ChildRequest) error {
+			if h.rollDue(ctx) {
+				return temporal.NewApplicationError(errRollingOver.Error(), rollingOverType)
+			}
+			return validateChildRequests(reqs)
+		},
+	}); err != nil {
+		return err
+	}
+	cancelSeen := false
+	for {
+		_ = workflow.Await(h.mctx, func() bool {
+			return closing != nil || h.rollDue(ctx) || (!cancelSeen && ctx.Err() != nil)
+		})
+		if ctx.Err() != nil && !cancelSeen {
+			cancelSeen = true
+			if h.cancelHonoured(ctx) {
+				h.cancelChildren()
+				if closing == nil {
+					closing = &CloseChildren{}
+				}
+			}
+			continue
+		}
+		if closing != nil {
+			break
+		}
+		// Roll over: no handler may be half-way through a batch.
+		_ = workflow.Await(h.mctx, func() bool { return workflow.AllHandlersFinished(h.mctx) })
+		next := h.in
+		next.Runs++
+		next.Closing, next.Cancelled = closing, h.cancelled
+		return workflow.NewContinueAsNewError(ctx, ChildrenName, next)
+	}
+	if closing.Cancel && !h.cancelled {
+		h.cancelChildren()
+	}
+	_ = workflow.Await(h.mctx, func() bool { return h.pending == 0 && workflow.AllHandlersFinished(h.mctx) })
+	// Children end before their parent: wait for the last of them.
+	actx := workflow.WithActivityOptions(h.mctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 100 * 365 * 24 * time.Hour,
+		HeartbeatTimeout:    time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
+		Summary:             "wait for the children to end",
+	})
+	return workflow.ExecuteActivity(actx, activities.AwaitChildrenName, h.childrenOf()).Get(actx, nil)
+}
+
+// rollDue reports whether this run should continue as new.
+func (h *children) rollDue(ctx workflow.Context) bool {
+	info := workflow.GetInfo(ctx)
+	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= h.in.EventBudget
+}
+
+func (h *children) childrenOf() activities.ChildrenOf {
+	return activities.ChildrenOf{ParentDocID: h.in.ParentDocID, IDPrefix: h.in.IDPrefix}
+}
+
+// cancelHonoured decides what a cancel of this workflow means: the process
+// was cancelled (or its workflow closed: the server applies the parent close
+// policy), unless the process is not cancellable and its workflow still runs.
+func (h *children) cancelHonoured(ctx workflow.Context) bool {
+	if h.in.Cancellable {
+		return true
+	}
+	var open bool
+	err := localIn(h.mctx, activities.WorkflowOpenName, activities.WorkflowRef{WorkflowID: h.in.ParentWorkflowID}, &open)
+	return err != nil || !open
+}
+
+// cancelChildren cancels every child of the launch still active, from its
+// document, whichever run started it; spawns after it are refused.
+func (h *children) cancelChildren() {
+	h.cancelled = true
+	actx := workflow.WithActivityOptions(h.mctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Minute,
+		HeartbeatTimeout:    time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
+		Summary:             "cancel the children",
+	})
+	_ = workflow.ExecuteActivity(actx, activities.CancelChildrenName, h.childrenOf()).Get(actx, nil)
+}
+
+// runChildren handles UpdateRunChildren: it creates the documents of the
+// requested children and starts them, or answers what became of the ones
+// this launch already has (a body re-run after a lost worker asking again).
+// At most childrenBatch new children are started per update; the rest are
+// answered Retry, so that a run never takes more than it can hold.
+func (h *children) runChildren(ctx workflow.Context, reqs []ChildRequest) ([]ChildReply, error) {
+	replies := make([]ChildReply, len(reqs))
+	if h.cancelled || ctx.Err() != nil && h.in.Cancellable {
+		for i := range replies {
+			replies[i] = ChildReply{State: mirror.Cancelled, Refused: true}
+		}
+		return replies, nil
+	}
+	take := min(len(reqs), childrenBatch)
+	for i := take; i < len(reqs); i++ {
+		replies[i] = ChildReply{Retry: true}
+	}
+	specs := make([]activities.ChildSpec, take)
+	for i, req := range reqs[:take] {
+		specs[i] = activities.ChildSpec{ProcessID: req.ProcessID, Name: req.Name, Description: req.Description, Params: req.Params}
+	}
+	h.pending++
+	defer func() { h.pending-- }()
+	mctx := mirrorCtx(ctx)
+	// One insert at a time, so that order numbers follow spawn order with no
+	// gaps for the children a re-run body asks for again.
+	_ = workflow.Await(mctx, func() bool { return !h.creating })
+	h.creating = true
+	var created activities.CreateChildrenResult
+	err := localIn(mctx, activities.CreateChildrenName, activities.CreateChildrenInput{
+		ParentDocID: h.in.ParentDocID, FirstOrder: h.in.NextOrder, Children: specs, Known: true,
+	}, &created)
+	h.creating = false
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range created.Children {
+		if !c.Duplicate && !c.Known {
+			h.in.NextOrder++
+		}
+	}
+	var starts []workflow.ChildWorkflowFuture
+	var startedAt []int
+	for i, c := range created.Children {
+		req := reqs[i]
+		wfID := h.in.IDPrefix + req.ProcessID
+		switch {
+		case c.Duplicate:
+			replies[i] = ChildReply{State: mirror.Failed, Duplicate: true}
+		case c.Known && c.State.End():
+			replies[i] = ChildReply{State: c.State, Error: c.Error}
+		case c.Known:
+			// Running since an earlier body run: the new body waits for it,
+			// and its own body (if it lived with the lost one) runs where the
+			// new body runs.
+			replies[i] = ChildReply{WorkflowID: wfID}
+			if req.BodyQueue != "" {
+				workflow.SignalExternalWorkflow(mctx, wfID, "", SignalBodyQueue, req.BodyQueue)
+			}
+		default:
+			starts = append(starts, h.startChild(ctx, req, c.DocID, wfID))
+			startedAt = append(startedAt, i)
+		}
+	}
+	for k, fut := range starts {
+		i := startedAt[k]
+		var exec workflow.Execution
+		if err := fut.GetChildWorkflowExecution().Get(mctx, &exec); err != nil {
+			replies[i] = ReplyFromResult(ProcessResult{}, err)
+			continue
+		}
+		replies[i] = ChildReply{WorkflowID: exec.ID, RunID: exec.RunID}
+	}
+	return replies, nil
+}
+
+// startChild starts one child process's workflow. Its context is
+// disconnected: a cancel reaches children through cancelChildren, from
+// their documents, since a child may belong to an earlier run.
+func (h *children) startChild(ctx workflow.Context, req ChildRequest, docID, wfID string) workflow.ChildWorkflowFuture {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	cctx := workflow.WithChildOptions(dctx, workflow.ChildWorkflowOptions{
+		WorkflowID:            wfID,
+		TaskQueue:             workflow.GetInfo(ctx).TaskQueueName,
+		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		StaticSummary:         req.Name,
+	})
+	return workflow.ExecuteChildWorkflow(cctx, ProcessName, ProcessInput{
+		DocID: docID, ProcessID: req.ProcessID, Name: req.Name,
+		HintQueue: req.BodyQueue, Timeouts: h.in.Timeouts, IDPrefix: h.in.IDPrefix,
+		Revision: h.in.Revision,
+	})
+}
+
+// helperRun is a process workflow's children workflow.
+type helperRun struct {
+	id      string
+	fut     workflow.ChildWorkflowFuture
+	started bool
+	err     error
+}
+
+// OpenChildrenReply answers UpdateOpenChildren.
+type OpenChildrenReply struct {
+	// WorkflowID is the children workflow's ID; send UpdateRunChildren there.
+	WorkflowID string
+	// Refused is true when the process no longer accepts children (it was
+	// cancelled, or its body has returned).
+	Refused bool
+}
+
+// openChildren handles UpdateOpenChildren: it starts the children workflow
+// on the first call of a launch and answers its ID.
+func (p *process) openChildren(ctx workflow.Context) (OpenChildrenReply, error) {
+	if !p.acceptChildren || (ctx.Err() != nil && p.cancellable) {
+		return OpenChildrenReply{Refused: true}, nil
+	}
+	if p.helper == nil {
+		p.helper = p.startHelper()
+	}
+	h := p.helper
+	_ = workflow.Await(mirrorCtx(ctx), func() bool { return h.started || h.err != nil })
+	if h.err != nil {
+		return OpenChildrenReply{}, h.err
+	}
+	return OpenChildrenReply{WorkflowID: h.id}, nil
+}
+
+// startHelper starts the children workflow as a child of this run. A cancel of
+// the process reaches it through its context (unless the process is not
+// cancellable); a close of this run by the server, through the parent close
+// policy.
+func (p *process) startHelper() *helperRun {
+	info := workflow.GetInfo(p.rootCtx)
+	h := &helperRun{id: info.WorkflowExecution.ID + ChildrenIDSuffix}
+	hctx := p.rootCtx
+	if !p.cancellable {
+		hctx, _ = workflow.NewDisconnectedContext(p.rootCtx)
+	}
+	cctx := workflow.WithChildOptions(hctx, workflow.ChildWorkflowOptions{
+		WorkflowID:            h.id,
+		TaskQueue:             info.TaskQueueName,
+		WaitForCancellation:   true,
+		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		StaticSummary:         "children of " + p.in.Name,
+	})
+	h.fut = workflow.ExecuteChildWorkflow(cctx, ChildrenName, ChildrenInput{
+		ParentDocID:      p.in.DocID,
+		ParentProcessID:  p.in.ProcessID,
+		ParentWorkflowID: info.WorkflowExecution.ID,
+		IDPrefix:         p.in.IDPrefix,
+		Timeouts:         p.in.Timeouts,
+		Revision:         p.in.Revision,
+		Cancellable:      p.cancellable,
+	})
+	workflow.Go(p.rootCtx, func(gctx workflow.Context) {
+		if err := h.fut.GetChildWorkflowExecution().Get(mirrorCtx(gctx), nil); err != nil {
+			h.err = err
+			return
+		}
+		h.started = true
+	})
+	return h
+}
+
+// closeHelper tells the children workflow that the body has returned and
+// waits for it: it completes once every child has ended.
+func (p *process) closeHelper(cancelChildren bool) {
+	h := p.helper
+	if h == nil {
+		return
+	}
+	_ = workflow.Await(p.mctx, func() bool { return h.started || h.err != nil })
+	if h.err != nil {
+		return
+	}
+	workflow.SignalExternalWorkflow(p.mctx, h.id, "", SignalCloseChildren, CloseChildren{Cancel: cancelChildren})
+	_ = h.fut.Get(p.mctx, nil)
+}
