@@ -16,13 +16,20 @@ import (
 	"github.com/optio-temporal/optio/workflows"
 )
 
-// Runs keep the workflow revision they started with: a revision-0 run (as
-// an older engine started it) still takes its old path under the current
-// code, and the histories of both revisions replay without nondeterminism.
+// Runs keep the workflow revision they started with: revision-0 and
+// revision-1 runs (as older engines started them) still take their old paths
+// under the current code, and the histories of every revision, and of the
+// children workflow, replay without nondeterminism.
 func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
+	withChild := func(pc *adapter.ProcessContext) error {
+		_, err := pc.RunChild(adapter.ChildSpec{ProcessID: pc.ProcessID() + "/child", Name: "Child", Execute: func(*adapter.ProcessContext) error { return nil }})
+		return err
+	}
 	s := newSystem(t, adapter.Config{TaskDefinitions: staticTasks(
 		adapter.TaskInstance{ProcessID: "old", Name: "Old", Execute: func(*adapter.ProcessContext) error { return nil }},
+		adapter.TaskInstance{ProcessID: "rev1", Name: "Rev1", Execute: withChild},
 		adapter.TaskInstance{ProcessID: "new", Name: "New", Execute: func(*adapter.ProcessContext) error { return nil }},
+		adapter.TaskInstance{ProcessID: "parent", Name: "Parent", Execute: withChild},
 	)})
 
 	// Revision 0, started the way an older engine did: claim, then start
@@ -37,7 +44,21 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 	require.NoError(t, run.Get(s.ctx(), nil))
 	require.Equal(t, adapter.StateDone, s.get("old").Status.State)
 
+	// Revision 1, with a child: the process workflow starts it itself.
+	doc = s.get("rev1")
+	_, err = s.eng.Store().Claim(s.ctx(), doc.ID)
+	require.NoError(t, err)
+	run, err = s.temporal().ExecuteWorkflow(s.ctx(), client.StartWorkflowOptions{
+		ID: s.eng.WorkflowID("rev1"), TaskQueue: s.eng.TaskQueue(),
+	}, workflows.ProcessName, workflows.ProcessInput{DocID: doc.ID.Hex(), ProcessID: "rev1", Name: "Rev1", IDPrefix: s.eng.WorkflowID(""), Revision: 1})
+	require.NoError(t, err)
+	require.NoError(t, run.Get(s.ctx(), nil))
+	require.Equal(t, adapter.StateDone, s.get("rev1").Status.State)
+	require.Equal(t, adapter.StateDone, s.get("rev1/child").Status.State)
+
 	s.run("new")
+	s.run("parent")
+	require.Equal(t, adapter.StateDone, s.get("parent/child").Status.State)
 
 	history := func(id string) *historypb.History {
 		h := &historypb.History{}
@@ -67,12 +88,32 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 	require.Equal(t, 3, markers, "revision 0: StartRun, ClaimBody and Finish local activities")
 	require.NotEqual(t, s.eng.TaskQueue(), queue, "revision 0: the body runs on the worker-specific queue")
 	markers, queue = shape(newHist)
-	require.Equal(t, 1, markers, "revision 1: StartRun (with the claim); the body activity writes the end")
-	require.Equal(t, s.eng.TaskQueue(), queue, "revision 1: the body runs on the workflow's own queue")
+	require.Equal(t, 1, markers, "revision 1 and later: StartRun (with the claim); the body activity writes the end")
+	require.Equal(t, s.eng.TaskQueue(), queue, "revision 1 and later: the body runs on the workflow's own queue")
+
+	// Who starts a child: the process workflow itself (revision 1), or its
+	// children workflow (revision 2).
+	childStarts := func(h *historypb.History) (out []string) {
+		for _, ev := range h.Events {
+			if a := ev.GetStartChildWorkflowExecutionInitiatedEventAttributes(); a != nil {
+				out = append(out, a.GetWorkflowId())
+			}
+		}
+		return out
+	}
+	rev1Hist, parentHist := history("rev1"), history("parent")
+	helperHist := history("parent" + workflows.ChildrenIDSuffix)
+	require.Equal(t, []string{s.eng.WorkflowID("rev1/child")}, childStarts(rev1Hist))
+	require.Equal(t, []string{s.eng.WorkflowID("parent" + workflows.ChildrenIDSuffix)}, childStarts(parentHist))
+	require.Equal(t, []string{s.eng.WorkflowID("parent/child")}, childStarts(helperHist))
 
 	replayer := worker.NewWorkflowReplayer()
 	replayer.RegisterWorkflowWithOptions(workflows.Process, workflow.RegisterOptions{Name: workflows.ProcessName})
-	for name, h := range map[string]*historypb.History{"revision 0": oldHist, "revision 1": newHist} {
+	replayer.RegisterWorkflowWithOptions(workflows.Children, workflow.RegisterOptions{Name: workflows.ChildrenName})
+	for name, h := range map[string]*historypb.History{
+		"revision 0": oldHist, "revision 1": rev1Hist, "revision 2": newHist,
+		"revision 2 with a child": parentHist, "children workflow": helperHist,
+	} {
 		require.True(t, slices.ContainsFunc(h.Events, func(ev *historypb.HistoryEvent) bool {
 			return ev.GetWorkflowExecutionCompletedEventAttributes() != nil
 		}), name)

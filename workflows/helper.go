@@ -284,6 +284,11 @@ func (h *children) runChildren(ctx workflow.Context, reqs []ChildRequest) ([]Chi
 			continue
 		}
 		replies[i] = ChildReply{WorkflowID: exec.ID, RunID: exec.RunID}
+		if h.cancelled {
+			// Cancelled while this batch was starting: the cancel pass may
+			// not have seen these.
+			workflow.RequestCancelExternalWorkflow(mctx, exec.ID, exec.RunID)
+		}
 	}
 	return replies, nil
 }
@@ -347,7 +352,8 @@ func (p *process) openChildren(ctx workflow.Context) (OpenChildrenReply, error) 
 // policy.
 func (p *process) startHelper() *helperRun {
 	info := workflow.GetInfo(p.rootCtx)
-	h := &helperRun{id: info.WorkflowExecution.ID + ChildrenIDSuffix}
+	wfID := p.in.IDPrefix + p.in.ProcessID // the workflow's own ID, from its input
+	h := &helperRun{id: wfID + ChildrenIDSuffix}
 	hctx := p.rootCtx
 	if !p.cancellable {
 		hctx, _ = workflow.NewDisconnectedContext(p.rootCtx)
@@ -363,7 +369,7 @@ func (p *process) startHelper() *helperRun {
 	h.fut = workflow.ExecuteChildWorkflow(cctx, ChildrenName, ChildrenInput{
 		ParentDocID:      p.in.DocID,
 		ParentProcessID:  p.in.ProcessID,
-		ParentWorkflowID: info.WorkflowExecution.ID,
+		ParentWorkflowID: wfID,
 		IDPrefix:         p.in.IDPrefix,
 		Timeouts:         p.in.Timeouts,
 		Revision:         p.in.Revision,
