@@ -115,17 +115,20 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 	}
 	h := &children{in: in, mctx: mirrorCtx(ctx), cancelled: in.Cancelled}
 	closing := in.Closing
+	closeCh := workflow.GetSignalChannel(ctx, SignalCloseChildren)
+	onClose := func(c CloseChildren) {
+		if closing == nil {
+			closing = &CloseChildren{}
+		}
+		closing.Cancel = closing.Cancel || c.Cancel
+	}
 	workflow.Go(ctx, func(gctx workflow.Context) {
-		ch := workflow.GetSignalChannel(gctx, SignalCloseChildren)
 		for {
 			var c CloseChildren
-			if !ch.Receive(gctx, &c) {
+			if !closeCh.Receive(gctx, &c) {
 				return
 			}
-			if closing == nil {
-				closing = &CloseChildren{}
-			}
-			closing.Cancel = closing.Cancel || c.Cancel
+			onClose(c)
 		}
 	})
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRunChildren, h.runChildren, workflow.UpdateHandlerOptions{
@@ -156,8 +159,20 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 		if closing != nil {
 			break
 		}
-		// Roll over: no handler may be half-way through a batch.
+		// Roll over: no handler may be half-way through a batch, and a close
+		// signal that came with this workflow task (not read yet by the
+		// coroutine above) goes with the run.
 		_ = workflow.Await(h.mctx, func() bool { return workflow.AllHandlersFinished(h.mctx) })
+		for {
+			var c CloseChildren
+			if !closeCh.ReceiveAsync(&c) {
+				break
+			}
+			onClose(c)
+		}
+		if closing != nil || (ctx.Err() != nil && !cancelSeen) {
+			continue // a close or a cancel came meanwhile: handle it here
+		}
 		next := h.in
 		next.Runs++
 		next.Closing, next.Cancelled = closing, h.cancelled
