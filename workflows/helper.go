@@ -122,15 +122,16 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 		}
 		closing.Cancel = closing.Cancel || c.Cancel
 	}
-	workflow.Go(ctx, func(gctx workflow.Context) {
-		for {
-			var c CloseChildren
-			if !closeCh.Receive(gctx, &c) {
-				return
-			}
+	// The main coroutine reads close signals itself, in its wait conditions
+	// (which run in it): a second coroutine could hold a signal it has
+	// received but not yet recorded when this one continues as new.
+	drainClose := func() {
+		var c CloseChildren
+		for closeCh.ReceiveAsync(&c) {
 			onClose(c)
+			c = CloseChildren{}
 		}
-	})
+	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRunChildren, h.runChildren, workflow.UpdateHandlerOptions{
 		Validator: func(ctx workflow.Context, reqs []ChildRequest) error {
 			if h.rollDue(ctx) {
@@ -144,6 +145,7 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 	cancelSeen := false
 	for {
 		_ = workflow.Await(h.mctx, func() bool {
+			drainClose()
 			return closing != nil || h.rollDue(ctx) || (!cancelSeen && ctx.Err() != nil)
 		})
 		if ctx.Err() != nil && !cancelSeen {
@@ -160,16 +162,9 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 			break
 		}
 		// Roll over: no handler may be half-way through a batch, and a close
-		// signal that came with this workflow task (not read yet by the
-		// coroutine above) goes with the run.
+		// signal that came meanwhile is handled here.
 		_ = workflow.Await(h.mctx, func() bool { return workflow.AllHandlersFinished(h.mctx) })
-		for {
-			var c CloseChildren
-			if !closeCh.ReceiveAsync(&c) {
-				break
-			}
-			onClose(c)
-		}
+		drainClose()
 		if closing != nil || (ctx.Err() != nil && !cancelSeen) {
 			continue // a close or a cancel came meanwhile: handle it here
 		}
