@@ -1,12 +1,16 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/optio-temporal/optio/internal/devstack"
 )
@@ -36,8 +40,11 @@ type config struct {
 	DevUIPort       int
 	DevMongoPort    int
 	DevRedisPort    int
-	Launch          []string
-	LogLevel        slog.Level
+	// DevDynamicConfig overrides the embedded Temporal server's dynamic
+	// config, by key; nil when none is given.
+	DevDynamicConfig map[string]any
+	Launch           []string
+	LogLevel         slog.Level
 }
 
 // setting is one flag and the environment variable that can set it.
@@ -61,6 +68,7 @@ var settings = []setting{
 	{"dev-ui-port", "OPTIO_DEV_UI_PORT", "port of the embedded Temporal Web UI (0: any free port)"},
 	{"dev-mongo-port", "OPTIO_DEV_MONGO_PORT", "port of the embedded MongoDB-wire server (0: any free port)"},
 	{"dev-redis-port", "OPTIO_DEV_REDIS_PORT", "port of the embedded Redis (0: any free port)"},
+	{"dev-dynamic-config", "OPTIO_DEV_DYNAMIC_CONFIG", "dynamic config value `KEY=VALUE` of the embedded Temporal server, repeatable (the variable takes comma-separated pairs); VALUE is an integer, true/false, a float, a duration (500ms) or a string (JSON-quoted to force one)"},
 	{"launch", "OPTIO_LAUNCH", "comma-separated process IDs to launch once the worker is up"},
 	{"log-level", "OPTIO_LOG_LEVEL", "log level: debug, info, warn or error"},
 }
@@ -102,10 +110,15 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 		"dev-temporal-port": defaultTemporalPort, "dev-ui-port": defaultUIPort,
 		"dev-mongo-port": defaultMongoPort, "dev-redis-port": defaultRedisPort,
 	}
+	// Repeatable flags; their variable holds the values comma-separated.
+	var dynamicConfig pairList
+	lists := map[string]*pairList{"dev-dynamic-config": &dynamicConfig}
 	for _, s := range settings {
 		usage := fmt.Sprintf("%s (env %s)", s.usage, s.env)
 		if p, ok := str[s.flag]; ok {
 			fs.StringVar(p, s.flag, strDefaults[s.flag], usage)
+		} else if l, ok := lists[s.flag]; ok {
+			fs.Var(l, s.flag, usage)
 		} else {
 			fs.IntVar(ports[s.flag], s.flag, portDefaults[s.flag], usage)
 		}
@@ -135,6 +148,10 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 			*p = v
 			continue
 		}
+		if l, ok := lists[s.flag]; ok {
+			*l = splitList(v)
+			continue
+		}
 		n, err := strconv.Atoi(v)
 		if err != nil {
 			return config{}, fmt.Errorf("%s=%q is not a port number", s.env, v)
@@ -154,12 +171,108 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 	if err := cfg.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		return config{}, fmt.Errorf("-log-level %q: want debug, info, warn or error", logLevel)
 	}
-	for _, id := range strings.Split(launch, ",") {
-		if id = strings.TrimSpace(id); id != "" {
-			cfg.Launch = append(cfg.Launch, id)
-		}
+	cfg.Launch = splitList(launch)
+	var err error
+	if cfg.DevDynamicConfig, err = devDynamicConfig(dynamicConfig, cfg.TemporalAddress, given); err != nil {
+		return config{}, err
 	}
 	return cfg, nil
+}
+
+// pairList collects the values of a repeatable flag.
+type pairList []string
+
+func (l *pairList) String() string { return strings.Join(*l, ",") }
+
+func (l *pairList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+// splitList splits a comma-separated list, trimming the entries and dropping
+// empty ones; nil when nothing is left.
+func splitList(s string) []string {
+	var out []string
+	for _, e := range strings.Split(s, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// devDynamicConfig parses the KEY=VALUE pairs of -dev-dynamic-config (or of
+// its variable, when the flag is not given) into dynamic config overrides; a
+// later pair wins over an earlier one with the same key, compared without
+// case as Temporal compares keys. The overrides can only reach an embedded
+// server, so they are refused next to an external one rather than ignored.
+func devDynamicConfig(pairs []string, temporalAddress string, given map[string]bool) (map[string]any, error) {
+	source := "-dev-dynamic-config"
+	if !given["dev-dynamic-config"] {
+		source = "OPTIO_DEV_DYNAMIC_CONFIG"
+	}
+	if len(pairs) == 0 {
+		return nil, nil
+	}
+	if temporalAddress != "" {
+		external := "-temporal-address"
+		if !given["temporal-address"] {
+			external = "TEMPORAL_ADDRESS"
+		}
+		return nil, fmt.Errorf("%s applies only to the embedded Temporal server, and %s names an external one (%s)", source, external, temporalAddress)
+	}
+	out := make(map[string]any, len(pairs))
+	for _, pair := range pairs {
+		key, value, err := parseDynamicConfigPair(pair)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q: %w", source, pair, err)
+		}
+		for k := range out {
+			if strings.EqualFold(k, key) {
+				delete(out, k)
+			}
+		}
+		out[key] = value
+	}
+	return out, nil
+}
+
+// parseDynamicConfigPair splits KEY=VALUE and types VALUE: an integer, else
+// true or false, else a finite float, else a Go duration, else a string. A
+// value in double quotes is a JSON string, for a string that would
+// otherwise read as one of the others ("150", "true").
+func parseDynamicConfigPair(pair string) (string, any, error) {
+	key, value, ok := strings.Cut(pair, "=")
+	if !ok {
+		return "", nil, errors.New("want KEY=VALUE, for example limit.historyCount.error=150")
+	}
+	key, value = strings.TrimSpace(key), strings.TrimSpace(value)
+	if key == "" {
+		return "", nil, errors.New("the key before = is empty")
+	}
+	if strings.HasPrefix(value, `"`) {
+		var s string
+		if err := json.Unmarshal([]byte(value), &s); err != nil {
+			return "", nil, errors.New("the value starts with \" but is not a JSON string")
+		}
+		return key, s, nil
+	}
+	if n, err := strconv.Atoi(value); err == nil {
+		return key, n, nil
+	}
+	switch value {
+	case "true":
+		return key, true, nil
+	case "false":
+		return key, false, nil
+	}
+	if f, err := strconv.ParseFloat(value, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+		return key, f, nil
+	}
+	if d, err := time.ParseDuration(value); err == nil {
+		return key, d, nil
+	}
+	return key, value, nil
 }
 
 // devMode reports whether any service is embedded.

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 
@@ -107,6 +108,16 @@ func TestParseConfigHelpListsEveryFlagWithItsVariable(t *testing.T) {
 	for _, s := range settings {
 		require.Contains(t, out.String(), "-"+s.flag)
 		require.Contains(t, out.String(), "env "+s.env)
+	}
+}
+
+// The README's configuration table has a row for every setting, so the two
+// cannot drift apart.
+func TestReadmeListsEverySetting(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	for _, s := range settings {
+		require.Contains(t, string(readme), "| `-"+s.flag+"` | `"+s.env+"` |", "README.md's configuration table")
 	}
 }
 

@@ -16,9 +16,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -140,7 +143,8 @@ func startStack(ctx context.Context, cfg config, logger *slog.Logger) (*devstack
 		sc.Temporal = &devstack.TemporalConfig{
 			Port: cfg.DevTemporalPort,
 			// Runs a developer left behind stay visible for a week.
-			Retention: 7 * 24 * time.Hour,
+			Retention:     7 * 24 * time.Hour,
+			DynamicConfig: cfg.DevDynamicConfig,
 		}
 		if cfg.Namespace != devstack.DefaultNamespace {
 			sc.Temporal.Namespaces = []string{cfg.Namespace}
@@ -190,6 +194,9 @@ func printBanner(out io.Writer, cfg config, stack *devstack.Stack, temporalAddre
 		fmt.Fprintf(out, "  Temporal Web UI   %s/namespaces/%s/workflows\n", ui.URL(), cfg.Namespace)
 	}
 	fmt.Fprintf(out, "  Temporal          %s (namespace %s)%s\n", temporalAddress, cfg.Namespace, embedded(stack.Temporal() != nil))
+	if stack.Temporal() != nil && len(cfg.DevDynamicConfig) > 0 {
+		fmt.Fprintf(out, "  Dynamic config    %s\n", formatDynamicConfig(cfg.DevDynamicConfig))
+	}
 	if m := stack.Mongo(); m != nil {
 		fmt.Fprintf(out, "  MongoDB           %s (database %s, collection %s_processes) [embedded FerretDB]\n", m.URL(), cfg.DB, cfg.Prefix)
 	} else {
@@ -206,6 +213,20 @@ func printBanner(out io.Writer, cfg config, stack *devstack.Stack, temporalAddre
 		fmt.Fprintf(out, "  Data              %s\n", cfg.DataDir)
 	}
 	fmt.Fprintf(out, "\nPress Ctrl+C to stop.\n\n")
+}
+
+// formatDynamicConfig lists overrides as KEY=VALUE, sorted by key, with
+// strings quoted so that "150" does not pass for the integer 150.
+func formatDynamicConfig(dc map[string]any) string {
+	pairs := make([]string, 0, len(dc))
+	for _, k := range slices.Sorted(maps.Keys(dc)) {
+		if s, ok := dc[k].(string); ok {
+			pairs = append(pairs, fmt.Sprintf("%s=%q", k, s))
+		} else {
+			pairs = append(pairs, fmt.Sprintf("%s=%v", k, dc[k]))
+		}
+	}
+	return strings.Join(pairs, " ")
 }
 
 func embedded(yes bool) string {

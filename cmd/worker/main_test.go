@@ -18,6 +18,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/optio-temporal/optio/internal/devstack/leakcheck"
 )
@@ -34,18 +37,20 @@ func TestMain(m *testing.M) {
 }
 
 // freePorts is the dev config of a test: every part on a free port, data in
-// a temporary directory.
-func freePorts(t *testing.T) config {
-	cfg, err := parseConfig([]string{
+// a temporary directory, and the flags in more.
+func freePorts(t *testing.T, more ...string) config {
+	cfg, err := parseConfig(append([]string{
 		"-dev-temporal-port=0", "-dev-ui-port=0", "-dev-mongo-port=0", "-dev-redis-port=0",
 		"-data-dir", t.TempDir(),
-	}, func(string) string { return "" }, io.Discard)
+	}, more...), func(string) string { return "" }, io.Discard)
 	require.NoError(t, err)
 	return cfg
 }
 
 func TestRunDevModeServesUILaunchesAndStopsOnCancel(t *testing.T) {
-	cfg := freePorts(t)
+	// 3 MiB instead of the default 2: harmless, and the namespace's
+	// description shows it.
+	cfg := freePorts(t, "-dev-dynamic-config", "limit.blobSize.error=3145728")
 	cfg.Launch = []string{"demo-quick"}
 	out := &lockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -68,6 +73,15 @@ func TestRunDevModeServesUILaunchesAndStopsOnCancel(t *testing.T) {
 		return false
 	}, 60*time.Second, 20*time.Millisecond, "no Web UI URL printed:\n%s", out)
 	require.Contains(t, out.String(), "redis://127.0.0.1:")
+	require.Regexp(t, `(?m)^  Dynamic config    limit\.blobSize\.error=3145728$`, out.String())
+	temporalAddress := regexp.MustCompile(`Temporal\s+(127\.0\.0\.1:\d+) \(namespace default\) \[embedded\]`).FindStringSubmatch(out.String())
+	require.NotNil(t, temporalAddress, out.String())
+	tc, err := client.Dial(client.Options{HostPort: temporalAddress[1], Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	require.NoError(t, err)
+	ns, err := tc.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: "default"})
+	tc.Close()
+	require.NoError(t, err)
+	require.EqualValues(t, 3145728, ns.GetNamespaceInfo().GetLimits().GetBlobSizeLimitError(), "-dev-dynamic-config did not reach the server")
 	mongoURL := regexp.MustCompile(`mongodb://127\.0\.0\.1:\d+/`).FindString(out.String())
 	require.NotEmpty(t, mongoURL)
 

@@ -32,7 +32,8 @@
 //     namespace "default") and a client for it, closed on cleanup. HostPort
 //     and Namespace are there too, so a test can start a second worker
 //     process against the same server. Use [TaskQueue] for a queue no other
-//     test polls.
+//     test polls. [NewTemporalWith] gives a server of the test's own
+//     instead; see below.
 //   - Mongo: a database no other test uses, named after the test, dropped
 //     on cleanup, with a client disconnected on cleanup. The server is
 //     embedded FerretDB (SQLite) unless OPTIO_TEST_MONGO_URL names a real
@@ -45,10 +46,22 @@
 //     database name, which is unique per test. [NewRedis] starts a server
 //     of the test's own, for tests that kill or restart Redis.
 //
+// # A Temporal server of the test's own
+//
+// A test that needs the server configured differently from the shared one
+// (a history or payload size limit it can reach in a few events, say) starts
+// one of its own with dynamic config overrides, keyed as in Temporal's
+// dynamicconfig package and applied over the dev server's own settings:
+//
+//	tmp := testenv.NewTemporalWith(t, map[string]any{"limit.historyCount.error": 20})
+//
+// It is in memory, has namespace "default" and is stopped on cleanup; it
+// costs about half a second to start, so tests that can share one should.
+//
 // # Logs
 //
 // [Logger] returns an slog.Logger that writes to the test's output and stops
 // writing once the test is over. Its level is warn unless
 // OPTIO_TEST_LOG_LEVEL says debug, info or error. The clients testenv
-// creates log through it.
+// creates log through it, and so do the servers of [NewTemporalWith].
 package testenv

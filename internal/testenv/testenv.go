@@ -82,6 +82,36 @@ func NewTemporal(t testing.TB) Temporal {
 	if err != nil {
 		t.Fatalf("testenv: start Temporal: %v", err)
 	}
+	return dialTemporal(t, srv)
+}
+
+// NewTemporalWith starts a Temporal server for this test alone, with
+// dynamicConfig overriding or adding to the dev server's dynamic config (keys
+// as in Temporal's dynamicconfig package, for example
+// "limit.historyCount.error": 20), and gives the test a client of it. The
+// server is in memory, has namespace "default" and is stopped on cleanup.
+// Starting one takes about half a second, so use it only for settings the
+// shared server of [NewTemporal] must not have.
+func NewTemporalWith(t testing.TB, dynamicConfig map[string]any) Temporal {
+	t.Helper()
+	srv, err := devstack.StartTemporal(context.Background(), devstack.TemporalConfig{
+		Logger:        Logger(t),
+		DynamicConfig: dynamicConfig,
+	})
+	if err != nil {
+		t.Fatalf("testenv: start Temporal: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Stop(); err != nil {
+			t.Errorf("testenv: stop Temporal: %v", err)
+		}
+	})
+	return dialTemporal(t, srv)
+}
+
+// dialTemporal connects a client, closed on cleanup, to srv.
+func dialTemporal(t testing.TB, srv *devstack.Temporal) Temporal {
+	t.Helper()
 	c, err := client.Dial(client.Options{
 		HostPort:  srv.HostPort(),
 		Namespace: srv.Namespace(),

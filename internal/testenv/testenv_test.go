@@ -13,8 +13,10 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 )
@@ -58,6 +60,66 @@ func TestNewGivesWorkingServers(t *testing.T) {
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
 	require.NoError(t, rdb.Ping(ctx).Err())
+}
+
+// sleepyWorkflow sleeps a millisecond n times; each sleep adds five events
+// to its history.
+func sleepyWorkflow(ctx workflow.Context, n int) error {
+	for range n {
+		if err := workflow.Sleep(ctx, time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestNewTemporalWithAppliesDynamicConfigToItsServerOnly(t *testing.T) {
+	own := NewTemporalWith(t, map[string]any{
+		"limit.historyCount.error": 20,
+		// The server checks the error limit only past the warning limit.
+		"limit.blobSize.warn":  512,
+		"limit.blobSize.error": 1024,
+	})
+	require.Equal(t, "default", own.Namespace)
+	require.NotEqual(t, NewTemporal(t).HostPort, own.HostPort)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	t.Run("a workflow past 20 events is terminated", func(t *testing.T) {
+		queue := TaskQueue(t)
+		w := worker.New(own.Client, queue, worker.Options{})
+		w.RegisterWorkflow(sleepyWorkflow)
+		require.NoError(t, w.Start())
+		defer w.Stop()
+		// 30 sleeps would make about 150 events: far past 20, far below the
+		// default limit of 51,200.
+		run, err := own.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: queue}, sleepyWorkflow, 30)
+		require.NoError(t, err)
+		var terminated *temporal.TerminatedError
+		require.ErrorAs(t, run.Get(ctx, nil), &terminated)
+
+		events := own.Client.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, enums.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
+		require.True(t, events.HasNext())
+		last, err := events.Next()
+		require.NoError(t, err)
+		require.Equal(t, "Workflow history count exceeds limit.", last.GetWorkflowExecutionTerminatedEventAttributes().GetReason())
+	})
+
+	t.Run("an input over 1 KiB is refused, by this server only", func(t *testing.T) {
+		// Nothing polls the queue: the server takes or refuses the start
+		// on its own.
+		opts := client.StartWorkflowOptions{TaskQueue: TaskQueue(t)}
+		big := strings.Repeat("x", 4096)
+		_, err := own.Client.ExecuteWorkflow(ctx, opts, "unpolled", big)
+		require.ErrorContains(t, err, "Blob data size exceeds limit")
+		_, err = own.Client.ExecuteWorkflow(ctx, opts, "unpolled", "small")
+		require.NoError(t, err)
+
+		shared := NewTemporal(t)
+		run, err := shared.Client.ExecuteWorkflow(ctx, opts, "unpolled", big)
+		require.NoError(t, err)
+		require.NoError(t, shared.Client.TerminateWorkflow(ctx, run.GetID(), run.GetRunID(), "test over"))
+	})
 }
 
 func TestMongoDatabaseIsFreshAndDroppedOnCleanup(t *testing.T) {
