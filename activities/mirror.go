@@ -71,12 +71,14 @@ func (m *Mirror) StartRun(ctx context.Context, in StartRunInput) (StartRunResult
 }
 
 // ClaimBody picks the task queue for a body: this worker's own queue when this
-// engine holds the execute function, else the hint queue, unless the worker
-// behind it was lost during this run.
+// engine holds the execute function (and is not shutting down), else the hint
+// queue, unless the worker behind it was lost during this run.
 func (m *Mirror) ClaimBody(_ context.Context, in ClaimBodyInput) (ClaimBodyResult, error) {
-	local := m.Locator.LocalQueue()
-	if m.Locator.Holds(in.ProcessID) && !slices.Contains(in.LostQueues, local) {
-		return ClaimBodyResult{Queue: local, Local: true}, nil
+	// This engine runs the claim, so it is alive: its own queue is fine even
+	// when a heartbeat from it timed out (a loaded machine, not a lost
+	// worker), as long as it holds the function.
+	if m.Locator.Holds(in.ProcessID) {
+		return ClaimBodyResult{Queue: m.Locator.LocalQueue(), Local: true}, nil
 	}
 	if in.HintQueue != "" && !slices.Contains(in.LostQueues, in.HintQueue) {
 		return ClaimBodyResult{Queue: in.HintQueue}, nil

@@ -170,9 +170,11 @@ func (e *Engine) startWorkers() error {
 // locator exposes the registry to the mirror activities.
 type locator struct{ e *Engine }
 
-func (l locator) Holds(processID string) bool { return l.e.reg.holds(processID) }
-func (l locator) LocalQueue() string          { return l.e.localQueue }
-func (l locator) Forget(processID string)     { l.e.reg.forget(processID) }
+func (l locator) Holds(processID string) bool {
+	return !l.e.shuttingDown.Load() && l.e.reg.holds(processID)
+}
+func (l locator) LocalQueue() string      { return l.e.localQueue }
+func (l locator) Forget(processID string) { l.e.reg.forget(processID) }
 
 // Store returns the engine's Mongo mirror, for readers that want the raw
 // documents.

@@ -23,7 +23,7 @@ import (
 // run is terminated past 150 events and told to continue as new from 50
 // (the defaults are 51,200 and 4,096).
 var lowHistoryLimits = map[string]any{
-	"limit.historyCount.error":               150,
+	"limit.historyCount.error":                150,
 	"limit.historyCount.suggestContinueAsNew": 50,
 }
 
@@ -56,6 +56,9 @@ func (ls *limitsSystem) engine(disableWorker bool) *adapter.Engine {
 	eng, err := adapter.New(ls.ctx, adapter.Config{
 		Temporal: ls.temporal.Client, Mongo: ls.mongo.DB, Logger: testenv.Logger(ls.t),
 		TaskDefinitions: demo.Definitions, DisableWorker: disableWorker,
+		// Generous: 2,000 child workflows keep the test's server busy, and a
+		// heartbeat answered late must not count as a lost worker.
+		BodyHeartbeatTimeout: 30 * time.Second,
 	})
 	require.NoError(ls.t, err)
 	ls.t.Cleanup(func() {
@@ -213,7 +216,7 @@ func TestFanoutSurvivesAKilledWorkerWithinLoweredHistoryLimits(t *testing.T) {
 	victim := workerproc.Start(t, workerproc.Config{
 		HostPort: ls.temporal.HostPort, Namespace: ls.temporal.Namespace,
 		MongoURI: ls.mongo.URI, Database: ls.mongo.Name,
-		TaskSet: demoTasks,
+		TaskSet: demoTasks, BodyHeartbeatTimeout: 30 * time.Second,
 	})
 	ls.launch(demo.FanoutID)
 	root, err := ls.eng.GetProcess(ls.ctx, demo.FanoutID)
