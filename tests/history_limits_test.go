@@ -174,11 +174,9 @@ func isDone(k mirror.Process) bool { return k.Status.State == mirror.Done }
 // sequence) all end as they should: the children workflows roll over, the
 // process workflows stay small, and the server terminates nothing.
 func TestDemosWithinLoweredHistoryLimits(t *testing.T) {
+	skipUnderRace(t)
 	ls := newLimitsSystem(t, false)
-	ids := []string{demo.ChildrenID, demo.ParallelID, demo.MarathonID}
-	if !raceEnabled {
-		ids = append(ids, demo.FanoutID)
-	}
+	ids := []string{demo.ChildrenID, demo.ParallelID, demo.MarathonID, demo.FanoutID}
 	for _, id := range ids {
 		ls.launch(id)
 	}
@@ -192,9 +190,7 @@ func TestDemosWithinLoweredHistoryLimits(t *testing.T) {
 		// One item fails on purpose; the group survives it.
 		return k.Status.State == mirror.Done || k.Status.State == mirror.Failed
 	})
-	if !raceEnabled {
-		ls.assertChildrenEnded(ends[demo.FanoutID], 2000, isDone)
-	}
+	ls.assertChildrenEnded(ends[demo.FanoutID], 2000, isDone)
 	marathon := ends[demo.MarathonID]
 	assert.Equal(t, 100.0, *marathon.Progress.Percent)
 
@@ -209,9 +205,7 @@ func TestDemosWithinLoweredHistoryLimits(t *testing.T) {
 // on the surviving worker, the group completes, and no child that had ended
 // runs again (its document keeps its one run), all under the lowered limit.
 func TestFanoutSurvivesAKilledWorkerWithinLoweredHistoryLimits(t *testing.T) {
-	if raceEnabled {
-		t.Skip("2,000 child workflows take too long on a race-instrumented server; runs without -race in .ci/run")
-	}
+	skipUnderRace(t)
 	ls := newLimitsSystem(t, true)
 	victim := workerproc.Start(t, workerproc.Config{
 		HostPort: ls.temporal.HostPort, Namespace: ls.temporal.Namespace,
@@ -264,6 +258,7 @@ func TestFanoutSurvivesAKilledWorkerWithinLoweredHistoryLimits(t *testing.T) {
 // (the Web UI's Cancel), ends the parent cancelled and leaves no child
 // active, under the lowered limit.
 func TestCancelFanoutWithinLoweredHistoryLimits(t *testing.T) {
+	skipUnderRace(t)
 	for _, from := range []string{"api", "temporal"} {
 		t.Run(from, func(t *testing.T) {
 			ls := newLimitsSystem(t, false)
@@ -316,4 +311,13 @@ func errText(p *adapter.Process) string {
 func lastLog(p *adapter.Process, n int) string {
 	lines := logLines(p)
 	return "  " + strings.Join(lines[max(0, len(lines)-n):], "\n  ")
+}
+
+// skipUnderRace skips the tests that run demo-fanout's 2,000 child
+// workflows: a race-instrumented server takes too long for them. .ci/run
+// runs them in a build without the race detector.
+func skipUnderRace(t *testing.T) {
+	if raceEnabled {
+		t.Skip("2,000 child workflows take too long on a race-instrumented server; .ci/run runs this test without -race")
+	}
 }

@@ -186,7 +186,7 @@ func TestRPCBadInput(t *testing.T) {
 		{"blockLaunches", `{"launchFilter": {"kind": "quick"}, "reason": 3}`, rpc.CodeInvalidParams, []string{"string_type at reason"}},
 		{"unblockLaunches", `{"launchFilter": {"kind": {"regex": "q"}}}`, rpc.CodeInvalidParams, []string{"value_error at launchFilter"}},
 		{"launchAll", `{}`, rpc.CodeMethodNotFound, nil},
-		{"materializeUpload", `{"processId": "quick", "blobId": "b", "filename": "f"}`, rpc.CodeMethodNotFound, nil},
+		{"materializeUpload", `{"processId": "quick", "blobId": "b"}`, rpc.CodeInvalidParams, []string{"missing at filename"}},
 	} {
 		t.Run(tt.method+" "+tt.params, func(t *testing.T) {
 			err := h.client.Call(h.ctx, adapter.EngineService, tt.method, json.RawMessage(tt.params), nil)

@@ -38,6 +38,13 @@ var seedSchema = map[string][]bson.Type{
 	"createdAt":   {bson.TypeDateTime},
 }
 
+// runFields are fields beyond the seed's table that optio-core writes at
+// the start of every run (a document that has never run lacks them):
+// originatingSessionId, the launching session or null.
+var runFields = map[string][]bson.Type{
+	"originatingSessionId": {bson.TypeString, bson.TypeNull},
+}
+
 // statusSchema is the status sub-document. Which of the nullable fields are
 // set depends on the state; schemaCase says.
 var statusSchema = map[string]bson.Type{
@@ -55,9 +62,9 @@ var logLevels = []string{"event", "info", "debug", "warning", "error"}
 // TestDocumentSchemaIsExactlyTheSeeds reads the raw documents of processes in
 // every kind of situation (fresh, done, failed, cancelled, indeterminate
 // progress, ad-hoc child, run_child child) and checks each against the seed's
-// table: every field, nothing else, the right BSON types, the status and
-// progress sub-documents field for field, ISO-8601 string log timestamps, and
-// the engine's log entries.
+// table: every field, nothing else but originatingSessionId once it has run,
+// the right BSON types, the status and progress sub-documents field for
+// field, ISO-8601 string log timestamps, and the engine's log entries.
 func TestDocumentSchemaIsExactlyTheSeeds(t *testing.T) {
 	g := newGate(t)
 	s := newSystem(t, adapter.Config{
@@ -183,6 +190,13 @@ func TestDocumentSchemaIsExactlyTheSeeds(t *testing.T) {
 		t.Run(tc.id, func(t *testing.T) {
 			raw := s.raw(tc.id)
 			requireSeedSchema(t, raw)
+			session, err := raw.LookupErr("originatingSessionId")
+			if tc.log == nil {
+				require.Error(t, err, "a process that has not run has no originatingSessionId")
+			} else {
+				require.NoError(t, err, "originatingSessionId is written at the start of a run")
+				require.Equal(t, bson.TypeNull, session.Type, "launched without a session")
+			}
 
 			status := raw.Lookup("status").Document()
 			for field, typ := range statusSchema {
@@ -232,6 +246,10 @@ func requireSeedSchema(t *testing.T, raw bson.Raw) {
 	require.NoError(t, err)
 	var keys []string
 	for _, e := range elems {
+		if allowed, ok := runFields[e.Key()]; ok {
+			require.Contains(t, allowed, e.Value().Type, "field %q has BSON type %s", e.Key(), e.Value().Type)
+			continue
+		}
 		keys = append(keys, e.Key())
 		allowed, known := seedSchema[e.Key()]
 		require.True(t, known, "field %q is not in the seed's schema", e.Key())
