@@ -39,6 +39,10 @@ func (e *Engine) reconcileLoop(ctx context.Context) {
 	}
 }
 
+// newChildGrace is how long a new child's document may wait for its
+// workflow run before the reconciler counts it as stuck.
+const newChildGrace = 2 * time.Minute
+
 func (e *Engine) reconcileOnce(ctx context.Context, suspects map[bson.ObjectID]mirror.State) (map[bson.ObjectID]mirror.State, error) {
 	docs, err := e.store.List(ctx, mirror.Query{States: []mirror.State{mirror.Scheduled, mirror.Running, mirror.CancelRequested, mirror.Cancelling}})
 	if err != nil {
@@ -51,6 +55,11 @@ func (e *Engine) reconcileOnce(ctx context.Context, suspects map[bson.ObjectID]m
 			return suspects, err
 		}
 		if status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			continue
+		}
+		if status == enumspb.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED && p.ParentID != nil && e.store.Now().Sub(p.CreatedAt) < newChildGrace {
+			// A child's document is written just before its workflow starts;
+			// on a busy server the start can lag by seconds.
 			continue
 		}
 		if prev, ok := suspects[p.ID]; !ok || prev != p.Status.State {
