@@ -63,14 +63,72 @@ func (r bodyRunner) RunBody(ctx context.Context, run *activities.BodyRun) (activ
 	}
 	cancelled := ctx.Err() != nil
 	if bodyErr != nil {
-		if cancelled && errors.Is(bodyErr, context.Canceled) {
-			// Returning ctx.Err() is how a Go body honours cancellation.
+		if stoppedByCancel(ctx, bodyErr) {
 			return activities.BodyResult{Cancelled: true}, nil
 		}
 		return activities.BodyResult{}, bodyErr
 	}
 	return activities.BodyResult{Cancelled: cancelled, SpawnedChildren: pc.spawned.Load()}, nil
 }
+
+// stoppedByCancel reports whether a body that returned err stopped because
+// its process was cancelled (or the engine shut down), so that it ends
+// cancelled rather than failed. Returning the cancel is how a Go body
+// honours it: ctx.Err(), the refusal of a spawn after the cancel, or the
+// *ChildError or *GroupError of children cancelled with it. A refused spawn
+// proves the cancel even before it reaches this body's context: the
+// workflow refuses children only once it is cancelled.
+func stoppedByCancel(ctx context.Context, err error) bool {
+	if ctx.Err() == nil && !errors.Is(err, ErrParentCancelled) {
+		return false
+	}
+	return onlyCancellation(err)
+}
+
+// onlyCancellation reports whether err is made of cancellation and nothing
+// else: every branch of its tree ends in context.Canceled (or an error that
+// matches it, such as ErrParentCancelled), a cancelled child's *ChildError,
+// or a *GroupError broken by cancelled children only. A failed child, a
+// panic or any other error anywhere in the tree makes it a real failure.
+func onlyCancellation(err error) bool {
+	switch e := err.(type) {
+	case nil:
+		return false
+	case *ChildError:
+		return e.State == StateCancelled
+	case *GroupError:
+		return e.cancelledOnly()
+	}
+	if err == context.Canceled {
+		return true
+	}
+	if is, ok := err.(interface{ Is(error) bool }); ok && is.Is(context.Canceled) {
+		return true
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return onlyCancellation(u.Unwrap())
+	case interface{ Unwrap() []error }:
+		errs := u.Unwrap()
+		for _, e := range errs {
+			if !onlyCancellation(e) {
+				return false
+			}
+		}
+		return len(errs) > 0
+	}
+	return false
+}
+
+// cancellation is an error that means "stopped because of a cancel": it
+// matches context.Canceled, so errors.Is(err, context.Canceled) holds for
+// it and a body may return it to end cancelled.
+type cancellation string
+
+func (e cancellation) Error() string { return string(e) }
+
+// Is makes a cancellation match context.Canceled.
+func (e cancellation) Is(target error) bool { return target == context.Canceled }
 
 // callBody runs fn, turning a panic into an error so that a buggy task fails
 // its process instead of the worker.

@@ -51,8 +51,9 @@ func (s ChildSpec) validate() error {
 }
 
 // ErrParentCancelled is returned (wrapped) when a child is refused because its
-// parent was already cancelled; no document is created.
-var ErrParentCancelled = errors.New("parent already cancelled")
+// parent was already cancelled; no document is created. It matches
+// context.Canceled: a body that returns it ends cancelled.
+var ErrParentCancelled error = cancellation("parent already cancelled")
 
 // ChildError reports a child that ended failed or cancelled where the parent
 // did not choose to survive it. Inspect it with errors.As. A cancelled child's

@@ -69,10 +69,16 @@
 //
 // Returning nil ends the process done, or cancelled if it was cancelled
 // meanwhile. Returning an error ends it failed, with the error's text in
-// status.error and in the log; but after a cancel, an error that wraps
-// context.Canceled (pc.Context().Err(), or the [*ChildError] of a cancelled
-// child) ends it cancelled. A panic fails the process, with the panic value
-// and stack as its error, instead of crashing the worker.
+// status.error and in the log; but after a cancel, an error made of that
+// cancel alone ends it cancelled: anything wrapping context.Canceled
+// (pc.Context().Err()), the [ErrParentCancelled] of a spawn refused after
+// the cancel, the [*ChildError] of a cancelled child, or a [*GroupError]
+// whose children were cancelled (failed children the group survives aside).
+// So a body may simply return what RunChild, Spawn or Wait returned. A real
+// failure still fails it, cancel or not: a child that failed on its own, a
+// panic, or any other error, alone or joined with a cancellation. A panic
+// fails the process, with the panic value and stack as its error, instead of
+// crashing the worker.
 //
 // # An engine
 //
@@ -176,7 +182,7 @@
 //
 // A child is a process of its own: a document in its parent's tree (parentId,
 // rootId, depth, order; the parent's metadata) and a child workflow of its
-// parent's workflow. Its Execute may be any Go func value, a closure
+// parent's children workflow (see "How processes map onto Temporal"). Its Execute may be any Go func value, a closure
 // included: the child's body runs on the engine that runs the parent's. A
 // child that ends failed or cancelled is returned as a [*ChildError] unless
 // ChildSpec.SurviveFailure or SurviveCancel says otherwise; a child refused
@@ -188,12 +194,17 @@
 // many run):
 //
 //	group := pc.ParallelGroup(adapter.GroupOptions{MaxConcurrency: 5, SurviveFailure: true})
+//	var spawnErr error
 //	for i, item := range items {
-//		if err := group.Spawn(adapter.ChildSpec{Execute: processItem, ProcessID: fmt.Sprintf("%s/item-%d", pc.ProcessID(), i), Name: item}); err != nil {
-//			return err
+//		// After a cancel, Spawn refuses with ErrParentCancelled: stop spawning.
+//		if spawnErr = group.Spawn(adapter.ChildSpec{Execute: processItem, ProcessID: fmt.Sprintf("%s/item-%d", pc.ProcessID(), i), Name: item}); spawnErr != nil {
+//			break
 //		}
 //	}
 //	results, err := group.Wait() // []ChildResult in spawn order
+//	if err := errors.Join(spawnErr, err); err != nil {
+//		return err // after a cancel: only cancellations, so the process ends cancelled
+//	}
 //
 // Without SurviveFailure, a failed child makes the group cancel its siblings
 // still running, and Wait returns a [*GroupError] that lists every child that
@@ -280,9 +291,20 @@
 //     workflow ID. The
 //     workflow writes the document's transitions with local activities,
 //     retried, so a Mongo hiccup loses none.
-//   - A child process is a child workflow of its parent's run, with a
-//     workflow ID of the same form, nested under its parent in the Web UI.
-//     The body asks its own workflow for a child with a workflow Update.
+//   - A child process is a workflow run of its own, with a workflow ID of
+//     the same form, nested in the Web UI under its parent's children
+//     workflow: "optio.Children", ID "{parent's workflow ID}#children", a
+//     child workflow of the parent's run that starts and tracks the
+//     children of one launch. The body asks for children with workflow
+//     Updates (batched: a parallel group's spawns go together). No history
+//     grows without bound: the process workflow's history is the same size
+//     whatever the body's duration and number of children (progress is never
+//     a history event), and the children workflow continues as new when the
+//     server suggests it or at 2,000 events, keeping no record of its
+//     children but their documents, so that 100,000 children, in sequence or
+//     in one group, run as 10 do. Children outlive a roll-over (parent close
+//     policy Abandon); a cancel of the parent reaches them from the
+//     documents, whichever run started them.
 //   - The body runs as the activity "optio.Body" in the one process that
 //     holds its function; it heartbeats with its latest progress as details.
 //     When the engine whose worker handles the workflow task holds the
@@ -294,8 +316,9 @@
 //     the function (the shared queue plus "@" and that engine's host, process
 //     ID and a random suffix). A body that lands on an engine without its
 //     function there is re-run on that queue. The workflow's query
-//     "optio.state" reports the process's state and the progress the body
-//     last signalled.
+//     "optio.state" reports the process's state; [Engine.RunState] adds the
+//     latest progress, from the body's last heartbeat (which the Web UI shows
+//     too, as the pending activity's details) or the document.
 //   - A worker that dies mid-body is noticed after BodyHeartbeatTimeout (or
 //     when no worker picks the body up in time). The workflow then re-runs the
 //     body on a live engine that holds the function, with a warning in the
@@ -304,10 +327,17 @@
 //     so. A body cut short because its worker lost contact with the Temporal
 //     server is re-run the same way. Bodies should therefore be safe to run
 //     again.
-//   - A reconciler, every [Config.ReconcileInterval], fails documents left in
-//     an active state whose workflow has closed behind the engine's back
-//     (terminated or reset in the Web UI, timed out), with an error and a
-//     "State reconciled" log entry that say what happened.
+//   - A run the server ends (Terminate in the Web UI, a history limit, a
+//     timeout) cannot write its end. Every [Config.ClosedRunWatchInterval]
+//     (500 ms) the engine asks Temporal's visibility store for such runs and
+//     fails their documents with the server's reason and a "State
+//     reconciled" log entry; the process's children workflow is cancelled by
+//     the server (parent close policy) and cancels the children.
+//     [Engine.LaunchAndWait] writes the failure itself when its run ends that
+//     way, so it never returns an active state. A reconciler, every
+//     [Config.ReconcileInterval], still fails any document left active with
+//     its workflow closed (reset in the Web UI, or closed while no engine
+//     watched).
 //
 // # The Mongo mirror
 //
@@ -333,9 +363,13 @@
 // With [Config.RedisURL] set, [Engine.Run] serves the clamator RPC service
 // [EngineService] ("optio-engine") over Redis Streams under the key prefix
 // "{db}/{prefix}" ([Engine.RPCKeyPrefix]): launch, cancel, dismiss, resync,
-// groupCancel, groupCancelAndWait, blockLaunches and unblockLaunches, with
-// optio-core's results and failure reasons, plus the heartbeat key optio-api
-// looks for ([HeartbeatKey]). [Engine.RPCReady] is closed once it serves.
+// groupCancel, groupCancelAndWait, blockLaunches, unblockLaunches and
+// materializeUpload, with optio-core's results and failure reasons, plus the
+// heartbeat key optio-api looks for ([HeartbeatKey]). A launch's sessionId
+// becomes the run's originatingSessionId ([WithSessionID]).
+// materializeUpload checks the GridFS blob and the process as optio-core
+// does, but tasks here cannot register an upload writer, so it always
+// answers {ok: false, reason}. [Engine.RPCReady] is closed once it serves.
 // [Engine.RPCServer] is that server: an application registers its own
 // services on it before calling Run.
 //
@@ -352,6 +386,9 @@
 //   - Ad-hoc processes survive resyncs.
 //   - RunChild returns a *ChildError for a cancelled child unless
 //     SurviveCancel is set.
+//   - A body that returns the errors its cancel caused (a refused spawn, the
+//     *ChildError or *GroupError of children cancelled with it) ends
+//     cancelled; optio-core fails a parent whose group raises after a cancel.
 //   - ParallelGroup results are in spawn order.
 //   - Shutdown cancels the bodies running in the engine, as optio-core does;
 //     a worker that is killed instead has its bodies re-run on a live one.

@@ -30,6 +30,9 @@ var ErrGroupClosed = errors.New("parallel group already closed")
 type GroupError struct {
 	// Children are the children that did not end done, in spawn order.
 	Children []*ChildError
+	// survivesFailure is the group's SurviveFailure: its failed children
+	// did not break it.
+	survivesFailure bool
 }
 
 // Error summarises the group's failures in optio-core's wording.
@@ -48,6 +51,24 @@ func (e *GroupError) Unwrap() []error {
 		out[i] = c
 	}
 	return out
+}
+
+// cancelledOnly reports whether the group broke because of cancelled
+// children alone: each child listed was cancelled, or failed in a group
+// that survives failures. Returned after a cancel of the parent, such an
+// error ends the parent cancelled.
+func (e *GroupError) cancelledOnly() bool {
+	cancelled := false
+	for _, c := range e.Children {
+		switch {
+		case c.State == StateCancelled:
+			cancelled = true
+		case c.State == StateFailed && e.survivesFailure:
+		default:
+			return false
+		}
+	}
+	return cancelled
 }
 
 // ParallelGroup runs child processes concurrently, at most MaxConcurrency at a
@@ -127,15 +148,21 @@ func (g *ParallelGroup) run(idx int, spec ChildSpec) {
 	defer func() { <-g.sem }()
 	reply, err := g.pc.runChild(spec)
 	res := ChildResult{ProcessID: spec.ProcessID, Name: spec.Name, State: reply.State, Error: reply.Error}
-	if err != nil {
+	refused := errors.Is(err, ErrParentCancelled)
+	switch {
+	case refused:
+		// Refused because the parent was cancelled while the spawn was on
+		// its way: recorded as Spawn records a refusal, without a breach.
+		res.State, res.Error = StateCancelled, "parent cancelled"
+	case err != nil:
 		res.State, res.Error = StateFailed, err.Error()
-	} else if res.State != StateDone && res.Error == "" {
+	case res.State != StateDone && res.Error == "":
 		res.Error = "Child " + string(res.State)
 	}
 	g.mu.Lock()
 	g.results[idx] = res
 	delete(g.active, spec.ProcessID)
-	breach := (res.State == StateFailed && !g.opts.SurviveFailure) || (res.State == StateCancelled && !g.opts.SurviveCancel)
+	breach := !refused && ((res.State == StateFailed && !g.opts.SurviveFailure) || (res.State == StateCancelled && !g.opts.SurviveCancel))
 	var siblings []string
 	if breach {
 		g.breach = true
@@ -165,7 +192,7 @@ func (g *ParallelGroup) Wait() ([]ChildResult, error) {
 	if !g.breach {
 		return results, nil
 	}
-	ge := &GroupError{}
+	ge := &GroupError{survivesFailure: g.opts.SurviveFailure}
 	for _, r := range results {
 		if r.State != StateDone {
 			ge.Children = append(ge.Children, &ChildError{ProcessID: r.ProcessID, Name: r.Name, State: r.State, Err: r.Error})

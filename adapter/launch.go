@@ -16,18 +16,38 @@ import (
 	"github.com/optio-temporal/optio/workflows"
 )
 
+// LaunchOption configures one launch (Launch, LaunchAndWait).
+type LaunchOption func(*launchOptions)
+
+type launchOptions struct {
+	// session is the run's originatingSessionId; nil is null.
+	session *string
+}
+
+// WithSessionID records the session that launches the process, as optio-api
+// passes the dashboard's: the run's document, and those of its children,
+// get it as originatingSessionId, by which optio-api routes a session's
+// events. Without it the field is null, as for a cron or unattended launch.
+func WithSessionID(sessionID string) LaunchOption {
+	return func(o *launchOptions) { o.session = &sessionID }
+}
+
 // Launch starts a process without waiting for it: the document moves to
 // scheduled and a run of its workflow starts. The process must be launchable
 // (idle, done, failed or cancelled); of concurrent launches exactly one wins
 // and the others get ReasonNotLaunchable. id is a processId or a document _id
 // in hex. The Outcome carries the document as re-read after the launch.
-func (e *Engine) Launch(ctx context.Context, id string) (Outcome, error) {
-	return e.launch(ctx, id, false)
+func (e *Engine) Launch(ctx context.Context, id string, opts ...LaunchOption) (Outcome, error) {
+	return e.launch(ctx, id, false, opts)
 }
 
 // launch is Launch; wait says the caller waits for the run's end and wants
 // the final document in the workflow's result.
-func (e *Engine) launch(ctx context.Context, id string, wait bool) (Outcome, error) {
+func (e *Engine) launch(ctx context.Context, id string, wait bool, opts []LaunchOption) (Outcome, error) {
+	var o launchOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := validID(id); err != nil {
 		return Outcome{}, err
 	}
@@ -36,7 +56,7 @@ func (e *Engine) launch(ctx context.Context, id string, wait bool) (Outcome, err
 	}
 	// The document's metadata is the task's (sync writes it), and every
 	// engine has it, whether or not it declares the task.
-	doc, err := e.store.ResolveAndClaim(ctx, id, func(doc *mirror.Process) error {
+	doc, err := e.store.ResolveAndClaim(ctx, id, o.session, func(doc *mirror.Process) error {
 		if !doc.Status.State.Launchable() {
 			return ReasonNotLaunchable
 		}
@@ -159,8 +179,8 @@ func (e *Engine) startRun(ctx context.Context, doc *mirror.Process, returnDoc bo
 // for an ephemeral process, its document is deleted). It returns the final
 // document, nil if it was deleted. A launch refused for a contract reason
 // returns that Reason as the error (errors.Is(err, ReasonNotLaunchable)).
-func (e *Engine) LaunchAndWait(ctx context.Context, id string) (*Process, error) {
-	out, err := e.launch(ctx, id, true)
+func (e *Engine) LaunchAndWait(ctx context.Context, id string, opts ...LaunchOption) (*Process, error) {
+	out, err := e.launch(ctx, id, true, opts)
 	if err != nil {
 		return nil, err
 	}

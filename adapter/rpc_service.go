@@ -20,8 +20,8 @@ const EngineService = "optio-engine"
 type launchParams struct {
 	ProcessID string `json:"processId"`
 	Resume    *bool  `json:"resume"`
-	// SessionID's key must be present (string or null). The engine keeps no
-	// session; it is accepted and ignored.
+	// SessionID's key must be present (string or null). It becomes the
+	// run's originatingSessionId.
 	SessionID *string `json:"sessionId" rpc:"required"`
 }
 
@@ -113,6 +113,7 @@ func (s engineService) service() rpc.Service {
 		{Name: "groupCancelAndWait", Handler: rpc.Typed(s.groupCancelAndWait)},
 		{Name: "blockLaunches", Handler: rpc.Typed(s.blockLaunches)},
 		{Name: "unblockLaunches", Handler: rpc.Typed(s.unblockLaunches)},
+		{Name: "materializeUpload", Handler: rpc.Typed(s.materializeUpload)},
 	}}
 }
 
@@ -137,7 +138,11 @@ func (s engineService) launch(ctx context.Context, p launchParams) (any, error) 
 	if p.Resume != nil && *p.Resume {
 		return s.resume(ctx, p.ProcessID)
 	}
-	out, err := s.e.Launch(ctx, p.ProcessID)
+	var opts []LaunchOption
+	if p.SessionID != nil {
+		opts = append(opts, WithSessionID(*p.SessionID))
+	}
+	out, err := s.e.Launch(ctx, p.ProcessID, opts...)
 	if err != nil {
 		return nil, wireError(err)
 	}

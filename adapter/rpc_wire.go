@@ -289,10 +289,14 @@ func (w *jsonWriter) process(p *Process) error {
 		w.key(k)
 		w.boolean(false)
 	}
-	for _, k := range []string{"browserOpenRequests", "sessionEvents", "originatingSessionId"} {
+	for _, k := range []string{"browserOpenRequests", "sessionEvents"} {
 		w.key(k)
 		w.null()
 	}
+	// The document may hold one, but optio-core's payload leaves the key
+	// out of its projection, so its model always emits null.
+	w.key("originatingSessionId")
+	w.null()
 	w.key("createdAt")
 	w.str(wireTime(p.CreatedAt))
 	w.close('}')

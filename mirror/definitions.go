@@ -145,6 +145,9 @@ type Child struct {
 	Metadata map[string]any
 	Order    int
 	// State is Scheduled for a child about to run, Idle for an ad-hoc child.
+	// A child about to run is part of its parent's run and takes the
+	// parent's originatingSessionId (null included); an ad-hoc child gets
+	// its own when it is launched.
 	State     State
 	Adhoc     bool
 	Ephemeral bool
@@ -229,11 +232,16 @@ func (s *Store) insertChild(ctx context.Context, parent *Process, c Child) (*Pro
 	if doc.RootID.IsZero() {
 		doc.RootID = parent.ID
 	}
+	var insert any = doc
+	runs := c.State != Idle
+	if runs {
+		insert = withSession{doc, parent.OriginatingSessionID}
+	}
 	release, err := s.gateWrite(ctx)
 	if err != nil {
 		return nil, err
 	}
-	_, err = s.procs.InsertOne(ctx, doc)
+	_, err = s.procs.InsertOne(ctx, insert)
 	release()
 	if err != nil {
 		if mongo.IsDuplicateKeyError(err) {
@@ -241,8 +249,19 @@ func (s *Store) insertChild(ctx context.Context, parent *Process, c Child) (*Pro
 		}
 		return nil, fmt.Errorf("insert child %q: %w", c.ProcessID, err)
 	}
+	if runs {
+		doc.OriginatingSessionID = parent.OriginatingSessionID
+	}
 	s.ids.Store(doc.ProcessID, doc.ID)
 	return doc, nil
+}
+
+// withSession is a process document (whose own OriginatingSessionID is nil)
+// with its originatingSessionId written even when null, as optio-core
+// writes it for every run.
+type withSession struct {
+	*Process `bson:",inline"`
+	Session  *string `bson:"originatingSessionId"`
 }
 
 // HeldByChildren returns those of processIDs that belong to child processes;

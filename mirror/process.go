@@ -9,7 +9,8 @@ import (
 )
 
 // Process is one document of {prefix}_processes, field for field the schema of
-// optio-core's README ("MongoDB Document Schema"); nothing more.
+// optio-core's README ("MongoDB Document Schema"), plus originatingSessionId,
+// which optio-core writes at the start of every run.
 type Process struct {
 	ID          bson.ObjectID  `bson:"_id" json:"_id"`
 	ProcessID   string         `bson:"processId" json:"processId"`
@@ -30,6 +31,13 @@ type Process struct {
 	Progress    Progress       `bson:"progress" json:"progress"`
 	Log         []LogEntry     `bson:"log" json:"log"`
 	CreatedAt   time.Time      `bson:"createdAt" json:"createdAt"`
+	// OriginatingSessionID is the session that launched the run (optio-api
+	// sends the dashboard's session with a launch), nil when none was given
+	// or the process has not run yet. optio-core sets it at the start of
+	// every run, null included, and a child takes its parent's; optio-api
+	// finds a session's processes by it. The key is absent until the first
+	// run, so it is omitted from a document inserted without one.
+	OriginatingSessionID *string `bson:"originatingSessionId,omitempty" json:"originatingSessionId"`
 }
 
 // Status is the runtime status sub-document. It is always written whole.

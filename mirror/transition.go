@@ -121,10 +121,11 @@ func setPush(set bson.D, entries ...LogEntry) bson.D {
 
 // Claim moves a launchable process (idle, done, failed, cancelled) to scheduled
 // for a new run: status and progress are reset, the log restarts with "State
-// changed to scheduled", and the previous run's descendants are deleted. Of two
+// changed to scheduled", originatingSessionId is set to null (a run launched
+// with no session), and the previous run's descendants are deleted. Of two
 // concurrent claims exactly one succeeds; the other gets a *ConflictError.
 func (s *Store) Claim(ctx context.Context, id bson.ObjectID) (*Process, error) {
-	p, err := s.cas(ctx, id, Scheduled, statesFrom(Scheduled), nil, s.claimUpdate())
+	p, err := s.cas(ctx, id, Scheduled, statesFrom(Scheduled), nil, s.claimUpdate(nil))
 	if err != nil {
 		return nil, err
 	}
@@ -133,13 +134,14 @@ func (s *Store) Claim(ctx context.Context, id bson.ObjectID) (*Process, error) {
 
 // ResolveAndClaim resolves ref as Resolve does, hands the document to check,
 // and claims it as Claim does unless check returns an error, which it
-// returns unchanged. The document check sees may be read again for the
-// claim, which still refuses a state that is no longer launchable. On
-// FerretDB a ref this store has resolved before is read once, under the
-// document's lock, for the check and the compare-and-set both.
-func (s *Store) ResolveAndClaim(ctx context.Context, ref string, check func(*Process) error) (*Process, error) {
+// returns unchanged. session becomes the run's originatingSessionId (nil:
+// null). The document check sees may be read again for the claim, which
+// still refuses a state that is no longer launchable. On FerretDB a ref this
+// store has resolved before is read once, under the document's lock, for the
+// check and the compare-and-set both.
+func (s *Store) ResolveAndClaim(ctx context.Context, ref string, session *string, check func(*Process) error) (*Process, error) {
 	if oid, ok := s.knownID(ref); ok && s.locks != nil {
-		p, done, err := s.claimLocked(ctx, oid, ref, check)
+		p, done, err := s.claimLocked(ctx, oid, ref, session, check)
 		if done {
 			return p, err
 		}
@@ -151,12 +153,16 @@ func (s *Store) ResolveAndClaim(ctx context.Context, ref string, check func(*Pro
 	if err := check(p); err != nil {
 		return nil, err
 	}
-	return s.Claim(ctx, p.ID)
+	p, err = s.cas(ctx, p.ID, Scheduled, statesFrom(Scheduled), nil, s.claimUpdate(session))
+	if err != nil {
+		return nil, err
+	}
+	return p, s.afterClaim(ctx, p)
 }
 
 // claimLocked is ResolveAndClaim's one-read path; done is false when oid
 // turned out not to be ref's document.
-func (s *Store) claimLocked(ctx context.Context, oid bson.ObjectID, ref string, check func(*Process) error) (p *Process, done bool, err error) {
+func (s *Store) claimLocked(ctx context.Context, oid bson.ObjectID, ref string, session *string, check func(*Process) error) (p *Process, done bool, err error) {
 	unlock := s.lockDoc(oid)
 	defer unlock()
 	cur, err := s.Get(ctx, oid)
@@ -169,17 +175,21 @@ func (s *Store) claimLocked(ctx context.Context, oid bson.ObjectID, ref string, 
 	if err := check(cur); err != nil {
 		return nil, true, err
 	}
-	if p, err = s.lockedCASFrom(ctx, cur, Scheduled, statesFrom(Scheduled), nil, s.claimUpdate()); err != nil {
+	if p, err = s.lockedCASFrom(ctx, cur, Scheduled, statesFrom(Scheduled), nil, s.claimUpdate(session)); err != nil {
 		return nil, true, err
 	}
 	return p, true, s.afterClaim(ctx, p)
 }
 
-func (s *Store) claimUpdate() bson.D {
+// claimUpdate starts a run. It records the run's session here rather than
+// when the body starts, as optio-core does: the value is the same, and a
+// run's start (StartRun) knows only the document.
+func (s *Store) claimUpdate(session *string) bson.D {
 	return bson.D{{Key: "$set", Value: bson.D{
 		{Key: "status", Value: Status{State: Scheduled}},
 		{Key: "progress", Value: zeroProgress()},
 		{Key: "log", Value: []LogEntry{NewLogEntry(s.now(), LevelEvent, MsgScheduled)}},
+		{Key: "originatingSessionId", Value: session},
 	}}}
 }
 

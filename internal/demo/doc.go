@@ -12,6 +12,21 @@
 //   - demo-children runs three phases as sequential child processes.
 //   - demo-parallel runs 20 items as a parallel group of children, five at a
 //     time; one item fails and the parent survives it.
+//   - demo-marathon reports progress with a message ("Tick 123/900") every
+//     100 ms for 90 s, then finishes; like demo-progress it stops early when
+//     cancelled.
+//   - demo-fanout runs one parallel group of 2,000 children that do nothing
+//     (demo-fanout/child-0000 to demo-fanout/child-1999), 100 at a time; the
+//     parent is done once every child is.
+//
+// Cancelled mid-run, the parents (demo-children, demo-parallel, demo-fanout)
+// end cancelled, and show how: they stop spawning once Spawn or RunChild is
+// refused (adapter.ErrParentCancelled), wait for the children already
+// running, and return what they got; errors made only of the cancel end the
+// process cancelled, a real failure fails it.
+//
+// The lengths and counts are params of the tasks (steps and stepMillis,
+// items and concurrency), so tests run the same bodies smaller.
 //
 // [Tasks] returns the definitions; [Definitions] has the shape of
 // adapter.Config's task-definition generator and filters by metadata, the way

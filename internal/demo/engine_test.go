@@ -3,6 +3,9 @@ package demo
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -27,7 +30,7 @@ func newEngine(t *testing.T) (*adapter.Engine, testenv.Temporal, context.Context
 		Namespace:       env.Temporal.Namespace,
 		Mongo:           env.Mongo.DB,
 		TaskQueue:       testenv.TaskQueue(t),
-		TaskDefinitions: Definitions,
+		TaskDefinitions: withSmallFanout,
 		Logger:          testenv.Logger(t),
 		// Generous: a race-instrumented server on a loaded CI machine can
 		// take seconds to answer a heartbeat.
@@ -40,6 +43,25 @@ func newEngine(t *testing.T) (*adapter.Engine, testenv.Temporal, context.Context
 		require.NoError(t, eng.Shutdown(sctx))
 	})
 	return eng, env.Temporal, ctx
+}
+
+// Sizes of the demo-fanout the engine test runs: its 2,000 children take
+// about a minute without the race detector, several with it.
+const (
+	smallFanoutChildren    = 12
+	smallFanoutConcurrency = 4
+)
+
+// withSmallFanout is Definitions with demo-fanout shrunk to
+// smallFanoutChildren children.
+func withSmallFanout(ctx context.Context, services, filter map[string]any) ([]adapter.TaskInstance, error) {
+	tasks, err := Definitions(ctx, services, filter)
+	for i := range tasks {
+		if tasks[i].ProcessID == FanoutID {
+			tasks[i].Params = map[string]any{ParamItems: smallFanoutChildren, ParamConcurrency: smallFanoutConcurrency}
+		}
+	}
+	return tasks, err
 }
 
 func TestDemoTasksOnTheEngine(t *testing.T) {
@@ -113,6 +135,93 @@ func TestDemoTasksOnTheEngine(t *testing.T) {
 		require.Len(t, failed, 1)
 		require.Equal(t, ParallelID+"/item-13", failed[0].ProcessID)
 		require.Contains(t, *failed[0].Status.Error, ErrDemoItem.Error())
+	})
+
+	// A cancel reaches the parents mid-run: the children running are
+	// cancelled, the spawns after it refused, and the parent ends cancelled
+	// with no error, as the dashboard should show it.
+	for _, tt := range []struct{ id, running string }{
+		{ParallelID, ParallelID + "/item-04"},
+		{ChildrenID, ChildrenID + "/phase-1"},
+	} {
+		t.Run(tt.id+" ends cancelled when cancelled", func(t *testing.T) {
+			out, err := eng.Launch(ctx, tt.id)
+			require.NoError(t, err)
+			require.True(t, out.OK, out.Reason)
+			require.Eventually(t, func() bool {
+				p, err := eng.GetProcess(ctx, tt.running)
+				return err == nil && p.Status.State == adapter.StateRunning
+			}, 30*time.Second, 20*time.Millisecond)
+			out, err = eng.Cancel(ctx, tt.id)
+			require.NoError(t, err)
+			require.True(t, out.OK, out.Reason)
+			var last *adapter.Process
+			require.Eventually(t, func() bool {
+				p, err := eng.GetProcess(ctx, tt.id)
+				last = p
+				return err == nil && p.Status.State.End()
+			}, 30*time.Second, 20*time.Millisecond)
+			require.Nil(t, last.Status.Error, "status.error")
+			require.Equal(t, adapter.StateCancelled, last.Status.State)
+			kids, err := eng.ListProcesses(ctx, adapter.ListOptions{RootID: last.ID.Hex()})
+			require.NoError(t, err)
+			for _, k := range kids {
+				require.True(t, k.Status.State.End(), "%s is %s", k.ProcessID, k.Status.State)
+			}
+		})
+	}
+
+	t.Run("marathon ticks and stops when cancelled", func(t *testing.T) {
+		out, err := eng.Launch(ctx, MarathonID)
+		require.NoError(t, err)
+		require.True(t, out.OK, out.Reason)
+		tick := regexp.MustCompile(`^Tick ([0-9]+)/900$`)
+		require.Eventually(t, func() bool {
+			p, err := eng.GetProcess(ctx, MarathonID)
+			return err == nil && p.Progress.Message != nil && p.Progress.Percent != nil &&
+				*p.Progress.Percent > 0 && tick.MatchString(*p.Progress.Message)
+		}, 30*time.Second, 20*time.Millisecond, "no tick reported")
+		start := time.Now()
+		out, err = eng.Cancel(ctx, MarathonID)
+		require.NoError(t, err)
+		require.True(t, out.OK, out.Reason)
+		var last *adapter.Process
+		require.Eventually(t, func() bool {
+			p, err := eng.GetProcess(ctx, MarathonID)
+			last = p
+			return err == nil && p.Status.State == adapter.StateCancelled
+		}, 30*time.Second, 20*time.Millisecond)
+		// Stopped at a tick, not at the end 90 s away.
+		require.Less(t, time.Since(start), 20*time.Second)
+		require.Less(t, *last.Progress.Percent, 100.0)
+		m := tick.FindStringSubmatch(*last.Progress.Message)
+		require.NotNil(t, m, "last message %q", *last.Progress.Message)
+		n, err := strconv.Atoi(m[1])
+		require.NoError(t, err)
+		require.InDelta(t, float64(n)*100/marathonTicks, *last.Progress.Percent, 1e-9, "percent is the ticks' share")
+	})
+
+	t.Run("fanout runs every child to done", func(t *testing.T) {
+		p, err := eng.LaunchAndWait(ctx, FanoutID)
+		require.NoError(t, err)
+		require.Equal(t, adapter.StateDone, p.Status.State, "error: %v", p.Status.Error)
+		require.Equal(t, 100.0, *p.Progress.Percent)
+		require.Equal(t, fmt.Sprintf("All %d children done", smallFanoutChildren), *p.Progress.Message)
+		procs, err := eng.ListProcesses(ctx, adapter.ListOptions{RootID: p.ID.Hex()})
+		require.NoError(t, err)
+		var want, got []string
+		for i := range smallFanoutChildren {
+			want = append(want, fmt.Sprintf("%s/child-%04d", FanoutID, i))
+		}
+		for _, k := range procs {
+			if k.ProcessID == FanoutID {
+				continue
+			}
+			got = append(got, k.ProcessID)
+			require.Equal(t, adapter.StateDone, k.Status.State, k.ProcessID)
+		}
+		slices.Sort(got)
+		require.Equal(t, want, got)
 	})
 
 	t.Run("nightly is a Temporal Schedule", func(t *testing.T) {

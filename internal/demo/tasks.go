@@ -15,6 +15,13 @@ const (
 	ProgressID = "demo-progress"
 	FailingID  = "demo-failing"
 	NightlyID  = "demo-nightly"
+	MarathonID = "demo-marathon"
+)
+
+// demo-marathon's length: a tick every 100 ms for 90 s.
+const (
+	marathonTicks      = 900
+	marathonTickMillis = 100
 )
 
 // NightlySchedule is demo-nightly's cron expression: every day at 02:00.
@@ -70,6 +77,14 @@ func Tasks() []adapter.TaskInstance {
 			Metadata:    map[string]any{"group": "demo", "kind": "scheduled"},
 			Schedule:    NightlySchedule,
 		},
+		{
+			Execute:     runMarathon,
+			ProcessID:   MarathonID,
+			Name:        "Demo: marathon",
+			Description: "Reports progress with a message every 100 ms for 90 s, then finishes. Cancel it to see a cooperative stop.",
+			Params:      map[string]any{ParamSteps: marathonTicks, ParamStepMillis: marathonTickMillis},
+			Metadata:    map[string]any{"group": "demo", "kind": "marathon"},
+		},
 	}
 	return append(tasks, childTasks()...)
 }
@@ -120,6 +135,32 @@ func runSteps(pc *adapter.ProcessContext) error {
 			return nil
 		}
 		pc.ReportProgress(float64(i*100)/float64(steps), fmt.Sprintf("Step %d/%d done", i, steps))
+	}
+	return nil
+}
+
+// runMarathon reports progress at every tick of a steady clock, for long
+// enough to watch a busy process in the Web UI and optioctl, and returns
+// early, without error, once the process is asked to stop. Unlike a sleep per
+// step, the ticker keeps the pace whatever a report costs.
+func runMarathon(pc *adapter.ProcessContext) error {
+	ticks := intParam(pc.Params(), ParamSteps, marathonTicks)
+	tick := time.Duration(intParam(pc.Params(), ParamStepMillis, marathonTickMillis)) * time.Millisecond
+	ctx := pc.Context()
+	ticker := time.NewTicker(tick)
+	defer ticker.Stop()
+
+	pc.ReportProgress(0, fmt.Sprintf("Tick 0/%d", ticks))
+	for i := 1; i <= ticks; i++ {
+		if !pc.ShouldContinue() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		}
+		pc.ReportProgress(float64(i*100)/float64(ticks), fmt.Sprintf("Tick %d/%d", i, ticks))
 	}
 	return nil
 }

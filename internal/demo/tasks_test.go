@@ -24,20 +24,25 @@ func TestTasksAreWellFormed(t *testing.T) {
 			require.Empty(t, task.Schedule, task.ProcessID)
 		}
 	}
-	require.Equal(t, map[string]bool{QuickID: true, ProgressID: true, FailingID: true, NightlyID: true, ChildrenID: true, ParallelID: true}, seen)
+	require.Equal(t, map[string]bool{
+		QuickID: true, ProgressID: true, FailingID: true, NightlyID: true, MarathonID: true,
+		ChildrenID: true, ParallelID: true, FanoutID: true,
+	}, seen)
 	require.Equal(t, "0 2 * * *", NightlySchedule)
 }
 
 func TestDefinitionsFiltersByMetadata(t *testing.T) {
+	all := []string{QuickID, ProgressID, FailingID, NightlyID, MarathonID, ChildrenID, ParallelID, FanoutID}
 	for _, tc := range []struct {
 		name   string
 		filter map[string]any
 		want   []string
 	}{
-		{"nil is a full sync", nil, []string{QuickID, ProgressID, FailingID, NightlyID, ChildrenID, ParallelID}},
-		{"empty is a full sync", map[string]any{}, []string{QuickID, ProgressID, FailingID, NightlyID, ChildrenID, ParallelID}},
-		{"group", map[string]any{"group": "demo"}, []string{QuickID, ProgressID, FailingID, NightlyID, ChildrenID, ParallelID}},
+		{"nil is a full sync", nil, all},
+		{"empty is a full sync", map[string]any{}, all},
+		{"group", map[string]any{"group": "demo"}, all},
 		{"one kind", map[string]any{"kind": "failing"}, []string{FailingID}},
+		{"the marathon is not a progress demo", map[string]any{"kind": "progress"}, []string{ProgressID}},
 		{"every pair must match", map[string]any{"group": "demo", "kind": "scheduled"}, []string{NightlyID}},
 		{"no match", map[string]any{"kind": "nope"}, nil},
 		{"unknown key", map[string]any{"team": "x"}, nil},
@@ -52,6 +57,24 @@ func TestDefinitionsFiltersByMetadata(t *testing.T) {
 			require.Equal(t, tc.want, ids)
 		})
 	}
+}
+
+// The engine test runs demo-fanout smaller and demo-marathon only until it
+// is cancelled; the task set itself has them at full size.
+func TestMarathonAndFanoutAreFullSize(t *testing.T) {
+	require.Equal(t, "demo-marathon", MarathonID)
+	require.Equal(t, "demo-fanout", FanoutID)
+	require.Equal(t, 90*time.Second, marathonTicks*marathonTickMillis*time.Millisecond)
+	require.Equal(t, 100*time.Millisecond, marathonTickMillis*time.Millisecond)
+	require.Equal(t, 2000, fanoutChildren)
+	require.Equal(t, 100, fanoutConcurrency)
+
+	params := map[string]map[string]any{}
+	for _, task := range Tasks() {
+		params[task.ProcessID] = task.Params
+	}
+	require.Equal(t, map[string]any{ParamSteps: marathonTicks, ParamStepMillis: marathonTickMillis}, params[MarathonID])
+	require.Equal(t, map[string]any{ParamItems: fanoutChildren, ParamConcurrency: fanoutConcurrency}, params[FanoutID])
 }
 
 func TestDefinitionsHonoursContext(t *testing.T) {
