@@ -347,6 +347,7 @@ func (s *spawner) sendToHelper(reqs []workflows.ChildRequest) ([]workflows.Child
 		todo[i] = i
 	}
 	backoff := 20 * time.Millisecond
+	var failingSince time.Time
 	for len(todo) > 0 {
 		batch := make([]workflows.ChildRequest, len(todo))
 		for k, i := range todo {
@@ -354,7 +355,14 @@ func (s *spawner) sendToHelper(reqs []workflows.ChildRequest) ([]workflows.Child
 		}
 		replies, err := s.update(s.helperID, "", batch)
 		if err != nil {
-			if !retryableSpawn(err) {
+			// Sending again is safe whatever happened to the first try (the
+			// children's documents say which exist), and a roll-over of the
+			// children workflow fails updates in several ways: retry any
+			// error for a while.
+			if failingSince.IsZero() {
+				failingSince = time.Now()
+			}
+			if !retryableSpawn(err) && time.Since(failingSince) > spawnRetryFor {
 				return nil, err
 			}
 			if err := sleepCtx(context.WithoutCancel(s.pc.ctx), backoff); err != nil {
@@ -375,7 +383,7 @@ func (s *spawner) sendToHelper(reqs []workflows.ChildRequest) ([]workflows.Child
 			out[i] = replies[k]
 		}
 		todo = again
-		backoff = 20 * time.Millisecond
+		backoff, failingSince = 20*time.Millisecond, time.Time{}
 	}
 	return out, nil
 }
@@ -401,8 +409,13 @@ func (s *spawner) openHelper() (string, bool, error) {
 	return reply.WorkflowID, reply.Refused, nil
 }
 
+// spawnRetryFor bounds how long an update to a children workflow that keeps
+// failing with an unexpected error is sent again.
+const spawnRetryFor = time.Minute
+
 // retryableSpawn reports whether a failed update to a children workflow
-// should be sent again: it was rolling over to a new run.
+// should be sent again however long it takes: it was rolling over to a new
+// run, or the server was busy.
 func retryableSpawn(err error) bool {
 	var exhausted *serviceerror.ResourceExhausted
 	var unavailable *serviceerror.Unavailable

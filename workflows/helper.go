@@ -97,6 +97,8 @@ type children struct {
 	pending int // children being started by update handlers
 	// creating is set while an update inserts documents.
 	creating bool
+	// started counts the children this run started.
+	started int
 	// cancelled is set once the running children were cancelled; later
 	// spawns are refused.
 	cancelled bool
@@ -168,15 +170,17 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 		if closing != nil || (ctx.Err() != nil && !cancelSeen) {
 			continue // a close or a cancel came meanwhile: handle it here
 		}
-		next := h.in
-		next.Runs++
-		next.Closing, next.Cancelled = closing, h.cancelled
-		return workflow.NewContinueAsNewError(ctx, ChildrenName, next)
+		return h.continueAsNew(ctx, closing)
 	}
 	if closing.Cancel && !h.cancelled {
 		h.cancelChildren()
 	}
 	_ = workflow.Await(h.mctx, func() bool { return h.pending == 0 && workflow.AllHandlersFinished(h.mctx) })
+	if h.started > 0 {
+		// The ends of the children this run started would land in its
+		// history while it waits: wait in a fresh run instead.
+		return h.continueAsNew(ctx, closing)
+	}
 	// Children end before their parent: wait for the last of them.
 	actx := workflow.WithActivityOptions(h.mctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 100 * 365 * 24 * time.Hour,
@@ -185,6 +189,14 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 		Summary:             "wait for the children to end",
 	})
 	return workflow.ExecuteActivity(actx, activities.AwaitChildrenName, h.childrenOf()).Get(actx, nil)
+}
+
+// continueAsNew ends this run and carries what the next one needs.
+func (h *children) continueAsNew(ctx workflow.Context, closing *CloseChildren) error {
+	next := h.in
+	next.Runs++
+	next.Closing, next.Cancelled = closing, h.cancelled
+	return workflow.NewContinueAsNewError(ctx, ChildrenName, next)
 }
 
 // rollDue reports whether this run should continue as new.
@@ -282,6 +294,7 @@ func (h *children) runChildren(ctx workflow.Context, reqs []ChildRequest) ([]Chi
 				workflow.SignalExternalWorkflow(mctx, wfID, "", SignalBodyQueue, req.BodyQueue)
 			}
 		default:
+			h.started++
 			starts = append(starts, h.startChild(ctx, req, c.DocID, wfID))
 			startedAt = append(startedAt, i)
 		}
