@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/optio-temporal/optio/adapter"
@@ -169,14 +170,11 @@ func (ls *limitsSystem) runs() (terminated []string, longest int64, rolled int) 
 		})
 		require.NoError(ls.t, err)
 		for _, ex := range resp.GetExecutions() {
-			if testing.Verbose() {
-				ls.t.Logf("run %s %s %d events", ex.GetExecution().GetWorkflowId(), ex.GetStatus(), ex.GetHistoryLength())
-			}
 			longest = max(longest, ex.GetHistoryLength())
-			switch ex.GetStatus().String() {
-			case "WORKFLOW_EXECUTION_STATUS_TERMINATED":
+			switch ex.GetStatus() {
+			case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
 				terminated = append(terminated, ex.GetExecution().GetWorkflowId())
-			case "WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW":
+			case enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
 				rolled++
 			}
 		}
@@ -214,6 +212,9 @@ func TestDemosWithinLoweredHistoryLimits(t *testing.T) {
 	ends := map[string]*adapter.Process{}
 	for _, id := range ids {
 		ends[id] = ls.waitEnd(id, 8*time.Minute)
+		if ends[id].Status.State != adapter.StateDone {
+			ls.logFailedChildren(ends[id])
+		}
 		require.Equal(t, adapter.StateDone, ends[id].Status.State, "%s: %s\nlog:\n%s", id, errText(ends[id]), lastLog(ends[id], 15))
 	}
 	ls.assertChildrenEnded(ends[demo.ChildrenID], 3, isDone)
@@ -350,5 +351,17 @@ func lastLog(p *adapter.Process, n int) string {
 func skipUnderRace(t *testing.T) {
 	if raceEnabled {
 		t.Skip("hundreds of child workflows take too long on a race-instrumented server; .ci/run runs this test without -race")
+	}
+}
+
+// logFailedChildren logs the errors of a few children of p that did not end
+// done.
+func (ls *limitsSystem) logFailedChildren(p *adapter.Process) {
+	n := 0
+	for _, k := range ls.children(p) {
+		if k.Status.State != mirror.Done && n < 5 {
+			n++
+			ls.t.Logf("child %s %s: %s\n%s", k.ProcessID, k.Status.State, errText(&k), lastLog(&k, 6))
+		}
 	}
 }

@@ -46,7 +46,7 @@ const DefaultChildrenEventBudget = 2000
 
 // childrenBatch bounds how many children one update starts: a batch's
 // start events must fit in a run whatever the server's history limit.
-const childrenBatch = 20
+const childrenBatch = 10
 
 // errRollingOver rejects an update that arrives while a children workflow is
 // about to continue as new; the body sends it again, to the next run.
