@@ -15,6 +15,14 @@
 //  5. a parallel group of 1000 trivial children, at most 50 at once (target
 //     at least 0.6x bare).
 //
+// "-only fanout" runs an on-demand measurement, not among the defaults: a
+// group of 10,000 trivial children at most 200 at once under the server's
+// default history limits, against a bare parent that continues as new;
+// children per second (target at least 0.6x bare), the process's RSS, the
+// longest history of any run (target at most 5,000 events) and the number of
+// roll-overs. "-serve" starts only the servers, for a bench in another
+// process whose RSS is then its own.
+//
 // "-only filters" adds a diagnostic: what one findAndModify and one find
 // cost on the Mongo server with the filter shapes optio's mirror uses,
 // against _id-only filters, on collections of growing size.
@@ -89,6 +97,8 @@ type config struct {
 	progressD  time.Duration
 	children   int
 	groupConc  int
+	fanout     suite.FanoutOptions
+	serve      bool
 	trace      bool
 	cpuprofile string
 	quiet      bool
@@ -103,7 +113,7 @@ func parseFlags() config {
 	flag.DurationVar(&c.env.HeartbeatTimeout, "heartbeat-timeout", 10*time.Second, "body heartbeat timeout of optio and of the bare heartbeating activity")
 	flag.DurationVar(&c.env.ProgressFlushInterval, "flush-interval", 100*time.Millisecond, "optio's progress flush interval")
 	flag.StringVar(&c.env.ProfileDir, "profile-dir", "", "write a CPU profile per measurement (and per side where the sides run apart) into this directory")
-	flag.StringVar(&c.only, "only", "1,2,3,4,5", "measurements to run, comma-separated; \"filters\" adds a diagnostic of the Mongo server's cost per filter shape")
+	flag.StringVar(&c.only, "only", "1,2,3,4,5", "measurements to run, comma-separated; \"fanout\" adds the 10,000-children fan-out (on demand), \"filters\" a diagnostic of the Mongo server's cost per filter shape")
 	flag.IntVar(&c.reps, "reps", 1, "run each measurement this many times (fresh database and engine each time) and report the spread")
 	flag.IntVar(&c.n, "n", 100, "1: measured launches per side")
 	flag.IntVar(&c.warmup, "warmup", 10, "1: warm-up launches per side")
@@ -112,6 +122,11 @@ func parseFlags() config {
 	flag.DurationVar(&c.progressD, "progress-duration", 2*time.Second, "4: length of each ReportProgress loop")
 	flag.IntVar(&c.children, "children", 1000, "5: children in the parallel group")
 	flag.IntVar(&c.groupConc, "group-concurrency", 50, "5: max concurrency of the group")
+	flag.IntVar(&c.fanout.Children, "fanout-children", 10000, "fanout: children in the group")
+	flag.IntVar(&c.fanout.Concurrency, "fanout-concurrency", 200, "fanout: max concurrency of the group")
+	flag.DurationVar(&c.fanout.Timeout, "fanout-timeout", 30*time.Minute, "fanout: longest a side may take before it is reported failed")
+	flag.DurationVar(&c.fanout.Stall, "fanout-stall", 5*time.Minute, "fanout: a side in which no child finishes for this long is given up and reported failed")
+	flag.BoolVar(&c.serve, "serve", false, "start the in-process servers only and serve until interrupted; run the bench in another process with the -temporal-address and -mongo-url printed")
 	flag.BoolVar(&c.trace, "trace", false, "1 and 3: print a timeline of one traced run (Temporal calls, Mongo commands, history events)")
 	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file (not with -profile-dir)")
 	flag.BoolVar(&c.quiet, "quiet", false, "print only the tables, not the per-run details")
@@ -150,6 +165,9 @@ func run() error {
 		}
 	}()
 	out := os.Stdout
+	if c.serve {
+		return serve(ctx, out, env, start)
+	}
 	where := "external servers"
 	if env.Embedded {
 		where = "in-process servers"
@@ -190,6 +208,14 @@ func run() error {
 		{"5", func(rep int) (*suite.Result, error) {
 			return suite.ParallelGroup(ctx, env, suite.GroupOptions{Children: c.children, Concurrency: c.groupConc, BareFirst: rep%2 == 1})
 		}},
+		{"fanout", func(rep int) (*suite.Result, error) {
+			opts := c.fanout
+			opts.BareFirst = rep%2 == 1
+			if !c.quiet {
+				opts.Progress = os.Stderr
+			}
+			return suite.Fanout(ctx, env, opts)
+		}},
 		{"filters", func(int) (*suite.Result, error) {
 			return suite.FilterCost(ctx, env, nil)
 		}},
@@ -218,6 +244,17 @@ func run() error {
 	if c.reps > 1 {
 		summarize(out, runs)
 	}
+	return nil
+}
+
+// serve prints where the servers of env are and waits for an interrupt.
+func serve(ctx context.Context, out io.Writer, env *suite.Env, start time.Time) error {
+	if !env.Embedded {
+		return fmt.Errorf("-serve starts the in-process servers; -temporal-address and -mongo-url name external ones")
+	}
+	fmt.Fprintf(out, "bench servers up in %.1f s (pid %d). In another shell:\n\n  go run ./bench -temporal-address %s -mongo-url '%s' -only ...\n\nCtrl+C stops them.\n",
+		time.Since(start).Seconds(), os.Getpid(), env.TemporalAddress, env.MongoURL)
+	<-ctx.Done()
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -19,6 +20,7 @@ const (
 	BareParentWorkflow    = "bench.BareParent"
 	BareSpinWorkflow      = "bench.BareSpin"
 	BareHeartbeatWorkflow = "bench.BareHeartbeatLoop"
+	BareFanoutWorkflow    = "bench.BareFanout"
 
 	bareTrivialActivity   = "bench.Trivial"
 	bareSpinActivity      = "bench.Spin"
@@ -30,6 +32,7 @@ func registerBare(w worker.Worker, acts *bareActivities) {
 	w.RegisterWorkflowWithOptions(bareParent, workflow.RegisterOptions{Name: BareParentWorkflow})
 	w.RegisterWorkflowWithOptions(bareSpin, workflow.RegisterOptions{Name: BareSpinWorkflow})
 	w.RegisterWorkflowWithOptions(bareHeartbeatLoop, workflow.RegisterOptions{Name: BareHeartbeatWorkflow})
+	w.RegisterWorkflowWithOptions(bareFanout, workflow.RegisterOptions{Name: BareFanoutWorkflow})
 	w.RegisterActivityWithOptions(acts.trivial, activity.RegisterOptions{Name: bareTrivialActivity})
 	w.RegisterActivityWithOptions(acts.spin, activity.RegisterOptions{Name: bareSpinActivity})
 	w.RegisterActivityWithOptions(acts.heartbeatLoop, activity.RegisterOptions{Name: bareHeartbeatActivity})
@@ -76,6 +79,66 @@ func bareParent(ctx workflow.Context, n, limit int) (int, error) {
 	return ok, firstErr
 }
 
+// BareFanoutInput is the input of the bare fan-out parent, and what one of
+// its runs hands the next through continue-as-new.
+type BareFanoutInput struct {
+	// N is the number of children in all; at most Limit run at a time.
+	N, Limit int
+	// EventBudget is the history length at which a run stops starting
+	// children, waits for those in flight and continues as new, unless the
+	// server suggests it earlier.
+	EventBudget int
+	// Next is the index of the next child to start; OK counts the children
+	// of earlier runs that ended without error.
+	Next, OK int
+}
+
+// bareFanout starts N bareTrivial child workflows, at most Limit at a time,
+// and returns how many ended without error. A run whose history reaches
+// EventBudget events (or whose continue-as-new the server suggests) starts
+// no more children, waits for those in flight and continues as new with the
+// next index: children of a closed run would be terminated (the default
+// parent close policy), and waiting keeps each run the only record of its
+// children.
+func bareFanout(ctx workflow.Context, in BareFanoutInput) (int, error) {
+	id := workflow.GetInfo(ctx).WorkflowExecution.ID
+	rollDue := func() bool {
+		info := workflow.GetInfo(ctx)
+		return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= in.EventBudget
+	}
+	sel := workflow.NewSelector(ctx)
+	inflight := 0
+	var firstErr error
+	for in.Next < in.N && firstErr == nil && !rollDue() {
+		if inflight >= in.Limit {
+			sel.Select(ctx)
+			continue
+		}
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID: fmt.Sprintf("%s/%05d", id, in.Next),
+		})
+		in.Next++
+		inflight++
+		sel.AddFuture(workflow.ExecuteChildWorkflow(cctx, BareTrivialWorkflow), func(f workflow.Future) {
+			inflight--
+			if err := f.Get(ctx, nil); err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				return
+			}
+			in.OK++
+		})
+	}
+	for inflight > 0 {
+		sel.Select(ctx)
+	}
+	if firstErr != nil || in.Next >= in.N {
+		return in.OK, firstErr
+	}
+	return 0, workflow.NewContinueAsNewError(ctx, BareFanoutWorkflow, in)
+}
+
 // bareSpin runs the spin activity with the heartbeat timeout optio's body
 // has, and ends when it does (cancelled, on a workflow cancel).
 func bareSpin(ctx workflow.Context, key string, heartbeatTimeout time.Duration) error {
@@ -105,9 +168,16 @@ func bareHeartbeatLoop(ctx workflow.Context, d, heartbeatTimeout time.Duration) 
 // probes registered by key.
 type bareActivities struct {
 	probes sync.Map // key -> *spinProbe
+	// finished, when set, counts the trivial activities that returned.
+	finished atomic.Pointer[finishLine]
 }
 
-func (a *bareActivities) trivial(context.Context) error { return nil }
+func (a *bareActivities) trivial(context.Context) error {
+	if f := a.finished.Load(); f != nil {
+		f.finish()
+	}
+	return nil
+}
 
 // spinProbe tells the driver when a spinning body started and when it saw
 // its cancellation.

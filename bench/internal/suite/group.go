@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,38 +47,9 @@ func ParallelGroup(ctx context.Context, env *Env, opts GroupOptions) (*Result, e
 	defer sd.stop()
 	eng, bare := sd.eng, sd.bare
 
+	trivial := func(*adapter.ProcessContext) error { return nil }
 	define := func(id string, n int) error {
-		_, err := eng.AdhocDefine(ctx, adapter.TaskInstance{ProcessID: id, Name: "Group", Execute: func(pc *adapter.ProcessContext) error {
-			g := pc.ParallelGroup(adapter.GroupOptions{MaxConcurrency: opts.Concurrency})
-			for i := range n {
-				if err := g.Spawn(adapter.ChildSpec{
-					ProcessID: fmt.Sprintf("%s/%04d", id, i), Name: "Item",
-					Execute: func(*adapter.ProcessContext) error { return nil },
-				}); err != nil {
-					return err
-				}
-			}
-			results, err := g.Wait()
-			if err != nil {
-				var why []string
-				for _, r := range results {
-					if r.State != adapter.StateDone && len(why) < 3 {
-						why = append(why, fmt.Sprintf("%s %s: %s", r.ProcessID, r.State, r.Error))
-					}
-				}
-				return fmt.Errorf("%w; first: %s", err, strings.Join(why, "; "))
-			}
-			for _, r := range results {
-				if r.State != adapter.StateDone {
-					return fmt.Errorf("child %s ended %s: %s", r.ProcessID, r.State, r.Error)
-				}
-			}
-			if len(results) != n {
-				return fmt.Errorf("%d results, want %d", len(results), n)
-			}
-			return nil
-		}}, adapter.AdhocOptions{})
-		return err
+		return defineGroupTask(ctx, eng, id, n, opts.Concurrency, trivial)
 	}
 	if err := define("warm", 20); err != nil {
 		return nil, err
@@ -85,26 +57,7 @@ func ParallelGroup(ctx context.Context, env *Env, opts GroupOptions) (*Result, e
 	if err := define("group", opts.Children); err != nil {
 		return nil, err
 	}
-	optioRun := func(ctx context.Context, id string) error {
-		p, err := eng.LaunchAndWait(ctx, id)
-		if err == nil && p == nil {
-			err = fmt.Errorf("%s: no document", id)
-		}
-		if err == nil && p.Status.State != adapter.StateDone {
-			msg := ""
-			if p.Status.Error != nil {
-				msg = *p.Status.Error
-			}
-			var notes []string
-			for _, e := range p.Log {
-				if e.Level != "info" && !strings.HasPrefix(e.Message, "Spawned child") {
-					notes = append(notes, e.Timestamp[11:23]+" "+string(e.Level)+" "+e.Message)
-				}
-			}
-			err = fmt.Errorf("%s ended %s: %s\n  its log (spawn entries left out):\n    %s", id, p.Status.State, msg, strings.Join(notes, "\n    "))
-		}
-		return err
-	}
+	optioRun := func(ctx context.Context, id string) error { return launchDone(ctx, eng, id) }
 	bareRun := func(ctx context.Context, id string, n int) error {
 		run, err := env.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: bare.Queue + "/" + id, TaskQueue: bare.Queue},
 			BareParentWorkflow, n, opts.Concurrency)
@@ -192,4 +145,79 @@ func ParallelGroup(ctx context.Context, env *Env, opts GroupOptions) (*Result, e
 	b.WriteString(sd.logsSince(env))
 	res.Details = b.String()
 	return res, nil
+}
+
+// defineGroupTask defines an ad-hoc process id whose body spawns n children
+// running child in one ParallelGroup with the given MaxConcurrency, waits for
+// them and fails unless every one ended done. The children's processIds are
+// "{id}/0000", "{id}/0001", ... (five digits from 10,000 children on).
+func defineGroupTask(ctx context.Context, eng *adapter.Engine, id string, n, concurrency int, child adapter.TaskFunc) error {
+	width := max(4, len(strconv.Itoa(n-1)))
+	_, err := eng.AdhocDefine(ctx, adapter.TaskInstance{ProcessID: id, Name: "Group", Execute: func(pc *adapter.ProcessContext) error {
+		g := pc.ParallelGroup(adapter.GroupOptions{MaxConcurrency: concurrency})
+		for i := range n {
+			if err := g.Spawn(adapter.ChildSpec{
+				ProcessID: fmt.Sprintf("%s/%0*d", id, width, i), Name: "Item",
+				Execute: child,
+			}); err != nil {
+				return err
+			}
+		}
+		results, err := g.Wait()
+		if err != nil {
+			var why []string
+			for _, r := range results {
+				if r.State != adapter.StateDone && len(why) < 3 {
+					why = append(why, fmt.Sprintf("%s %s: %s", r.ProcessID, r.State, r.Error))
+				}
+			}
+			return fmt.Errorf("%w; first: %s", err, strings.Join(why, "; "))
+		}
+		for _, r := range results {
+			if r.State != adapter.StateDone {
+				return fmt.Errorf("child %s ended %s: %s", r.ProcessID, r.State, r.Error)
+			}
+		}
+		if len(results) != n {
+			return fmt.Errorf("%d results, want %d", len(results), n)
+		}
+		return nil
+	}}, adapter.AdhocOptions{})
+	return err
+}
+
+// launchDone launches process id, waits for its end and returns an error
+// unless it ended done; the error quotes the process's log, less its info
+// and spawn entries.
+func launchDone(ctx context.Context, eng *adapter.Engine, id string) error {
+	p, err := eng.LaunchAndWait(ctx, id)
+	if err != nil {
+		return err
+	}
+	if p == nil {
+		return fmt.Errorf("%s: no document", id)
+	}
+	if p.Status.State == adapter.StateDone {
+		return nil
+	}
+	return fmt.Errorf("%s ended %s: %s\n  its log (spawn entries left out):\n    %s", id, p.Status.State, statusError(p), strings.Join(logNotes(p), "\n    "))
+}
+
+func statusError(p *adapter.Process) string {
+	if p.Status.Error == nil {
+		return ""
+	}
+	return *p.Status.Error
+}
+
+// logNotes returns a process's log entries, less its info and spawn
+// entries, one line each.
+func logNotes(p *adapter.Process) []string {
+	var notes []string
+	for _, e := range p.Log {
+		if e.Level != "info" && !strings.HasPrefix(e.Message, "Spawned child") {
+			notes = append(notes, e.Timestamp[11:23]+" "+string(e.Level)+" "+e.Message)
+		}
+	}
+	return notes
 }
