@@ -60,15 +60,29 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 	s.run("parent")
 	require.Equal(t, adapter.StateDone, s.get("parent/child").Status.State)
 
-	history := func(id string) *historypb.History {
+	runHistory := func(id, runID string) *historypb.History {
 		h := &historypb.History{}
-		it := s.temporal().GetWorkflowHistory(s.ctx(), s.eng.WorkflowID(id), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		it := s.temporal().GetWorkflowHistory(s.ctx(), s.eng.WorkflowID(id), runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		for it.HasNext() {
 			ev, err := it.Next()
 			require.NoError(t, err)
 			h.Events = append(h.Events, ev)
 		}
 		return h
+	}
+	history := func(id string) *historypb.History { return runHistory(id, "") }
+	// runsOf returns the histories of every run of a workflow that continues
+	// as new, oldest first.
+	runsOf := func(id string) []*historypb.History {
+		var out []*historypb.History
+		for h := runHistory(id, ""); ; {
+			out = append([]*historypb.History{h}, out...)
+			prev := h.Events[0].GetWorkflowExecutionStartedEventAttributes().GetContinuedExecutionRunId()
+			if prev == "" {
+				return out
+			}
+			h = runHistory(id, prev)
+		}
 	}
 	// What each revision does: markers (local activities) and the body's
 	// task queue.
@@ -102,10 +116,12 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 		return out
 	}
 	rev1Hist, parentHist := history("rev1"), history("parent")
-	helperHist := history("parent" + workflows.ChildrenIDSuffix)
+	helperRuns := runsOf("parent" + workflows.ChildrenIDSuffix)
 	require.Equal(t, []string{s.eng.WorkflowID("rev1/child")}, childStarts(rev1Hist))
 	require.Equal(t, []string{s.eng.WorkflowID("parent" + workflows.ChildrenIDSuffix)}, childStarts(parentHist))
-	require.Equal(t, []string{s.eng.WorkflowID("parent/child")}, childStarts(helperHist))
+	require.Equal(t, []string{s.eng.WorkflowID("parent/child")}, childStarts(helperRuns[0]), "the first run starts the child")
+	require.Len(t, helperRuns, 2, "the children workflow waits for its last children in a fresh run")
+	helperHist, lastHelperHist := helperRuns[0], helperRuns[1]
 
 	replayer := worker.NewWorkflowReplayer()
 	replayer.RegisterWorkflowWithOptions(workflows.Process, workflow.RegisterOptions{Name: workflows.ProcessName})
@@ -113,9 +129,10 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 	for name, h := range map[string]*historypb.History{
 		"revision 0": oldHist, "revision 1": rev1Hist, "revision 2": newHist,
 		"revision 2 with a child": parentHist, "children workflow": helperHist,
+		"children workflow, last run": lastHelperHist,
 	} {
 		require.True(t, slices.ContainsFunc(h.Events, func(ev *historypb.HistoryEvent) bool {
-			return ev.GetWorkflowExecutionCompletedEventAttributes() != nil
+			return ev.GetWorkflowExecutionCompletedEventAttributes() != nil || ev.GetWorkflowExecutionContinuedAsNewEventAttributes() != nil
 		}), name)
 		require.NoError(t, replayer.ReplayWorkflowHistory(nil, h), "replay %s", name)
 	}

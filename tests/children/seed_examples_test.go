@@ -80,17 +80,30 @@ func TestSeedSequentialChildren(t *testing.T) {
 	// The Web UI lists the children under the parent: the parent's workflow
 	// starts its children workflow ({id}#children), which starts the
 	// children as its own child workflows.
+	// startedBy lists the child workflows a workflow started, over all its
+	// runs (the children workflow continues as new), oldest first.
 	startedBy := func(wfID string) []string {
-		hist := h.env.Temporal.Client.GetWorkflowHistory(h.ctx, wfID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		var started []string
-		for hist.HasNext() {
-			ev, err := hist.Next()
-			require.NoError(t, err)
-			if a := ev.GetStartChildWorkflowExecutionInitiatedEventAttributes(); a != nil {
-				started = append(started, a.GetWorkflowId())
+		for runID := ""; ; {
+			hist := h.env.Temporal.Client.GetWorkflowHistory(h.ctx, wfID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+			var run []string
+			prev := ""
+			for hist.HasNext() {
+				ev, err := hist.Next()
+				require.NoError(t, err)
+				if a := ev.GetWorkflowExecutionStartedEventAttributes(); a != nil {
+					prev = a.GetContinuedExecutionRunId()
+				}
+				if a := ev.GetStartChildWorkflowExecutionInitiatedEventAttributes(); a != nil {
+					run = append(run, a.GetWorkflowId())
+				}
 			}
+			started = append(run, started...)
+			if prev == "" {
+				return started
+			}
+			runID = prev
 		}
-		return started
 	}
 	helper := h.eng.WorkflowID("parent-task") + workflows.ChildrenIDSuffix
 	assert.Equal(t, []string{helper}, startedBy(h.eng.WorkflowID("parent-task")))
