@@ -101,18 +101,14 @@ func (c *Children) AwaitChildren(ctx context.Context, in ChildrenOf) error {
 // terminal write on its way), costs a short pause instead of a busy loop.
 func (c *Children) awaitRun(ctx context.Context, workflowID string) {
 	err := c.Temporal.GetWorkflow(ctx, workflowID, "").GetWithOptions(ctx, nil, client.WorkflowRunGetOptions{DisableFollowingRuns: true})
+	// Give a closing run's terminal write a moment before re-listing; a run
+	// not started yet (or gone) a longer one.
+	pause := 100 * time.Millisecond
 	var nf *serviceerror.NotFound
-	if err == nil || !errors.As(err, &nf) {
-		// Give the closing run's terminal write a moment before re-listing.
-		t := time.NewTimer(100 * time.Millisecond)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		return
+	if errors.As(err, &nf) {
+		pause = time.Second
 	}
-	t := time.NewTimer(time.Second)
+	t := time.NewTimer(pause)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
