@@ -2,6 +2,7 @@ package suite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -151,7 +152,8 @@ func Fanout(ctx context.Context, env *Env, opts FanoutOptions) (*Result, error) 
 		})
 		if ours.err != nil {
 			optioState = env.describeWorkflow(ctx, root) + env.describeWorkflow(ctx, helper)
-			if p, err := eng.GetProcess(ctx, "fanout"); err == nil && p != nil {
+			var ended *endedError
+			if p, err := eng.GetProcess(ctx, "fanout"); err == nil && p != nil && !errors.As(ours.err, &ended) {
 				optioState += fmt.Sprintf("      its document: %s %s\n", p.Status.State, statusError(p))
 				for _, note := range logNotes(p) {
 					optioState += "        " + note + "\n"

@@ -200,7 +200,15 @@ func launchDone(ctx context.Context, eng *adapter.Engine, id string) error {
 	if p.Status.State == adapter.StateDone {
 		return nil
 	}
-	return fmt.Errorf("%s ended %s: %s\n  its log (spawn entries left out):\n    %s", id, p.Status.State, statusError(p), strings.Join(logNotes(p), "\n    "))
+	return &endedError{p: p}
+}
+
+// endedError is a process that ended other than done; it quotes its log.
+type endedError struct{ p *adapter.Process }
+
+func (e *endedError) Error() string {
+	return fmt.Sprintf("%s ended %s: %s\n  its log (spawn entries left out):\n    %s",
+		e.p.ProcessID, e.p.Status.State, statusError(e.p), strings.Join(logNotes(e.p), "\n    "))
 }
 
 func statusError(p *adapter.Process) string {
@@ -211,13 +219,30 @@ func statusError(p *adapter.Process) string {
 }
 
 // logNotes returns a process's log entries, less its info and spawn
-// entries, one line each.
+// entries, one line each; the refused spawns that follow one another are
+// folded into one line with their count.
 func logNotes(p *adapter.Process) []string {
 	var notes []string
-	for _, e := range p.Log {
-		if e.Level != "info" && !strings.HasPrefix(e.Message, "Spawned child") {
-			notes = append(notes, e.Timestamp[11:23]+" "+string(e.Level)+" "+e.Message)
+	refused := 0
+	flush := func() {
+		if refused > 1 {
+			notes = append(notes, fmt.Sprintf("  ... and %d more refused spawns", refused-1))
 		}
+		refused = 0
 	}
+	for _, e := range p.Log {
+		if e.Level == "info" || strings.HasPrefix(e.Message, "Spawned child") {
+			continue
+		}
+		if strings.HasPrefix(e.Message, "Refused to spawn child") {
+			if refused++; refused > 1 {
+				continue
+			}
+		} else {
+			flush()
+		}
+		notes = append(notes, e.Timestamp[11:23]+" "+string(e.Level)+" "+e.Message)
+	}
+	flush()
 	return notes
 }
