@@ -123,17 +123,25 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 	require.Len(t, helperRuns, 2, "the children workflow waits for its last children in a fresh run")
 	helperHist, lastHelperHist := helperRuns[0], helperRuns[1]
 
-	replayer := worker.NewWorkflowReplayer()
-	replayer.RegisterWorkflowWithOptions(workflows.Process, workflow.RegisterOptions{Name: workflows.ProcessName})
-	replayer.RegisterWorkflowWithOptions(workflows.Children, workflow.RegisterOptions{Name: workflows.ChildrenName})
-	for name, h := range map[string]*historypb.History{
+	replayer := newReplayer()
+	histories := map[string]*historypb.History{
 		"revision 0": oldHist, "revision 1": rev1Hist, "revision 2": newHist,
 		"revision 2 with a child": parentHist, "children workflow": helperHist,
 		"children workflow, last run": lastHelperHist,
-	} {
+	}
+	for name, h := range histories {
 		require.True(t, slices.ContainsFunc(h.Events, func(ev *historypb.HistoryEvent) bool {
 			return ev.GetWorkflowExecutionCompletedEventAttributes() != nil || ev.GetWorkflowExecutionContinuedAsNewEventAttributes() != nil
 		}), name)
 		require.NoError(t, replayer.ReplayWorkflowHistory(nil, h), "replay %s", name)
 	}
+	recordHistories(t, histories)
+}
+
+// newReplayer returns a replayer with the workflows of this module.
+func newReplayer() worker.WorkflowReplayer {
+	replayer := worker.NewWorkflowReplayer()
+	replayer.RegisterWorkflowWithOptions(workflows.Process, workflow.RegisterOptions{Name: workflows.ProcessName})
+	replayer.RegisterWorkflowWithOptions(workflows.Children, workflow.RegisterOptions{Name: workflows.ChildrenName})
+	return replayer
 }

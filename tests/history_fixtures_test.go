@@ -1,0 +1,57 @@
+package tests
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	historypb "go.temporal.io/api/history/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// historiesDir holds histories that earlier code wrote, one JSON file each,
+// named {code}__{what}.json: every one must replay under the current code,
+// so that a change to a workflow that would break the runs an older engine
+// left open fails here.
+const historiesDir = "testdata/histories"
+
+// recordEnv, set to a label for the code that runs (e.g. a commit), makes
+// TestWorkflowRevisionsRunAndReplay write the histories it produced to
+// historiesDir under that label. Record before changing a workflow.
+const recordEnv = "OPTIO_RECORD_HISTORIES"
+
+func TestRecordedHistoriesReplay(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(historiesDir, "*.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files, "no recorded histories in %s", historiesDir)
+	replayer := newReplayer()
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".json"), func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			require.NoError(t, err)
+			var h historypb.History
+			require.NoError(t, protojson.Unmarshal(b, &h))
+			require.NotEmpty(t, h.Events)
+			require.NoError(t, replayer.ReplayWorkflowHistory(nil, &h))
+		})
+	}
+}
+
+// recordHistories writes histories to historiesDir when recordEnv is set.
+func recordHistories(t *testing.T, histories map[string]*historypb.History) {
+	label := os.Getenv(recordEnv)
+	if label == "" {
+		return
+	}
+	require.NoError(t, os.MkdirAll(historiesDir, 0o755))
+	unsafe := regexp.MustCompile(`[^a-zA-Z0-9.-]+`)
+	for name, h := range histories {
+		b, err := protojson.MarshalOptions{Indent: " "}.Marshal(h)
+		require.NoError(t, err)
+		file := filepath.Join(historiesDir, unsafe.ReplaceAllString(label, "-")+"__"+unsafe.ReplaceAllString(name, "-")+".json")
+		require.NoError(t, os.WriteFile(file, b, 0o644))
+	}
+}
