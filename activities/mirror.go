@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -29,6 +30,52 @@ type Mirror struct {
 	Store   *mirror.Store
 	Locator Locator
 	Logger  *slog.Logger
+
+	// parents holds the parent documents of the launches this worker
+	// inserts children for (CreateChildrenInput.Launch).
+	parents parentCache
+}
+
+// parentFor returns the parent document children are inserted under: read
+// (and marked as a parent) once per launch, since its fields that children
+// take (root, depth, metadata, session) do not change within a launch, while
+// its log grows with every child.
+func (m *Mirror) parentFor(ctx context.Context, id bson.ObjectID, launch string) (*mirror.Process, error) {
+	key := id.Hex() + "/" + launch
+	if launch != "" {
+		if p := m.parents.get(key); p != nil {
+			return p, nil
+		}
+	}
+	p, err := m.Store.ParentForChildren(ctx, id)
+	if err == nil && launch != "" {
+		m.parents.put(key, p)
+	}
+	return p, err
+}
+
+// parentCache maps a launch to its parent's document; it forgets everything
+// when full (a re-read costs one lookup).
+type parentCache struct {
+	mu   sync.Mutex
+	docs map[string]*mirror.Process
+}
+
+const parentCacheSize = 1024
+
+func (c *parentCache) get(key string) *mirror.Process {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.docs[key]
+}
+
+func (c *parentCache) put(key string, p *mirror.Process) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.docs == nil || len(c.docs) >= parentCacheSize {
+		c.docs = make(map[string]*mirror.Process)
+	}
+	c.docs[key] = p
 }
 
 func parseDocID(s string) (bson.ObjectID, error) {
@@ -214,7 +261,7 @@ func (m *Mirror) CreateChildren(ctx context.Context, in CreateChildrenInput) (Cr
 	if err != nil {
 		return CreateChildrenResult{}, err
 	}
-	parent, err := m.Store.Get(ctx, pid)
+	parent, err := m.parentFor(ctx, pid, in.Launch)
 	if err != nil {
 		return CreateChildrenResult{}, err
 	}

@@ -189,6 +189,10 @@ type CreateChildrenInput struct {
 	// same parent from an earlier body run) as Known, with their state,
 	// instead of as Duplicate.
 	Known bool `json:",omitempty"`
+	// Launch, when set, names the parent's launch (the children workflow's
+	// first run ID): the worker reads the parent's document once per launch
+	// rather than once per call.
+	Launch string `json:",omitempty"`
 }
 
 // ChildSpec is one child document to insert.

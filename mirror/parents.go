@@ -7,6 +7,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // On FerretDB (see docLocks) the store keeps a side collection,
@@ -22,6 +23,22 @@ import (
 
 // parentsSuffix names the side collection: {prefix}_parents.
 const parentsSuffix = "_parents"
+
+// ParentForChildren reads the process id for InsertChildren: its document
+// without the log, which grows with every child spawned. A caller inserting
+// many batches under one parent within one launch may read it once.
+func (s *Store) ParentForChildren(ctx context.Context, id bson.ObjectID) (*Process, error) {
+	var p Process
+	err := s.procs.FindOne(ctx, bson.D{{Key: "_id", Value: id}},
+		options.FindOne().SetProjection(bson.D{{Key: "log", Value: 0}})).Decode(&p)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read process: %w", err)
+	}
+	return &p, nil
+}
 
 // markParent records that id has (or is about to have) children.
 func (s *Store) markParent(ctx context.Context, id bson.ObjectID) error {

@@ -44,9 +44,20 @@ type CloseChildren struct {
 // workflow continues as new when the server has not suggested it earlier.
 const DefaultChildrenEventBudget = 2000
 
-// childrenBatch bounds how many children one update starts: a batch's
-// start events must fit in a run whatever the server's history limit.
+// childrenBatch bounds how many children one update starts in the first run
+// of a children workflow, which knows nothing yet of the server's history
+// limits: a batch's events must fit in a run whatever they are.
 const childrenBatch = 10
+
+// maxChildrenBatch bounds how many children one update starts in a later
+// run, which knows a history length the server allows (ChildrenInput.Proven):
+// it takes as many as that room holds, up to this.
+const maxChildrenBatch = 100
+
+// eventsPerChild is what one started child costs a run's history at most:
+// its initiated, started and ended events, with a workflow task (three
+// events) for each of the last two.
+const eventsPerChild = 9
 
 // errRollingOver rejects an update that arrives while a children workflow is
 // about to continue as new; the body sends it again, to the next run.
@@ -79,6 +90,11 @@ type ChildrenInput struct {
 	// EventBudget is the history length at which a run continues as new;
 	// zero means DefaultChildrenEventBudget.
 	EventBudget int `json:",omitempty"`
+	// Proven is the longest history an earlier run of this launch's
+	// children workflow reached (the server's limits allow at least that
+	// many events); zero in the first run. Later runs size their batches to
+	// stay within it.
+	Proven int `json:",omitempty"`
 
 	// Carried over by continue-as-new.
 	NextOrder int            `json:",omitempty"`
@@ -97,8 +113,10 @@ type children struct {
 	pending int // children being started by update handlers
 	// creating is set while an update inserts documents.
 	creating bool
-	// started counts the children this run started.
+	// started counts the children this run started; starts holds them, to
+	// count those whose end is still to come into this run's history.
 	started int
+	starts  []workflow.ChildWorkflowFuture
 	// cancelled is set once the running children were cancelled; later
 	// spawns are refused.
 	cancelled bool
@@ -195,6 +213,7 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 func (h *children) continueAsNew(ctx workflow.Context, closing *CloseChildren) error {
 	next := h.in
 	next.Runs++
+	next.Proven = max(next.Proven, workflow.GetInfo(ctx).GetCurrentHistoryLength())
 	next.Closing, next.Cancelled = closing, h.cancelled
 	return workflow.NewContinueAsNewError(ctx, ChildrenName, next)
 }
@@ -247,7 +266,7 @@ func (h *children) runChildren(ctx workflow.Context, reqs []ChildRequest) ([]Chi
 		}
 		return replies, nil
 	}
-	take := min(len(reqs), childrenBatch)
+	take := min(len(reqs), h.batchRoom(ctx))
 	for i := take; i < len(reqs); i++ {
 		replies[i] = ChildReply{Retry: true}
 	}
@@ -265,6 +284,7 @@ func (h *children) runChildren(ctx workflow.Context, reqs []ChildRequest) ([]Chi
 	var created activities.CreateChildrenResult
 	err := localIn(mctx, activities.CreateChildrenName, activities.CreateChildrenInput{
 		ParentDocID: h.in.ParentDocID, FirstOrder: h.in.NextOrder, Children: specs, Known: true,
+		Launch: workflow.GetInfo(ctx).FirstRunID,
 	}, &created)
 	h.creating = false
 	if err != nil {
@@ -295,7 +315,11 @@ func (h *children) runChildren(ctx workflow.Context, reqs []ChildRequest) ([]Chi
 			}
 		default:
 			h.started++
-			starts = append(starts, h.startChild(ctx, req, c.DocID, wfID))
+			fut := h.startChild(ctx, req, c.DocID, wfID)
+			if h.in.Proven > 0 {
+				h.starts = append(h.starts, fut)
+			}
+			starts = append(starts, fut)
 			startedAt = append(startedAt, i)
 		}
 	}
@@ -314,6 +338,24 @@ func (h *children) runChildren(ctx workflow.Context, reqs []ChildRequest) ([]Chi
 		}
 	}
 	return replies, nil
+}
+
+// batchRoom is how many children the next update may start. The first run
+// takes childrenBatch; a later run fills the room between its history and
+// the length an earlier run proved, less what its children still to end
+// will add, with at least one child and at most maxChildrenBatch.
+func (h *children) batchRoom(ctx workflow.Context) int {
+	if h.in.Proven == 0 {
+		return childrenBatch
+	}
+	open := 0
+	for _, f := range h.starts {
+		if !f.IsReady() {
+			open++
+		}
+	}
+	room := h.in.Proven - workflow.GetInfo(ctx).GetCurrentHistoryLength() - open*eventsPerChild/3
+	return min(max(room/eventsPerChild, 1), maxChildrenBatch)
 }
 
 // startChild starts one child process's workflow. Its context is
