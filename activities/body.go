@@ -3,11 +3,16 @@ package activities
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/optio-temporal/optio/mirror"
@@ -34,8 +39,34 @@ type BodyRunner interface {
 
 // BodyRun is one execution of a body, as handed to the BodyRunner.
 type BodyRun struct {
-	Input    BodyInput
-	progress atomic.Pointer[func() mirror.Progress]
+	Input      BodyInput
+	progress   atomic.Pointer[func() mirror.Progress]
+	checkpoint atomic.Pointer[func() *mirror.Checkpoint]
+}
+
+// SetCheckpointSource tells the heartbeat where to read the latest
+// checkpoint, which it sends as the second heartbeat detail.
+func (r *BodyRun) SetCheckpointSource(f func() *mirror.Checkpoint) { r.checkpoint.Store(&f) }
+
+// Checkpoint returns the latest checkpoint, for heartbeat details; nil
+// when the body saved none.
+func (r *BodyRun) Checkpoint() *mirror.Checkpoint {
+	if f := r.checkpoint.Load(); f != nil {
+		return (*f)()
+	}
+	return nil
+}
+
+// heartbeatDetails are the body activity's heartbeat details: the latest
+// progress, then the latest checkpoint when there is one. Temporal keeps
+// the last ones the server received in the activity's timeout failure, so
+// a re-run after a lost worker can read them (PreviousCheckpoint); they
+// never become history events of their own.
+func (r *BodyRun) heartbeatDetails() []any {
+	if cp := r.Checkpoint(); cp != nil {
+		return []any{r.Progress(), cp}
+	}
+	return []any{r.Progress()}
 }
 
 // SetProgressSource tells the heartbeat where to read the latest progress.
@@ -69,7 +100,7 @@ type Bodies struct {
 func bodyKey(workflowID, runID string) string { return workflowID + "\x00" + runID }
 
 // Body runs a process's function until it returns. It heartbeats with the
-// latest progress as details. An error from the function fails the activity
+// latest progress (and checkpoint) as details. An error from the function fails the activity
 // with a non-retryable ApplicationError of type BodyFailedType.
 func (b *Bodies) Body(ctx context.Context, in BodyInput) (BodyResult, error) {
 	bodyCtx, cancel := context.WithCancelCause(ctx)
@@ -111,7 +142,7 @@ func (b *Bodies) Body(ctx context.Context, in BodyInput) (BodyResult, error) {
 				return
 			case <-t.C:
 			}
-			activity.RecordHeartbeat(ctx, run.Progress())
+			activity.RecordHeartbeat(ctx, run.heartbeatDetails()...)
 		}
 	}()
 	res, err := b.Runner.RunBody(bodyCtx, run)
@@ -201,4 +232,42 @@ func (b *Bodies) CancelWorkflow(workflowID string, cause error) bool {
 		}
 	}
 	return found
+}
+
+// PreviousCheckpoint returns the checkpoint in the last heartbeat details
+// the server received from a body activity of the workflow run that timed
+// out (its worker was lost), nil when there is none. The re-run body
+// compares it with the checkpoint in Mongo and keeps the later.
+func PreviousCheckpoint(ctx context.Context, c client.Client, workflowID, runID string) (*mirror.Checkpoint, error) {
+	it := c.GetWorkflowHistory(ctx, workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	bodies := map[int64]bool{}
+	var last *commonpb.Payloads
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return nil, fmt.Errorf("read history of %s: %w", workflowID, err)
+		}
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityType().GetName() == BodyName {
+			bodies[ev.GetEventId()] = true
+		}
+		a := ev.GetActivityTaskTimedOutEventAttributes()
+		if a == nil || !bodies[a.GetScheduledEventId()] {
+			continue
+		}
+		for f := a.GetFailure(); f != nil; f = f.GetCause() {
+			if d := f.GetTimeoutFailureInfo().GetLastHeartbeatDetails(); len(d.GetPayloads()) > 1 {
+				last = d
+				break
+			}
+		}
+	}
+	if last == nil {
+		return nil, nil
+	}
+	var progress *mirror.Progress
+	var cp *mirror.Checkpoint
+	if err := converter.GetDefaultDataConverter().FromPayloads(last, &progress, &cp); err != nil {
+		return nil, fmt.Errorf("decode heartbeat details of %s: %w", workflowID, err)
+	}
+	return cp, nil
 }

@@ -51,6 +51,8 @@ func (r bodyRunner) RunBody(ctx context.Context, run *activities.BodyRun) (activ
 		services:   e.cfg.Services,
 		progress:   buf,
 		listener:   entry.onProgress,
+		body:       run,
+		attempt:    in.Attempt,
 	}
 	if in.Attempt > 1 {
 		e.log.Info("re-running body after a lost worker", "process", in.ProcessID, "attempt", in.Attempt)
@@ -60,6 +62,9 @@ func (r bodyRunner) RunBody(ctx context.Context, run *activities.BodyRun) (activ
 	defer cancel()
 	if err := buf.Close(flushCtx); err != nil {
 		e.log.Warn("final progress flush failed", "process", in.ProcessID, "error", err)
+	}
+	if err := pc.closeCheckpoints(flushCtx); err != nil {
+		e.log.Warn("final checkpoint write failed", "process", in.ProcessID, "error", err)
 	}
 	cancelled := ctx.Err() != nil
 	if bodyErr != nil {

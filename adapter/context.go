@@ -9,6 +9,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/mirror"
 )
 
@@ -17,9 +18,9 @@ import (
 const Indeterminate = -1.0
 
 // ProcessContext is the sole argument of every TaskFunc: what the process
-// receives (its ID, params, metadata and the engine's services) and what it can
-// do (report progress, check for cancellation, mark itself ephemeral, run
-// child processes).
+// receives (its ID, params, metadata, the engine's services and how its run
+// began) and what it can do (report progress, save checkpoints, check for
+// cancellation, mark itself ephemeral, run child processes).
 type ProcessContext struct {
 	ctx        context.Context
 	engine     *Engine
@@ -42,6 +43,13 @@ type ProcessContext struct {
 	spawner     *spawner
 	// spawned is set once the body asked for a child.
 	spawned atomic.Bool
+
+	// body is the body activity's run (heartbeat details); attempt is
+	// BodyInput.Attempt, above 1 for a re-run after a lost worker.
+	body    *activities.BodyRun
+	attempt int
+	cpOnce  sync.Once
+	cp      checkpoints
 }
 
 // Context returns a context that is cancelled when the process is cancelled

@@ -223,6 +223,54 @@
 // below), RunChild for a child that already ended in this launch returns its
 // recorded state without running it again.
 //
+// # Checkpoints and resume
+//
+// A long body saves where it is with [ProcessContext.SaveCheckpoint], any
+// small value that encodes as JSON (the index of the last item done, a
+// cursor), and reads the last one back with [ProcessContext.LoadCheckpoint]:
+//
+//	var next int
+//	if _, err := pc.LoadCheckpoint(&next); err != nil {
+//		return err
+//	}
+//	for ; next < len(items); next++ {
+//		if !pc.ShouldContinue() {
+//			return nil
+//		}
+//		handle(items[next])
+//		if err := pc.SaveCheckpoint(next + 1); err != nil {
+//			return err
+//		}
+//	}
+//
+// Saving is cheap enough for every item: the value rides on the body
+// activity's heartbeats (Temporal keeps the last ones of a lost activity)
+// and is written to Mongo, in a side collection {prefix}_checkpoints, at
+// most once per [Config.ProgressFlushInterval]; it never becomes a history
+// event. [ProcessContext.FlushCheckpoint] waits for the write when a step
+// must not start before its checkpoint is durable.
+//
+// The checkpoint is what the body reads when it runs again:
+//
+//   - after a lost worker (killed, or the whole stack restarted): the same
+//     launch re-runs the body on a live worker, which continues from the
+//     later of the Mongo copy and the last heartbeat the server received;
+//   - on a resume: a task with [TaskInstance.SupportsResume] launched with
+//     [WithResume] (or over RPC with launch {resume: true}, as optio's
+//     dashboard does) continues a cancelled or failed run. A task without
+//     it is refused with [ReasonNoResumeSupport];
+//   - after an engine restart, for a task with [TaskInstance.AutoResume]:
+//     an engine that shuts down while it runs marks it autoResumeScheduled,
+//     and the next engine to start resumes it, noting so in its log.
+//
+// [ProcessContext.RunKind] tells the three apart from a fresh run. A fresh
+// launch starts with no checkpoint: it deletes the previous one. The
+// document carries optio-core 0.4's supportsResume, hasSavedState (set by
+// the first checkpoint saved; [ProcessContext.MarkHasSavedState] and
+// [ProcessContext.ClearHasSavedState] set and clear it by hand) and
+// autoResumeScheduled. The checkpoint outlives its run and is deleted with
+// the process.
+//
 // # Cron
 //
 // A task whose Schedule is a cron expression (5 fields: minute, hour,
@@ -392,4 +440,7 @@
 //   - ParallelGroup results are in spawn order.
 //   - Shutdown cancels the bodies running in the engine, as optio-core does;
 //     a worker that is killed instead has its bodies re-run on a live one.
+//   - Saved state is the engine's (checkpoints) rather than the task's own,
+//     and a fresh launch deletes it; an auto-resume happens as soon as an
+//     engine starts, not after optio-core's auto_resume_delay_seconds.
 package adapter

@@ -107,6 +107,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		e.bg.Add(1)
 		go e.watchClosedRuns(bgCtx)
 	}
+	if !cfg.DisableWorker {
+		e.bg.Add(1)
+		go e.autoResume(bgCtx)
+	}
 	e.log.Info("Optio initialized", "taskQueue", cfg.TaskQueue, "namespace", cfg.Namespace, "redis", cfg.RedisURL != "")
 	return e, nil
 }
@@ -245,6 +249,7 @@ func (e *Engine) drainBodies(ctx context.Context) {
 		return
 	}
 	e.log.Info("cancelling running bodies", "count", len(docs))
+	e.stampAutoResume(ctx, docs)
 	e.bodies.CancelAll(activities.ErrShutdown)
 	deadline := time.Now().Add(e.cfg.CancelGrace)
 	for time.Now().Before(deadline) && ctx.Err() == nil {

@@ -22,6 +22,22 @@ type LaunchOption func(*launchOptions)
 type launchOptions struct {
 	// session is the run's originatingSessionId; nil is null.
 	session *string
+	// resume asks to resume the process (WithResume).
+	resume bool
+	// autoResume marks the engine's own resume after a restart, which the
+	// log records.
+	autoResume bool
+}
+
+// WithResume resumes the process rather than starting it over, as optio's
+// launch(resume=True): its body continues from the saved checkpoint
+// (ProcessContext.RunKind is ResumedRun, LoadCheckpoint returns what the
+// previous run saved). A process whose task does not declare
+// SupportsResume is refused with ReasonNoResumeSupport and nothing is
+// written; one with nothing saved (hasSavedState false) is launched afresh,
+// as optio-core does.
+func WithResume() LaunchOption {
+	return func(o *launchOptions) { o.resume = true }
 }
 
 // WithSessionID records the session that launches the process, as optio-api
@@ -56,10 +72,15 @@ func (e *Engine) launch(ctx context.Context, id string, wait bool, opts []Launch
 	}
 	// The document's metadata is the task's (sync writes it), and every
 	// engine has it, whether or not it declares the task.
+	var before mirror.Process
 	doc, err := e.store.ResolveAndClaim(ctx, id, o.session, func(doc *mirror.Process) error {
 		if !doc.Status.State.Launchable() {
 			return ReasonNotLaunchable
 		}
+		if o.resume && !mirror.Flag(doc.SupportsResume) {
+			return ReasonNoResumeSupport
+		}
+		before = *doc
 		blocked, err := e.checkBlocks(ctx, doc.Metadata)
 		if err != nil {
 			return err
@@ -83,6 +104,9 @@ func (e *Engine) launch(ctx context.Context, id string, wait bool, opts []Launch
 		return Outcome{}, e.failUnstarted(ctx, doc, "could not delete the previous run's child processes", err)
 	default:
 		return Outcome{}, err
+	}
+	if err := e.prepareResume(ctx, &before, o); err != nil {
+		return Outcome{}, e.failUnstarted(ctx, doc, "could not prepare the run's saved state", err)
 	}
 	run, err := e.startRun(ctx, doc, wait)
 	if err != nil {

@@ -45,7 +45,7 @@ func (f *wireFilter) UnmarshalJSON(b []byte) error {
 	if !ok {
 		return errors.New("filter must be an object")
 	}
-	if err := checkFilter(m); err != nil {
+	if err := checkFilter(m, 0); err != nil {
 		return err
 	}
 	for k, e := range m {
@@ -57,19 +57,34 @@ func (f *wireFilter) UnmarshalJSON(b []byte) error {
 
 var filterPathRE = regexp.MustCompile(`^[^.$]+(\.[^.$]+)*$`)
 
+// maxFilterDepth bounds how deep AND, OR and NOT nest. optio-core's models
+// have no bound; a NOT nested 1,000 deep reached the database and came back
+// as an internal error.
+const maxFilterDepth = 32
+
+var errFilterTooDeep = fmt.Errorf("filter nests AND, OR and NOT more than %d levels deep", maxFilterDepth)
+
 var filterOps = map[string]bool{"eq": true, "ne": true, "in": true, "nin": true, "exists": true, "gt": true, "gte": true, "lt": true, "lte": true}
 
 // checkFilter accepts m when any form of the schema accepts it, as a union
 // of models does.
-func checkFilter(m map[string]any) error {
+func checkFilter(m map[string]any, depth int) error {
+	if depth > maxFilterDepth {
+		return errFilterTooDeep
+	}
+	for k := range m {
+		if strings.ContainsRune(k, 0) {
+			return fmt.Errorf("filter key %q contains a NUL byte", k)
+		}
+	}
 	if len(m) == 1 {
 		for k, v := range m {
 			var err error
 			switch k {
 			case "AND", "OR":
-				err = checkFilterList(k, v)
+				err = checkFilterList(k, v, depth)
 			case "NOT":
-				err = checkSubFilter(k, v)
+				err = checkSubFilter(k, v, depth)
 			default:
 				return checkFieldFilter(m)
 			}
@@ -82,25 +97,28 @@ func checkFilter(m map[string]any) error {
 	return checkFieldFilter(m)
 }
 
-func checkFilterList(op string, v any) error {
+func checkFilterList(op string, v any, depth int) error {
 	items, ok := v.([]any)
 	if !ok || len(items) == 0 {
 		return fmt.Errorf("%s needs a list of at least one filter", op)
 	}
 	for i, it := range items {
-		if err := checkSubFilter(op+"["+strconv.Itoa(i)+"]", it); err != nil {
+		if err := checkSubFilter(op+"["+strconv.Itoa(i)+"]", it, depth); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func checkSubFilter(where string, v any) error {
+func checkSubFilter(where string, v any, depth int) error {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return fmt.Errorf("%s: a filter must be an object", where)
 	}
-	if err := checkFilter(m); err != nil {
+	if err := checkFilter(m, depth+1); err != nil {
+		if errors.Is(err, errFilterTooDeep) {
+			return err // its path would repeat NOT 32 times
+		}
 		return fmt.Errorf("%s: %w", where, err)
 	}
 	return nil
@@ -119,6 +137,9 @@ func checkFieldFilter(m map[string]any) error {
 			return fmt.Errorf("%s: a condition must be a string, number, boolean, null or an operator object", path)
 		}
 		for op, arg := range ops {
+			if strings.ContainsRune(op, 0) {
+				return fmt.Errorf("%s: operator %q contains a NUL byte", path, op)
+			}
 			if !filterOps[op] {
 				return fmt.Errorf("%s: unknown operator %q (want eq, ne, in, nin, exists, gt, gte, lt or lte)", path, op)
 			}
@@ -187,4 +208,58 @@ func storable(v any) any {
 		return x
 	}
 	return v
+}
+
+// launchFilter is the filter of blockLaunches and unblockLaunches: a
+// wireFilter whose keys are metadata keys, compared with a task's metadata
+// key by key, so a key may not contain '.' (optio-core reads it as a
+// literal key that no metadata could be stored under, and the mirror cannot
+// store it).
+type launchFilter wireFilter
+
+// UnmarshalJSON validates the filter as wireFilter does and refuses dotted
+// keys; an error becomes -32602.
+func (f *launchFilter) UnmarshalJSON(b []byte) error {
+	var w wireFilter
+	if err := w.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	// Checked on the decoded JSON: w's nested filters are bson.D by now.
+	var raw map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	if err := checkLaunchKeys(raw, 0); err != nil {
+		return err
+	}
+	*f = launchFilter(w)
+	return nil
+}
+
+// checkLaunchKeys refuses a dotted key anywhere in a launch filter.
+func checkLaunchKeys(m map[string]any, depth int) error {
+	for k, v := range m {
+		switch k {
+		case "AND", "OR", "NOT":
+			if depth > maxFilterDepth {
+				continue
+			}
+			subs, _ := v.([]any)
+			if sub, ok := v.(map[string]any); ok {
+				subs = []any{sub}
+			}
+			for _, s := range subs {
+				if sm, ok := s.(map[string]any); ok {
+					if err := checkLaunchKeys(sm, depth+1); err != nil {
+						return err
+					}
+				}
+			}
+			continue
+		}
+		if strings.Contains(k, ".") {
+			return fmt.Errorf("%q: a launch filter key is a metadata key and cannot contain '.'", k)
+		}
+	}
+	return nil
 }

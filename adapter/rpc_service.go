@@ -43,12 +43,12 @@ type groupCancelParams struct {
 }
 
 type blockParams struct {
-	LaunchFilter wireFilter `json:"launchFilter"`
-	Reason       *string    `json:"reason"`
+	LaunchFilter launchFilter `json:"launchFilter"`
+	Reason       *string      `json:"reason"`
 }
 
 type unblockParams struct {
-	LaunchFilter wireFilter `json:"launchFilter"`
+	LaunchFilter launchFilter `json:"launchFilter"`
 }
 
 // The contract's results, in its key order.
@@ -135,10 +135,12 @@ func (s engineService) launch(ctx context.Context, p launchParams) (any, error) 
 	if err := checkProcessID(p.ProcessID); err != nil {
 		return nil, err
 	}
-	if p.Resume != nil && *p.Resume {
-		return s.resume(ctx, p.ProcessID)
-	}
 	var opts []LaunchOption
+	if p.Resume != nil && *p.Resume {
+		// optio-core's order: shutting-down, not-found, not-launchable,
+		// no-resume-support, launch-blocked; Launch checks them so.
+		opts = append(opts, WithResume())
+	}
 	if p.SessionID != nil {
 		opts = append(opts, WithSessionID(*p.SessionID))
 	}
@@ -147,25 +149,6 @@ func (s engineService) launch(ctx context.Context, p launchParams) (any, error) 
 		return nil, wireError(err)
 	}
 	return outcomeResult("launch", p.ProcessID, out)
-}
-
-// resume answers a launch with resume=true after optio-core's checks, in its
-// order: no task here supports resume, so a launchable process gets
-// no-resume-support.
-func (s engineService) resume(ctx context.Context, id string) (any, error) {
-	if s.e.checkOpen() != nil {
-		return outcomeResult("launch", id, failOutcome(ReasonShuttingDown))
-	}
-	doc, err := s.e.store.Resolve(ctx, id)
-	switch {
-	case isNotFound(err):
-		return reasonResult{Reason: ReasonNotFound}, nil
-	case err != nil:
-		return nil, err
-	case !doc.Status.State.Launchable():
-		return reasonResult{Reason: ReasonNotLaunchable}, nil
-	}
-	return reasonResult{Reason: ReasonNoResumeSupport}, nil
 }
 
 func (s engineService) cancel(ctx context.Context, p processIDParams) (any, error) {
@@ -252,6 +235,16 @@ func (s engineService) doGroupCancel(ctx context.Context, p groupCancelParams, r
 	if opts.Persist && !opts.BlockNewLaunches {
 		return reasonResult{Reason: ReasonInvalidPersistWithoutBlock}, nil
 	}
+	if len(p.MetadataFilter) == 0 {
+		// optio-core raises a ValueError here, which its server answers
+		// -32603; it is the caller's input, so -32602.
+		return nil, rpc.InvalidParams(rpc.FieldError{
+			Type:  "value_error",
+			Loc:   []any{"metadataFilter"},
+			Msg:   "Value error, a group cancel needs a non-empty metadataFilter (an empty one would cancel everything; shut the engine down to drain it all)",
+			Input: map[string]any{},
+		})
+	}
 	n, err := run(ctx, opts)
 	if err != nil {
 		return nil, wireError(err)
@@ -264,14 +257,14 @@ func (s engineService) blockLaunches(ctx context.Context, p blockParams) (any, e
 	if p.Reason != nil {
 		reason = *p.Reason
 	}
-	if err := s.e.BlockLaunches(ctx, p.LaunchFilter, reason); err != nil {
+	if err := s.e.BlockLaunches(ctx, map[string]any(p.LaunchFilter), reason); err != nil {
 		return nil, wireError(err)
 	}
 	return okResult{OK: true}, nil
 }
 
 func (s engineService) unblockLaunches(ctx context.Context, p unblockParams) (any, error) {
-	n, err := s.e.UnblockLaunches(ctx, p.LaunchFilter)
+	n, err := s.e.UnblockLaunches(ctx, map[string]any(p.LaunchFilter))
 	if err != nil {
 		return nil, wireError(err)
 	}

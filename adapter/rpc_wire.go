@@ -20,8 +20,8 @@ import (
 // ProcessJSON encodes a process document as the optio-engine service sends it
 // in launch, cancel and dismiss results, which is what optio-core's generated
 // Process model emits: the contract's keys in the model's order, the fields
-// this engine does not keep (uiWidget, supportsResume, sessionEvents, ...) as
-// null or false, ObjectIds as 24-digit hex strings, datetimes in ISO-8601 UTC
+// this engine does not keep (uiWidget, sessionEvents, ...) as null, the
+// resume flags as the document has them (false when absent), ObjectIds as 24-digit hex strings, datetimes in ISO-8601 UTC
 // with a Z and microseconds only when non-zero (log timestamps included),
 // progress.percent and status.duration as floats. The text is compact; the
 // RPC server re-lays it out the way Python's json.dumps writes it.
@@ -285,9 +285,13 @@ func (w *jsonWriter) process(p *Process) error {
 		w.key(k)
 		w.null()
 	}
-	for _, k := range []string{"supportsResume", "hasSavedState", "autoResumeScheduled"} {
-		w.key(k)
-		w.boolean(false)
+	// optio-core's resume fields; a child lacks them, emitted as false.
+	for _, f := range []struct {
+		k string
+		v *bool
+	}{{"supportsResume", p.SupportsResume}, {"hasSavedState", p.HasSavedState}, {"autoResumeScheduled", p.AutoResumeScheduled}} {
+		w.key(f.k)
+		w.boolean(mirror.Flag(f.v))
 	}
 	for _, k := range []string{"browserOpenRequests", "sessionEvents"} {
 		w.key(k)

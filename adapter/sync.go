@@ -22,6 +22,8 @@ func validateTask(t TaskInstance) error {
 		return fmt.Errorf("%w: task %q: Name must not be empty", ErrInvalidInput, t.ProcessID)
 	case t.Execute == nil:
 		return fmt.Errorf("%w: task %q: Execute must not be nil", ErrInvalidInput, t.ProcessID)
+	case t.AutoResume && !t.SupportsResume:
+		return fmt.Errorf("%w: task %q: AutoResume requires SupportsResume", ErrInvalidInput, t.ProcessID)
 	}
 	if t.Schedule != "" {
 		if _, err := cronParser.Parse(t.Schedule); err != nil {
@@ -56,6 +58,8 @@ func definition(t TaskInstance) mirror.Definition {
 		Cancellable: !t.NotCancellable,
 		Special:     t.Special,
 		Warning:     t.Warning,
+
+		SupportsResume: t.SupportsResume,
 	}
 }
 

@@ -37,6 +37,16 @@ type TaskInstance struct {
 	// NotCancellable makes Cancel refuse with ReasonNotCancellable. The zero
 	// value means cancellable, as in optio-core.
 	NotCancellable bool
+	// SupportsResume declares that the body can continue a previous run
+	// from its saved state (ProcessContext.SaveCheckpoint): Launch with
+	// WithResume, and the RPC launch {resume: true}, resume it rather than
+	// start it over. Written as the document's supportsResume.
+	SupportsResume bool
+	// AutoResume makes a process that was running when its engine shut
+	// down resume by itself once an engine starts again. It requires
+	// SupportsResume; a definition with AutoResume alone is refused with
+	// ErrInvalidInput.
+	AutoResume bool
 }
 
 // State is a process state as stored in status.state.

@@ -23,6 +23,10 @@
 // roll-overs. "-serve" starts only the servers, for a bench in another
 // process whose RSS is then its own.
 //
+// "-only checkpoint" measures SaveCheckpoint as 4 measures ReportProgress:
+// calls per second in a tight loop (-progress-duration long) and the Mongo
+// writes they cause.
+//
 // "-only filters" adds a diagnostic: what one findAndModify and one find
 // cost on the Mongo server with the filter shapes optio's mirror uses,
 // against _id-only filters, on collections of growing size.
@@ -207,6 +211,9 @@ func run() error {
 		}},
 		{"5", func(rep int) (*suite.Result, error) {
 			return suite.ParallelGroup(ctx, env, suite.GroupOptions{Children: c.children, Concurrency: c.groupConc, BareFirst: rep%2 == 1})
+		}},
+		{"checkpoint", func(int) (*suite.Result, error) {
+			return suite.CheckpointRate(ctx, env, suite.CheckpointOptions{Duration: c.progressD})
 		}},
 		{"fanout", func(rep int) (*suite.Result, error) {
 			opts := c.fanout

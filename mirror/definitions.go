@@ -21,6 +21,8 @@ type Definition struct {
 	Cancellable bool
 	Special     bool
 	Warning     string // "" is stored as null
+	// SupportsResume is written as supportsResume.
+	SupportsResume bool
 }
 
 func (d Definition) set() bson.D {
@@ -32,6 +34,7 @@ func (d Definition) set() bson.D {
 		{Key: "description", Value: optionalString(d.Description)},
 		{Key: "special", Value: d.Special},
 		{Key: "warning", Value: optionalString(d.Warning)},
+		{Key: "supportsResume", Value: d.SupportsResume},
 	}
 }
 
@@ -68,6 +71,10 @@ func (s *Store) UpsertDefinition(ctx context.Context, d Definition) (*Process, e
 			Progress:    zeroProgress(),
 			Log:         []LogEntry{},
 			CreatedAt:   s.now(),
+
+			SupportsResume:      boolPtr(d.SupportsResume),
+			HasSavedState:       boolPtr(false),
+			AutoResumeScheduled: boolPtr(false),
 		}
 		_, err = s.procs.InsertOne(ctx, doc)
 		if err == nil {
@@ -91,8 +98,19 @@ func (s *Store) updateRootDefinition(ctx context.Context, d Definition) (*Proces
 	if cur.ParentID != nil {
 		return nil, ErrNotFound // the processId belongs to a child
 	}
-	return s.update(ctx, cur.ID, bson.D{{Key: "$set", Value: d.set()}})
+	set := d.set()
+	// Documents written before the resume fields existed get them, as
+	// optio-core's migration m003 backfills hasSavedState.
+	if cur.HasSavedState == nil {
+		set = append(set, bson.E{Key: "hasSavedState", Value: false})
+	}
+	if cur.AutoResumeScheduled == nil {
+		set = append(set, bson.E{Key: "autoResumeScheduled", Value: false})
+	}
+	return s.update(ctx, cur.ID, bson.D{{Key: "$set", Value: set}})
 }
+
+func boolPtr(b bool) *bool { return &b }
 
 // SetAdhoc marks a process as ad-hoc, ephemeral or not.
 func (s *Store) SetAdhoc(ctx context.Context, id bson.ObjectID, ephemeral bool) (*Process, error) {

@@ -31,6 +31,17 @@ type Process struct {
 	Progress    Progress       `bson:"progress" json:"progress"`
 	Log         []LogEntry     `bson:"log" json:"log"`
 	CreatedAt   time.Time      `bson:"createdAt" json:"createdAt"`
+	// SupportsResume, HasSavedState and AutoResumeScheduled are optio-core
+	// 0.4's resume fields. Top-level processes have them (the definition
+	// sets supportsResume; hasSavedState and autoResumeScheduled start
+	// false); child documents do not, so nil means the key is absent.
+	// hasSavedState is true while the process has state a resume can
+	// continue from (a saved checkpoint marks it); autoResumeScheduled is
+	// true between the shutdown of an engine that was running the process
+	// and its automatic resume by the next engine.
+	SupportsResume      *bool `bson:"supportsResume,omitempty" json:"supportsResume,omitempty"`
+	HasSavedState       *bool `bson:"hasSavedState,omitempty" json:"hasSavedState,omitempty"`
+	AutoResumeScheduled *bool `bson:"autoResumeScheduled,omitempty" json:"autoResumeScheduled,omitempty"`
 	// OriginatingSessionID is the session that launched the run (optio-api
 	// sends the dashboard's session with a launch), nil when none was given
 	// or the process has not run yet. optio-core sets it at the start of
@@ -78,6 +89,9 @@ const (
 	LevelWarning Level = "warning"
 	LevelError   Level = "error"
 )
+
+// Flag reads one of the optional boolean fields: nil (absent) is false.
+func Flag(b *bool) bool { return b != nil && *b }
 
 // IsRoot reports whether the process has no parent.
 func (p *Process) IsRoot() bool { return p.ParentID == nil }

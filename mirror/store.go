@@ -54,6 +54,8 @@ type Store struct {
 	parents *mongo.Collection
 	// writes is set on FerretDB only (see gateWrite).
 	writes chan struct{}
+	// checkpoints is {prefix}_checkpoints (see checkpoint.go).
+	checkpoints *mongo.Collection
 	// ids remembers processId -> _id, so that a lookup by processId is a
 	// lookup by _id (verified) rather than a collection scan on FerretDB.
 	ids sync.Map
@@ -67,7 +69,9 @@ func NewStore(db *mongo.Database, prefix string) *Store {
 		prefix: prefix,
 		procs:  db.Collection(prefix+"_processes", bopts),
 		blocks: db.Collection(prefix+"_launch_blocks", bopts),
-		now:    func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
+
+		checkpoints: db.Collection(prefix+checkpointsSuffix, bopts),
+		now:         func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
 	}
 }
 
@@ -292,6 +296,9 @@ func (s *Store) DeleteDescendants(ctx context.Context, id bson.ObjectID) (int, e
 			return 0, fmt.Errorf("delete descendants: %w", err)
 		}
 		n = int(res.DeletedCount)
+		if err := s.deleteCheckpoints(ctx, ids...); err != nil {
+			return n, err
+		}
 	}
 	return n, s.unmarkParents(ctx, append(ids, id)...)
 }
@@ -307,7 +314,7 @@ func (s *Store) DeleteTree(ctx context.Context, id bson.ObjectID) (int, error) {
 	if err != nil {
 		return n, fmt.Errorf("delete process: %w", err)
 	}
-	return n + int(res.DeletedCount), nil
+	return n + int(res.DeletedCount), s.deleteCheckpoints(ctx, id)
 }
 
 // DeleteAll deletes every process document.
@@ -320,6 +327,9 @@ func (s *Store) DeleteAll(ctx context.Context) (int, error) {
 		if _, err := s.parents.DeleteMany(ctx, bson.D{}); err != nil {
 			return int(res.DeletedCount), fmt.Errorf("unmark parents: %w", err)
 		}
+	}
+	if _, err := s.checkpoints.DeleteMany(ctx, bson.D{}); err != nil {
+		return int(res.DeletedCount), fmt.Errorf("delete checkpoints: %w", err)
 	}
 	return int(res.DeletedCount), nil
 }

@@ -49,7 +49,9 @@
 // else, a panic included, becomes -32603 Internal error with data
 // {"name": ..., "message": ...}. A result that cannot be encoded becomes
 // -32603 Result validation failed. An unknown method is -32601 Method not
-// found.
+// found, and so is a method of another service than the stream's
+// ("other-svc.launch" on the optio-engine stream). What a -32602 reply
+// repeats of the input is clipped to MaxEchoedBytes per piece.
 //
 // # Delivery
 //
@@ -57,7 +59,14 @@
 // is written. A server claims entries that another consumer (or itself) has
 // left unacknowledged for ServerOptions.ClaimIdle and runs them again, so a
 // call whose server died is answered by another one, and handlers must be
-// idempotent. By default a server handles the entries of one service one at
+// idempotent. Two bounds keep that from repeating without end: a request id
+// runs at most once within the claim window (see RequestKey; a redelivered
+// entry whose reply could not be written gets the recorded reply, not a
+// second run), and an entry delivered ServerOptions.MaxDeliveries times is
+// acknowledged, logged and copied to DeadLetterStream for an operator.
+// Housekeeping (ServerOptions.HousekeepingInterval) trims each command
+// stream of what every consumer group has acknowledged and removes
+// consumers that are gone with nothing pending. By default a server handles the entries of one service one at
 // a time, in order, as the reference does; ServerOptions.Concurrency runs
 // several at once.
 //
@@ -82,7 +91,11 @@
 //
 // # Differences from the reference servers
 //
-// They are invisible on the wire. Stop stops reading before it drains.
+// The wire format is the same. A call for another service on a stream is
+// -32601, not run as the stream's method; -32602 data is clipped; request
+// ids are run once within the claim window; deliveries are bounded; command
+// streams are trimmed and dead consumers removed (the reference servers do
+// none of these). Stop stops reading before it drains.
 // Loops back off up to a second instead of retrying every 100 ms. A server
 // recreates a consumer group that Redis lost instead of failing until
 // restarted; it recreates it at the start of the stream, because every

@@ -88,7 +88,15 @@ type FieldError struct {
 // InvalidParams returns the CodeInvalidParams error with data
 // {"errors": [...]}, as a Python server sends it. Handlers that validate
 // further than the typed decoding can return it themselves.
+//
+// What the errors repeat of the caller's input is clipped to MaxEchoedBytes
+// per piece.
 func InvalidParams(errs ...FieldError) *Error {
+	capped := make([]FieldError, len(errs))
+	for i, e := range errs {
+		capped[i] = capFieldError(e)
+	}
+	errs = capped
 	return &Error{Code: CodeInvalidParams, Message: msgInvalidParams, Data: errorsData(errs)}
 }
 
@@ -115,7 +123,7 @@ func internalError(err error) *Error {
 			break
 		}
 	}
-	data := pyjson.Object{{Key: "name", Value: errorName(named)}, {Key: "message", Value: err.Error()}}
+	data := pyjson.Object{{Key: "name", Value: errorName(named)}, {Key: "message", Value: clipText(err.Error())}}
 	v := reflect.ValueOf(named)
 	for v.Kind() == reflect.Pointer && !v.IsNil() {
 		v = v.Elem()

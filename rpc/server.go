@@ -21,7 +21,13 @@ const (
 	DefaultClaimIdle         = 60 * time.Second
 	DefaultReplyStreamMaxLen = 1024
 	DefaultShutdownGrace     = 5 * time.Second
+	DefaultMaxDeliveries     = 5
+	DefaultHousekeeping      = time.Minute
+	DefaultDeadConsumerIdle  = time.Hour
 )
+
+// deadLetterMaxLen bounds each dead-letter stream (MAXLEN ~).
+const deadLetterMaxLen = 10000
 
 // Fixed by the wire protocol.
 const (
@@ -58,6 +64,24 @@ type ServerOptions struct {
 	Concurrency int
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
+	// MaxDeliveries bounds how many times one entry is delivered. An entry
+	// still unacknowledged after that many deliveries (its reply cannot be
+	// written, say, because reply-to names a key of another type) is not
+	// run again: it is acknowledged, logged, and copied to the service's
+	// dead-letter stream (DeadLetterStream) for an operator. Default 5. The
+	// reference servers redeliver such an entry forever.
+	MaxDeliveries int64
+	// HousekeepingInterval is how often the server trims each command
+	// stream of the entries every consumer group has acknowledged and
+	// removes the group's dead consumers (see DeadConsumerIdle). Default 1
+	// minute; negative turns housekeeping off. The reference servers never
+	// trim and never remove a consumer.
+	HousekeepingInterval time.Duration
+	// DeadConsumerIdle is how long a consumer of a service's group must
+	// have been idle, with nothing pending, before housekeeping removes it
+	// as gone. A live server reads at least every second, so it never
+	// qualifies. Default 1 hour.
+	DeadConsumerIdle time.Duration
 }
 
 type serverState int
@@ -125,6 +149,15 @@ func NewServer(rdb redis.UniversalClient, opts ServerOptions) (*Server, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.MaxDeliveries <= 0 {
+		opts.MaxDeliveries = DefaultMaxDeliveries
+	}
+	if opts.HousekeepingInterval == 0 {
+		opts.HousekeepingInterval = DefaultHousekeeping
+	}
+	if opts.DeadConsumerIdle <= 0 {
+		opts.DeadConsumerIdle = DefaultDeadConsumerIdle
 	}
 	return &Server{
 		rdb:  rdb,
@@ -197,6 +230,10 @@ func (s *Server) Start(ctx context.Context) error {
 		s.loops.Add(2)
 		go s.consume(svc)
 		go s.reclaim(svc)
+		if s.opts.HousekeepingInterval > 0 {
+			s.loops.Add(1)
+			go s.housekeep(svc)
+		}
 	}
 	s.state = stateRunning
 	s.log.Info("rpc: server started", "prefix", s.opts.KeyPrefix, "services", len(s.services))
@@ -407,6 +444,10 @@ func (s *Server) reclaimOnce(svc *service, log *slog.Logger, retry *retrier) boo
 		if _, busy := svc.inflight.LoadOrStore(m.ID, struct{}{}); busy {
 			continue
 		}
+		if s.overDelivered(svc, m, log) {
+			svc.inflight.Delete(m.ID)
+			continue
+		}
 		log.Info("rpc: reclaimed pending entry", "entry", m.ID)
 		select {
 		case <-s.startEntry(svc, m, nil):
@@ -455,11 +496,35 @@ func (s *Server) handleEntry(svc *service, m redis.XMessage) {
 		s.ack(ctx, svc, m.ID, log)
 		return
 	}
+	var runKey string
+	if env.kind == kindRequest {
+		runKey = s.requestKey(svc, env.idKey())
+		prior, fresh, err := s.claimRequest(ctx, runKey)
+		if err != nil {
+			log.Warn("rpc: cannot record the request id; entry left pending", "error", err)
+			return
+		}
+		if !fresh {
+			s.answerAgain(ctx, svc, m.ID, replyTo, prior, log)
+			return
+		}
+	}
 	reply := s.dispatch(ctx, svc, env, log)
 	if ctx.Err() != nil {
 		// Abandoned by Stop: leave the entry for another server.
 		return
 	}
+	sent := s.sendAndAck(ctx, svc, m.ID, replyTo, reply, log)
+	if runKey != "" {
+		s.recordAnswer(ctx, runKey, reply, sent, log)
+	}
+}
+
+// sendAndAck writes reply (if any) to replyTo (if any), then acknowledges
+// the entry. If the reply cannot be written the entry stays pending, to be
+// retried through XAUTOCLAIM up to MaxDeliveries times. It reports whether
+// the reply (if any) was written.
+func (s *Server) sendAndAck(ctx context.Context, svc *service, id, replyTo string, reply []byte, log *slog.Logger) bool {
 	if reply != nil && replyTo != "" {
 		err := s.rdb.XAdd(ctx, &redis.XAddArgs{
 			Stream: replyTo,
@@ -469,10 +534,11 @@ func (s *Server) handleEntry(svc *service, m redis.XMessage) {
 		}).Err()
 		if err != nil {
 			log.Error("rpc: writing reply failed; entry left pending", "reply_to", replyTo, "error", err)
-			return
+			return false
 		}
 	}
-	s.ack(ctx, svc, m.ID, log)
+	s.ack(ctx, svc, id, log)
+	return true
 }
 
 func (s *Server) ack(ctx context.Context, svc *service, id string, log *slog.Logger) {
@@ -481,16 +547,23 @@ func (s *Server) ack(ctx context.Context, svc *service, id string, log *slog.Log
 	}
 }
 
-// dispatch runs the method and returns the reply to send, or nil. The
-// envelope's own service segment is not checked: the stream decides the
-// service, as in the reference servers.
+// dispatch runs the method and returns the reply to send, or nil. A call
+// whose service segment names another service than the stream's is a
+// method this service does not have: -32601 (the reference servers ignore
+// the segment and run the stream's method of that name).
 func (s *Server) dispatch(ctx context.Context, svc *service, env *envelope, log *slog.Logger) []byte {
 	if env.kind == kindSuccess || env.kind == kindError {
 		log.Warn("rpc: response envelope on a command stream; dropped")
 		return nil
 	}
-	log = log.With("method", svc.name+"."+env.method)
+	log = log.With("method", env.service+"."+env.method)
 	m, ok := svc.methods[env.method]
+	if env.service != svc.name {
+		// The reference servers run it as a method of the stream's service;
+		// a call meant for another service must not run here.
+		log.Warn("rpc: call for another service on this stream", "stream_service", svc.name)
+		ok = false
+	}
 	if !ok {
 		if env.kind == kindNotification {
 			log.Warn("rpc: notification for unknown method; dropped")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -150,9 +151,9 @@ func TestWireReplies(t *testing.T) {
 			`{"jsonrpc": "2.0", "id": "c4", "result": {}}`,
 		},
 		{
-			"service segment is not checked",
+			"-32601 for a call of another service on this stream",
 			`{"jsonrpc": "2.0", "method": "other.add", "params": {"a": 1, "b": 2}, "id": "c5"}`,
-			`{"jsonrpc": "2.0", "id": "c5", "result": {"sum": 3.0}}`,
+			`{"jsonrpc": "2.0", "id": "c5", "error": {"code": -32601, "message": "Method not found", "data": null}}`,
 		},
 		{
 			"-32601 unknown method",
@@ -266,11 +267,13 @@ func TestWireNoReply(t *testing.T) {
 			// Entries are handled in order, so the answer to this call is
 			// the next reply only if the entry above got none, and once it
 			// is there the entry above has been handled.
-			reply := f.send(t, `{"jsonrpc": "2.0", "method": "arith.add", "params": {"a": 20, "b": 22}, "id": "alive"}`, 5*time.Second)
+			// A fresh id each time: a server runs a request id once.
+			alive := strconv.Quote("alive " + tt.name)
+			reply := f.send(t, `{"jsonrpc": "2.0", "method": "arith.add", "params": {"a": 20, "b": 22}, "id": `+alive+`}`, 5*time.Second)
 			f.waitAcked(t)
 			require.Equal(t, handled+tt.handled+1, f.arith.handled.Load(), "handler runs")
 			require.Equal(t, pinged+tt.pinged, f.arith.pinged.Load(), "ping runs")
-			require.Equal(t, `{"jsonrpc": "2.0", "id": "alive", "result": {"sum": 42.0}}`, reply)
+			require.Equal(t, `{"jsonrpc": "2.0", "id": `+alive+`, "result": {"sum": 42.0}}`, reply)
 		})
 	}
 }

@@ -93,10 +93,11 @@ func TestRPCGroupCancel(t *testing.T) {
 	before := h.snapshot()
 	requireRPCReason(t, h.call("groupCancel", map[string]any{"metadataFilter": map[string]any{"group": "tree"}, "persist": true}), adapter.ReasonInvalidPersistWithoutBlock)
 	requireRPCReason(t, h.call("groupCancelAndWait", map[string]any{"metadataFilter": map[string]any{}, "persist": true, "blockNewLaunches": false}), adapter.ReasonInvalidPersistWithoutBlock)
-	// An empty filter is optio-core's ValueError.
+	// An empty filter is optio-core's ValueError (-32603 there); it is the
+	// caller's input, so -32602 here (see the README's Hardening part).
 	rpcErr := h.callError("groupCancel", map[string]any{"metadataFilter": map[string]any{}})
-	assert.Equal(t, rpc.CodeInternalError, rpcErr.Code)
-	assert.Contains(t, string(rpcErr.Data.(json.RawMessage)), `"name": "ValueError"`)
+	assert.Equal(t, rpc.CodeInvalidParams, rpcErr.Code)
+	assert.Contains(t, string(rpcErr.Data.(json.RawMessage)), `non-empty metadataFilter`)
 	assert.Equal(t, before["optio_launch_blocks"], h.snapshot()["optio_launch_blocks"])
 	for _, id := range []string{"tree", "tree/a", "tree/b"} {
 		assert.Equal(t, adapter.StateRunning, h.get(id).Status.State, id)

@@ -40,9 +40,13 @@ var seedSchema = map[string][]bson.Type{
 
 // runFields are fields beyond the seed's table that optio-core writes at
 // the start of every run (a document that has never run lacks them):
-// originatingSessionId, the launching session or null.
+// originatingSessionId, the launching session or null; and optio-core
+// 0.4's resume fields, which top-level processes have and children lack.
 var runFields = map[string][]bson.Type{
 	"originatingSessionId": {bson.TypeString, bson.TypeNull},
+	"supportsResume":       {bson.TypeBoolean},
+	"hasSavedState":        {bson.TypeBoolean},
+	"autoResumeScheduled":  {bson.TypeBoolean},
 }
 
 // statusSchema is the status sub-document. Which of the nullable fields are

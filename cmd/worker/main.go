@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.temporal.io/sdk/client"
@@ -43,6 +44,9 @@ func main() {
 		os.Exit(2)
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	// go-redis prints its connection-pool failures straight to stderr;
+	// through the logger they stay out of a one-line start-up error.
+	redis.SetLogger(redisLog{logger})
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -60,6 +64,9 @@ func run(ctx context.Context, cfg config, out io.Writer, logger *slog.Logger) (e
 
 	var stack *devstack.Stack
 	if cfg.devMode() {
+		// What the embedded servers write under -data-dir is the owner's
+		// alone.
+		restrictNewFiles()
 		stack, err = startStack(ctx, cfg, logger)
 		if err != nil {
 			return err
@@ -106,6 +113,16 @@ func run(ctx context.Context, cfg config, out io.Writer, logger *slog.Logger) (e
 	cancel()
 	if err != nil {
 		return fmt.Errorf("connect to MongoDB: %w", err)
+	}
+
+	// Every service is checked before the engine syncs anything or joins
+	// the shared task queue, so a bad one fails in one line with nothing
+	// written.
+	if err := checkTemporal(ctx, tc, cfg.Namespace, temporalAddress); err != nil {
+		return err
+	}
+	if err := checkRedis(ctx, redisURL); err != nil {
+		return err
 	}
 
 	printBanner(out, cfg, stack, temporalAddress, time.Since(began))
@@ -158,6 +175,14 @@ func startStack(ctx context.Context, cfg config, logger *slog.Logger) (*devstack
 		sc.Redis = &devstack.RedisConfig{Port: cfg.DevRedisPort}
 	}
 	stack, err := devstack.Start(ctx, sc)
+	var held *devstack.DataDirInUseError
+	if errors.As(err, &held) {
+		who := "another process"
+		if held.PID > 0 {
+			who = fmt.Sprintf("process %d (another worker?)", held.PID)
+		}
+		return nil, fmt.Errorf("data directory %s is in use by %s: stop it, or pass -data-dir with another directory", held.Dir, who)
+	}
 	var busy *devstack.PortInUseError
 	if errors.As(err, &busy) {
 		return nil, fmt.Errorf("%s port %d on %s is already in use: pass -%s with another port (0 picks a free one), or stop what is using it",

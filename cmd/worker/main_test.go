@@ -26,6 +26,12 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(envRunWorker) != "" {
+		// A worker process started by startWorkerProcess: the test binary
+		// runs the worker's main with the arguments it was given.
+		main()
+		os.Exit(0)
+	}
 	code := m.Run()
 	if code == 0 {
 		if err := leakcheck.Find(); err != nil {

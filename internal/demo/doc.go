@@ -15,6 +15,12 @@
 //   - demo-marathon reports progress with a message ("Tick 123/900") every
 //     100 ms for 90 s, then finishes; like demo-progress it stops early when
 //     cancelled.
+//   - demo-resumable runs 40 steps of 250 ms ("Step 7/40") and saves a
+//     checkpoint after each; it supports resume and auto-resume. Killed mid-run
+//     (its worker, or the whole dev stack), cancelled and resumed, or running
+//     when the engine shuts down, it continues from its last checkpoint, and
+//     its first log entry says so ("Resumed (...): continuing from step
+//     13/40").
 //   - demo-fanout runs one parallel group of 2,000 children that do nothing
 //     (demo-fanout/child-0000 to demo-fanout/child-1999), 100 at a time; the
 //     parent is done once every child is.

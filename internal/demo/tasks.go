@@ -85,6 +85,7 @@ func Tasks() []adapter.TaskInstance {
 			Params:      map[string]any{ParamSteps: marathonTicks, ParamStepMillis: marathonTickMillis},
 			Metadata:    map[string]any{"group": "demo", "kind": "marathon"},
 		},
+		resumableTask(),
 	}
 	return append(tasks, childTasks()...)
 }

@@ -26,13 +26,13 @@ func TestTasksAreWellFormed(t *testing.T) {
 	}
 	require.Equal(t, map[string]bool{
 		QuickID: true, ProgressID: true, FailingID: true, NightlyID: true, MarathonID: true,
-		ChildrenID: true, ParallelID: true, FanoutID: true,
+		ChildrenID: true, ParallelID: true, FanoutID: true, ResumableID: true,
 	}, seen)
 	require.Equal(t, "0 2 * * *", NightlySchedule)
 }
 
 func TestDefinitionsFiltersByMetadata(t *testing.T) {
-	all := []string{QuickID, ProgressID, FailingID, NightlyID, MarathonID, ChildrenID, ParallelID, FanoutID}
+	all := []string{QuickID, ProgressID, FailingID, NightlyID, MarathonID, ResumableID, ChildrenID, ParallelID, FanoutID}
 	for _, tc := range []struct {
 		name   string
 		filter map[string]any

@@ -77,7 +77,7 @@ func StartMongo(ctx context.Context, cfg MongoConfig) (*Mongo, error) {
 			return nil, fmt.Errorf("mongo: temp dir: %w", err)
 		}
 		m.dir, m.tempDir = dir, true
-	} else if err := os.MkdirAll(m.dir, 0o755); err != nil {
+	} else if err := os.MkdirAll(m.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("mongo: data dir: %w", err)
 	}
 	abs, err := filepath.Abs(m.dir)

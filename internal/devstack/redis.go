@@ -68,12 +68,15 @@ func StartRedis(ctx context.Context, cfg RedisConfig) (*Redis, error) {
 
 	if !cfg.Embedded && redisserver.Available() {
 		if cfg.Dir != "" {
-			if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+			if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 				return nil, fmt.Errorf("redis: data dir: %w", err)
 			}
 		}
 		srv, err := redisserver.Start(ctx, redisserver.Options{
 			Host: cfg.Host, Port: cfg.Port, Dir: cfg.Dir, Logger: logger,
+			// A redis-server that dies alone comes back on the same port
+			// with the same data, so RPC recovers within seconds.
+			Supervise: true,
 		})
 		if err != nil {
 			if cfg.Port != 0 && strings.Contains(err.Error(), "already in use") {

@@ -17,7 +17,10 @@ type Config struct {
 	Host string
 	// DataDir, when set, is where the parts keep their data: DataDir/temporal,
 	// DataDir/mongo and DataDir/redis, unless a part config names its own.
-	// Empty keeps Temporal in memory and Mongo in a temporary directory.
+	// Empty keeps Temporal in memory and Mongo in a temporary directory. The
+	// stack locks DataDir while it runs (see [LockDataDir]): a second stack
+	// on it fails with a *DataDirInUseError. DataDir and the directories the
+	// parts create in it are readable by the owner only.
 	DataDir string
 	// Logger is the default logger of every part and receives the start-up
 	// summary. Default slog.Default().
@@ -36,6 +39,7 @@ type Stack struct {
 	ui       *UI
 	mongo    *Mongo
 	redis    *Redis
+	dataDir  *DataDirLock
 	startup  time.Duration
 
 	stopOnce sync.Once
@@ -56,6 +60,16 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, errors.New("devstack: the UI needs Temporal (or UI.TemporalHostPort)")
 	}
 	tc, uc, mc, rc := copyParts(cfg, logger)
+	// The directory first: a second worker on it is told so, not that a
+	// port of the first one is taken.
+	s := &Stack{}
+	if cfg.DataDir != "" {
+		lock, err := LockDataDir(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		s.dataDir = lock
+	}
 
 	for _, p := range []struct {
 		part string
@@ -70,12 +84,12 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	} {
 		if p.on && p.port != 0 {
 			if err := checkPortFree(p.part, p.host, p.port); err != nil {
+				_ = s.dataDir.Unlock()
 				return nil, err
 			}
 		}
 	}
 
-	s := &Stack{}
 	// Temporal takes most of the start-up time; Mongo and Redis start
 	// beside it.
 	var (
@@ -255,6 +269,8 @@ func (s *Stack) Stop() error {
 			errs = append(errs, wrapStop(PartTemporal, s.temporal.Stop()))
 		}
 		wg.Wait()
+		// Released last, once no part writes the directory any more.
+		errs = append(errs, s.dataDir.Unlock())
 		s.stopErr = errors.Join(append(errs, mErr, rErr)...)
 	})
 	return s.stopErr

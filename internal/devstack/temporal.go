@@ -280,7 +280,7 @@ func prepareSQLiteUnlabeled(cfg TemporalConfig) (*config.SQL, error) {
 		sqlCfg.ConnectAttributes = map[string]string{"mode": "memory", "cache": "shared"}
 		sqlCfg.DatabaseName = fmt.Sprintf("optio-devstack-%d-%d", os.Getpid(), memoryDBSeq.Add(1))
 	} else {
-		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("%s: data dir: %w", PartTemporal, err)
 		}
 		file := filepath.Join(cfg.DataDir, TemporalDBFile)

@@ -48,7 +48,20 @@ type Options struct {
 	// Logger receives the server's output at debug level and lifecycle
 	// events at info level. Default slog.Default().
 	Logger *slog.Logger
+	// Supervise restarts the server whenever it exits on its own (a crash,
+	// an OOM kill, a kill -9 from outside), on the same address and Dir,
+	// after a backoff that starts at 100 ms and doubles up to 5 s (reset
+	// once a restarted server has stayed up for a minute). Stop and Kill
+	// are not exits on its own: the server stays down after them.
+	Supervise bool
 }
+
+// Backoff of a supervised server's restarts.
+const (
+	minRestartDelay = 100 * time.Millisecond
+	maxRestartDelay = 5 * time.Second
+	stableUptime    = time.Minute
+)
 
 // Server is a running (or stopped) redis-server child process. Its methods
 // are safe for concurrent use.
@@ -58,8 +71,14 @@ type Server struct {
 	dir    string
 	logger *slog.Logger
 
+	supervise bool
+
 	mu   sync.Mutex
 	proc *process // nil when not running
+	// closed ends supervision for good (Stop).
+	closed   chan struct{}
+	closeOne sync.Once
+	restarts int
 }
 
 // process is one incarnation of the child; Restart creates a new one.
@@ -75,7 +94,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if !Available() {
 		return nil, fmt.Errorf("redisserver: %s not found on PATH", binary)
 	}
-	s := &Server{host: opts.Host, port: opts.Port, dir: opts.Dir, logger: opts.Logger}
+	s := &Server{host: opts.Host, port: opts.Port, dir: opts.Dir, logger: opts.Logger, supervise: opts.Supervise, closed: make(chan struct{})}
 	if s.host == "" {
 		s.host = "127.0.0.1"
 	}
@@ -118,6 +137,12 @@ func (s *Server) URL() string {
 // Stop sends SIGTERM, waits for the server to exit and sends SIGKILL if it
 // has not exited after a few seconds. Stopping a stopped server does nothing.
 func (s *Server) Stop() error {
+	s.closeOne.Do(func() { close(s.closed) })
+	return s.halt()
+}
+
+// halt stops the current incarnation, as Stop does, leaving supervision on.
+func (s *Server) halt() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.proc
@@ -162,10 +187,20 @@ func (s *Server) Kill() error {
 // Restart starts the server again on the same address, stopping it first if
 // it is still running. With a Dir, the data written before survives.
 func (s *Server) Restart(ctx context.Context) error {
-	if err := s.Stop(); err != nil {
+	if err := s.halt(); err != nil {
 		return err
 	}
 	return s.start(ctx)
+}
+
+// PID returns the child's process id, or 0 when it is not running.
+func (s *Server) PID() int { return s.pid() }
+
+// Restarts returns how many times supervision has restarted the server.
+func (s *Server) Restarts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.restarts
 }
 
 // pid returns the child's process id, or 0 when it is not running.
@@ -232,7 +267,53 @@ func (s *Server) start(ctx context.Context) error {
 	}
 	s.proc = p
 	s.logger.Info("redis-server started", "addr", s.Addr(), "pid", cmd.Process.Pid)
+	if s.supervise {
+		go s.watch(p)
+	}
 	return nil
+}
+
+// watch restarts the server when the incarnation p exits while it is still
+// the current one (Stop and Kill clear it first), until Stop.
+func (s *Server) watch(p *process) {
+	began := time.Now()
+	select {
+	case <-p.done:
+	case <-s.closed:
+		return
+	}
+	s.mu.Lock()
+	current := s.proc == p
+	if current {
+		s.proc = nil
+	}
+	s.mu.Unlock()
+	if !current {
+		return
+	}
+	delay := minRestartDelay
+	if time.Since(began) < stableUptime {
+		delay = min(maxRestartDelay, minRestartDelay<<min(s.Restarts(), 6))
+	}
+	s.logger.Warn("redis-server exited on its own; restarting it", "addr", s.Addr(), "after", delay, "output", p.tail.String())
+	for {
+		select {
+		case <-s.closed:
+			return
+		case <-time.After(delay):
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+		err := s.start(ctx)
+		cancel()
+		if err == nil {
+			s.mu.Lock()
+			s.restarts++
+			s.mu.Unlock()
+			return // the new incarnation has a watcher of its own
+		}
+		delay = min(maxRestartDelay, 2*delay)
+		s.logger.Error("restarting redis-server failed; trying again", "addr", s.Addr(), "after", delay, "error", err)
+	}
 }
 
 // signal sends sig to the child's process group, which also reaches any
