@@ -66,6 +66,12 @@ type Config struct {
 	// per interval, whatever the number of processes. Default 500 ms;
 	// negative disables (ReconcileInterval still catches them, later).
 	ClosedRunWatchInterval time.Duration
+	// LogLimit is the number of entries a process's log keeps: past it the
+	// oldest entries are dropped, so that a run of days or a parent of many
+	// children stays below MongoDB's 16 MB document limit. Default
+	// mirror.DefaultLogLimit (10,000); negative keeps every entry, as
+	// optio-core does.
+	LogLimit int
 	// ScheduleTimeZone is the IANA time zone of cron schedules. Default UTC.
 	ScheduleTimeZone string
 	// DisableWorker makes a client-only engine: it can launch, cancel and

@@ -69,10 +69,12 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	host, _ := os.Hostname()
+	store := mirror.NewStore(cfg.Mongo, cfg.Prefix)
+	store.SetLogLimit(cfg.LogLimit)
 	e := &Engine{
 		cfg:             cfg,
 		log:             cfg.Logger.With("component", "optio", "db", cfg.Mongo.Name(), "prefix", cfg.Prefix),
-		store:           mirror.NewStore(cfg.Mongo, cfg.Prefix),
+		store:           store,
 		reg:             newRegistry(),
 		localQueue:      fmt.Sprintf("%s@%s-%d-%s", cfg.TaskQueue, host, os.Getpid(), uuid.NewString()[:8]),
 		shutdownDone:    make(chan struct{}),

@@ -141,7 +141,7 @@ func (s *Store) setRootFlag(ctx context.Context, id bson.ObjectID, key string, v
 	if cur.ParentID != nil {
 		return nil
 	}
-	_, err = s.updateByID(ctx, id, setPush(bson.D{{Key: key, Value: v}}, entries...))
+	_, err = s.updateByID(ctx, id, s.setPush(bson.D{{Key: key, Value: v}}, entries...))
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("set %s of %s: %w", key, id.Hex(), err)
 	}

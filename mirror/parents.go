@@ -28,6 +28,11 @@ const parentsSuffix = "_parents"
 // without the log, which grows with every child spawned. A caller inserting
 // many batches under one parent within one launch may read it once.
 func (s *Store) ParentForChildren(ctx context.Context, id bson.ObjectID) (*Process, error) {
+	return s.getHead(ctx, id)
+}
+
+// getHead returns a process's document without its log.
+func (s *Store) getHead(ctx context.Context, id bson.ObjectID) (*Process, error) {
 	var p Process
 	err := s.procs.FindOne(ctx, bson.D{{Key: "_id", Value: id}},
 		options.FindOne().SetProjection(bson.D{{Key: "log", Value: 0}})).Decode(&p)

@@ -26,11 +26,11 @@ func (s *Store) WriteProgress(ctx context.Context, id bson.ObjectID, runningSinc
 	filter := append(bson.D{{Key: "_id", Value: id}, {Key: "status.state", Value: bson.D{{Key: "$in", Value: active}}}}, guard...)
 	unlock := s.lockDoc(id)
 	defer unlock()
-	upd := setPush(bson.D{{Key: "progress", Value: p}}, entries...)
+	upd := s.setPush(bson.D{{Key: "progress", Value: p}}, entries...)
 	if s.locks != nil {
 		// Check in Go, then write by _id alone (see lockedCAS), without
 		// reading back a document whose log keeps growing.
-		cur, err := s.Get(ctx, id)
+		cur, err := s.getHead(ctx, id)
 		if errors.Is(err, ErrNotFound) {
 			return false, nil
 		}
@@ -50,6 +50,11 @@ func (s *Store) WriteProgress(ctx context.Context, id bson.ObjectID, runningSinc
 	release()
 	if err != nil {
 		return false, fmt.Errorf("write progress of %s: %w", id.Hex(), err)
+	}
+	if res.MatchedCount > 0 && len(entries) > 0 {
+		if err := s.afterPush(ctx, id, len(entries)); err != nil {
+			return true, err
+		}
 	}
 	return res.MatchedCount > 0, nil
 }

@@ -59,6 +59,10 @@ type Store struct {
 	// ids remembers processId -> _id, so that a lookup by processId is a
 	// lookup by _id (verified) rather than a collection scan on FerretDB.
 	ids sync.Map
+	// logLimit is the number of entries a log keeps (0: all); logCounts
+	// tracks appends on FerretDB (see logcap.go).
+	logLimit  int
+	logCounts logCounts
 }
 
 // NewStore returns a store over db's {prefix}_processes and
@@ -72,6 +76,7 @@ func NewStore(db *mongo.Database, prefix string) *Store {
 
 		checkpoints: db.Collection(prefix+checkpointsSuffix, bopts),
 		now:         func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
+		logLimit:    DefaultLogLimit,
 	}
 }
 

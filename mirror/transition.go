@@ -111,10 +111,10 @@ func matchesGuard(p *Process, guard bson.D) bool {
 	return true
 }
 
-func setPush(set bson.D, entries ...LogEntry) bson.D {
+func (s *Store) setPush(set bson.D, entries ...LogEntry) bson.D {
 	upd := bson.D{{Key: "$set", Value: set}}
 	if len(entries) > 0 {
-		upd = append(upd, bson.E{Key: "$push", Value: bson.D{{Key: "log", Value: bson.D{{Key: "$each", Value: entries}}}}})
+		upd = append(upd, s.pushLog(entries))
 	}
 	return upd
 }
@@ -202,7 +202,7 @@ func (s *Store) afterClaim(ctx context.Context, p *Process) error {
 // Start moves a scheduled process to running, stamping status.runningSince.
 func (s *Store) Start(ctx context.Context, id bson.ObjectID) (*Process, error) {
 	now := s.now()
-	return s.cas(ctx, id, Running, []State{Scheduled}, nil, setPush(bson.D{
+	return s.cas(ctx, id, Running, []State{Scheduled}, nil, s.setPush(bson.D{
 		{Key: "status.state", Value: Running},
 		{Key: "status.runningSince", Value: now},
 	}, NewLogEntry(now, LevelEvent, MsgRunning)))
@@ -253,7 +253,7 @@ func (s *Store) Complete(ctx context.Context, id bson.ObjectID, runningSince tim
 		set = append(set, bson.E{Key: "status.duration", Value: math.Round(now.Sub(runningSince).Seconds()*100) / 100})
 		guard = bson.D{{Key: "status.runningSince", Value: runningSince}}
 	}
-	return s.cas(ctx, id, Done, []State{Running}, guard, setPush(set, NewLogEntry(now, LevelEvent, MsgDone)))
+	return s.cas(ctx, id, Done, []State{Running}, guard, s.setPush(set, NewLogEntry(now, LevelEvent, MsgDone)))
 }
 
 // Cancelled moves a process whose body returned after a cancel to cancelled.
@@ -278,7 +278,7 @@ func (s *Store) Cancelled(ctx context.Context, id bson.ObjectID) (*Process, erro
 
 func (s *Store) cancelledFromCancelling(ctx context.Context, id bson.ObjectID) (*Process, error) {
 	now := s.now()
-	return s.cas(ctx, id, Cancelled, []State{Cancelling}, nil, setPush(bson.D{
+	return s.cas(ctx, id, Cancelled, []State{Cancelling}, nil, s.setPush(bson.D{
 		{Key: "status.state", Value: Cancelled},
 		{Key: "status.stoppedAt", Value: now},
 	}, NewLogEntry(now, LevelEvent, MsgCancelled)))
@@ -292,7 +292,7 @@ func (s *Store) Fail(ctx context.Context, id bson.ObjectID, errText string, entr
 	if len(entries) == 0 {
 		entries = []LogEntry{NewLogEntry(now, LevelError, errText)}
 	}
-	return s.cas(ctx, id, Failed, statesFrom(Failed), nil, setPush(bson.D{
+	return s.cas(ctx, id, Failed, statesFrom(Failed), nil, s.setPush(bson.D{
 		{Key: "status.state", Value: Failed},
 		{Key: "status.error", Value: errText},
 		{Key: "status.failedAt", Value: now},
@@ -327,13 +327,12 @@ func (s *Store) AppendLog(ctx context.Context, id bson.ObjectID, entries ...LogE
 	if err != nil {
 		return err
 	}
-	_, err = s.procs.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
-		bson.D{{Key: "$push", Value: bson.D{{Key: "log", Value: bson.D{{Key: "$each", Value: entries}}}}}})
+	_, err = s.procs.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{s.pushLog(entries)})
 	release()
 	if err != nil {
 		return fmt.Errorf("append log to %s: %w", id.Hex(), err)
 	}
-	return nil
+	return s.afterPush(ctx, id, len(entries))
 }
 
 // Now returns the store's clock reading (UTC, millisecond precision, as Mongo
