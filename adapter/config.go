@@ -74,6 +74,17 @@ type Config struct {
 	LogLimit int
 	// ScheduleTimeZone is the IANA time zone of cron schedules. Default UTC.
 	ScheduleTimeZone string
+	// Metrics, when set, receives the engine's own measurements (runs
+	// started and ended, body runs, mirror write latency, RPC calls).
+	Metrics Metrics
+	// CreateSearchAttributes lets New register the custom search attributes
+	// of process workflows (OptioProcessId, OptioRootProcessId,
+	// OptioParentProcessId, OptioState, OptioMetadata) on the namespace
+	// when they are missing. Off (the default), or when the server refuses,
+	// New logs once the `temporal operator search-attribute create` command
+	// that registers them, and processes run without them until an engine
+	// starts and finds them.
+	CreateSearchAttributes bool
 	// DisableWorker makes a client-only engine: it can launch, cancel and
 	// query processes but runs no workflows or bodies.
 	DisableWorker bool

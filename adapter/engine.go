@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -33,6 +34,9 @@ type Engine struct {
 	bodies     *activities.Bodies
 	localQueue string
 	workers    []worker.Worker
+	// searchAttrs is true when the namespace has optio's search attributes
+	// (searchattrs.go): new process runs keep them current.
+	searchAttrs bool
 
 	shuttingDown atomic.Bool
 	shutdownOnce sync.Once
@@ -94,6 +98,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		}
 	}
 	if !cfg.DisableWorker {
+		e.searchAttrs = e.searchAttributes(ctx)
 		if err := e.startWorkers(); err != nil {
 			e.facade.close()
 			return nil, err
@@ -129,11 +134,16 @@ func (e *Engine) startWorkers() error {
 	// Bodies run on both queues: on the shared one when Temporal hands them
 	// back to the worker whose workflow task scheduled them (eager dispatch,
 	// workflows.CurrentRevision), on the worker-specific one otherwise.
+	var icpt []interceptor.WorkerInterceptor
+	if e.cfg.Metrics != nil {
+		icpt = append(icpt, &metricsInterceptor{m: e.cfg.Metrics})
+	}
 	shared := worker.New(e.cfg.Temporal, e.cfg.TaskQueue, worker.Options{
 		WorkerStopTimeout:            e.cfg.CancelGrace,
 		MaxHeartbeatThrottleInterval: hbThrottle,
+		Interceptors:                 icpt,
 	})
-	shared.RegisterWorkflowWithOptions(workflows.Process, workflow.RegisterOptions{Name: workflows.ProcessName})
+	shared.RegisterWorkflowWithOptions(workflows.NewProcess(workflows.ProcessOptions{SearchAttributes: e.searchAttrs}), workflow.RegisterOptions{Name: workflows.ProcessName})
 	shared.RegisterWorkflowWithOptions(workflows.ScheduledLaunch, workflow.RegisterOptions{Name: workflows.ScheduledLaunchName})
 	shared.RegisterWorkflowWithOptions(workflows.Children, workflow.RegisterOptions{Name: workflows.ChildrenName})
 	m := &activities.Mirror{Store: e.store, Locator: locator{e}, Logger: e.log}
@@ -158,6 +168,7 @@ func (e *Engine) startWorkers() error {
 	local := worker.New(e.cfg.Temporal, e.localQueue, worker.Options{
 		WorkerStopTimeout:            e.cfg.CancelGrace,
 		MaxHeartbeatThrottleInterval: hbThrottle,
+		Interceptors:                 icpt,
 	})
 	local.RegisterActivityWithOptions(e.bodies.Body, activity.RegisterOptions{Name: activities.BodyName})
 	local.RegisterActivityWithOptions(e.bodies.CancelBody, activity.RegisterOptions{Name: activities.CancelBodyName})

@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -59,7 +60,7 @@ func newRPCFacade(ctx context.Context, e *Engine) (*rpcFacade, error) {
 		Logger:        e.log,
 	})
 	if err == nil {
-		err = f.srv.Register(engineService{e}.service())
+		err = f.srv.Register(withRPCMetrics(engineService{e}.service(), e.cfg.Metrics))
 	}
 	if err != nil {
 		_ = f.rdb.Close()
@@ -184,4 +185,27 @@ func (f *rpcFacade) close() {
 		return
 	}
 	_ = f.rdb.Close()
+}
+
+// withRPCMetrics reports every call of svc's methods to m (nil: none).
+func withRPCMetrics(svc rpc.Service, m Metrics) rpc.Service {
+	if m == nil {
+		return svc
+	}
+	methods := make([]rpc.Method, len(svc.Methods))
+	for i, meth := range svc.Methods {
+		name, next := meth.Name, meth.Handler
+		meth.Handler = func(ctx context.Context, params json.RawMessage) (any, error) {
+			res, err := next(ctx, params)
+			outcome := "ok"
+			if err != nil {
+				outcome = "error"
+			}
+			m.RPCCall(name, outcome)
+			return res, err
+		}
+		methods[i] = meth
+	}
+	svc.Methods = methods
+	return svc
 }

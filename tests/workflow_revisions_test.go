@@ -88,7 +88,9 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 	// task queue.
 	shape := func(h *historypb.History) (markers int, bodyQueue string) {
 		for _, ev := range h.Events {
-			if ev.GetMarkerRecordedEventAttributes() != nil {
+			// Local activities only: a run also records a version marker
+			// and a side effect for its search attributes.
+			if ev.GetMarkerRecordedEventAttributes().GetMarkerName() == "LocalActivity" {
 				markers++
 			}
 			if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityType().GetName() == activities.BodyName {

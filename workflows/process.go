@@ -139,14 +139,41 @@ type process struct {
 	cancellable bool
 	// helper is the children workflow (revision 2), once started.
 	helper *helperRun
+	// sa keeps the run's search attributes current (searchattrs.go).
+	sa *searchAttrs
+	// opts are the worker's settings (NewProcess).
+	opts ProcessOptions
+}
+
+// ProcessOptions are a worker's settings of the process workflow.
+type ProcessOptions struct {
+	// SearchAttributes makes new runs keep the custom search attributes of
+	// SearchAttributeTypes current; set it only when the namespace has them
+	// registered, as the server fails a workflow task that sets an unknown
+	// attribute. A run records the setting it started with, so workers
+	// that differ replay each other's runs.
+	SearchAttributes bool
+}
+
+// NewProcess returns the process workflow with a worker's settings, to be
+// registered under ProcessName instead of Process.
+func NewProcess(opts ProcessOptions) func(workflow.Context, ProcessInput) (ProcessResult, error) {
+	return func(ctx workflow.Context, in ProcessInput) (ProcessResult, error) {
+		return processWith(ctx, in, opts)
+	}
 }
 
 // Process is the workflow of one launch of a process: it moves the document
 // to running, runs the body on a worker that holds the task's function
 // (re-running it on a live worker if that worker is lost), turns a workflow
 // cancellation (API, RPC or the Temporal Web UI) into optio's cooperative
-// cancel, and writes the terminal state.
+// cancel, and writes the terminal state. It keeps no search attributes; see
+// NewProcess.
 func Process(ctx workflow.Context, in ProcessInput) (ProcessResult, error) {
+	return processWith(ctx, in, ProcessOptions{})
+}
+
+func processWith(ctx workflow.Context, in ProcessInput, opts ProcessOptions) (ProcessResult, error) {
 	in.Timeouts = in.Timeouts.withDefaults()
 	p := &process{
 		in:       in,
@@ -154,6 +181,7 @@ func Process(ctx workflow.Context, in ProcessInput) (ProcessResult, error) {
 		mctx:     mirrorCtx(ctx),
 		children: map[string]*childRec{},
 		rootCtx:  ctx,
+		opts:     opts,
 	}
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (StateView, error) { return p.view, nil }); err != nil {
 		return ProcessResult{}, err
@@ -195,6 +223,7 @@ func localIn(mctx workflow.Context, name string, in, out any) error {
 }
 
 func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
+	p.sa = startSearchAttrs(p.mctx, p.in, p.opts.SearchAttributes)
 	doc := activities.DocInput{DocID: p.in.DocID}
 	if ctx.Err() != nil {
 		var st mirror.State
@@ -202,6 +231,7 @@ func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
 			return ProcessResult{}, err
 		}
 		p.view.State = st
+		p.sa.setState(p.mctx, st)
 		return ProcessResult{State: st}, temporal.NewCanceledError()
 	}
 	var start activities.StartRunResult
@@ -213,6 +243,7 @@ func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
 		return ProcessResult{}, err
 	}
 	p.view.State = start.State
+	p.sa.started(p.mctx, start.State, start.Metadata)
 	p.cancellable = start.Cancellable
 	if !start.Started {
 		// Cancelled (or deleted) before the body started: nothing to run.
@@ -240,6 +271,7 @@ func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
 		return ProcessResult{}, err
 	}
 	p.view.State = res.State
+	p.sa.setState(p.mctx, res.State)
 	out := ProcessResult{State: res.State, Error: fin.Error, Deleted: res.Deleted, Doc: res.Doc}
 	switch {
 	case res.State == mirror.Failed:
@@ -406,6 +438,7 @@ func (p *process) deliverCancel(queue string) {
 	var st mirror.State
 	if err := p.local(activities.RequestCancelName, activities.DocInput{DocID: p.in.DocID}, &st); err == nil {
 		p.view.State = st
+		p.sa.setState(p.mctx, st)
 	}
 	info := workflow.GetInfo(p.mctx)
 	cctx := workflow.WithActivityOptions(p.mctx, workflow.ActivityOptions{

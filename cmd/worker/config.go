@@ -45,6 +45,9 @@ type config struct {
 	DevDynamicConfig map[string]any
 	Launch           []string
 	LogLevel         slog.Level
+	// MetricsAddr is where /metrics, /healthz and /readyz are served;
+	// empty serves none.
+	MetricsAddr string
 }
 
 // setting is one flag and the environment variable that can set it.
@@ -71,6 +74,7 @@ var settings = []setting{
 	{"dev-dynamic-config", "OPTIO_DEV_DYNAMIC_CONFIG", "dynamic config value `KEY=VALUE` of the embedded Temporal server, repeatable (the variable takes comma-separated pairs); VALUE is an integer, true/false, a float, a duration (500ms) or a string (JSON-quoted to force one)"},
 	{"launch", "OPTIO_LAUNCH", "comma-separated process IDs to launch once the worker is up"},
 	{"log-level", "OPTIO_LOG_LEVEL", "log level: debug, info, warn or error"},
+	{"metrics-addr", "OPTIO_METRICS_ADDR", "host:port of /metrics (Prometheus), /healthz and /readyz; default " + defaultDevMetricsAddr + " in dev mode, none in production; off turns them off"},
 }
 
 // parseConfig reads flags from args and, for every flag not given, its
@@ -95,6 +99,7 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 		"data-dir":         &cfg.DataDir,
 		"launch":           &launch,
 		"log-level":        &logLevel,
+		"metrics-addr":     &cfg.MetricsAddr,
 	}
 	strDefaults := map[string]string{
 		"namespace": defaultNamespace, "db": defaultDB, "prefix": defaultPrefix,
@@ -172,6 +177,12 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 		return config{}, fmt.Errorf("-log-level %q: want debug, info, warn or error", logLevel)
 	}
 	cfg.Launch = splitList(launch)
+	switch {
+	case cfg.MetricsAddr == "off":
+		cfg.MetricsAddr = ""
+	case cfg.MetricsAddr == "" && cfg.devMode():
+		cfg.MetricsAddr = defaultDevMetricsAddr
+	}
 	var err error
 	if cfg.DevDynamicConfig, err = devDynamicConfig(dynamicConfig, cfg.TemporalAddress, given); err != nil {
 		return config{}, err

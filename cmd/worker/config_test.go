@@ -16,7 +16,7 @@ func TestParseConfig(t *testing.T) {
 	defaults := config{
 		Namespace: "default", DB: "optio_demo", Prefix: "optio", DataDir: "./.optio-dev",
 		DevTemporalPort: 7233, DevUIPort: 8233, DevMongoPort: 27017, DevRedisPort: 6379,
-		LogLevel: slog.LevelInfo,
+		LogLevel: slog.LevelInfo, MetricsAddr: "127.0.0.1:9464",
 	}
 	with := func(f func(*config)) config {
 		c := defaults
@@ -31,6 +31,21 @@ func TestParseConfig(t *testing.T) {
 		wantErr string
 	}{
 		{name: "no configuration is dev mode on the default ports", want: defaults},
+		{name: "metrics off in dev mode", args: []string{"-metrics-addr", "off"}, want: with(func(c *config) { c.MetricsAddr = "" })},
+		{
+			name: "metrics only when asked in production",
+			env:  map[string]string{"TEMPORAL_ADDRESS": "t:7233", "MONGO_URL": "mongodb://m", "REDIS_URL": "redis://r:6379/0"},
+			want: with(func(c *config) {
+				c.TemporalAddress, c.MongoURL, c.RedisURL, c.MetricsAddr = "t:7233", "mongodb://m", "redis://r:6379/0", ""
+			}),
+		},
+		{
+			name: "metrics address in production from the environment",
+			env:  map[string]string{"TEMPORAL_ADDRESS": "t:7233", "MONGO_URL": "mongodb://m", "REDIS_URL": "redis://r:6379/0", "OPTIO_METRICS_ADDR": "0.0.0.0:9464"},
+			want: with(func(c *config) {
+				c.TemporalAddress, c.MongoURL, c.RedisURL, c.MetricsAddr = "t:7233", "mongodb://m", "redis://r:6379/0", "0.0.0.0:9464"
+			}),
+		},
 		{
 			name: "environment",
 			env: map[string]string{

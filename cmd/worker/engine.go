@@ -27,6 +27,10 @@ type engineDeps struct {
 	// Launch lists the process IDs to launch once the engine is up.
 	Launch []string
 	Logger *slog.Logger
+	// Metrics receives the engine's measurements; nil records none.
+	Metrics adapter.Metrics
+	// Ready is called with the engine once it is up.
+	Ready func(*adapter.Engine)
 }
 
 // runEngine runs the optio engine with the demo task set until ctx is
@@ -41,9 +45,13 @@ func runEngine(ctx context.Context, deps engineDeps) error {
 		RedisURL:        deps.RedisURL,
 		TaskDefinitions: demo.Definitions,
 		Logger:          deps.Logger,
+		Metrics:         deps.Metrics,
 	})
 	if err != nil {
 		return fmt.Errorf("start engine: %w", err)
+	}
+	if deps.Ready != nil {
+		deps.Ready(eng)
 	}
 	for _, id := range deps.Launch {
 		out, err := eng.Launch(ctx, id)

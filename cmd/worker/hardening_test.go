@@ -83,7 +83,7 @@ func (w *workerProcess) exit(t *testing.T, within time.Duration) int {
 	return 0
 }
 
-var devFreePorts = []string{"-dev-temporal-port=0", "-dev-ui-port=0", "-dev-mongo-port=0", "-dev-redis-port=0", "-log-level=error"}
+var devFreePorts = []string{"-dev-temporal-port=0", "-dev-ui-port=0", "-dev-mongo-port=0", "-dev-redis-port=0", "-metrics-addr=127.0.0.1:0", "-log-level=error"}
 
 // Hardening, point 1: a second worker on a data directory a worker is using
 // exits at once with one line naming the directory and the process holding

@@ -31,7 +31,9 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/internal/devstack"
+	"github.com/optio-temporal/optio/internal/telemetry"
 )
 
 func main() {
@@ -89,11 +91,32 @@ func run(ctx context.Context, cfg config, out io.Writer, logger *slog.Logger) (e
 		mongoURL = m.URL()
 	}
 
-	tc, err := client.Dial(client.Options{
+	var metrics *telemetry.Metrics
+	var health *telemetry.Server
+	if cfg.MetricsAddr != "" {
+		if metrics, err = telemetry.NewMetrics(); err != nil {
+			return err
+		}
+		if health, err = telemetry.Listen(cfg.MetricsAddr, metrics, logger); err != nil {
+			return fmt.Errorf("%w: pass -metrics-addr with another address, or off", err)
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = health.Close(sctx)
+		}()
+	}
+	identity := workerIdentity()
+	copts := client.Options{
 		HostPort:  temporalAddress,
 		Namespace: cfg.Namespace,
+		Identity:  identity,
 		Logger:    sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
-	})
+	}
+	if metrics != nil {
+		copts.MetricsHandler = metrics.TemporalHandler()
+	}
+	tc, err := client.Dial(copts)
 	if err != nil {
 		return fmt.Errorf("connect to Temporal at %s: %w", temporalAddress, err)
 	}
@@ -125,9 +148,13 @@ func run(ctx context.Context, cfg config, out io.Writer, logger *slog.Logger) (e
 		return err
 	}
 
-	printBanner(out, cfg, stack, temporalAddress, time.Since(began))
+	metricsAddr := ""
+	if health != nil {
+		metricsAddr = health.Addr()
+	}
+	printBanner(out, cfg, stack, temporalAddress, metricsAddr, time.Since(began))
 
-	err = runEngine(ctx, engineDeps{
+	deps := engineDeps{
 		Temporal:  tc,
 		Namespace: cfg.Namespace,
 		Mongo:     mc.Database(cfg.DB),
@@ -136,7 +163,19 @@ func run(ctx context.Context, cfg config, out io.Writer, logger *slog.Logger) (e
 		DB:        cfg.DB,
 		Launch:    cfg.Launch,
 		Logger:    logger,
-	})
+	}
+	if health != nil {
+		rdb, err := newHealthRedis(redisURL)
+		if err != nil {
+			return err
+		}
+		defer rdb.Close()
+		deps.Metrics = metrics
+		deps.Ready = func(eng *adapter.Engine) {
+			health.AddChecks(readinessChecks(tc, mc, rdb, eng.TaskQueue(), identity)...)
+		}
+	}
+	err = runEngine(ctx, deps)
 	if ctx.Err() != nil {
 		// Interrupted: whatever failed on the way down (a start-up cut
 		// short, say) is the interruption's doing, not an error.
@@ -209,7 +248,7 @@ func partTitle(part string) string {
 }
 
 // printBanner tells the user where everything is.
-func printBanner(out io.Writer, cfg config, stack *devstack.Stack, temporalAddress string, took time.Duration) {
+func printBanner(out io.Writer, cfg config, stack *devstack.Stack, temporalAddress, metricsAddr string, took time.Duration) {
 	mode := "production mode"
 	if stack != nil {
 		mode = "dev mode"
@@ -236,6 +275,9 @@ func printBanner(out io.Writer, cfg config, stack *devstack.Stack, temporalAddre
 	}
 	if stack != nil {
 		fmt.Fprintf(out, "  Data              %s\n", cfg.DataDir)
+	}
+	if metricsAddr != "" {
+		fmt.Fprintf(out, "  Metrics           http://%s/metrics (health: /healthz, /readyz)\n", metricsAddr)
 	}
 	fmt.Fprintf(out, "\nPress Ctrl+C to stop.\n\n")
 }

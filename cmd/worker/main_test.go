@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 func freePorts(t *testing.T, more ...string) config {
 	cfg, err := parseConfig(append([]string{
 		"-dev-temporal-port=0", "-dev-ui-port=0", "-dev-mongo-port=0", "-dev-redis-port=0",
-		"-data-dir", t.TempDir(),
+		"-data-dir", t.TempDir(), "-metrics-addr", "127.0.0.1:0",
 	}, more...), func(string) string { return "" }, io.Discard)
 	require.NoError(t, err)
 	return cfg

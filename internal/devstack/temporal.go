@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
@@ -23,6 +25,10 @@ import (
 	"go.temporal.io/server/common/primitives/timestamp"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/optio-temporal/optio/workflows"
 )
 
 // DefaultNamespace is registered on every Temporal this package starts.
@@ -226,12 +232,57 @@ func startTemporalOnce(cfg TemporalConfig, sqlCfg *config.SQL, logger *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	return &Temporal{
+	t := &Temporal{
 		server:    srv,
 		hostPort:  frontend,
 		namespace: DefaultNamespace,
 		logLevel:  level,
-	}, nil
+	}
+	if err := t.registerSearchAttributes(append([]string{DefaultNamespace}, cfg.Namespaces...)); err != nil {
+		_ = t.Stop()
+		return nil, err
+	}
+	return t, nil
+}
+
+// registerSearchAttributes adds optio's search attributes to the namespaces
+// that lack them (those a file-backed server created before they existed),
+// and waits until the server applies them.
+func (t *Temporal) registerSearchAttributes(namespaces []string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := grpc.NewClient(t.hostPort, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("%s: search attributes: %w", PartTemporal, err)
+	}
+	defer func() { _ = conn.Close() }()
+	ops := operatorservice.NewOperatorServiceClient(conn)
+	added := false
+	for _, ns := range namespaces {
+		list, err := ops.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: ns})
+		if err != nil {
+			return fmt.Errorf("%s: list search attributes of %s: %w", PartTemporal, ns, err)
+		}
+		missing := workflows.MissingSearchAttributes(list.GetCustomAttributes())
+		if len(missing) == 0 {
+			continue
+		}
+		types := workflows.SearchAttributeTypes()
+		req := &operatorservice.AddSearchAttributesRequest{Namespace: ns, SearchAttributes: map[string]enumspb.IndexedValueType{}}
+		for _, n := range missing {
+			req.SearchAttributes[n] = types[n]
+		}
+		if _, err := ops.AddSearchAttributes(ctx, req); err != nil {
+			return fmt.Errorf("%s: add search attributes %v to %s: %w", PartTemporal, missing, ns, err)
+		}
+		added = true
+	}
+	if added {
+		// Every service's namespace registry refreshes on its own
+		// (system.namespaceCacheRefreshInterval, 2 s by default).
+		time.Sleep(2500 * time.Millisecond)
+	}
+	return nil
 }
 
 // fatalSuffix quotes the first Fatal the server logged, if any.
@@ -311,7 +362,9 @@ func prepareSQLiteUnlabeled(cfg TemporalConfig) (*config.SQL, error) {
 			continue
 		}
 		seen[name] = true
-		ns, err := sqliteschema.NewNamespaceConfig(clusterName, name, false, nil)
+		// A new namespace gets optio's search attributes from the start;
+		// an existing one gets them after the server starts.
+		ns, err := sqliteschema.NewNamespaceConfig(clusterName, name, false, workflows.SearchAttributeTypes())
 		if err != nil {
 			return nil, fmt.Errorf("%s: namespace %q: %w", PartTemporal, name, err)
 		}

@@ -1,0 +1,18 @@
+// Package telemetry is cmd/worker's operational face: one HTTP listener with
+// Prometheus metrics (/metrics: the Temporal SDK's worker metrics and optio's
+// own), liveness (/healthz) and readiness (/readyz: every dependency
+// reachable). Each Telemetry has its own Prometheus registry; nothing is
+// registered globally.
+//
+// optio's metrics:
+//
+//	optio_process_runs_started_total             runs that started their body (launches that ran)
+//	optio_process_runs_ended_total{state}        runs that ended, by final state (done, failed, cancelled)
+//	optio_process_run_duration_seconds{state}    how long those runs ran (histogram)
+//	optio_active_bodies                          bodies running in this worker
+//	optio_mirror_write_duration_seconds{op,outcome}  latency of the workflow's Mongo writes (histogram)
+//	optio_rpc_calls_total{method,outcome}        optio-engine RPC calls, outcome ok or error
+//
+// The Temporal SDK's metrics (temporal_*) come through the SDK's
+// OpenTelemetry metrics handler and the OpenTelemetry Prometheus exporter.
+package telemetry
