@@ -46,8 +46,8 @@ func (s *Store) gateWrite(ctx context.Context) (func(), error) {
 	}
 }
 
-// detectNonAtomicUpdates turns on per-document write locks and the parents
-// side collection when the server is FerretDB (its buildInfo carries
+// detectNonAtomicUpdates turns on per-document write locks, cross-process
+// claim locks and the parents side collection when the server is FerretDB (its buildInfo carries
 // "ferretdbVersion").
 func (s *Store) detectNonAtomicUpdates(ctx context.Context) error {
 	var info bson.M
@@ -58,6 +58,7 @@ func (s *Store) detectNonAtomicUpdates(ctx context.Context) error {
 		s.locks = &docLocks{seed: maphash.MakeSeed()}
 		s.writes = make(chan struct{}, 1)
 		s.parents = s.procs.Database().Collection(s.prefix + parentsSuffix)
+		s.claims = s.procs.Database().Collection(s.prefix + claimsSuffix)
 	}
 	return nil
 }

@@ -52,6 +52,8 @@ type Store struct {
 	prefix string
 	// parents is set on FerretDB only (see parents.go).
 	parents *mongo.Collection
+	// claims is set on FerretDB only (see claimlock.go).
+	claims *mongo.Collection
 	// writes is set on FerretDB only (see gateWrite).
 	writes chan struct{}
 	// checkpoints is {prefix}_checkpoints (see checkpoint.go).

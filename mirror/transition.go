@@ -36,6 +36,13 @@ func (s *Store) cas(ctx context.Context, id bson.ObjectID, to State, from []Stat
 	unlock := s.lockDoc(id)
 	defer unlock()
 	if s.locks != nil {
+		if ownsRun(to) {
+			release, err := s.lockClaim(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			defer release()
+		}
 		return s.lockedCAS(ctx, id, to, from, extra, upd)
 	}
 	filter := append(bson.D{{Key: "_id", Value: id}, {Key: "status.state", Value: bson.D{{Key: "$in", Value: from}}}}, extra...)
@@ -56,6 +63,12 @@ func (s *Store) cas(ctx context.Context, id bson.ObjectID, to State, from []Stat
 	}
 	return nil, conflict
 }
+
+// ownsRun reports whether a move to the state to gives a document to a new
+// run or takes it from every run (Claim, Dismiss): the writes that another
+// process's engine may race on FerretDB, and that take the cross-process
+// claim lock there (see claimlock.go).
+func ownsRun(to State) bool { return to == Scheduled || to == Idle }
 
 // lockedCAS is cas for servers without atomic updates (FerretDB), run under
 // the document's lock: read by _id, check in Go, write by _id. Only a filter
@@ -165,6 +178,20 @@ func (s *Store) ResolveAndClaim(ctx context.Context, ref string, session *string
 func (s *Store) claimLocked(ctx context.Context, oid bson.ObjectID, ref string, session *string, check func(*Process) error) (p *Process, done bool, err error) {
 	unlock := s.lockDoc(oid)
 	defer unlock()
+	release, err := s.lockClaim(ctx, oid)
+	if err != nil {
+		return nil, true, err
+	}
+	p, done, err = s.claimReadLocked(ctx, oid, ref, session, check)
+	release()
+	if p == nil {
+		return nil, done, err
+	}
+	return p, true, s.afterClaim(ctx, p)
+}
+
+// claimReadLocked is claimLocked's read, check and write, under both locks.
+func (s *Store) claimReadLocked(ctx context.Context, oid bson.ObjectID, ref string, session *string, check func(*Process) error) (*Process, bool, error) {
 	cur, err := s.Get(ctx, oid)
 	if errors.Is(err, ErrNotFound) || (err == nil && cur.ProcessID != ref && cur.ID.Hex() != ref) {
 		return nil, false, nil
@@ -175,10 +202,8 @@ func (s *Store) claimLocked(ctx context.Context, oid bson.ObjectID, ref string, 
 	if err := check(cur); err != nil {
 		return nil, true, err
 	}
-	if p, err = s.lockedCASFrom(ctx, cur, Scheduled, statesFrom(Scheduled), nil, s.claimUpdate(session)); err != nil {
-		return nil, true, err
-	}
-	return p, true, s.afterClaim(ctx, p)
+	p, err := s.lockedCASFrom(ctx, cur, Scheduled, statesFrom(Scheduled), nil, s.claimUpdate(session))
+	return p, true, err
 }
 
 // claimUpdate starts a run. It records the run's session here rather than
