@@ -119,6 +119,9 @@ type Config struct {
 	// MongoURI and Database (testenv.Mongo.URI and .Name).
 	MongoURI string
 	Database string
+	// RedisURL, when set, makes the worker's engine serve the optio-engine
+	// RPC service there too, beside the test's own engine.
+	RedisURL string
 	// Prefix of the engine; default "optio".
 	Prefix string
 	// TaskQueue of the engine; default the engine's default.
@@ -296,6 +299,7 @@ func run(blob string) error {
 		Mongo:                 mc.Database(cfg.Database),
 		Prefix:                cfg.Prefix,
 		TaskQueue:             cfg.TaskQueue,
+		RedisURL:              cfg.RedisURL,
 		Logger:                log,
 		BodyHeartbeatTimeout:  cfg.BodyHeartbeatTimeout,
 		ReconcileInterval:     cfg.ReconcileInterval,
