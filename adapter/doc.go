@@ -400,7 +400,10 @@
 // does each compare-and-set as a read and a write by _id, and keeps a side
 // collection {prefix}_parents of the processes that have had children, so
 // that a launch looks for a previous run's children only where there may be
-// some; MongoDB needs none of this. The log's entries carry ISO-8601
+// some. A launch's or a dismissal's compare-and-set also takes a lock shared
+// with other processes on the server, a document under the process's _id in
+// {prefix}_claims, so that two engines in two processes never both claim one
+// process. MongoDB needs none of this. The log's entries carry ISO-8601
 // timestamp strings and optio-core's wording ("State changed to running",
 // "Spawned child: Phase 1"); progress messages are info entries. Launch
 // blocks live in {prefix}_launch_blocks. The engine owns these documents:
