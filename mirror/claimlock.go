@@ -59,7 +59,10 @@ func (s *Store) lockClaim(ctx context.Context, id bson.ObjectID) (func(), error)
 	owner := bson.NewObjectID().Hex()
 	wait := time.Millisecond
 	for {
-		_, err := s.claims.InsertOne(ctx, claimLock{ID: id, Owner: owner, At: s.now()})
+		err := s.gatedWrite(ctx, func() error {
+			_, err := s.claims.InsertOne(ctx, claimLock{ID: id, Owner: owner, At: s.now()})
+			return err
+		})
 		if err == nil {
 			return func() { s.unlockClaim(id, owner) }, nil
 		}
@@ -119,5 +122,19 @@ func (s *Store) takeOverStale(ctx context.Context, id bson.ObjectID) (bool, erro
 func (s *Store) unlockClaim(id bson.ObjectID, owner string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, _ = s.claims.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "owner", Value: owner}})
+	_ = s.gatedWrite(ctx, func() error {
+		_, err := s.claims.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "owner", Value: owner}})
+		return err
+	})
+}
+
+// gatedWrite runs one write in this store's turn (see gateWrite). A claim
+// lock is never waited for while holding the turn.
+func (s *Store) gatedWrite(ctx context.Context, write func() error) error {
+	release, err := s.gateWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return write()
 }
