@@ -27,7 +27,9 @@ var ErrCancelRequested = errors.New("process cancellation requested")
 var ErrShutdown = errors.New("engine shutting down")
 
 // ErrNoExecute is returned by a BodyRunner that holds no execute function for
-// the process.
+// the process. Its text is optio-core's, written to status.error as it is.
+//
+//lint:ignore ST1005 optio-core's exact status.error text
 var ErrNoExecute = errors.New("No execute function found")
 
 // BodyRunner runs the user's function for one body activity. The engine

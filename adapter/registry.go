@@ -88,12 +88,3 @@ func (r *registry) forget(processID string) {
 	delete(r.children, processID)
 }
 
-func (r *registry) all() []TaskInstance {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	out := make([]TaskInstance, 0, len(r.tasks))
-	for _, t := range r.tasks {
-		out = append(out, t)
-	}
-	return out
-}

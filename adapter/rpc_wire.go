@@ -44,12 +44,6 @@ func ProcessJSON(p *Process) ([]byte, error) {
 	return w.buf, nil
 }
 
-// wireProcess makes a document encode itself as ProcessJSON does.
-type wireProcess struct{ p *Process }
-
-// MarshalJSON implements json.Marshaler.
-func (w wireProcess) MarshalJSON() ([]byte, error) { return ProcessJSON(w.p) }
-
 // wireLogLevels are the log levels the contract's model accepts.
 var wireLogLevels = []mirror.Level{mirror.LevelEvent, mirror.LevelInfo, mirror.LevelDebug, mirror.LevelWarning, mirror.LevelError}
 

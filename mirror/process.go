@@ -119,8 +119,6 @@ func zeroProgress() Progress {
 	return Progress{Percent: &zero}
 }
 
-func strPtr(s string) *string { return &s }
-
 // optionalString maps "" to nil, as optio stores absent text fields as null.
 func optionalString(s string) *string {
 	if s == "" {

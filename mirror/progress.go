@@ -71,7 +71,6 @@ type ProgressBuffer struct {
 	latest    Progress
 	dirty     bool
 	messages  []LogEntry
-	dropped   int
 	lastError error
 
 	wake    chan struct{}

@@ -209,10 +209,10 @@ func TestCancelScheduledProcessGoesStraightToCancelled(t *testing.T) {
 			// The workflow of a Temporal-side cancel needs a worker to
 			// record it; start one now.
 			s.startEngine(adapter.Config{TaskDefinitions: tasks})
-			p := s.waitState("queued", adapter.StateCancelled)
+			s.waitState("queued", adapter.StateCancelled)
 			s.waitWorkflowStatus("queued", enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED)
 
-			p = s.get("queued")
+			p := s.get("queued")
 			require.Equal(t, adapter.StateCancelled, p.Status.State)
 			require.NotNil(t, p.Status.StoppedAt)
 			require.Nil(t, p.Status.RunningSince, "it never ran")

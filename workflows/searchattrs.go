@@ -89,6 +89,8 @@ func SearchAttributesCommand(namespace string, names []string) string {
 // each cut to 256 bytes.
 func MetadataKeywords(md map[string]any) []string {
 	out := make([]string, 0, len(md))
+	// The items are sorted below, so the map's order does not show.
+	//workflowcheck:ignore
 	for k, v := range md {
 		var item string
 		if s, ok := v.(string); ok {

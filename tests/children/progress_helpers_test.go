@@ -10,13 +10,6 @@ import (
 	"github.com/optio-temporal/optio/adapter"
 )
 
-func percentOf(p *adapter.Process) float64 {
-	if p.Progress.Percent == nil {
-		return -1
-	}
-	return *p.Progress.Percent
-}
-
 // waitPercent polls the parent's document until its percent is want.
 func (h *harness) waitPercent(id string, want float64) {
 	h.t.Helper()
