@@ -87,4 +87,3 @@ func (r *registry) forget(processID string) {
 	delete(r.adhoc, processID)
 	delete(r.children, processID)
 }
-
