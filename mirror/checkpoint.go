@@ -246,25 +246,7 @@ func (b *CheckpointBuffer) Writes() int64 { return b.writes.Load() }
 
 func (b *CheckpointBuffer) loop() {
 	defer close(b.stopped)
-	var last time.Time
-	for {
-		select {
-		case <-b.stop:
-			return
-		case <-b.wake:
-		}
-		if wait := b.interval - time.Since(last); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-b.stop:
-				t.Stop()
-				return
-			case <-t.C:
-			}
-		}
-		_ = b.Flush(context.Background())
-		last = time.Now()
-	}
+	flushEvery(b.stop, b.wake, b.interval, func() { _ = b.Flush(context.Background()) })
 }
 
 // Flush writes the pending checkpoint now and returns the write's error.

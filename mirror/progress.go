@@ -128,25 +128,33 @@ func (b *ProgressBuffer) Writes() int64 { return b.writes.Load() }
 
 func (b *ProgressBuffer) loop() {
 	defer close(b.stopped)
+	flushEvery(b.stop, b.wake, b.interval, func() {
+		b.flushMu.Lock()
+		b.flush(context.Background())
+		b.flushMu.Unlock()
+	})
+}
+
+// flushEvery calls flush after each wake, at most once per interval, until
+// stop is closed: the write loop of ProgressBuffer and CheckpointBuffer.
+func flushEvery(stop, wake <-chan struct{}, interval time.Duration, flush func()) {
 	var last time.Time
 	for {
 		select {
-		case <-b.stop:
+		case <-stop:
 			return
-		case <-b.wake:
+		case <-wake:
 		}
-		if wait := b.interval - time.Since(last); wait > 0 {
+		if wait := interval - time.Since(last); wait > 0 {
 			t := time.NewTimer(wait)
 			select {
-			case <-b.stop:
+			case <-stop:
 				t.Stop()
 				return
 			case <-t.C:
 			}
 		}
-		b.flushMu.Lock()
-		b.flush(context.Background())
-		b.flushMu.Unlock()
+		flush()
 		last = time.Now()
 	}
 }
