@@ -79,10 +79,12 @@ func (c *logCounts) set(id bson.ObjectID, n int) {
 }
 
 // afterPush keeps a log within the limit on FerretDB, after added entries
-// were pushed onto it; the caller holds the document's lock.
-func (s *Store) afterPush(ctx context.Context, id bson.ObjectID, added int) error {
+// were pushed onto it; the caller holds the document's lock. Trimming is
+// best effort: the entries are written whatever becomes of it, and a trim
+// that fails is tried again at the next append (the count stays over).
+func (s *Store) afterPush(ctx context.Context, id bson.ObjectID, added int) {
 	if s.logLimit <= 0 || s.locks == nil || !s.logCounts.add(id, added, s.logLimit) {
-		return nil
+		return
 	}
 	var doc struct {
 		Log []bson.Raw `bson:"log"`
@@ -90,13 +92,32 @@ func (s *Store) afterPush(ctx context.Context, id bson.ObjectID, added int) erro
 	err := s.procs.FindOne(ctx, bson.D{{Key: "_id", Value: id}},
 		options.FindOne().SetProjection(bson.D{{Key: "log", Value: 1}})).Decode(&doc)
 	if err != nil {
-		return fmt.Errorf("read the log of %s: %w", id.Hex(), err)
+		return
 	}
 	if len(doc.Log) <= s.logLimit {
 		s.logCounts.set(id, len(doc.Log))
-		return nil
+		return
 	}
 	keep := doc.Log[len(doc.Log)-s.logLimit*9/10:]
+	_ = s.setLog(ctx, id, keep, len(keep))
+}
+
+// trimRead keeps the log of p, a document just written and read back under
+// its lock, within the limit on FerretDB: a state change's entry may be the
+// one that passes it. Best effort, like afterPush: the next state change
+// tries again.
+func (s *Store) trimRead(ctx context.Context, p *Process) {
+	if s.logLimit <= 0 || s.locks == nil || len(p.Log) <= s.logLimit {
+		return
+	}
+	keep := p.Log[len(p.Log)-s.logLimit*9/10:]
+	if s.setLog(ctx, p.ID, keep, len(keep)) == nil {
+		p.Log = keep
+	}
+}
+
+// setLog replaces id's log with keep, its newest n entries.
+func (s *Store) setLog(ctx context.Context, id bson.ObjectID, keep any, n int) error {
 	release, err := s.gateWrite(ctx)
 	if err != nil {
 		return err
@@ -107,6 +128,6 @@ func (s *Store) afterPush(ctx context.Context, id bson.ObjectID, added int) erro
 	if err != nil {
 		return fmt.Errorf("drop the oldest log entries of %s: %w", id.Hex(), err)
 	}
-	s.logCounts.set(id, len(keep))
+	s.logCounts.set(id, n)
 	return nil
 }

@@ -52,9 +52,7 @@ func (s *Store) WriteProgress(ctx context.Context, id bson.ObjectID, runningSinc
 		return false, fmt.Errorf("write progress of %s: %w", id.Hex(), err)
 	}
 	if res.MatchedCount > 0 && len(entries) > 0 {
-		if err := s.afterPush(ctx, id, len(entries)); err != nil {
-			return true, err
-		}
+		s.afterPush(ctx, id, len(entries))
 	}
 	return res.MatchedCount > 0, nil
 }

@@ -98,6 +98,7 @@ func (s *Store) lockedCASFrom(ctx context.Context, cur *Process, to State, from 
 	if err != nil {
 		return nil, fmt.Errorf("move process %s to %s: %w", id.Hex(), to, err)
 	}
+	s.trimRead(ctx, p)
 	return p, nil
 }
 
@@ -357,7 +358,8 @@ func (s *Store) AppendLog(ctx context.Context, id bson.ObjectID, entries ...LogE
 	if err != nil {
 		return fmt.Errorf("append log to %s: %w", id.Hex(), err)
 	}
-	return s.afterPush(ctx, id, len(entries))
+	s.afterPush(ctx, id, len(entries))
+	return nil
 }
 
 // Now returns the store's clock reading (UTC, millisecond precision, as Mongo
