@@ -21,7 +21,7 @@ import (
 // its claim and its workflow start.
 func (e *Engine) reconcileLoop(ctx context.Context) {
 	defer e.bg.Done()
-	suspects := map[bson.ObjectID]mirror.State{}
+	suspects := map[bson.ObjectID]suspect{}
 	t := time.NewTicker(e.cfg.ReconcileInterval)
 	defer t.Stop()
 	for {
@@ -43,12 +43,30 @@ func (e *Engine) reconcileLoop(ctx context.Context) {
 // workflow run before the reconciler counts it as stuck.
 const newChildGrace = 2 * time.Minute
 
-func (e *Engine) reconcileOnce(ctx context.Context, suspects map[bson.ObjectID]mirror.State) (map[bson.ObjectID]mirror.State, error) {
+// suspect is what a pass saw of a document whose workflow was not running:
+// its state, in the run that began at the first log entry's time. A later
+// pass fails the document only if it sees the same, so a process launched
+// again between two passes (a new claim restarts its log) is not taken for
+// stuck.
+type suspect struct {
+	state mirror.State
+	run   string
+}
+
+func suspectOf(p *mirror.Process) suspect {
+	s := suspect{state: p.Status.State}
+	if len(p.Log) > 0 {
+		s.run = p.Log[0].Timestamp
+	}
+	return s
+}
+
+func (e *Engine) reconcileOnce(ctx context.Context, suspects map[bson.ObjectID]suspect) (map[bson.ObjectID]suspect, error) {
 	docs, err := e.store.List(ctx, mirror.Query{States: []mirror.State{mirror.Scheduled, mirror.Running, mirror.CancelRequested, mirror.Cancelling}})
 	if err != nil {
 		return suspects, err
 	}
-	next := map[bson.ObjectID]mirror.State{}
+	next := map[bson.ObjectID]suspect{}
 	for _, p := range docs {
 		status, err := e.workflowStatus(ctx, p.ProcessID)
 		if err != nil {
@@ -62,8 +80,8 @@ func (e *Engine) reconcileOnce(ctx context.Context, suspects map[bson.ObjectID]m
 			// on a busy server the start can lag by seconds.
 			continue
 		}
-		if prev, ok := suspects[p.ID]; !ok || prev != p.Status.State {
-			next[p.ID] = p.Status.State
+		if seen := suspectOf(&p); suspects[p.ID] != seen {
+			next[p.ID] = seen
 			continue
 		}
 		e.failStuck(ctx, &p, status)
