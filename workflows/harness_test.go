@@ -266,3 +266,6 @@ func (h *harness) runProcess(in ProcessInput) (ProcessResult, error) {
 	}
 	return res, err
 }
+
+// at runs f after d of workflow time.
+func (h *harness) at(d time.Duration, f func()) { h.env.RegisterDelayedCallback(f, d) }

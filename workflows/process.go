@@ -347,6 +347,11 @@ type bodyRuns struct {
 	bodyFinish *activities.FinishInput
 }
 
+// cancelledBodyChange is the workflow.GetVersion change ID under which a body
+// activity cancelled before it started ends the run cancelled; runs
+// recorded before it wrote such a run failed ("canceled").
+const cancelledBodyChange = "optio.cancelled-body"
+
 // bodyStep is how runBody goes on after a step of a body run.
 type bodyStep int
 
@@ -510,6 +515,14 @@ func (b *bodyRuns) ended(fut workflow.Future, claim activities.ClaimBodyResult, 
 		// Matched to an engine without the function: run it where it is.
 		b.claimed, b.ownQueue = &claim, false
 		return stepAgain
+	}
+	if b.cancelled && temporal.IsCanceledError(err) &&
+		workflow.GetVersion(p.mctx, cancelledBodyChange, workflow.DefaultVersion, 1) >= 1 {
+		// The cancel reached the body activity before a worker started it
+		// (or before it was scheduled: the cancel came during StartRun):
+		// no body ran, and the run ends cancelled, not failed.
+		b.fin.Outcome = activities.OutcomeCancelled
+		return stepEnd
 	}
 	if workerLost(err) {
 		if b.cancelled {
