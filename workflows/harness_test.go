@@ -269,3 +269,41 @@ func (h *harness) runProcess(in ProcessInput) (ProcessResult, error) {
 
 // at runs f after d of workflow time.
 func (h *harness) at(d time.Duration, f func()) { h.env.RegisterDelayedCallback(f, d) }
+
+// update sends an update and returns where its outcome lands.
+func (h *harness) update(name string, args ...any) *updateOutcome {
+	o := &updateOutcome{}
+	h.env.UpdateWorkflow(name, "", &testsuite.TestUpdateCallback{
+		OnAccept: func() {},
+		OnReject: func(err error) { o.rejected, o.done = err, true },
+		OnComplete: func(v any, err error) {
+			o.value, o.err, o.done = v, err, true
+		},
+	}, args...)
+	return o
+}
+
+// updateOutcome is what became of an update.
+type updateOutcome struct {
+	done     bool
+	rejected error
+	value    any
+	err      error
+}
+
+// decode turns the update's result into out.
+func (o *updateOutcome) decode(t *testing.T, out any) {
+	t.Helper()
+	require.True(t, o.done, "update not answered")
+	require.NoError(t, o.rejected)
+	require.NoError(t, o.err)
+	switch v := o.value.(type) {
+	case converter.EncodedValue:
+		require.NoError(t, v.Get(out))
+	default:
+		// The test environment hands the handler's own value back.
+		b, err := converter.GetDefaultDataConverter().ToPayload(v)
+		require.NoError(t, err)
+		require.NoError(t, converter.GetDefaultDataConverter().FromPayload(b, out))
+	}
+}
