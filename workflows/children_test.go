@@ -330,7 +330,7 @@ func TestChildrenCloseAndCancel(t *testing.T) {
 			want: []string{"CancelChildren", "AwaitChildren"},
 		},
 		{
-			name: "a cancel of a process that is not cancellable, whose workflow still runs, is ignored",
+			name:       "a cancel of a process that is not cancellable, whose workflow still runs, is ignored",
 			parentOpen: true,
 			act: func(h *harness) {
 				h.env.CancelWorkflow()
