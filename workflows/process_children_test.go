@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -140,8 +141,15 @@ func TestProcessRunsChildrenItself(t *testing.T) {
 	var replies []ChildReply
 	first.decode(t, &replies)
 	require.Len(t, replies, 2)
-	require.Equal(t, "db/c1", replies[0].WorkflowID)
-	require.Equal(t, "db/c2", replies[1].WorkflowID)
+	for i, r := range replies {
+		// The test environment reports a mocked child started only when it
+		// has ended, so the reply may already be the child's end.
+		if r.WorkflowID == "" {
+			require.Equal(t, ChildReply{State: mirror.Done}, r)
+			continue
+		}
+		require.Equal(t, fmt.Sprintf("db/c%d", i+1), r.WorkflowID)
+	}
 	again.decode(t, &replies)
 	require.Equal(t, []ChildReply{{State: mirror.Done}}, replies)
 	late.decode(t, &replies)
