@@ -284,150 +284,266 @@ func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
 }
 
 // runBody runs the body until it ends and returns the terminal write to make.
+// Each pass of its loop is one body run: claim a queue, run the body there,
+// wait for it while handling a cancel, and read how it ended.
 func (p *process) runBody(ctx workflow.Context, start activities.StartRunResult) activities.FinishInput {
-	fin := activities.FinishInput{DocID: p.in.DocID, ProcessID: p.in.ProcessID, RunningSince: start.RunningSince}
-	var lost []string
-	// lostWhy is set when the previous run's worker was lost; the warning
-	// is logged once a live worker is found, or folded into the failure.
-	lostReason := ""
-	cancelled := false
-	// A process that is not cancellable ignores a cancel from the Temporal
-	// side, as Cancel refuses it: its body runs on a context the workflow's
-	// cancellation does not reach.
-	bodyCtx := ctx
-	if !start.Cancellable {
-		bodyCtx, _ = workflow.NewDisconnectedContext(ctx)
-	}
-	// claimed is a claim made already (by StartRun, or kept for a re-run
-	// off the workflow's queue); nil asks ClaimBody.
-	var claimed *activities.ClaimBodyResult
-	ownQueue := false
-	var bodyFinish *activities.FinishInput
-	if p.in.Revision >= 1 {
-		claimed, ownQueue = &start.Claim, true
-		bodyFinish = &activities.FinishInput{DocID: p.in.DocID, ProcessID: p.in.ProcessID, RunningSince: start.RunningSince, ReturnDoc: p.in.ReturnDoc}
-	}
+	b := p.newBodyRuns(ctx, start)
 	for run := 1; ; run++ {
-		if cancelled {
-			fin.Outcome = activities.OutcomeCancelled
-			return fin
+		if b.cancelled {
+			b.fin.Outcome = activities.OutcomeCancelled
+			return b.fin
 		}
 		if run > p.in.Timeouts.MaxBodyRuns {
-			return p.failed(fin, fmt.Sprintf("body of %q lost its worker %d times; giving up", p.in.ProcessID, p.in.Timeouts.MaxBodyRuns))
+			return p.failed(b.fin, fmt.Sprintf("body of %q lost its worker %d times; giving up", p.in.ProcessID, p.in.Timeouts.MaxBodyRuns))
 		}
-		var claim activities.ClaimBodyResult
-		if claimed != nil {
-			claim, claimed = *claimed, nil
-		} else if err := p.local(activities.ClaimBodyName, activities.ClaimBodyInput{
-			ProcessID: p.in.ProcessID, HintQueue: p.in.HintQueue, LostQueues: lost,
-		}, &claim); err != nil {
-			return p.failed(fin, err.Error())
+		claim, step := b.claim(ctx)
+		if step == stepEnd {
+			return b.fin
 		}
-		if claim.Queue == "" && len(lost) > 0 && p.awaitBodyQueue(ctx) {
+		if step == stepAgain {
 			run--
 			continue
 		}
-		if claim.Queue == "" {
-			if len(lost) > 0 {
-				msg := fmt.Sprintf("Worker running the body was lost (%s) and no live worker holds the execute function of %q (it lived only in the lost worker)", lostReason, p.in.ProcessID)
-				return p.failed(fin, msg)
-			}
-			return p.failed(fin, activities.ErrNoExecute.Error())
-		}
-		if lostReason != "" {
-			msg := "Worker running the body was lost (" + lostReason + "); re-running the body on a live worker"
-			_ = p.local(activities.AppendLogName, activities.AppendLogInput{DocID: p.in.DocID, Log: []activities.LogLine{{Level: mirror.LevelWarning, Message: msg}}}, nil)
-			lostReason = ""
-		}
+		b.warnLost()
 		p.view.BodyQueue, p.view.BodyRuns = claim.Queue, run
-
-		queue := claim.Queue
-		viaOwnQueue := ownQueue && claim.Local
-		if viaOwnQueue {
-			queue = workflow.GetInfo(ctx).TaskQueueName
-		}
-		actx := workflow.WithActivityOptions(bodyCtx, workflow.ActivityOptions{
-			TaskQueue:              queue,
-			ScheduleToStartTimeout: p.in.Timeouts.ScheduleToStart,
-			StartToCloseTimeout:    100 * 365 * 24 * time.Hour,
-			HeartbeatTimeout:       p.in.Timeouts.Heartbeat,
-			WaitForCancellation:    true,
-			RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
-			Summary:                p.in.Name,
-		})
-		info := workflow.GetInfo(ctx)
-		fut := workflow.ExecuteActivity(actx, activities.BodyName, activities.BodyInput{
-			WorkflowID:   info.WorkflowExecution.ID,
-			RunID:        info.WorkflowExecution.RunID,
-			DocID:        p.in.DocID,
-			ProcessID:    p.in.ProcessID,
-			Name:         p.in.Name,
-			RunningSince: start.RunningSince,
-			Metadata:     start.Metadata,
-			Attempt:      run,
-			Finish:       bodyFinish,
-			Revision:     p.in.Revision,
-		})
-		finished := false
-		ignoring := !start.Cancellable && ctx.Err() != nil
-		for !finished {
-			sel := workflow.NewSelector(p.mctx)
-			sel.AddFuture(fut, func(workflow.Future) { finished = true })
-			if !cancelled && !ignoring {
-				sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {
-					if start.Cancellable {
-						cancelled = true
-						return
-					}
-					ignoring = true
-					msg := "Cancel requested from the Temporal side refused: the process is not cancellable"
-					_ = p.local(activities.AppendLogName, activities.AppendLogInput{DocID: p.in.DocID, Log: []activities.LogLine{{Level: mirror.LevelWarning, Message: msg}}}, nil)
-				})
-			}
-			sel.Select(p.mctx)
-			if cancelled && !finished && !p.view.CancelRequested {
-				p.deliverCancel(claim.Queue)
-			}
-		}
-		var res activities.BodyResult
-		err := fut.Get(p.mctx, &res)
-		if err == nil && res.Interrupted && !cancelled {
-			msg := "Body was interrupted (its worker lost contact with the Temporal server); re-running the body"
-			_ = p.local(activities.AppendLogName, activities.AppendLogInput{DocID: p.in.DocID, Log: []activities.LogLine{{Level: mirror.LevelWarning, Message: msg}}}, nil)
-			continue
-		}
-		if err == nil {
-			fin.Outcome = activities.OutcomeDone
-			if res.Cancelled || res.Interrupted || cancelled {
-				fin.Outcome = activities.OutcomeCancelled
-			}
-			if res.Finished != nil {
-				p.finished = res.Finished
-				fin.Outcome = activities.Outcome(res.Finished.State)
-			}
-			return fin
-		}
-		var app *temporal.ApplicationError
-		if viaOwnQueue && errors.As(err, &app) && app.Type() == activities.NoExecuteType && !cancelled {
-			// Matched to an engine without the function: run it where it is.
-			claimed, ownQueue = &claim, false
+		fut, viaOwnQueue := b.startBody(ctx, claim, run)
+		b.await(ctx, fut, claim.Queue)
+		switch b.ended(fut, claim, viaOwnQueue) {
+		case stepEnd:
+			return b.fin
+		case stepAgain:
 			run--
-			continue
 		}
-		if workerLost(err) {
-			if cancelled {
-				fin.Outcome = activities.OutcomeCancelled
-				return fin
-			}
-			lost = append(lost, claim.Queue)
-			lostReason = lostWhy(err)
-			continue
-		}
-		if errors.As(err, &app) {
-			return p.failed(fin, app.Message())
-		}
-		return p.failed(fin, err.Error())
 	}
+}
+
+// bodyRuns is what runBody carries from one body run to the next.
+type bodyRuns struct {
+	p     *process
+	start activities.StartRunResult
+	// fin is the terminal write, complete once a step returns stepEnd.
+	fin activities.FinishInput
+	// lost are the queues whose worker was lost during this launch.
+	lost []string
+	// lostReason is set when the previous run's worker was lost; the
+	// warning is logged once a live worker is found, or folded into the
+	// failure.
+	lostReason string
+	// cancelled is set once a cancel of a cancellable process came.
+	cancelled bool
+	// bodyCtx is the context of the body activity. A process that is not
+	// cancellable ignores a cancel from the Temporal side, as Cancel refuses
+	// it: its body runs on a context the workflow's cancellation does not
+	// reach.
+	bodyCtx workflow.Context
+	// claimed is a claim made already (by StartRun, or kept for a re-run
+	// off the workflow's queue); nil asks ClaimBody.
+	claimed *activities.ClaimBodyResult
+	// ownQueue sends a body whose function the claiming worker holds to the
+	// workflow's own task queue (revision 1 and later).
+	ownQueue bool
+	// bodyFinish is the terminal write a body makes itself when it returns
+	// nil (revision 1 and later).
+	bodyFinish *activities.FinishInput
+}
+
+// cancelledBodyChange is the workflow.GetVersion change ID under which a body
+// activity cancelled before it started ends the run cancelled; runs
+// recorded before it wrote such a run failed ("canceled").
+const cancelledBodyChange = "optio.cancelled-body"
+
+// bodyStep is how runBody goes on after a step of a body run.
+type bodyStep int
+
+const (
+	// stepOn goes on with the current body run.
+	stepOn bodyStep = iota
+	// stepNext starts the next body run.
+	stepNext
+	// stepAgain repeats the current body run, under the same number.
+	stepAgain
+	// stepEnd ends runBody with the terminal write in bodyRuns.fin.
+	stepEnd
+)
+
+// newBodyRuns sets up the body runs of a launch that StartRun started.
+func (p *process) newBodyRuns(ctx workflow.Context, start activities.StartRunResult) *bodyRuns {
+	b := &bodyRuns{
+		p:       p,
+		start:   start,
+		fin:     activities.FinishInput{DocID: p.in.DocID, ProcessID: p.in.ProcessID, RunningSince: start.RunningSince},
+		bodyCtx: ctx,
+	}
+	if !start.Cancellable {
+		b.bodyCtx, _ = workflow.NewDisconnectedContext(ctx)
+	}
+	if p.in.Revision >= 1 {
+		b.claimed, b.ownQueue = &start.Claim, true
+		b.bodyFinish = &activities.FinishInput{DocID: p.in.DocID, ProcessID: p.in.ProcessID, RunningSince: start.RunningSince, ReturnDoc: p.in.ReturnDoc}
+	}
+	return b
+}
+
+// claim picks the queue of a body run: the claim made already, else
+// ClaimBody's, which leaves out the queues of lost workers. When no live
+// worker holds the function after a loss, a child process waits for its
+// parent to name one (stepAgain); otherwise the run fails (stepEnd).
+func (b *bodyRuns) claim(ctx workflow.Context) (activities.ClaimBodyResult, bodyStep) {
+	p := b.p
+	var claim activities.ClaimBodyResult
+	if b.claimed != nil {
+		claim, b.claimed = *b.claimed, nil
+	} else if err := p.local(activities.ClaimBodyName, activities.ClaimBodyInput{
+		ProcessID: p.in.ProcessID, HintQueue: p.in.HintQueue, LostQueues: b.lost,
+	}, &claim); err != nil {
+		b.fin = p.failed(b.fin, err.Error())
+		return claim, stepEnd
+	}
+	if claim.Queue != "" {
+		return claim, stepOn
+	}
+	if len(b.lost) > 0 && p.awaitBodyQueue(ctx) {
+		return claim, stepAgain
+	}
+	if len(b.lost) > 0 {
+		msg := fmt.Sprintf("Worker running the body was lost (%s) and no live worker holds the execute function of %q (it lived only in the lost worker)", b.lostReason, p.in.ProcessID)
+		b.fin = p.failed(b.fin, msg)
+		return claim, stepEnd
+	}
+	b.fin = p.failed(b.fin, activities.ErrNoExecute.Error())
+	return claim, stepEnd
+}
+
+// warnLost logs on the document that the previous run's worker was lost,
+// now that a live worker was found.
+func (b *bodyRuns) warnLost() {
+	if b.lostReason == "" {
+		return
+	}
+	b.p.warn("Worker running the body was lost (" + b.lostReason + "); re-running the body on a live worker")
+	b.lostReason = ""
+}
+
+// startBody schedules the body activity of run on the claimed queue, or on
+// the workflow's own queue when the claiming worker holds the function
+// (revision 1 and later: Temporal hands it straight back to that worker);
+// viaOwnQueue says which.
+func (b *bodyRuns) startBody(ctx workflow.Context, claim activities.ClaimBodyResult, run int) (fut workflow.Future, viaOwnQueue bool) {
+	p := b.p
+	queue := claim.Queue
+	viaOwnQueue = b.ownQueue && claim.Local
+	if viaOwnQueue {
+		queue = workflow.GetInfo(ctx).TaskQueueName
+	}
+	actx := workflow.WithActivityOptions(b.bodyCtx, workflow.ActivityOptions{
+		TaskQueue:              queue,
+		ScheduleToStartTimeout: p.in.Timeouts.ScheduleToStart,
+		StartToCloseTimeout:    100 * 365 * 24 * time.Hour,
+		HeartbeatTimeout:       p.in.Timeouts.Heartbeat,
+		WaitForCancellation:    true,
+		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
+		Summary:                p.in.Name,
+	})
+	info := workflow.GetInfo(ctx)
+	return workflow.ExecuteActivity(actx, activities.BodyName, activities.BodyInput{
+		WorkflowID:   info.WorkflowExecution.ID,
+		RunID:        info.WorkflowExecution.RunID,
+		DocID:        p.in.DocID,
+		ProcessID:    p.in.ProcessID,
+		Name:         p.in.Name,
+		RunningSince: b.start.RunningSince,
+		Metadata:     b.start.Metadata,
+		Attempt:      run,
+		Finish:       b.bodyFinish,
+		Revision:     p.in.Revision,
+	}), viaOwnQueue
+}
+
+// await waits for the body activity to end. The first cancel of a
+// cancellable process is recorded and delivered to the body's worker
+// (queue); a cancel of one that is not cancellable is refused, with a
+// warning on the document.
+func (b *bodyRuns) await(ctx workflow.Context, fut workflow.Future, queue string) {
+	p := b.p
+	finished := false
+	ignoring := !b.start.Cancellable && ctx.Err() != nil
+	for !finished {
+		sel := workflow.NewSelector(p.mctx)
+		sel.AddFuture(fut, func(workflow.Future) { finished = true })
+		if !b.cancelled && !ignoring {
+			sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {
+				if b.start.Cancellable {
+					b.cancelled = true
+					return
+				}
+				ignoring = true
+				p.warn("Cancel requested from the Temporal side refused: the process is not cancellable")
+			})
+		}
+		sel.Select(p.mctx)
+		if b.cancelled && !finished && !p.view.CancelRequested {
+			p.deliverCancel(queue)
+		}
+	}
+}
+
+// ended reads how a body run ended: with the body's result, cancelled or
+// failed (stepEnd, the terminal write in fin); interrupted or with its
+// worker lost (stepNext); or matched to a worker without the function
+// (stepAgain, on the claimed queue).
+func (b *bodyRuns) ended(fut workflow.Future, claim activities.ClaimBodyResult, viaOwnQueue bool) bodyStep {
+	p := b.p
+	var res activities.BodyResult
+	err := fut.Get(p.mctx, &res)
+	if err == nil && res.Interrupted && !b.cancelled {
+		p.warn("Body was interrupted (its worker lost contact with the Temporal server); re-running the body")
+		return stepNext
+	}
+	if err == nil {
+		b.fin.Outcome = activities.OutcomeDone
+		if res.Cancelled || res.Interrupted || b.cancelled {
+			b.fin.Outcome = activities.OutcomeCancelled
+		}
+		if res.Finished != nil {
+			p.finished = res.Finished
+			b.fin.Outcome = activities.Outcome(res.Finished.State)
+		}
+		return stepEnd
+	}
+	var app *temporal.ApplicationError
+	if viaOwnQueue && errors.As(err, &app) && app.Type() == activities.NoExecuteType && !b.cancelled {
+		// Matched to an engine without the function: run it where it is.
+		b.claimed, b.ownQueue = &claim, false
+		return stepAgain
+	}
+	if b.cancelled && temporal.IsCanceledError(err) &&
+		workflow.GetVersion(p.mctx, cancelledBodyChange, workflow.DefaultVersion, 1) >= 1 {
+		// The cancel reached the body activity before a worker started it
+		// (or before it was scheduled: the cancel came during StartRun):
+		// no body ran, and the run ends cancelled, not failed.
+		b.fin.Outcome = activities.OutcomeCancelled
+		return stepEnd
+	}
+	if workerLost(err) {
+		if b.cancelled {
+			b.fin.Outcome = activities.OutcomeCancelled
+			return stepEnd
+		}
+		b.lost = append(b.lost, claim.Queue)
+		b.lostReason = lostWhy(err)
+		return stepNext
+	}
+	if errors.As(err, &app) {
+		b.fin = p.failed(b.fin, app.Message())
+		return stepEnd
+	}
+	b.fin = p.failed(b.fin, err.Error())
+	return stepEnd
+}
+
+// warn appends a warning to the document's log.
+func (p *process) warn(msg string) {
+	_ = p.local(activities.AppendLogName, activities.AppendLogInput{DocID: p.in.DocID, Log: []activities.LogLine{{Level: mirror.LevelWarning, Message: msg}}}, nil)
 }
 
 // deliverCancel records the cancel on the document and sends it straight to

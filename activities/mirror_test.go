@@ -1,0 +1,231 @@
+package activities_test
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/internal/testenv"
+	"github.com/optio-temporal/optio/mirror"
+)
+
+// fakeLocator says which execute functions this engine holds.
+type fakeLocator struct{ holds []string }
+
+func (l fakeLocator) Holds(processID string) bool { return slices.Contains(l.holds, processID) }
+func (l fakeLocator) LocalQueue() string          { return "engine-a" }
+func (l fakeLocator) Forget(string)               {}
+
+// newMirror returns the mirror activities over a fresh database, with
+// process "p1" (cancellable, metadata group=demo) scheduled for a run.
+func newMirror(t *testing.T) (*activities.Mirror, bson.ObjectID) {
+	t.Helper()
+	ctx := context.Background()
+	store := mirror.NewStore(testenv.NewMongo(t).DB, "optio")
+	require.NoError(t, store.EnsureIndexes(ctx))
+	p, err := store.UpsertDefinition(ctx, mirror.Definition{
+		ProcessID: "p1", Name: "Process one", Cancellable: true, Metadata: map[string]any{"group": "demo"},
+	})
+	require.NoError(t, err)
+	_, err = store.Claim(ctx, p.ID)
+	require.NoError(t, err)
+	return &activities.Mirror{Store: store, Locator: fakeLocator{holds: []string{"p1"}}, Logger: slog.New(slog.DiscardHandler)}, p.ID
+}
+
+func stateOf(t *testing.T, m *activities.Mirror, id bson.ObjectID) mirror.State {
+	t.Helper()
+	p, err := m.Store.Get(context.Background(), id)
+	require.NoError(t, err)
+	return p.Status.State
+}
+
+// The mirror writes of one run, each retried as a local activity would be
+// after a write that landed.
+func TestMirrorRunTransitions(t *testing.T) {
+	type step struct {
+		name string
+		do   func(m *activities.Mirror, doc activities.DocInput, since time.Time) (mirror.State, error)
+	}
+	start := step{"start", func(m *activities.Mirror, doc activities.DocInput, _ time.Time) (mirror.State, error) {
+		r, err := m.StartRun(context.Background(), activities.StartRunInput{DocID: doc.DocID})
+		return r.State, err
+	}}
+	cancelReq := step{"request cancel", func(m *activities.Mirror, doc activities.DocInput, _ time.Time) (mirror.State, error) {
+		return m.RequestCancel(context.Background(), doc)
+	}}
+	cancelScheduled := step{"cancel scheduled", func(m *activities.Mirror, doc activities.DocInput, _ time.Time) (mirror.State, error) {
+		return m.CancelScheduled(context.Background(), doc)
+	}}
+	finish := func(o activities.Outcome) step {
+		return step{"finish " + string(o), func(m *activities.Mirror, doc activities.DocInput, since time.Time) (mirror.State, error) {
+			r, err := m.Finish(context.Background(), activities.FinishInput{DocID: doc.DocID, ProcessID: "p1", RunningSince: since, Outcome: o, Error: "boom"})
+			return r.State, err
+		}}
+	}
+	cases := []struct {
+		name  string
+		steps []step
+		want  []mirror.State // the state each step reports
+	}{
+		{"a run that completes", []step{start, start, finish(activities.OutcomeDone), finish(activities.OutcomeDone)},
+			[]mirror.State{mirror.Running, mirror.Running, mirror.Done, mirror.Done}},
+		{"a run that fails", []step{start, finish(activities.OutcomeFailed), finish(activities.OutcomeFailed)},
+			[]mirror.State{mirror.Running, mirror.Failed, mirror.Failed}},
+		{"a cancel while running is recorded, then the body's end is written cancelled", []step{start, cancelReq, cancelReq, finish(activities.OutcomeCancelled)},
+			[]mirror.State{mirror.Running, mirror.Cancelling, mirror.Cancelling, mirror.Cancelled}},
+		{"a body that completes while a cancel is recorded ends cancelled", []step{start, cancelReq, finish(activities.OutcomeDone)},
+			[]mirror.State{mirror.Running, mirror.Cancelling, mirror.Cancelled}},
+		{"a cancelled run the body saw first walks through the cancel states", []step{start, finish(activities.OutcomeCancelled)},
+			[]mirror.State{mirror.Running, mirror.Cancelled}},
+		{"a process cancelled before its body started does not start", []step{cancelScheduled, cancelScheduled, start},
+			[]mirror.State{mirror.Cancelled, mirror.Cancelled, mirror.Cancelled}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m, id := newMirror(t)
+			doc := activities.DocInput{DocID: id.Hex()}
+			var since time.Time
+			for i, s := range tc.steps {
+				got, err := s.do(m, doc, since)
+				require.NoError(t, err, "step %d (%s)", i, s.name)
+				require.Equal(t, tc.want[i], got, "step %d (%s)", i, s.name)
+				require.Equal(t, tc.want[i], stateOf(t, m, id), "document after step %d (%s)", i, s.name)
+				if since.IsZero() {
+					if p, err := m.Store.Get(context.Background(), id); err == nil && p.Status.RunningSince != nil {
+						since = *p.Status.RunningSince
+					}
+				}
+			}
+		})
+	}
+}
+
+// StartRun reports what the body needs, and a claim in the same call.
+func TestMirrorStartRunReportsTheRunAndClaims(t *testing.T) {
+	m, id := newMirror(t)
+	ctx := context.Background()
+	in := activities.StartRunInput{DocID: id.Hex(), Claim: &activities.ClaimBodyInput{ProcessID: "p1"}}
+	first, err := m.StartRun(ctx, in)
+	require.NoError(t, err)
+	require.True(t, first.Started)
+	require.True(t, first.Cancellable)
+	require.Equal(t, "demo", first.Metadata["group"])
+	require.False(t, first.RunningSince.IsZero())
+	require.Equal(t, activities.ClaimBodyResult{Queue: "engine-a", Local: true}, first.Claim)
+
+	again, err := m.StartRun(ctx, in)
+	require.NoError(t, err)
+	require.True(t, again.Started, "a retry after a write that landed finds the run started")
+	require.Equal(t, first.RunningSince, again.RunningSince)
+}
+
+func TestMirrorClaimBody(t *testing.T) {
+	m := &activities.Mirror{Locator: fakeLocator{holds: []string{"mine"}}}
+	cases := []struct {
+		name string
+		in   activities.ClaimBodyInput
+		want activities.ClaimBodyResult
+	}{
+		{"this engine holds the function", activities.ClaimBodyInput{ProcessID: "mine", HintQueue: "engine-b", LostQueues: []string{"engine-a"}},
+			activities.ClaimBodyResult{Queue: "engine-a", Local: true}},
+		{"the hint's engine holds it", activities.ClaimBodyInput{ProcessID: "other", HintQueue: "engine-b"}, activities.ClaimBodyResult{Queue: "engine-b"}},
+		{"the hint's worker was lost", activities.ClaimBodyInput{ProcessID: "other", HintQueue: "engine-b", LostQueues: []string{"engine-b"}}, activities.ClaimBodyResult{}},
+		{"no engine is known to hold it", activities.ClaimBodyInput{ProcessID: "other"}, activities.ClaimBodyResult{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := m.ClaimBody(context.Background(), tc.in)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
+// Finish hands back the final document when asked.
+func TestMirrorFinishReturnsTheDocument(t *testing.T) {
+	m, id := newMirror(t)
+	ctx := context.Background()
+	start, err := m.StartRun(ctx, activities.StartRunInput{DocID: id.Hex()})
+	require.NoError(t, err)
+	res, err := m.Finish(ctx, activities.FinishInput{DocID: id.Hex(), ProcessID: "p1", RunningSince: start.RunningSince, Outcome: activities.OutcomeDone, ReturnDoc: true})
+	require.NoError(t, err)
+	var doc mirror.Process
+	require.NoError(t, bson.Unmarshal(res.Doc, &doc))
+	require.Equal(t, "p1", doc.ProcessID)
+	require.Equal(t, mirror.Done, doc.Status.State)
+}
+
+// Bad input gets an error and changes nothing.
+func TestMirrorBadInput(t *testing.T) {
+	m, id := newMirror(t)
+	ctx := context.Background()
+	_, err := m.StartRun(ctx, activities.StartRunInput{DocID: "not-an-id"})
+	require.ErrorContains(t, err, `bad process document id "not-an-id"`)
+	_, err = m.Finish(ctx, activities.FinishInput{DocID: id.Hex(), Outcome: "exploded"})
+	require.ErrorContains(t, err, `unknown outcome "exploded"`)
+	require.Equal(t, mirror.Scheduled, stateOf(t, m, id))
+}
+
+// CreateChildren inserts children under their parent once: asked again, it
+// reports them known (a re-run body) or duplicate.
+func TestMirrorCreateChildren(t *testing.T) {
+	m, id := newMirror(t)
+	ctx := context.Background()
+	_, err := m.StartRun(ctx, activities.StartRunInput{DocID: id.Hex()})
+	require.NoError(t, err)
+	in := activities.CreateChildrenInput{ParentDocID: id.Hex(), FirstOrder: 0, Children: []activities.ChildSpec{
+		{ProcessID: "c1", Name: "Child 1"}, {ProcessID: "c2", Name: "Child 2"},
+	}}
+	res, err := m.CreateChildren(ctx, in)
+	require.NoError(t, err)
+	require.Len(t, res.Children, 2)
+	for i, c := range res.Children {
+		require.False(t, c.Duplicate || c.Known)
+		require.Equal(t, i, c.Order)
+		oid, err := bson.ObjectIDFromHex(c.DocID)
+		require.NoError(t, err)
+		child, err := m.Store.Get(ctx, oid)
+		require.NoError(t, err)
+		require.Equal(t, mirror.Scheduled, child.Status.State)
+		require.Equal(t, "demo", child.Metadata["group"], "a child inherits its parent's metadata")
+		require.Equal(t, id, *child.ParentID)
+	}
+	parent, err := m.Store.Get(ctx, id)
+	require.NoError(t, err)
+	var spawned []string
+	for _, e := range parent.Log {
+		if e.Message == mirror.MsgSpawnedChild("Child 1") || e.Message == mirror.MsgSpawnedChild("Child 2") {
+			spawned = append(spawned, e.Message)
+		}
+	}
+	require.Len(t, spawned, 2)
+
+	retry, err := m.CreateChildren(ctx, in)
+	require.NoError(t, err)
+	require.Equal(t, res, retry, "a retry after a write that landed keeps the inserts")
+
+	// A re-run body asks again, in a later batch.
+	in.FirstOrder, in.Known = 2, true
+	again, err := m.CreateChildren(ctx, in)
+	require.NoError(t, err)
+	require.True(t, again.Children[0].Known)
+	require.Equal(t, res.Children[0].DocID, again.Children[0].DocID)
+	require.Equal(t, mirror.Scheduled, again.Children[0].State)
+
+	in.Known = false
+	dup, err := m.CreateChildren(ctx, in)
+	require.NoError(t, err)
+	require.True(t, dup.Children[1].Duplicate, "without Known, a child of this parent asked again is a duplicate")
+
+	_, err = m.Store.UpsertDefinition(ctx, mirror.Definition{ProcessID: "taken", Name: "Another root"})
+	require.NoError(t, err)
+	other, err := m.CreateChildren(ctx, activities.CreateChildrenInput{ParentDocID: id.Hex(), FirstOrder: 2, Children: []activities.ChildSpec{{ProcessID: "taken", Name: "Taken"}}})
+	require.NoError(t, err)
+	require.True(t, other.Children[0].Duplicate, "a processId of another process is a duplicate")
+}

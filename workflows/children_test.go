@@ -1,0 +1,392 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/mirror"
+)
+
+// childrenFakes are the children workflow's activities and child processes.
+type childrenFakes struct {
+	// created answers CreateChildren for one spec; nil makes a new document.
+	created func(spec activities.ChildSpec) *activities.CreatedChild
+	// parentOpen answers WorkflowOpen.
+	parentOpen bool
+	// awaitTakes is how long AwaitChildren takes.
+	awaitTakes time.Duration
+	// inputs are the CreateChildren inputs, in order.
+	inputs []activities.CreateChildrenInput
+}
+
+// mockChildren mocks the children workflow's activities and the process
+// workflows of the children it starts, which end done after a minute.
+func (h *harness) mockChildren() *childrenFakes {
+	f := &childrenFakes{}
+	env := h.env
+	env.OnActivity(activities.CreateChildrenName, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.CreateChildrenInput) (activities.CreateChildrenResult, error) {
+			h.note("CreateChildren first=%d n=%d", in.FirstOrder, len(in.Children))
+			h.mu.Lock()
+			f.inputs = append(f.inputs, in)
+			h.mu.Unlock()
+			var res activities.CreateChildrenResult
+			for i, c := range in.Children {
+				if f.created != nil {
+					if got := f.created(c); got != nil {
+						res.Children = append(res.Children, *got)
+						continue
+					}
+				}
+				res.Children = append(res.Children, activities.CreatedChild{DocID: "doc-" + c.ProcessID, Order: in.FirstOrder + i})
+			}
+			return res, nil
+		}).Maybe()
+	env.OnActivity(activities.CancelChildrenName, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.ChildrenOf) (int, error) {
+			h.note("CancelChildren")
+			return 0, nil
+		}).Maybe()
+	env.OnActivity(activities.AwaitChildrenName, mock.Anything, mock.Anything).AfterFn(func() time.Duration {
+		return f.awaitTakes
+	}).Return(
+		func(context.Context, activities.ChildrenOf) error {
+			h.note("AwaitChildren")
+			return nil
+		}).Maybe()
+	env.OnActivity(activities.WorkflowOpenName, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.WorkflowRef) (bool, error) {
+			h.note("WorkflowOpen %s", in.WorkflowID)
+			return f.parentOpen, nil
+		}).Maybe()
+	env.OnWorkflow(ProcessName, mock.Anything, mock.Anything).After(time.Minute).Return(
+		func(ctx workflow.Context, in ProcessInput) (ProcessResult, error) {
+			return ProcessResult{State: mirror.Done}, nil
+		}).Maybe()
+	return f
+}
+
+// childrenInput is the children workflow of launch "p1".
+func childrenInput() ChildrenInput {
+	return ChildrenInput{
+		ParentDocID: "doc-p1", ParentProcessID: "p1", ParentWorkflowID: "db/p1", IDPrefix: "db/",
+		Revision: CurrentRevision, Cancellable: true,
+	}
+}
+
+func childRequests(n int) []ChildRequest {
+	reqs := make([]ChildRequest, n)
+	for i := range reqs {
+		reqs[i] = ChildRequest{ProcessID: fmt.Sprintf("c%d", i+1), Name: fmt.Sprintf("Child %d", i+1)}
+	}
+	return reqs
+}
+
+// runChildren runs the children workflow to its end (or roll-over).
+func (h *harness) runChildren(in ChildrenInput) error {
+	h.env.SetStartWorkflowOptions(startOptions(ProcessInput{IDPrefix: "db/", ProcessID: "p1" + ChildrenIDSuffix}))
+	h.env.ExecuteWorkflow(ChildrenName, in)
+	require.True(h.t, h.env.IsWorkflowCompleted(), "workflow did not complete")
+	return h.env.GetWorkflowError()
+}
+
+// continuedAs returns the input of the run a workflow continued as.
+func continuedAs(t *testing.T, err error) ChildrenInput {
+	t.Helper()
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(err, &can), "want continue-as-new, got %v", err)
+	require.Equal(t, ChildrenName, can.WorkflowType.Name)
+	var next ChildrenInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	return next
+}
+
+// Spawn updates: how many children one update starts, and what it answers
+// for each.
+func TestChildrenSpawnUpdates(t *testing.T) {
+	cases := []struct {
+		name    string
+		in      func() ChildrenInput
+		history int // the run's history length when the update comes
+		reqs    []ChildRequest
+		created func(activities.ChildSpec) *activities.CreatedChild
+		// wantStarted are the processIds started, wantRetry those answered Retry.
+		wantStarted []string
+		wantRetry   int
+		check       func(t *testing.T, replies []ChildReply)
+	}{
+		{
+			name:        "a first run starts every child of a small batch",
+			in:          childrenInput,
+			reqs:        childRequests(3),
+			wantStarted: []string{"c1", "c2", "c3"},
+		},
+		{
+			name:        "a first run starts childrenBatch children and asks for the rest again",
+			in:          childrenInput,
+			reqs:        childRequests(childrenBatch + 2),
+			wantStarted: []string{"c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10"},
+			wantRetry:   2,
+		},
+		{
+			name: "a later run fills the room a proven history length leaves",
+			in: func() ChildrenInput {
+				in := childrenInput()
+				in.Proven = 100 + 5*eventsPerChild + 1
+				return in
+			},
+			history:     100,
+			reqs:        childRequests(7),
+			wantStarted: []string{"c1", "c2", "c3", "c4", "c5"},
+			wantRetry:   2,
+		},
+		{
+			name: "known and duplicate children are answered from their documents, not started",
+			in:   childrenInput,
+			reqs: childRequests(3),
+			created: func(c activities.ChildSpec) *activities.CreatedChild {
+				switch c.ProcessID {
+				case "c1":
+					return &activities.CreatedChild{Duplicate: true}
+				case "c2":
+					return &activities.CreatedChild{DocID: "doc-c2", Known: true, State: mirror.Failed, Error: "boom"}
+				}
+				return &activities.CreatedChild{DocID: "doc-c3", Known: true, State: mirror.Running}
+			},
+			check: func(t *testing.T, replies []ChildReply) {
+				require.Equal(t, ChildReply{State: mirror.Failed, Duplicate: true}, replies[0])
+				require.Equal(t, ChildReply{State: mirror.Failed, Error: "boom"}, replies[1])
+				// Running since an earlier body run: the new body waits for it.
+				require.Equal(t, ChildReply{WorkflowID: "db/c3"}, replies[2])
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			f := h.mockChildren()
+			f.created = tc.created
+			var started []string
+			h.env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, _ converter.EncodedValues) {
+				started = append(started, info.WorkflowExecution.ID)
+			})
+			var sent *updateOutcome
+			h.at(time.Second, func() {
+				h.env.SetCurrentHistoryLength(tc.history)
+				sent = h.update(UpdateRunChildren, tc.reqs)
+			})
+			h.at(2*time.Second, func() { h.env.SignalWorkflow(SignalCloseChildren, CloseChildren{}) })
+			err := h.runChildren(tc.in())
+
+			var replies []ChildReply
+			sent.decode(t, &replies)
+			require.Len(t, replies, len(tc.reqs))
+			retry := 0
+			for i, r := range replies {
+				if r.Retry {
+					retry++
+					continue
+				}
+				if tc.check == nil {
+					require.Equal(t, "db/"+tc.reqs[i].ProcessID, r.WorkflowID)
+					require.NotEmpty(t, r.RunID)
+				}
+			}
+			require.Equal(t, tc.wantRetry, retry)
+			var wantIDs []string
+			for _, id := range tc.wantStarted {
+				wantIDs = append(wantIDs, "db/"+id)
+			}
+			// Children start concurrently; their order is the test
+			// environment's.
+			slices.Sort(started)
+			slices.Sort(wantIDs)
+			require.Equal(t, wantIDs, started)
+			if tc.check != nil {
+				tc.check(t, replies)
+			}
+			require.Len(t, f.inputs, 1)
+			require.True(t, f.inputs[0].Known, "a re-run body's children are answered as known")
+
+			// The close came; the ends of the children this run started
+			// would land in its history, so it waits in a fresh run.
+			if len(tc.wantStarted) > 0 {
+				next := continuedAs(t, err)
+				require.Equal(t, &CloseChildren{}, next.Closing)
+				require.Equal(t, len(tc.wantStarted), next.NextOrder)
+				require.Equal(t, 1, next.Runs)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, []string{"CreateChildren first=0 n=3", "AwaitChildren"}, h.Trail())
+		})
+	}
+}
+
+// A re-run body asking for a child that runs since an earlier body run
+// tells that child where its function lives now.
+func TestChildrenRedirectAKnownRunningChild(t *testing.T) {
+	h := newHarness(t)
+	f := h.mockChildren()
+	f.created = func(c activities.ChildSpec) *activities.CreatedChild {
+		return &activities.CreatedChild{DocID: "doc-" + c.ProcessID, Known: true, State: mirror.Running}
+	}
+	h.env.OnSignalExternalWorkflow(mock.Anything, "db/c1", "", SignalBodyQueue, queueB).Return(nil).Once()
+	var sent *updateOutcome
+	h.at(time.Second, func() {
+		sent = h.update(UpdateRunChildren, []ChildRequest{{ProcessID: "c1", Name: "Child 1", BodyQueue: queueB}})
+	})
+	h.at(2*time.Second, func() { h.env.SignalWorkflow(SignalCloseChildren, CloseChildren{}) })
+	require.NoError(t, h.runChildren(childrenInput()))
+	var replies []ChildReply
+	sent.decode(t, &replies)
+	require.Equal(t, []ChildReply{{WorkflowID: "db/c1"}}, replies)
+	h.env.AssertExpectations(t)
+}
+
+// Roll-over: a run continues as new at its event budget or when the server
+// suggests it, refusing the updates that come meanwhile (the body sends them
+// again to the next run), and carries what the next run needs.
+func TestChildrenRollOver(t *testing.T) {
+	cases := []struct {
+		name    string
+		trigger func(h *harness)
+	}{
+		{"at the event budget", func(h *harness) { h.env.SetCurrentHistoryLength(60) }},
+		{"when the server suggests it", func(h *harness) {
+			h.env.SetCurrentHistoryLength(40)
+			h.env.SetContinueAsNewSuggested(true)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.mockChildren()
+			in := childrenInput()
+			in.EventBudget = 50
+			in.Runs = 2
+			var first, late *updateOutcome
+			h.at(time.Second, func() {
+				h.env.SetCurrentHistoryLength(20)
+				first = h.update(UpdateRunChildren, childRequests(2))
+			})
+			h.at(2*time.Second, func() {
+				tc.trigger(h)
+				late = h.update(UpdateRunChildren, []ChildRequest{{ProcessID: "c9", Name: "Late"}})
+			})
+			next := continuedAs(t, h.runChildren(in))
+
+			var replies []ChildReply
+			first.decode(t, &replies)
+			require.Equal(t, "db/c1", replies[0].WorkflowID)
+			require.True(t, late.done)
+			require.True(t, IsRollingOver(late.rejected), "want a roll-over rejection, got %v", late.rejected)
+
+			require.Nil(t, next.Closing, "no close came: the next run goes on taking children")
+			require.Equal(t, 2, next.NextOrder)
+			require.Equal(t, 3, next.Runs)
+			require.GreaterOrEqual(t, next.Proven, 40, "the next run knows the history length this one reached")
+			require.Equal(t, 50, next.EventBudget)
+			require.Equal(t, []string{"CreateChildren first=0 n=2"}, h.Trail())
+		})
+	}
+}
+
+// The end of a children workflow: a close (with or without cancelling the
+// children) or a cancel, in a run that started no children, waits for the
+// children of the launch and completes.
+func TestChildrenCloseAndCancel(t *testing.T) {
+	cases := []struct {
+		name        string
+		cancellable bool
+		parentOpen  bool
+		closing     *CloseChildren // carried in from an earlier run
+		act         func(h *harness)
+		want        []string
+	}{
+		{
+			name: "a close in an earlier run: the last run only waits", cancellable: true,
+			closing: &CloseChildren{},
+			want:    []string{"AwaitChildren"},
+		},
+		{
+			name: "a close after a failed body cancels the children first", cancellable: true,
+			act:  func(h *harness) { h.env.SignalWorkflow(SignalCloseChildren, CloseChildren{Cancel: true}) },
+			want: []string{"CancelChildren", "AwaitChildren"},
+		},
+		{
+			name: "a cancel of a cancellable process cancels the children", cancellable: true,
+			act:  func(h *harness) { h.env.CancelWorkflow() },
+			want: []string{"CancelChildren", "AwaitChildren"},
+		},
+		{
+			name:       "a cancel of a process that is not cancellable, whose workflow still runs, is ignored",
+			parentOpen: true,
+			act: func(h *harness) {
+				h.env.CancelWorkflow()
+				h.at(time.Second, func() { h.env.SignalWorkflow(SignalCloseChildren, CloseChildren{}) })
+			},
+			want: []string{"WorkflowOpen db/p1", "AwaitChildren"},
+		},
+		{
+			name:       "a cancel of a process that is not cancellable, whose workflow closed, cancels the children",
+			parentOpen: false,
+			act:        func(h *harness) { h.env.CancelWorkflow() },
+			want:       []string{"WorkflowOpen db/p1", "CancelChildren", "AwaitChildren"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			f := h.mockChildren()
+			f.parentOpen = tc.parentOpen
+			in := childrenInput()
+			in.Cancellable = tc.cancellable
+			in.Closing = tc.closing
+			if tc.act != nil {
+				h.at(time.Second, func() { tc.act(h) })
+			}
+			require.NoError(t, h.runChildren(in))
+			require.Equal(t, tc.want, h.Trail())
+		})
+	}
+}
+
+// A spawn after the children were cancelled is refused, with no document
+// created.
+func TestChildrenRefuseSpawnsAfterACancel(t *testing.T) {
+	h := newHarness(t)
+	f := h.mockChildren()
+	f.awaitTakes = time.Minute
+	var sent *updateOutcome
+	h.at(time.Second, h.env.CancelWorkflow)
+	h.at(10*time.Second, func() { sent = h.update(UpdateRunChildren, childRequests(2)) })
+	require.NoError(t, h.runChildren(childrenInput()))
+	var replies []ChildReply
+	sent.decode(t, &replies)
+	require.Equal(t, []ChildReply{{State: mirror.Cancelled, Refused: true}, {State: mirror.Cancelled, Refused: true}}, replies)
+	require.Equal(t, []string{"CancelChildren", "AwaitChildren"}, h.Trail())
+}
+
+// A request without a processId or name is rejected by the validator.
+func TestChildrenRejectBadRequests(t *testing.T) {
+	h := newHarness(t)
+	h.mockChildren()
+	var sent *updateOutcome
+	h.at(time.Second, func() { sent = h.update(UpdateRunChildren, []ChildRequest{{ProcessID: "c1"}}) })
+	h.at(2*time.Second, func() { h.env.SignalWorkflow(SignalCloseChildren, CloseChildren{}) })
+	require.NoError(t, h.runChildren(childrenInput()))
+	require.True(t, sent.done)
+	require.ErrorContains(t, sent.rejected, "child process id and name are required")
+	require.Equal(t, []string{"AwaitChildren"}, h.Trail())
+}

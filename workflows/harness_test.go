@@ -1,0 +1,309 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/mirror"
+)
+
+// The unit tests of this package run the workflows in the SDK's test
+// environment (in memory, time skipping) with every activity mocked by name:
+// a harness records the calls in order (the trail), so a test asserts which
+// mirror writes and body runs a branch of the workflow makes.
+
+// rootProcessName is the name the workflow under test is registered under:
+// ProcessName itself is left for the child processes that a test mocks.
+const rootProcessName = "test.Process"
+
+// Queues the fake claims hand out.
+const (
+	queueA = "engine-a" // the first worker's own queue
+	queueB = "engine-b" // a live worker found after a loss
+)
+
+// errUnmocked fails an activity that a test did not expect to be called.
+var errUnmocked = errors.New("activity not mocked by the test")
+
+// harness is one test's workflow environment and fakes. Its fields are the
+// behaviour of the mocked activities; a test changes them before run.
+type harness struct {
+	t   *testing.T
+	env *testsuite.TestWorkflowEnvironment
+
+	mu    sync.Mutex
+	trail []string
+	logs  []string // messages of AppendLog, in order
+	// bodies are the inputs of the body runs, with the queue each ran on.
+	bodies      []bodyCall
+	cancelQueue []string // queues CancelBody was sent to
+
+	startRun func(activities.StartRunInput) (activities.StartRunResult, error)
+	// startTakes is how long the StartRun local activity takes.
+	startTakes time.Duration
+	claim      func(activities.ClaimBodyInput) (activities.ClaimBodyResult, error)
+	// body answers the n-th body run (from 1).
+	body func(n int, in activities.BodyInput) (activities.BodyResult, error)
+	// bodyTakes is how long (workflow time) the n-th body run takes.
+	bodyTakes func(n int) time.Duration
+	finish    func(activities.FinishInput) (activities.FinishResult, error)
+	// finishTakes is how long the Finish local activity takes.
+	finishTakes time.Duration
+}
+
+type bodyCall struct {
+	queue string
+	in    activities.BodyInput
+}
+
+// newHarness returns an environment with the workflows registered and the
+// mirror activities faking a process that starts, runs its body on queueA
+// and finishes as the body returned.
+func newHarness(t *testing.T) *harness {
+	var suite testsuite.WorkflowTestSuite
+	// The workflows log the failures the tests provoke; keep them quiet.
+	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	h := &harness{t: t, env: suite.NewTestWorkflowEnvironment()}
+	h.env.SetTestTimeout(30 * time.Second)
+	h.startRun = func(in activities.StartRunInput) (activities.StartRunResult, error) {
+		return activities.StartRunResult{
+			Started: true, State: mirror.Running, Cancellable: true,
+			RunningSince: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC),
+			Claim:        activities.ClaimBodyResult{Queue: queueA, Local: true},
+		}, nil
+	}
+	h.claim = func(in activities.ClaimBodyInput) (activities.ClaimBodyResult, error) {
+		if len(in.LostQueues) == 0 {
+			return activities.ClaimBodyResult{Queue: queueA, Local: true}, nil
+		}
+		return activities.ClaimBodyResult{Queue: queueB}, nil
+	}
+	h.body = func(int, activities.BodyInput) (activities.BodyResult, error) { return activities.BodyResult{}, nil }
+	h.bodyTakes = func(int) time.Duration { return time.Second }
+	h.finish = func(in activities.FinishInput) (activities.FinishResult, error) {
+		return activities.FinishResult{State: mirror.State(in.Outcome)}, nil
+	}
+	h.register()
+	h.mockMirror()
+	return h
+}
+
+// register registers the workflows and a stub under every activity name,
+// so that the names can be mocked.
+func (h *harness) register() {
+	env := h.env
+	env.RegisterWorkflowWithOptions(NewProcess(ProcessOptions{}), workflow.RegisterOptions{Name: rootProcessName})
+	env.RegisterWorkflowWithOptions(Process, workflow.RegisterOptions{Name: ProcessName})
+	env.RegisterWorkflowWithOptions(Children, workflow.RegisterOptions{Name: ChildrenName})
+	env.RegisterWorkflowWithOptions(ScheduledLaunch, workflow.RegisterOptions{Name: ScheduledLaunchName})
+	for name, fn := range map[string]any{
+		activities.StartRunName: func(context.Context, activities.StartRunInput) (activities.StartRunResult, error) {
+			return activities.StartRunResult{}, errUnmocked
+		},
+		activities.ClaimBodyName: func(context.Context, activities.ClaimBodyInput) (activities.ClaimBodyResult, error) {
+			return activities.ClaimBodyResult{}, errUnmocked
+		},
+		activities.RequestCancelName:   func(context.Context, activities.DocInput) (mirror.State, error) { return "", errUnmocked },
+		activities.CancelScheduledName: func(context.Context, activities.DocInput) (mirror.State, error) { return "", errUnmocked },
+		activities.FinishName: func(context.Context, activities.FinishInput) (activities.FinishResult, error) {
+			return activities.FinishResult{}, errUnmocked
+		},
+		activities.AppendLogName: func(context.Context, activities.AppendLogInput) error { return errUnmocked },
+		activities.CreateChildrenName: func(context.Context, activities.CreateChildrenInput) (activities.CreateChildrenResult, error) {
+			return activities.CreateChildrenResult{}, errUnmocked
+		},
+		activities.BodyName: func(context.Context, activities.BodyInput) (activities.BodyResult, error) {
+			return activities.BodyResult{}, errUnmocked
+		},
+		activities.CancelBodyName:      func(context.Context, activities.CancelBodyInput) (bool, error) { return false, errUnmocked },
+		activities.ScheduledLaunchName: func(context.Context, activities.ScheduledLaunchInput) (string, error) { return "", errUnmocked },
+		activities.CancelChildrenName:  func(context.Context, activities.ChildrenOf) (int, error) { return 0, errUnmocked },
+		activities.AwaitChildrenName:   func(context.Context, activities.ChildrenOf) error { return errUnmocked },
+		activities.WorkflowOpenName:    func(context.Context, activities.WorkflowRef) (bool, error) { return false, errUnmocked },
+	} {
+		env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+}
+
+// note appends to the trail.
+func (h *harness) note(format string, args ...any) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.trail = append(h.trail, fmt.Sprintf(format, args...))
+}
+
+// Trail returns the calls so far.
+func (h *harness) Trail() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.trail...)
+}
+
+// mockMirror mocks the activities of the process workflow with the
+// harness's fakes.
+func (h *harness) mockMirror() {
+	env := h.env
+	env.OnActivity(activities.StartRunName, mock.Anything, mock.Anything).AfterFn(func() time.Duration {
+		return h.startTakes
+	}).Return(
+		func(_ context.Context, in activities.StartRunInput) (activities.StartRunResult, error) {
+			if in.Claim != nil {
+				h.note("StartRun+claim")
+			} else {
+				h.note("StartRun")
+			}
+			return h.startRun(in)
+		}).Maybe()
+	env.OnActivity(activities.ClaimBodyName, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ClaimBodyInput) (activities.ClaimBodyResult, error) {
+			h.note("ClaimBody lost=%v hint=%q", in.LostQueues, in.HintQueue)
+			return h.claim(in)
+		}).Maybe()
+	// A body run is noted when it starts: a cancel can end the activity
+	// before its mock returns.
+	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
+		if info.ActivityType.Name != activities.BodyName {
+			return
+		}
+		var in activities.BodyInput
+		require.NoError(h.t, args.Get(&in))
+		h.mu.Lock()
+		h.bodies = append(h.bodies, bodyCall{queue: info.TaskQueue, in: in})
+		h.mu.Unlock()
+		h.note("Body queue=%s attempt=%d", info.TaskQueue, in.Attempt)
+	})
+	env.OnActivity(activities.BodyName, mock.Anything, mock.Anything).AfterFn(func() time.Duration {
+		h.mu.Lock()
+		n := len(h.bodies)
+		h.mu.Unlock()
+		return h.bodyTakes(n)
+	}).Return(
+		func(ctx context.Context, in activities.BodyInput) (activities.BodyResult, error) {
+			h.mu.Lock()
+			n := len(h.bodies)
+			h.mu.Unlock()
+			return h.body(n, in)
+		}).Maybe()
+	env.OnActivity(activities.FinishName, mock.Anything, mock.Anything).AfterFn(func() time.Duration {
+		return h.finishTakes
+	}).Return(
+		func(_ context.Context, in activities.FinishInput) (activities.FinishResult, error) {
+			h.note("Finish %s", in.Outcome)
+			return h.finish(in)
+		}).Maybe()
+	env.OnActivity(activities.AppendLogName, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.AppendLogInput) error {
+			for _, l := range in.Log {
+				h.note("AppendLog %s", l.Level)
+				h.mu.Lock()
+				h.logs = append(h.logs, l.Message)
+				h.mu.Unlock()
+			}
+			return nil
+		}).Maybe()
+	env.OnActivity(activities.RequestCancelName, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.DocInput) (mirror.State, error) {
+			h.note("RequestCancel")
+			return mirror.Cancelling, nil
+		}).Maybe()
+	env.OnActivity(activities.CancelScheduledName, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.DocInput) (mirror.State, error) {
+			h.note("CancelScheduled")
+			return mirror.Cancelled, nil
+		}).Maybe()
+	// CancelBody is not awaited by the workflow: it is kept off the trail,
+	// whose order it would make racy.
+	env.OnActivity(activities.CancelBodyName, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in activities.CancelBodyInput) (bool, error) {
+			h.mu.Lock()
+			h.cancelQueue = append(h.cancelQueue, activity.GetInfo(ctx).TaskQueue)
+			h.mu.Unlock()
+			return true, nil
+		}).Maybe()
+}
+
+// processInput is a launch of process "p1" with short timeouts.
+func processInput(revision int) ProcessInput {
+	return ProcessInput{
+		DocID: "doc-p1", ProcessID: "p1", Name: "Process one", IDPrefix: "db/",
+		Revision: revision,
+		Timeouts: Timeouts{Heartbeat: 10 * time.Second, ScheduleToStart: 10 * time.Second, MaxBodyRuns: 3},
+	}
+}
+
+// sharedQueue is the workflows' task queue in these tests.
+const sharedQueue = "optio"
+
+// startOptions starts the workflow under the ID an engine gives it.
+func startOptions(in ProcessInput) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{ID: in.IDPrefix + in.ProcessID, TaskQueue: sharedQueue}
+}
+
+// runProcess runs the process workflow to its end.
+func (h *harness) runProcess(in ProcessInput) (ProcessResult, error) {
+	h.env.SetStartWorkflowOptions(startOptions(in))
+	h.env.ExecuteWorkflow(rootProcessName, in)
+	require.True(h.t, h.env.IsWorkflowCompleted(), "workflow did not complete")
+	var res ProcessResult
+	err := h.env.GetWorkflowError()
+	if err == nil {
+		require.NoError(h.t, h.env.GetWorkflowResult(&res))
+	}
+	return res, err
+}
+
+// at runs f after d of workflow time.
+func (h *harness) at(d time.Duration, f func()) { h.env.RegisterDelayedCallback(f, d) }
+
+// update sends an update and returns where its outcome lands.
+func (h *harness) update(name string, args ...any) *updateOutcome {
+	o := &updateOutcome{}
+	h.env.UpdateWorkflow(name, "", &testsuite.TestUpdateCallback{
+		OnAccept: func() {},
+		OnReject: func(err error) { o.rejected, o.done = err, true },
+		OnComplete: func(v any, err error) {
+			o.value, o.err, o.done = v, err, true
+		},
+	}, args...)
+	return o
+}
+
+// updateOutcome is what became of an update.
+type updateOutcome struct {
+	done     bool
+	rejected error
+	value    any
+	err      error
+}
+
+// decode turns the update's result into out.
+func (o *updateOutcome) decode(t *testing.T, out any) {
+	t.Helper()
+	require.True(t, o.done, "update not answered")
+	require.NoError(t, o.rejected)
+	require.NoError(t, o.err)
+	switch v := o.value.(type) {
+	case converter.EncodedValue:
+		require.NoError(t, v.Get(out))
+	default:
+		// The test environment hands the handler's own value back.
+		b, err := converter.GetDefaultDataConverter().ToPayload(v)
+		require.NoError(t, err)
+		require.NoError(t, converter.GetDefaultDataConverter().FromPayload(b, out))
+	}
+}
