@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/adapter/internal/bodyhost"
 	"github.com/optio-temporal/optio/mirror"
 )
 
@@ -38,22 +39,25 @@ func (r bodyRunner) RunBody(ctx context.Context, run *activities.BodyRun) (activ
 	if metadata == nil {
 		metadata = map[string]any{}
 	}
-	pc := &ProcessContext{
-		ctx:        ctx,
-		engine:     e,
-		processID:  in.ProcessID,
+	host := &engineHost{
+		e:   e,
+		ctx: ctx,
+		proc: bodyhost.Process{
+			ProcessID: in.ProcessID,
+			Params:    params,
+			Metadata:  metadata,
+			Services:  e.cfg.Services,
+		},
 		docID:      docID,
 		workflowID: in.WorkflowID,
 		runID:      in.RunID,
 		revision:   in.Revision,
-		params:     params,
-		metadata:   metadata,
-		services:   e.cfg.Services,
 		progress:   buf,
 		listener:   entry.onProgress,
 		body:       run,
 		attempt:    in.Attempt,
 	}
+	pc := newProcessContext(ctx, host)
 	if in.Attempt > 1 {
 		e.log.Info("re-running body after a lost worker", "process", in.ProcessID, "attempt", in.Attempt)
 	}
@@ -73,7 +77,7 @@ func (r bodyRunner) RunBody(ctx context.Context, run *activities.BodyRun) (activ
 		}
 		return activities.BodyResult{}, bodyErr
 	}
-	return activities.BodyResult{Cancelled: cancelled, SpawnedChildren: pc.spawned.Load()}, nil
+	return activities.BodyResult{Cancelled: cancelled, SpawnedChildren: host.spawned.Load()}, nil
 }
 
 // stoppedByCancel reports whether a body that returned err stopped because

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/adapter/internal/bodyhost"
 	"github.com/optio-temporal/optio/mirror"
 )
 
@@ -61,47 +61,30 @@ type checkpoints struct {
 	mu     sync.Mutex
 	latest *mirror.Checkpoint
 	seq    int64
-	buf    *mirror.CheckpointBuffer
+	buf    bodyhost.CheckpointWriter
 }
 
-// checkpointState returns the checkpoint state, reading the saved
-// checkpoint the first time: one Mongo read (and, for a re-run, one read of
-// the workflow's history), made only by bodies that use checkpoints.
+// checkpointState returns the checkpoint state, asking the host for the
+// saved checkpoint the first time (the engine reads Mongo and, for a
+// re-run, the workflow's history): only bodies that use checkpoints pay
+// for it.
 func (c *ProcessContext) checkpointState() *checkpoints {
 	c.cpOnce.Do(func() {
 		st := &c.cp
-		if c.attempt > 1 {
-			st.kind = RerunAfterLostWorker
-		}
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 30*time.Second)
 		defer cancel()
-		rec, err := c.engine.store.LoadCheckpoint(ctx, c.docID)
+		saved, err := c.host.LoadCheckpoint(ctx)
+		switch {
+		case saved.Rerun:
+			st.kind = RerunAfterLostWorker
+		case saved.Resumed:
+			st.kind = ResumedRun
+		}
 		if err != nil {
-			st.loadErr = fmt.Errorf("load checkpoint of %q: %w", c.processID, err)
+			st.loadErr = err
 			return
 		}
-		switch {
-		case st.kind == RerunAfterLostWorker:
-			st.latest = rec.Checkpoint()
-			prev, err := activities.PreviousCheckpoint(ctx, c.engine.cfg.Temporal, c.workflowID, c.runID)
-			if err != nil {
-				c.engine.log.Warn("could not read the lost body's last heartbeat", "process", c.processID, "error", err)
-			}
-			c.engine.log.Info("re-run after a lost worker reads its checkpoint", "process", c.processID,
-				"mongoSeq", seqOf(st.latest), "heartbeatSeq", seqOf(prev))
-			if prev != nil && (st.latest == nil || prev.Seq > st.latest.Seq) {
-				st.latest = prev
-			}
-		case rec != nil && rec.Resume:
-			st.kind = ResumedRun
-			st.latest = rec.Checkpoint()
-		}
-		if rec != nil {
-			st.seq = rec.Seq
-		}
-		if st.latest != nil {
-			st.seq = max(st.seq, st.latest.Seq)
-		}
+		st.latest, st.seq = saved.Latest, saved.Seq
 	})
 	return &c.cp
 }
@@ -150,10 +133,7 @@ func (c *ProcessContext) SaveCheckpoint(v any) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.buf == nil {
-		st.buf = mirror.NewCheckpointBuffer(c.engine.store, c.docID, c.engine.cfg.ProgressFlushInterval)
-		if c.body != nil {
-			c.body.SetCheckpointSource(st.current)
-		}
+		st.buf = c.host.CheckpointWriter(st.current)
 	}
 	st.seq++
 	cp := mirror.Checkpoint{Seq: st.seq, Data: data}
@@ -211,7 +191,7 @@ func (c *ProcessContext) FlushCheckpoint() error {
 func (c *ProcessContext) MarkHasSavedState() error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 30*time.Second)
 	defer cancel()
-	return c.engine.store.SetHasSavedState(ctx, c.docID, true)
+	return c.host.SetHasSavedState(ctx)
 }
 
 // ClearHasSavedState clears the document's hasSavedState and deletes the
@@ -228,7 +208,7 @@ func (c *ProcessContext) ClearHasSavedState() error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 30*time.Second)
 	defer cancel()
-	return c.engine.store.ClearSavedState(ctx, c.docID)
+	return c.host.ClearSavedState(ctx)
 }
 
 // closeCheckpoints makes the final checkpoint write when the body returns.

@@ -11,7 +11,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
-	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/adapter/internal/bodyhost"
 	"github.com/optio-temporal/optio/mirror"
 	"github.com/optio-temporal/optio/workflows"
 )
@@ -136,7 +136,7 @@ func (c *ProcessContext) RunChild(spec ChildSpec) (State, error) {
 	return reply.State, childErr(spec, reply, spec.SurviveFailure, spec.SurviveCancel)
 }
 
-func childErr(spec ChildSpec, reply workflows.ChildReply, surviveFailure, surviveCancel bool) error {
+func childErr(spec ChildSpec, reply bodyhost.Reply, surviveFailure, surviveCancel bool) error {
 	switch {
 	case reply.State == StateFailed && !surviveFailure,
 		reply.State == StateCancelled && !surviveCancel:
@@ -145,64 +145,34 @@ func childErr(spec ChildSpec, reply workflows.ChildReply, surviveFailure, surviv
 	return nil
 }
 
-// runChild asks this process's workflow to run the child and waits for it.
-func (c *ProcessContext) runChild(spec ChildSpec) (workflows.ChildReply, error) {
-	e := c.engine
+// runChild asks the host to run the child and waits for it, keeping the
+// parent's list of children for its on-child-progress callback.
+func (c *ProcessContext) runChild(spec ChildSpec) (bodyhost.Reply, error) {
 	if c.ctx.Err() != nil {
-		return workflows.ChildReply{}, c.refuse(spec)
+		return bodyhost.Reply{}, c.refuse(spec)
 	}
 	// A child is a launch too: blocks on the parent's metadata stop it, as
 	// in optio-core.
-	blocked, err := e.checkBlocks(context.WithoutCancel(c.ctx), c.metadata)
-	if err != nil {
-		return workflows.ChildReply{}, err
-	}
-	if blocked != nil {
-		return workflows.ChildReply{}, fmt.Errorf("spawn child %q: %w: %w", spec.ProcessID, ReasonLaunchBlocked, blocked)
+	if err := c.host.AdmitChild(context.WithoutCancel(c.ctx), spec.ProcessID); err != nil {
+		return bodyhost.Reply{}, err
 	}
 	t := c.tracker()
-	e.reg.addChild(spec.ProcessID, childEntry{
-		execute: spec.Execute,
-		params:  spec.Params,
-		onProgress: func(p *float64, m *string) {
-			t.report(spec.ProcessID, spec.Name, p, m)
-		},
-	})
 	t.add(spec.ProcessID, spec.Name)
-	// Progress reported before the child starts is logged before it.
-	c.progress.Flush(context.WithoutCancel(c.ctx))
-
-	// The request outlives a cancel of this body: the child is cancelled
-	// with it and RunChild returns once the child has ended.
-	waitCtx := context.WithoutCancel(c.ctx)
-	stop := context.AfterFunc(c.ctx, func() {
-		// A cancel of this process reaches its child workflows through
-		// Temporal anyway; a shutdown does not, so cancel them here. A body
-		// cut short by the SDK (heartbeats failing) leaves its children
-		// running: the re-run body attaches to them again.
-		cause := context.Cause(c.ctx)
-		if !errors.Is(cause, activities.ErrCancelRequested) && !errors.Is(cause, activities.ErrShutdown) {
-			return
-		}
-		cctx, cancel := context.WithTimeout(waitCtx, 30*time.Second)
-		defer cancel()
-		if _, err := e.Cancel(cctx, spec.ProcessID); err != nil {
-			e.log.Debug("cancel child with parent", "child", spec.ProcessID, "error", err)
-		}
-	})
-	defer stop()
-	reply, err := c.spawns().request(workflows.ChildRequest{
+	reply, err := c.host.RunChild(c.ctx, bodyhost.Child[TaskFunc]{
 		ProcessID:   spec.ProcessID,
 		Name:        spec.Name,
 		Description: spec.Description,
 		Params:      spec.Params,
-		BodyQueue:   e.localQueue,
+		Execute:     spec.Execute,
+		OnProgress: func(p *float64, m *string) {
+			t.report(spec.ProcessID, spec.Name, p, m)
+		},
 	})
 	if err != nil && c.ctx.Err() != nil {
 		// The process was cancelled while the request was on its way (its
 		// children workflow may be gone already): a refused spawn.
 		t.remove(spec.ProcessID)
-		return workflows.ChildReply{}, c.refuse(spec)
+		return bodyhost.Reply{}, c.refuse(spec)
 	}
 	if err != nil {
 		t.remove(spec.ProcessID)
@@ -216,11 +186,6 @@ func (c *ProcessContext) runChild(spec ChildSpec) (workflows.ChildReply, error) 
 		t.remove(spec.ProcessID)
 		return reply, c.refuse(spec)
 	}
-	if reply.WorkflowID != "" && reply.State == "" {
-		var res workflows.ProcessResult
-		err := e.cfg.Temporal.GetWorkflow(waitCtx, reply.WorkflowID, reply.RunID).Get(waitCtx, &res)
-		reply = workflows.ReplyFromResult(res, err)
-	}
 	t.finish(spec.ProcessID, reply.State)
 	return reply, nil
 }
@@ -231,7 +196,7 @@ const maxSpawnBatch = 100
 // spawner sends a body's child requests to its workflow, batching those that
 // queue up while a batch is in flight into one UpdateRunChildren call.
 type spawner struct {
-	pc *ProcessContext
+	h *engineHost
 	// helperID is the children workflow's ID (revision 2), once opened;
 	// only the sending goroutine touches it.
 	helperID string
@@ -247,10 +212,10 @@ type spawnCall struct {
 	err   error
 }
 
-func (c *ProcessContext) spawns() *spawner {
-	c.spawned.Store(true)
-	c.spawnerOnce.Do(func() { c.spawner = &spawner{pc: c} })
-	return c.spawner
+func (h *engineHost) spawns() *spawner {
+	h.spawned.Store(true)
+	h.spawnerOnce.Do(func() { h.spawner = &spawner{h: h} })
+	return h.spawner
 }
 
 // request queues one child request and waits for its reply.
@@ -290,10 +255,10 @@ func (s *spawner) send(batch []*spawnCall) {
 	}
 	var replies []workflows.ChildReply
 	var err error
-	if s.pc.revision >= 2 {
+	if s.h.revision >= 2 {
 		replies, err = s.sendToHelper(reqs)
 	} else {
-		replies, err = s.update(s.pc.workflowID, s.pc.runID, reqs)
+		replies, err = s.update(s.h.workflowID, s.h.runID, reqs)
 	}
 	if err == nil && len(replies) != len(batch) {
 		err = fmt.Errorf("workflow answered %d of %d child requests", len(replies), len(batch))
@@ -310,9 +275,9 @@ func (s *spawner) send(batch []*spawnCall) {
 
 // update sends one UpdateRunChildren to a workflow.
 func (s *spawner) update(workflowID, runID string, reqs []workflows.ChildRequest) ([]workflows.ChildReply, error) {
-	ctx := context.WithoutCancel(s.pc.ctx)
+	ctx := context.WithoutCancel(s.h.ctx)
 	var replies []workflows.ChildReply
-	handle, err := s.pc.engine.cfg.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+	handle, err := s.h.e.cfg.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   workflowID,
 		RunID:        runID,
 		UpdateID:     "children:" + uuid.NewString(),
@@ -365,7 +330,7 @@ func (s *spawner) sendToHelper(reqs []workflows.ChildRequest) ([]workflows.Child
 			if !retryableSpawn(err) && time.Since(failingSince) > spawnRetryFor {
 				return nil, err
 			}
-			if err := sleepCtx(context.WithoutCancel(s.pc.ctx), backoff); err != nil {
+			if err := sleepCtx(context.WithoutCancel(s.h.ctx), backoff); err != nil {
 				return nil, err
 			}
 			backoff = min(2*backoff, time.Second)
@@ -390,12 +355,12 @@ func (s *spawner) sendToHelper(reqs []workflows.ChildRequest) ([]workflows.Child
 
 // openHelper asks the process workflow for its children workflow.
 func (s *spawner) openHelper() (string, bool, error) {
-	pc := s.pc
-	ctx := context.WithoutCancel(pc.ctx)
-	handle, err := pc.engine.cfg.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   pc.workflowID,
-		RunID:        pc.runID,
-		UpdateID:     "open-children:" + pc.runID,
+	h := s.h
+	ctx := context.WithoutCancel(h.ctx)
+	handle, err := h.e.cfg.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   h.workflowID,
+		RunID:        h.runID,
+		UpdateID:     "open-children:" + h.runID,
 		UpdateName:   workflows.UpdateOpenChildren,
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
@@ -438,10 +403,6 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 func (c *ProcessContext) refuse(spec ChildSpec) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 30*time.Second)
 	defer cancel()
-	c.progress.Flush(ctx)
-	entry := mirror.NewLogEntry(c.engine.store.Now(), mirror.LevelEvent, mirror.MsgRefusedChild(spec.Name, spec.ProcessID))
-	if err := c.engine.store.AppendLog(ctx, c.docID, entry); err != nil {
-		c.engine.log.Warn("log refused child", "child", spec.ProcessID, "error", err)
-	}
+	c.host.RefusedChild(ctx, spec.Name, spec.ProcessID)
 	return fmt.Errorf("spawn child %q: %w", spec.ProcessID, ErrParentCancelled)
 }

@@ -4,13 +4,9 @@ import (
 	"context"
 	"math"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
-	"github.com/optio-temporal/optio/activities"
-	"github.com/optio-temporal/optio/mirror"
+	"github.com/optio-temporal/optio/adapter/internal/bodyhost"
 )
 
 // Indeterminate is the percent to pass to ProcessContext.ReportProgress when
@@ -22,34 +18,31 @@ const Indeterminate = -1.0
 // began) and what it can do (report progress, save checkpoints, check for
 // cancellation, mark itself ephemeral, run child processes).
 type ProcessContext struct {
-	ctx        context.Context
-	engine     *Engine
-	processID  string
-	docID      bson.ObjectID
-	workflowID string
-	runID      string
-	// revision is the process workflow's revision (BodyInput.Revision).
-	revision int
-	params   map[string]any
-	metadata map[string]any
-	services map[string]any
-	progress *mirror.ProgressBuffer
-	// listener forwards this child's reports to its parent's tracker.
-	listener func(percent *float64, message *string)
+	ctx context.Context
+	// host runs the body: the engine (engineHost) or the test kit.
+	host      bodyhost.Host[TaskFunc]
+	processID string
+	params    map[string]any
+	metadata  map[string]any
+	services  map[string]any
 
 	trackerOnce sync.Once
 	children    *childTracker
-	spawnerOnce sync.Once
-	spawner     *spawner
-	// spawned is set once the body asked for a child.
-	spawned atomic.Bool
+	cpOnce      sync.Once
+	cp          checkpoints
+}
 
-	// body is the body activity's run (heartbeat details); attempt is
-	// BodyInput.Attempt, above 1 for a re-run after a lost worker.
-	body    *activities.BodyRun
-	attempt int
-	cpOnce  sync.Once
-	cp      checkpoints
+// newProcessContext builds the context of a body that host runs.
+func newProcessContext(ctx context.Context, host bodyhost.Host[TaskFunc]) *ProcessContext {
+	p := host.Process()
+	return &ProcessContext{
+		ctx:       ctx,
+		host:      host,
+		processID: p.ProcessID,
+		params:    p.Params,
+		metadata:  p.Metadata,
+		services:  p.Services,
+	}
 }
 
 // Context returns a context that is cancelled when the process is cancelled
@@ -89,15 +82,12 @@ func (c *ProcessContext) ReportProgress(percent float64, message string) {
 	if message != "" {
 		m = &message
 	}
-	c.progress.Report(p, m)
-	if c.listener != nil {
-		c.listener(p, m)
-	}
+	c.host.Report(p, m)
 }
 
 // MarkEphemeral marks this process for deletion once it reaches an end state.
 func (c *ProcessContext) MarkEphemeral() error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 30*time.Second)
 	defer cancel()
-	return c.engine.store.SetEphemeral(ctx, c.docID)
+	return c.host.SetEphemeral(ctx)
 }

@@ -271,6 +271,28 @@
 // autoResumeScheduled. The checkpoint outlives its run and is deleted with
 // the process.
 //
+// # Testing a task
+//
+// Package [github.com/optio-temporal/optio/adapter/optiotest] unit-tests a
+// body in a plain go test, with no Temporal, MongoDB or Redis: optiotest.Run
+// runs a [TaskFunc] with params, metadata and services, runs the children it
+// spawns in process (each with its own outcome, delivered to the parent as
+// the engine delivers it), cancels it at a chosen progress report, starts it
+// as a resumed run from a checkpoint, and returns its end state (decided by
+// the engine's own rules), its error, its progress reports, its log entries
+// and its children:
+//
+//	res, err := optiotest.Run(ctx, importFiles, optiotest.Options{
+//		Params:     map[string]any{"source": "testdata"},
+//		Services:   map[string]any{"store": fakeStore},
+//		CancelWhen: func(processID string, r optiotest.Report) bool { return r.Percent >= 50 },
+//	})
+//	// err is for bad Options only; res.State is StateCancelled, res.Progress
+//	// stops at the report that cancelled it, res.Children holds the children.
+//
+// Its package example is a complete test. [RunHosted] is the kit's entry
+// point into this package; tests do not call it themselves.
+//
 // # Cron
 //
 // A task whose Schedule is a cron expression (5 fields: minute, hour,

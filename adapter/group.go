@@ -172,9 +172,7 @@ func (g *ParallelGroup) run(idx int, spec ChildSpec) {
 	}
 	g.mu.Unlock()
 	for _, id := range siblings {
-		if _, err := g.pc.engine.Cancel(g.pc.ctx, id); err != nil {
-			g.pc.engine.log.Debug("cancel sibling", "child", id, "error", err)
-		}
+		g.pc.host.CancelChild(g.pc.ctx, id)
 	}
 }
 

@@ -1,0 +1,185 @@
+package adapter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/adapter/internal/bodyhost"
+	"github.com/optio-temporal/optio/mirror"
+	"github.com/optio-temporal/optio/workflows"
+)
+
+// engineHost runs a body for the engine: progress and checkpoints go to
+// Mongo through buffers, children are child workflows asked for with
+// workflow updates.
+type engineHost struct {
+	e *Engine
+	// ctx is the body's context.
+	ctx        context.Context
+	proc       bodyhost.Process
+	docID      bson.ObjectID
+	workflowID string
+	runID      string
+	// revision is the process workflow's revision (BodyInput.Revision).
+	revision int
+	progress *mirror.ProgressBuffer
+	// listener forwards this child's reports to its parent's tracker.
+	listener func(percent *float64, message *string)
+	// body is the body activity's run (heartbeat details); attempt is
+	// BodyInput.Attempt, above 1 for a re-run after a lost worker.
+	body    *activities.BodyRun
+	attempt int
+
+	spawnerOnce sync.Once
+	spawner     *spawner
+	// spawned is set once the body asked for a child.
+	spawned atomic.Bool
+}
+
+var _ bodyhost.Host[TaskFunc] = (*engineHost)(nil)
+
+func (h *engineHost) Process() bodyhost.Process { return h.proc }
+
+func (h *engineHost) Report(percent *float64, message *string) {
+	h.progress.Report(percent, message)
+	if h.listener != nil {
+		h.listener(percent, message)
+	}
+}
+
+func (h *engineHost) SetEphemeral(ctx context.Context) error {
+	return h.e.store.SetEphemeral(ctx, h.docID)
+}
+
+// LoadCheckpoint reads the saved checkpoint from Mongo and, for a re-run,
+// the lost body's last heartbeat, whichever is later.
+func (h *engineHost) LoadCheckpoint(ctx context.Context) (bodyhost.Saved, error) {
+	e, id := h.e, h.proc.ProcessID
+	saved := bodyhost.Saved{Rerun: h.attempt > 1}
+	rec, err := e.store.LoadCheckpoint(ctx, h.docID)
+	if err != nil {
+		return saved, fmt.Errorf("load checkpoint of %q: %w", id, err)
+	}
+	switch {
+	case saved.Rerun:
+		saved.Latest = rec.Checkpoint()
+		prev, err := activities.PreviousCheckpoint(ctx, e.cfg.Temporal, h.workflowID, h.runID)
+		if err != nil {
+			e.log.Warn("could not read the lost body's last heartbeat", "process", id, "error", err)
+		}
+		e.log.Info("re-run after a lost worker reads its checkpoint", "process", id,
+			"mongoSeq", seqOf(saved.Latest), "heartbeatSeq", seqOf(prev))
+		if prev != nil && (saved.Latest == nil || prev.Seq > saved.Latest.Seq) {
+			saved.Latest = prev
+		}
+	case rec != nil && rec.Resume:
+		saved.Resumed = true
+		saved.Latest = rec.Checkpoint()
+	}
+	if rec != nil {
+		saved.Seq = rec.Seq
+	}
+	if saved.Latest != nil {
+		saved.Seq = max(saved.Seq, saved.Latest.Seq)
+	}
+	return saved, nil
+}
+
+// CheckpointWriter buffers checkpoints for Mongo and puts the latest on the
+// body's heartbeats.
+func (h *engineHost) CheckpointWriter(current func() *mirror.Checkpoint) bodyhost.CheckpointWriter {
+	buf := mirror.NewCheckpointBuffer(h.e.store, h.docID, h.e.cfg.ProgressFlushInterval)
+	if h.body != nil {
+		h.body.SetCheckpointSource(current)
+	}
+	return buf
+}
+
+func (h *engineHost) SetHasSavedState(ctx context.Context) error {
+	return h.e.store.SetHasSavedState(ctx, h.docID, true)
+}
+
+func (h *engineHost) ClearSavedState(ctx context.Context) error {
+	return h.e.store.ClearSavedState(ctx, h.docID)
+}
+
+// AdmitChild refuses a child while a launch block matches the process's
+// metadata.
+func (h *engineHost) AdmitChild(ctx context.Context, processID string) error {
+	blocked, err := h.e.checkBlocks(ctx, h.proc.Metadata)
+	if err != nil {
+		return err
+	}
+	if blocked != nil {
+		return fmt.Errorf("spawn child %q: %w: %w", processID, ReasonLaunchBlocked, blocked)
+	}
+	return nil
+}
+
+// RunChild asks this process's workflow to run the child and waits for it.
+func (h *engineHost) RunChild(ctx context.Context, child bodyhost.Child[TaskFunc]) (bodyhost.Reply, error) {
+	e := h.e
+	e.reg.addChild(child.ProcessID, childEntry{
+		execute:    child.Execute,
+		params:     child.Params,
+		onProgress: child.OnProgress,
+	})
+	// Progress reported before the child starts is logged before it.
+	h.progress.Flush(context.WithoutCancel(ctx))
+
+	// The request outlives a cancel of this body: the child is cancelled
+	// with it and RunChild returns once the child has ended.
+	waitCtx := context.WithoutCancel(ctx)
+	stop := context.AfterFunc(ctx, func() {
+		// A cancel of this process reaches its child workflows through
+		// Temporal anyway; a shutdown does not, so cancel them here. A body
+		// cut short by the SDK (heartbeats failing) leaves its children
+		// running: the re-run body attaches to them again.
+		cause := context.Cause(ctx)
+		if !errors.Is(cause, activities.ErrCancelRequested) && !errors.Is(cause, activities.ErrShutdown) {
+			return
+		}
+		cctx, cancel := context.WithTimeout(waitCtx, 30*time.Second)
+		defer cancel()
+		if _, err := e.Cancel(cctx, child.ProcessID); err != nil {
+			e.log.Debug("cancel child with parent", "child", child.ProcessID, "error", err)
+		}
+	})
+	defer stop()
+	reply, err := h.spawns().request(workflows.ChildRequest{
+		ProcessID:   child.ProcessID,
+		Name:        child.Name,
+		Description: child.Description,
+		Params:      child.Params,
+		BodyQueue:   e.localQueue,
+	})
+	if err == nil && !reply.Duplicate && !reply.Refused && reply.WorkflowID != "" && reply.State == "" {
+		var res workflows.ProcessResult
+		err := e.cfg.Temporal.GetWorkflow(waitCtx, reply.WorkflowID, reply.RunID).Get(waitCtx, &res)
+		reply = workflows.ReplyFromResult(res, err)
+	}
+	return bodyhost.Reply{State: reply.State, Error: reply.Error, Refused: reply.Refused, Duplicate: reply.Duplicate}, err
+}
+
+// CancelChild cancels a child as Engine.Cancel does.
+func (h *engineHost) CancelChild(ctx context.Context, processID string) {
+	if _, err := h.e.Cancel(ctx, processID); err != nil {
+		h.e.log.Debug("cancel sibling", "child", processID, "error", err)
+	}
+}
+
+// RefusedChild writes the progress reported so far, then the refusal.
+func (h *engineHost) RefusedChild(ctx context.Context, name, processID string) {
+	h.progress.Flush(ctx)
+	entry := mirror.NewLogEntry(h.e.store.Now(), mirror.LevelEvent, mirror.MsgRefusedChild(name, processID))
+	if err := h.e.store.AppendLog(ctx, h.docID, entry); err != nil {
+		h.e.log.Warn("log refused child", "child", processID, "error", err)
+	}
+}

@@ -1,0 +1,33 @@
+package adapter
+
+import (
+	"context"
+
+	"github.com/optio-temporal/optio/adapter/internal/bodyhost"
+)
+
+// RunHosted runs fn as the body of a process whose context is backed by
+// host rather than by an engine, and returns the state the process ends in
+// (done, failed or cancelled, decided as the engine decides it) with the
+// error fn returned (a panic becomes an error). It is the entry point of
+// the test kit, package [github.com/optio-temporal/optio/adapter/optiotest],
+// which is what to use: a host's type lives in a package internal to
+// adapter, so only the kit can make one.
+//
+// The process is cancelled when ctx is; its context is ctx itself.
+func RunHosted(ctx context.Context, host bodyhost.Host[TaskFunc], fn TaskFunc) (State, error) {
+	pc := newProcessContext(ctx, host)
+	err := callBody(fn, pc)
+	// As on the engine, a failed final write does not change the outcome
+	// (the kit's never fails).
+	_ = pc.closeCheckpoints(context.WithoutCancel(ctx))
+	switch {
+	case err != nil && stoppedByCancel(ctx, err):
+		return StateCancelled, err
+	case err != nil:
+		return StateFailed, err
+	case ctx.Err() != nil:
+		return StateCancelled, nil
+	}
+	return StateDone, nil
+}
