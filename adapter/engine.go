@@ -57,10 +57,6 @@ type Engine struct {
 
 	schedulesMu    sync.Mutex
 	knownSchedules map[string]TaskInstance
-
-	// facade is the Redis face (clamator RPC server, heartbeat); nil without
-	// Config.RedisURL.
-	facade *rpcFacade
 }
 
 // New initializes an engine, as optio-core's init does: it creates the indexes,
@@ -92,15 +88,17 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if _, err := e.syncDefinitions(ctx, nil); err != nil {
 		return nil, fmt.Errorf("sync task definitions: %w", err)
 	}
-	if cfg.RedisURL != "" {
-		if e.facade, err = newRPCFacade(ctx, e); err != nil {
+	if cfg.RPC != nil {
+		if err := cfg.RPC.Attach(ctx, e); err != nil {
 			return nil, err
 		}
 	}
 	if !cfg.DisableWorker {
 		e.searchAttrs = e.searchAttributes(ctx)
 		if err := e.startWorkers(); err != nil {
-			e.facade.close()
+			if cfg.RPC != nil {
+				cfg.RPC.Close()
+			}
 			return nil, err
 		}
 	}
@@ -118,7 +116,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		e.bg.Add(1)
 		go e.autoResume(bgCtx)
 	}
-	e.log.Info("Optio initialized", "taskQueue", cfg.TaskQueue, "namespace", cfg.Namespace, "redis", cfg.RedisURL != "")
+	e.log.Info("Optio initialized", "taskQueue", cfg.TaskQueue, "namespace", cfg.Namespace, "rpc", cfg.RPC != nil)
 	return e, nil
 }
 
@@ -212,8 +210,10 @@ func (e *Engine) TaskQueue() string { return e.cfg.TaskQueue }
 func (e *Engine) Run(ctx context.Context) error {
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := e.facade.start(sigCtx); err != nil {
-		return err
+	if e.cfg.RPC != nil {
+		if err := e.cfg.RPC.Start(sigCtx); err != nil {
+			return err
+		}
 	}
 	select {
 	case <-sigCtx.Done():
@@ -235,14 +235,18 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) Shutdown(ctx context.Context) error {
 	e.shutdownOnce.Do(func() {
 		e.shuttingDown.Store(true)
-		e.facade.stop(ctx)
+		if e.cfg.RPC != nil {
+			e.cfg.RPC.Stop(ctx)
+		}
 		e.drainBodies(ctx)
 		for _, w := range e.workers {
 			w.Stop()
 		}
 		e.stopBG()
 		e.bg.Wait()
-		e.facade.close()
+		if e.cfg.RPC != nil {
+			e.cfg.RPC.Close()
+		}
 		e.log.Info("Shutdown complete")
 		close(e.shutdownDone)
 	})

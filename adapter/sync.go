@@ -224,8 +224,9 @@ func (e *Engine) cancelAndDelete(ctx context.Context, roots []mirror.Process, fo
 	return nil
 }
 
-// errStillActive is returned by waitInactive when time runs out.
-var errStillActive = errors.New("processes still active")
+// ErrStillActive is wrapped by the error of GroupCancelAndWait when a
+// cancelled process has not ended within its ceiling.
+var ErrStillActive = errors.New("processes still active")
 
 // waitInactive polls until none of docs is active (or gone), or the timeout.
 func (e *Engine) waitInactive(ctx context.Context, docs []mirror.Process, timeout time.Duration) error {
@@ -244,7 +245,7 @@ func (e *Engine) waitInactive(ctx context.Context, docs []mirror.Process, timeou
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%w: %d process(es) did not reach a terminal state within %s", errStillActive, remaining, timeout)
+			return fmt.Errorf("%w: %d process(es) did not reach a terminal state within %s", ErrStillActive, remaining, timeout)
 		}
 		select {
 		case <-ctx.Done():
