@@ -57,6 +57,11 @@ type Engine struct {
 
 	schedulesMu    sync.Mutex
 	knownSchedules map[string]TaskInstance
+
+	// changed wakes the engine's waits (wait.go); claims lets a group
+	// cancel wait for the launches in flight when it blocked launches.
+	changed changes
+	claims  claimGate
 }
 
 // New initializes an engine, as optio-core's init does: it creates the indexes,
@@ -146,17 +151,21 @@ func (e *Engine) startWorkers() error {
 	shared.RegisterWorkflowWithOptions(workflows.Children, workflow.RegisterOptions{Name: workflows.ChildrenName})
 	m := &activities.Mirror{Store: e.store, Locator: locator{e}, Logger: e.log}
 	kids := &activities.Children{Store: e.store, Temporal: e.cfg.Temporal, Logger: e.log}
-	e.bodies.Finish = m.Finish
+	// A body returning and a process's end written here wake the waits
+	// for them.
+	finish := notifying(&e.changed, m.Finish)
+	body := notifying(&e.changed, e.bodies.Body)
+	e.bodies.Finish = finish
 	for name, fn := range map[string]any{
 		activities.StartRunName:        m.StartRun,
 		activities.ClaimBodyName:       m.ClaimBody,
 		activities.RequestCancelName:   m.RequestCancel,
-		activities.CancelScheduledName: m.CancelScheduled,
-		activities.FinishName:          m.Finish,
+		activities.CancelScheduledName: notifying(&e.changed, m.CancelScheduled),
+		activities.FinishName:          finish,
 		activities.AppendLogName:       m.AppendLog,
 		activities.CreateChildrenName:  m.CreateChildren,
 		activities.ScheduledLaunchName: e.scheduledLaunch,
-		activities.BodyName:            e.bodies.Body,
+		activities.BodyName:            body,
 		activities.CancelChildrenName:  kids.CancelChildren,
 		activities.AwaitChildrenName:   kids.AwaitChildren,
 		activities.WorkflowOpenName:    kids.WorkflowOpen,
@@ -168,7 +177,7 @@ func (e *Engine) startWorkers() error {
 		MaxHeartbeatThrottleInterval: hbThrottle,
 		Interceptors:                 icpt,
 	})
-	local.RegisterActivityWithOptions(e.bodies.Body, activity.RegisterOptions{Name: activities.BodyName})
+	local.RegisterActivityWithOptions(body, activity.RegisterOptions{Name: activities.BodyName})
 	local.RegisterActivityWithOptions(e.bodies.CancelBody, activity.RegisterOptions{Name: activities.CancelBodyName})
 	for _, w := range []worker.Worker{local, shared} {
 		if err := w.Start(); err != nil {
@@ -268,24 +277,12 @@ func (e *Engine) drainBodies(ctx context.Context) {
 	e.log.Info("cancelling running bodies", "count", len(docs))
 	e.stampAutoResume(ctx, docs)
 	e.bodies.CancelAll(activities.ErrShutdown)
-	deadline := time.Now().Add(e.cfg.CancelGrace)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if e.bodies.Running() == 0 && !e.anyActive(ctx, docs) {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+	wctx, cancel := context.WithTimeout(ctx, e.cfg.CancelGrace)
+	defer cancel()
+	if e.awaitBodiesReturned(wctx) == nil && e.awaitDocsInactive(wctx, docs) == nil {
+		return
 	}
 	e.log.Warn("shutdown grace exceeded; remaining bodies will be re-run elsewhere", "running", e.bodies.Running())
-}
-
-func (e *Engine) anyActive(ctx context.Context, docs []string) bool {
-	for _, d := range docs {
-		p, err := e.store.Resolve(ctx, d)
-		if err == nil && p.Status.State.Active() {
-			return true
-		}
-	}
-	return false
 }
 
 func (e *Engine) checkOpen() error {
