@@ -202,7 +202,12 @@ func (e *Engine) groupCancel(ctx context.Context, opts GroupCancelOptions, wait 
 		return 0, nil, err
 	}
 	if opts.BlockNewLaunches {
-		time.Sleep(100 * time.Millisecond)
+		// Launches that checked the blocks before this one was added may
+		// still be claiming their documents: once they have, a second
+		// sweep sees them.
+		if err := e.claims.settle(ctx); err != nil {
+			return 0, nil, err
+		}
 		if err := sweep(); err != nil {
 			return 0, nil, err
 		}

@@ -34,9 +34,12 @@ type Config struct {
 	// TaskQueue is the shared task queue of the process workflows. Default
 	// "{db}/{Prefix}".
 	TaskQueue string
-	// RedisURL enables the clamator RPC server (service "optio-engine") and
-	// the liveness heartbeat when set.
-	RedisURL string
+	// RPC is the engine's remote face, served while the engine runs: New
+	// attaches it, Run starts it, Shutdown stops it before anything else.
+	// engineservice.Redis(url) (package rpc/engineservice) serves the
+	// optio-engine service and the liveness heartbeat over Redis, as
+	// optio-core does given a Redis URL. Default none.
+	RPC RPCFace
 	// Services reaches every body as ProcessContext.Services.
 	Services map[string]any
 	// TaskDefinitions declares the tasks. Optional: without it only ad-hoc

@@ -100,8 +100,8 @@
 // The [TaskGenerator] in TaskDefinitions declares the tasks; New and every
 // [Engine.Resync] call it. Without one, only ad-hoc processes exist. Prefix
 // (default "optio") names the collections, the workflow and Schedule IDs and
-// the Redis keys, so applications can share a database. RedisURL turns on the
-// RPC face. The rest are tuning knobs, each documented with its default on
+// the Redis keys, so applications can share a database. RPC plugs in the
+// remote face ([RPCFace]). The rest are tuning knobs, each documented with its default on
 // [Config]: ProgressFlushInterval, CancelGrace (how long a shutdown or a
 // cleaning call waits for cancelled bodies), BodyHeartbeatTimeout (how soon a
 // lost worker is noticed), ReconcileInterval, ScheduleTimeZone and TaskQueue.
@@ -109,12 +109,12 @@
 //
 // New validates the Config (errors wrap [ErrInvalidConfig]), creates the
 // indexes, calls the generator and syncs its tasks into Mongo and into
-// Temporal Schedules, prepares the RPC server when RedisURL is set, and starts
+// Temporal Schedules, attaches the RPC face when Config.RPC is set, and starts
 // the Temporal workers (unless DisableWorker) and the reconciler, so
 // [Engine.Launch] works as soon as it returns.
 // [Engine.Run] adds signal handling and starts serving the RPC face; it returns
-// after a graceful shutdown. [Engine.Shutdown] is that shutdown: launches are
-// refused with [ReasonShuttingDown], the bodies running in this engine are
+// after a graceful shutdown. [Engine.Shutdown] is that shutdown: the RPC face
+// stops taking calls, launches are refused with [ReasonShuttingDown], the bodies running in this engine are
 // cancelled (ShouldContinue turns false) and get up to Config.CancelGrace to
 // return and have their end state written, then the workers stop.
 //
@@ -334,7 +334,8 @@
 // is an error wrapping [ReasonNotFound]. [Engine.ListProcesses] filters by
 // state, by tree (RootID) and by metadata (metadata.<key> equal to each
 // value), sorted by depth, order, then _id. A [Process] is the document
-// itself; [ProcessJSON] encodes it as the RPC face sends it.
+// itself; engineapi.ProcessJSON (package rpc/engineapi) encodes it as the
+// RPC face sends it.
 //
 // # Launch blocks and group cancel
 //
@@ -433,18 +434,26 @@
 //
 // # The RPC face
 //
-// With [Config.RedisURL] set, [Engine.Run] serves the clamator RPC service
-// [EngineService] ("optio-engine") over Redis Streams under the key prefix
-// "{db}/{prefix}" ([Engine.RPCKeyPrefix]): launch, cancel, dismiss, resync,
-// groupCancel, groupCancelAndWait, blockLaunches, unblockLaunches and
-// materializeUpload, with optio-core's results and failure reasons, plus the
-// heartbeat key optio-api looks for ([HeartbeatKey]). A launch's sessionId
-// becomes the run's originatingSessionId ([WithSessionID]).
-// materializeUpload checks the GridFS blob and the process as optio-core
-// does, but tasks here cannot register an upload writer, so it always
-// answers {ok: false, reason}. [Engine.RPCReady] is closed once it serves.
-// [Engine.RPCServer] is that server: an application registers its own
-// services on it before calling Run.
+// The engine's remote face lives beside it, in package rpc/engineservice, on
+// its public API; the contract clients speak is package rpc/engineapi, which
+// links neither the engine nor Temporal. Optio-core's init(redis_url=...)
+// reads:
+//
+//	face := engineservice.Redis("redis://localhost:6379/0")
+//	eng, err := adapter.New(ctx, adapter.Config{Temporal: tc, Mongo: db, RPC: face})
+//
+// and [Engine.Run] then serves the clamator RPC service "optio-engine" over
+// Redis Streams under the key prefix "{db}/{prefix}" ([Engine.RPCKeyPrefix]):
+// launch, cancel, dismiss, resync, groupCancel, groupCancelAndWait,
+// blockLaunches, unblockLaunches and materializeUpload, with optio-core's
+// results and failure reasons, plus the heartbeat key optio-api looks for
+// ("{db}/{prefix}:heartbeat"). A launch's sessionId becomes the run's
+// originatingSessionId ([WithSessionID]). materializeUpload checks the GridFS
+// blob and the process as optio-core does, but tasks here cannot register an
+// upload writer, so it always answers {ok: false, reason}. face.Ready() is
+// closed once it serves; face.Server() is that server: an application
+// registers its own services on it before calling Run. [Engine.Shutdown]
+// stops the face before it cancels the bodies. Any [RPCFace] will do.
 //
 // # Differences from optio-core
 //

@@ -58,9 +58,10 @@ type Engine struct {
 	schedulesMu    sync.Mutex
 	knownSchedules map[string]TaskInstance
 
-	// facade is the Redis face (clamator RPC server, heartbeat); nil without
-	// Config.RedisURL.
-	facade *rpcFacade
+	// changed wakes the engine's waits (wait.go); claims lets a group
+	// cancel wait for the launches in flight when it blocked launches.
+	changed changes
+	claims  claimGate
 }
 
 // New initializes an engine, as optio-core's init does: it creates the indexes,
@@ -92,15 +93,17 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if _, err := e.syncDefinitions(ctx, nil); err != nil {
 		return nil, fmt.Errorf("sync task definitions: %w", err)
 	}
-	if cfg.RedisURL != "" {
-		if e.facade, err = newRPCFacade(ctx, e); err != nil {
+	if cfg.RPC != nil {
+		if err := cfg.RPC.Attach(ctx, e); err != nil {
 			return nil, err
 		}
 	}
 	if !cfg.DisableWorker {
 		e.searchAttrs = e.searchAttributes(ctx)
 		if err := e.startWorkers(); err != nil {
-			e.facade.close()
+			if cfg.RPC != nil {
+				cfg.RPC.Close()
+			}
 			return nil, err
 		}
 	}
@@ -118,7 +121,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		e.bg.Add(1)
 		go e.autoResume(bgCtx)
 	}
-	e.log.Info("Optio initialized", "taskQueue", cfg.TaskQueue, "namespace", cfg.Namespace, "redis", cfg.RedisURL != "")
+	e.log.Info("Optio initialized", "taskQueue", cfg.TaskQueue, "namespace", cfg.Namespace, "rpc", cfg.RPC != nil)
 	return e, nil
 }
 
@@ -148,17 +151,21 @@ func (e *Engine) startWorkers() error {
 	shared.RegisterWorkflowWithOptions(workflows.Children, workflow.RegisterOptions{Name: workflows.ChildrenName})
 	m := &activities.Mirror{Store: e.store, Locator: locator{e}, Logger: e.log}
 	kids := &activities.Children{Store: e.store, Temporal: e.cfg.Temporal, Logger: e.log}
-	e.bodies.Finish = m.Finish
+	// A body returning and a process's end written here wake the waits
+	// for them.
+	finish := notifying(&e.changed, m.Finish)
+	body := notifying(&e.changed, e.bodies.Body)
+	e.bodies.Finish = finish
 	for name, fn := range map[string]any{
 		activities.StartRunName:        m.StartRun,
 		activities.ClaimBodyName:       m.ClaimBody,
 		activities.RequestCancelName:   m.RequestCancel,
-		activities.CancelScheduledName: m.CancelScheduled,
-		activities.FinishName:          m.Finish,
+		activities.CancelScheduledName: notifying(&e.changed, m.CancelScheduled),
+		activities.FinishName:          finish,
 		activities.AppendLogName:       m.AppendLog,
 		activities.CreateChildrenName:  m.CreateChildren,
 		activities.ScheduledLaunchName: e.scheduledLaunch,
-		activities.BodyName:            e.bodies.Body,
+		activities.BodyName:            body,
 		activities.CancelChildrenName:  kids.CancelChildren,
 		activities.AwaitChildrenName:   kids.AwaitChildren,
 		activities.WorkflowOpenName:    kids.WorkflowOpen,
@@ -170,7 +177,7 @@ func (e *Engine) startWorkers() error {
 		MaxHeartbeatThrottleInterval: hbThrottle,
 		Interceptors:                 icpt,
 	})
-	local.RegisterActivityWithOptions(e.bodies.Body, activity.RegisterOptions{Name: activities.BodyName})
+	local.RegisterActivityWithOptions(body, activity.RegisterOptions{Name: activities.BodyName})
 	local.RegisterActivityWithOptions(e.bodies.CancelBody, activity.RegisterOptions{Name: activities.CancelBodyName})
 	for _, w := range []worker.Worker{local, shared} {
 		if err := w.Start(); err != nil {
@@ -212,8 +219,10 @@ func (e *Engine) TaskQueue() string { return e.cfg.TaskQueue }
 func (e *Engine) Run(ctx context.Context) error {
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := e.facade.start(sigCtx); err != nil {
-		return err
+	if e.cfg.RPC != nil {
+		if err := e.cfg.RPC.Start(sigCtx); err != nil {
+			return err
+		}
 	}
 	select {
 	case <-sigCtx.Done():
@@ -235,14 +244,18 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) Shutdown(ctx context.Context) error {
 	e.shutdownOnce.Do(func() {
 		e.shuttingDown.Store(true)
-		e.facade.stop(ctx)
+		if e.cfg.RPC != nil {
+			e.cfg.RPC.Stop(ctx)
+		}
 		e.drainBodies(ctx)
 		for _, w := range e.workers {
 			w.Stop()
 		}
 		e.stopBG()
 		e.bg.Wait()
-		e.facade.close()
+		if e.cfg.RPC != nil {
+			e.cfg.RPC.Close()
+		}
 		e.log.Info("Shutdown complete")
 		close(e.shutdownDone)
 	})
@@ -264,24 +277,12 @@ func (e *Engine) drainBodies(ctx context.Context) {
 	e.log.Info("cancelling running bodies", "count", len(docs))
 	e.stampAutoResume(ctx, docs)
 	e.bodies.CancelAll(activities.ErrShutdown)
-	deadline := time.Now().Add(e.cfg.CancelGrace)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if e.bodies.Running() == 0 && !e.anyActive(ctx, docs) {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+	wctx, cancel := context.WithTimeout(ctx, e.cfg.CancelGrace)
+	defer cancel()
+	if e.awaitBodiesReturned(wctx) == nil && e.awaitDocsInactive(wctx, docs) == nil {
+		return
 	}
 	e.log.Warn("shutdown grace exceeded; remaining bodies will be re-run elsewhere", "running", e.bodies.Running())
-}
-
-func (e *Engine) anyActive(ctx context.Context, docs []string) bool {
-	for _, d := range docs {
-		p, err := e.store.Resolve(ctx, d)
-		if err == nil && p.Status.State.Active() {
-			return true
-		}
-	}
-	return false
 }
 
 func (e *Engine) checkOpen() error {

@@ -73,6 +73,7 @@ func (e *Engine) launch(ctx context.Context, id string, wait bool, opts []Launch
 	// The document's metadata is the task's (sync writes it), and every
 	// engine has it, whether or not it declares the task.
 	var before mirror.Process
+	leave := e.claims.enter()
 	doc, err := e.store.ResolveAndClaim(ctx, id, o.session, func(doc *mirror.Process) error {
 		if !doc.Status.State.Launchable() {
 			return ReasonNotLaunchable
@@ -90,6 +91,7 @@ func (e *Engine) launch(ctx context.Context, id string, wait bool, opts []Launch
 		}
 		return nil
 	})
+	leave()
 	var reason Reason
 	switch {
 	case err == nil:

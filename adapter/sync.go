@@ -224,32 +224,36 @@ func (e *Engine) cancelAndDelete(ctx context.Context, roots []mirror.Process, fo
 	return nil
 }
 
-// errStillActive is returned by waitInactive when time runs out.
-var errStillActive = errors.New("processes still active")
+// ErrStillActive is wrapped by the error of GroupCancelAndWait when a
+// cancelled process has not ended within its ceiling.
+var ErrStillActive = errors.New("processes still active")
 
-// waitInactive polls until none of docs is active (or gone), or the timeout.
+// waitInactive waits until none of docs is active (or gone), or the timeout.
 func (e *Engine) waitInactive(ctx context.Context, docs []mirror.Process, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		remaining := 0
-		for _, d := range docs {
-			p, err := e.store.Get(ctx, d.ID)
-			if err == nil && p.Status.State.Active() {
-				remaining++
-			} else if err != nil && !isNotFound(err) {
-				return err
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for _, d := range docs {
+		if err := e.awaitInactive(wctx, d.ID); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
 			}
-		}
-		if remaining == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%w: %d process(es) did not reach a terminal state within %s", errStillActive, remaining, timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+			if wctx.Err() == nil {
+				return err // a read failed
+			}
+			break // out of time: count what is left
 		}
 	}
+	remaining := 0
+	for _, d := range docs {
+		p, err := e.store.Get(ctx, d.ID)
+		if err == nil && p.Status.State.Active() {
+			remaining++
+		} else if err != nil && !isNotFound(err) {
+			return err
+		}
+	}
+	if remaining == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %d process(es) did not reach a terminal state within %s", ErrStillActive, remaining, timeout)
 }

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/optio-temporal/optio/rpc/internal/pyjson"
+	"github.com/optio-temporal/optio/internal/pyjson"
 )
 
 var (

@@ -6,7 +6,7 @@ import (
 	"reflect"
 	"strings"
 
-	"github.com/optio-temporal/optio/rpc/internal/pyjson"
+	"github.com/optio-temporal/optio/internal/pyjson"
 )
 
 // JSON-RPC error codes used by clamator. Only CodeMethodNotFound,

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/optio-temporal/optio/rpc/internal/pyjson"
+	"github.com/optio-temporal/optio/internal/pyjson"
 )
 
 // DecodeParams decodes params into dst (a non-nil pointer) the way the

@@ -9,8 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/optio-temporal/optio/internal/pyjson"
 	"github.com/optio-temporal/optio/rpc"
-	"github.com/optio-temporal/optio/rpc/internal/pyjson"
 )
 
 type filterLeaf struct {

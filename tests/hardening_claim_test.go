@@ -18,6 +18,7 @@ import (
 	"github.com/optio-temporal/optio/internal/testenv"
 	"github.com/optio-temporal/optio/internal/workerproc"
 	"github.com/optio-temporal/optio/rpc"
+	"github.com/optio-temporal/optio/rpc/engineapi"
 )
 
 // claimRaceIDs are the processes the launchers of TestHardeningClaimAcrossWorkers
@@ -90,7 +91,7 @@ func TestHardeningClaimAcrossWorkers(t *testing.T) {
 			for n := i; time.Now().Before(stop); n++ {
 				id := claimRaceIDs[n%len(claimRaceIDs)]
 				var out map[string]any
-				err := client.Call(h.ctx, adapter.EngineService, "launch", launchArgs(id), &out)
+				err := client.Call(h.ctx, engineapi.Service, "launch", launchArgs(id), &out)
 				mu.Lock()
 				switch {
 				case err != nil:
@@ -106,7 +107,7 @@ func TestHardeningClaimAcrossWorkers(t *testing.T) {
 	}
 	wg.Wait()
 	// Both engines took calls: each has read commands from the stream.
-	consumers, err := h.rdb.XInfoConsumers(h.ctx, rpc.CommandStream(h.prefix, adapter.EngineService), adapter.EngineService).Result()
+	consumers, err := h.rdb.XInfoConsumers(h.ctx, rpc.CommandStream(h.prefix, engineapi.Service), engineapi.Service).Result()
 	require.NoError(t, err)
 	require.Len(t, consumers, 2, "the two engines' RPC consumers")
 	for _, id := range claimRaceIDs {

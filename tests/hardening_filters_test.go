@@ -10,8 +10,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/rpc"
+	"github.com/optio-temporal/optio/rpc/engineapi"
 )
 
 // Hardening, point 6: filters the backend cannot take (a NUL byte in a key,
@@ -24,7 +24,7 @@ func TestHardeningBadFilters(t *testing.T) {
 	deepNot := strings.Repeat(`{"NOT": `, 1000) + `{"kind": "quick"}` + strings.Repeat(`}`, 1000)
 	before := h.snapshot()
 	replyTo := rpc.ReplyStream(h.prefix, uuid.NewString())
-	stream := rpc.CommandStream(h.prefix, adapter.EngineService)
+	stream := rpc.CommandStream(h.prefix, engineapi.Service)
 	last := "0"
 	exchange := func(envelope string) string {
 		t.Helper()
@@ -78,8 +78,8 @@ func TestHardeningBadFilters(t *testing.T) {
 	// metadata paths, still work.
 	ok := strings.Repeat(`{"NOT": `, 10) + `{"kind": "none"}` + strings.Repeat(`}`, 10)
 	var res map[string]any
-	require.NoError(t, h.client.Call(h.ctx, adapter.EngineService, "blockLaunches", json.RawMessage(`{"launchFilter": `+ok+`, "reason": "x"}`), &res))
+	require.NoError(t, h.client.Call(h.ctx, engineapi.Service, "blockLaunches", json.RawMessage(`{"launchFilter": `+ok+`, "reason": "x"}`), &res))
 	require.Equal(t, true, res["ok"])
-	require.NoError(t, h.client.Call(h.ctx, adapter.EngineService, "groupCancel", json.RawMessage(`{"metadataFilter": {"a.b": "none"}}`), &res))
+	require.NoError(t, h.client.Call(h.ctx, engineapi.Service, "groupCancel", json.RawMessage(`{"metadataFilter": {"a.b": "none"}}`), &res))
 	require.Equal(t, true, res["ok"])
 }

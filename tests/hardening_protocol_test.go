@@ -12,6 +12,7 @@ import (
 
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/rpc"
+	"github.com/optio-temporal/optio/rpc/engineapi"
 )
 
 // Hardening, point 7: a call whose method names another service, written on
@@ -23,7 +24,7 @@ func TestHardeningProtocolEdges(t *testing.T) {
 	h := newRPCHarness(t, rpcHarnessOptions{})
 	before := h.snapshot()
 	replyTo := rpc.ReplyStream(h.prefix, uuid.NewString())
-	stream := rpc.CommandStream(h.prefix, adapter.EngineService)
+	stream := rpc.CommandStream(h.prefix, engineapi.Service)
 	last := "0"
 	exchange := func(envelope string) (string, int) {
 		t.Helper()

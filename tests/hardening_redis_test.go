@@ -12,6 +12,7 @@ import (
 	"github.com/optio-temporal/optio/internal/devstack"
 	"github.com/optio-temporal/optio/internal/redisserver"
 	"github.com/optio-temporal/optio/internal/testenv"
+	"github.com/optio-temporal/optio/rpc/engineapi"
 )
 
 // Hardening, point 4: the dev stack's redis-server, killed from outside
@@ -38,7 +39,7 @@ func TestHardeningRedisSupervised(t *testing.T) {
 		ctx, cancel := context.WithTimeout(h.ctx, time.Second)
 		defer cancel()
 		var out map[string]any
-		if h.client.Call(ctx, adapter.EngineService, "cancel", map[string]any{"processId": "idle"}, &out) != nil {
+		if h.client.Call(ctx, engineapi.Service, "cancel", map[string]any{"processId": "idle"}, &out) != nil {
 			return false
 		}
 		back = time.Since(killed)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/rpc"
+	"github.com/optio-temporal/optio/rpc/engineapi"
 )
 
 // BenchmarkRPCRoundTrip measures a cheap optio-engine call end to end on
@@ -23,7 +24,7 @@ func BenchmarkRPCRoundTrip(b *testing.B) {
 	call := func(b *testing.B, c *rpc.Client) time.Duration {
 		start := time.Now()
 		var out map[string]any
-		if err := c.Call(h.ctx, adapter.EngineService, "cancel", params, &out); err != nil {
+		if err := c.Call(h.ctx, engineapi.Service, "cancel", params, &out); err != nil {
 			b.Fatal(err)
 		}
 		if out["reason"] != string(adapter.ReasonNotCancellable) {

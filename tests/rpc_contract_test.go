@@ -14,6 +14,7 @@ import (
 
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/rpc"
+	"github.com/optio-temporal/optio/rpc/engineapi"
 )
 
 // launch, cancel and dismiss over Redis, each success and failure reason.
@@ -135,7 +136,7 @@ func TestRPCResyncNotification(t *testing.T) {
 	require.ErrorIs(t, err, adapter.ErrNotFound)
 	h.tasks.extra.Store(&[]adapter.TaskInstance{{ProcessID: "late-task", Name: "Late task", Metadata: map[string]any{"kind": "late"}, Execute: rpcQuickBody}})
 
-	require.NoError(t, h.client.Notify(h.ctx, adapter.EngineService, "resync", map[string]any{"clean": false, "metadataFilter": map[string]any{"kind": "late"}}))
+	require.NoError(t, h.client.Notify(h.ctx, engineapi.Service, "resync", map[string]any{"clean": false, "metadataFilter": map[string]any{"kind": "late"}}))
 	require.Eventually(t, func() bool {
 		_, err := h.eng.GetProcess(h.ctx, "late-task")
 		return err == nil
@@ -145,13 +146,13 @@ func TestRPCResyncNotification(t *testing.T) {
 
 	// A clean resync with explicit nulls, as a Python client sends it,
 	// resets the tree to idle.
-	require.NoError(t, h.client.Notify(h.ctx, adapter.EngineService, "resync", json.RawMessage(`{"clean": true, "metadataFilter": null}`)))
+	require.NoError(t, h.client.Notify(h.ctx, engineapi.Service, "resync", json.RawMessage(`{"clean": true, "metadataFilter": null}`)))
 	h.waitState("late-task", adapter.StateIdle)
 
 	// A resync called as a request is still a notification: no reply.
 	ctx, cancel := context.WithTimeout(h.ctx, 500*time.Millisecond)
 	defer cancel()
-	require.ErrorIs(t, h.client.Call(ctx, adapter.EngineService, "resync", map[string]any{}, nil), rpc.ErrCallTimeout)
+	require.ErrorIs(t, h.client.Call(ctx, engineapi.Service, "resync", map[string]any{}, nil), rpc.ErrCallTimeout)
 }
 
 // Bad input gets -32602 (or -32601 for an unknown method) and changes
@@ -190,7 +191,7 @@ func TestRPCBadInput(t *testing.T) {
 		{"materializeUpload", `{"processId": "quick", "blobId": "b"}`, rpc.CodeInvalidParams, []string{"missing at filename"}},
 	} {
 		t.Run(tt.method+" "+tt.params, func(t *testing.T) {
-			err := h.client.Call(h.ctx, adapter.EngineService, tt.method, json.RawMessage(tt.params), nil)
+			err := h.client.Call(h.ctx, engineapi.Service, tt.method, json.RawMessage(tt.params), nil)
 			var rpcErr *rpc.Error
 			require.ErrorAs(t, err, &rpcErr)
 			require.Equal(t, tt.code, rpcErr.Code, "%v", rpcErr)
@@ -227,7 +228,7 @@ func TestRPCPythonClientEntries(t *testing.T) {
 	t.Parallel()
 	h := newRPCHarness(t, rpcHarnessOptions{})
 	replyTo := rpc.ReplyStream(h.prefix, uuid.NewString())
-	stream := rpc.CommandStream(h.prefix, adapter.EngineService)
+	stream := rpc.CommandStream(h.prefix, engineapi.Service)
 	last := "0"
 	// exchange sends a call as a Python client writes it and returns the
 	// reply envelope's text and the call's id.

@@ -13,6 +13,8 @@ import (
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/internal/testenv"
 	"github.com/optio-temporal/optio/rpc"
+	"github.com/optio-temporal/optio/rpc/engineapi"
+	"github.com/optio-temporal/optio/rpc/engineservice"
 )
 
 // While Run runs, {db}/{prefix}:heartbeat exists with optio-core's 15 s
@@ -21,7 +23,7 @@ import (
 func TestRPCHeartbeat(t *testing.T) {
 	t.Parallel()
 	h := newRPCHarness(t, rpcHarnessOptions{})
-	key := adapter.HeartbeatKey(h.prefix)
+	key := engineapi.HeartbeatKey(h.prefix)
 	assert.Equal(t, h.env.Mongo.Name+"/optio:heartbeat", key)
 	val, err := h.rdb.Get(h.ctx, key).Result()
 	require.NoError(t, err)
@@ -53,8 +55,8 @@ type appReportResult struct {
 func TestRPCAppService(t *testing.T) {
 	t.Parallel()
 	pinged := make(chan string, 1)
-	h := newRPCHarness(t, rpcHarnessOptions{beforeRun: func(eng *adapter.Engine) {
-		require.NoError(t, eng.RPCServer().Register(rpc.Service{Name: "reports", Methods: []rpc.Method{
+	h := newRPCHarness(t, rpcHarnessOptions{beforeRun: func(face *engineservice.Face) {
+		require.NoError(t, face.Server().Register(rpc.Service{Name: "reports", Methods: []rpc.Method{
 			{Name: "build", Handler: rpc.Typed(func(_ context.Context, p appReportParams) (appReportResult, error) {
 				return appReportResult{Report: "report " + p.Name, Rows: 3}, nil
 			})},
@@ -77,7 +79,7 @@ func TestRPCAppService(t *testing.T) {
 	// optio-engine is served beside it.
 	requireRPCReason(t, h.call("cancel", map[string]any{"processId": "idle"}), adapter.ReasonNotCancellable)
 	// Registering after Run has started is refused.
-	require.ErrorIs(t, h.eng.RPCServer().Register(rpc.Service{Name: "late", Methods: []rpc.Method{
+	require.ErrorIs(t, h.face.Server().Register(rpc.Service{Name: "late", Methods: []rpc.Method{
 		{Name: "x", Handler: func(context.Context, json.RawMessage) (any, error) { return nil, nil }},
 	}}), rpc.ErrServerStarted)
 
@@ -86,13 +88,14 @@ func TestRPCAppService(t *testing.T) {
 		DisableWorker: true, ReconcileInterval: -1, Logger: testenv.Logger(t),
 	})
 	require.NoError(t, err)
-	assert.Nil(t, noRedis.RPCServer())
-	assert.Nil(t, noRedis.RPCReady())
+	n, err := h.rdb.Exists(h.ctx, engineapi.HeartbeatKey(noRedis.RPCKeyPrefix())).Result()
+	require.NoError(t, err)
+	assert.Zero(t, n, "an engine without an RPC face writes no heartbeat")
 	require.NoError(t, noRedis.Shutdown(h.ctx))
 
 	_, err = adapter.New(h.ctx, adapter.Config{
 		Temporal: h.env.Temporal.Client, Mongo: h.env.Mongo.DB, Prefix: "badurl",
-		RedisURL: "http://nowhere", DisableWorker: true, ReconcileInterval: -1, Logger: testenv.Logger(t),
+		RPC: engineservice.Redis("http://nowhere"), DisableWorker: true, ReconcileInterval: -1, Logger: testenv.Logger(t),
 	})
 	require.ErrorIs(t, err, adapter.ErrInvalidConfig)
 }
@@ -112,7 +115,7 @@ func TestRPCWorkerPool(t *testing.T) {
 	waited := make(chan map[string]any, 1)
 	go func() {
 		var out map[string]any
-		err := a.client.Call(a.ctx, adapter.EngineService, "groupCancelAndWait", map[string]any{"metadataFilter": map[string]any{"group": "stubborn"}}, &out)
+		err := a.client.Call(a.ctx, engineapi.Service, "groupCancelAndWait", map[string]any{"metadataFilter": map[string]any{"group": "stubborn"}}, &out)
 		if err != nil {
 			out = map[string]any{"error": err.Error()}
 		}
@@ -133,14 +136,14 @@ func TestRPCWorkerPool(t *testing.T) {
 	assert.Equal(t, map[string]any{"ok": true, "cancelledCount": 1.0}, <-waited)
 
 	// Both engines took entries from the one group.
-	cs, err := a.rdb.XInfoConsumers(a.ctx, rpc.CommandStream(a.prefix, adapter.EngineService), adapter.EngineService).Result()
+	cs, err := a.rdb.XInfoConsumers(a.ctx, rpc.CommandStream(a.prefix, engineapi.Service), engineapi.Service).Result()
 	require.NoError(t, err)
 	var names []string
 	for _, c := range cs {
 		names = append(names, c.Name)
 	}
-	for _, eng := range []*adapter.Engine{a.eng, b.eng} {
-		assert.True(t, slices.Contains(names, adapter.EngineService+":"+eng.RPCServer().InstanceID()), "consumers: %v", names)
+	for _, face := range []*engineservice.Face{a.face, b.face} {
+		assert.True(t, slices.Contains(names, engineapi.Service+":"+face.Server().InstanceID()), "consumers: %v", names)
 	}
 }
 
@@ -158,7 +161,7 @@ func TestRPCRedisRestart(t *testing.T) {
 
 	require.NoError(t, redisSrv.Server().Kill())
 	start := time.Now()
-	err := h.client.Call(h.ctx, adapter.EngineService, "launch", launchArgs("quick"), nil)
+	err := h.client.Call(h.ctx, engineapi.Service, "launch", launchArgs("quick"), nil)
 	require.ErrorIs(t, err, rpc.ErrSendFailed)
 	assert.Less(t, time.Since(start), 5*time.Second, "fails at once, not at the call timeout")
 
@@ -167,14 +170,14 @@ func TestRPCRedisRestart(t *testing.T) {
 		ctx, cancel := context.WithTimeout(h.ctx, 2*time.Second)
 		defer cancel()
 		var out map[string]any
-		err := h.client.Call(ctx, adapter.EngineService, "cancel", map[string]any{"processId": "idle"}, &out)
+		err := h.client.Call(ctx, engineapi.Service, "cancel", map[string]any{"processId": "idle"}, &out)
 		return err == nil && out["reason"] == string(adapter.ReasonNotCancellable)
 	}, 20*time.Second, 100*time.Millisecond, "the engine never served again")
 	assert.Equal(t, adapter.StateIdle, h.get("quick").Status.State, "the launch sent during the outage never ran")
 	rpcProcessOf(t, h.call("launch", launchArgs("quick")))
 	h.waitState("quick", adapter.StateDone)
 	require.Eventually(t, func() bool {
-		n, err := h.rdb.Exists(h.ctx, adapter.HeartbeatKey(h.prefix)).Result()
+		n, err := h.rdb.Exists(h.ctx, engineapi.HeartbeatKey(h.prefix)).Result()
 		return err == nil && n == 1
 	}, 10*time.Second, 100*time.Millisecond, "the heartbeat never came back")
 }

@@ -22,6 +22,8 @@ import (
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/internal/testenv"
 	"github.com/optio-temporal/optio/rpc"
+	"github.com/optio-temporal/optio/rpc/engineapi"
+	"github.com/optio-temporal/optio/rpc/engineservice"
 )
 
 func TestMain(m *testing.M) {
@@ -100,6 +102,7 @@ type rpcHarness struct {
 	env    *testenv.Env
 	tasks  *rpcTasks
 	eng    *adapter.Engine
+	face   *engineservice.Face
 	rdb    *redis.Client
 	client *rpc.Client
 	prefix string
@@ -113,7 +116,7 @@ type rpcHarnessOptions struct {
 	env   *testenv.Env
 	tasks *rpcTasks
 	// beforeRun runs between New and Run.
-	beforeRun func(*adapter.Engine)
+	beforeRun func(*engineservice.Face)
 }
 
 func newRPCHarness(t testing.TB, opts rpcHarnessOptions) *rpcHarness {
@@ -130,11 +133,12 @@ func newRPCHarness(t testing.TB, opts rpcHarnessOptions) *rpcHarness {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
+	face := engineservice.Redis(opts.redisURL)
 	eng, err := adapter.New(ctx, adapter.Config{
 		Temporal:          env.Temporal.Client,
 		Namespace:         env.Temporal.Namespace,
 		Mongo:             env.Mongo.DB,
-		RedisURL:          opts.redisURL,
+		RPC:               face,
 		Logger:            testenv.Logger(t),
 		ReconcileInterval: -1,
 		CancelGrace:       2 * time.Second,
@@ -142,9 +146,9 @@ func newRPCHarness(t testing.TB, opts rpcHarnessOptions) *rpcHarness {
 	})
 	require.NoError(t, err)
 	if opts.beforeRun != nil {
-		opts.beforeRun(eng)
+		opts.beforeRun(face)
 	}
-	h := &rpcHarness{t: t, env: env, tasks: opts.tasks, eng: eng, prefix: eng.RPCKeyPrefix(), ctx: ctx}
+	h := &rpcHarness{t: t, env: env, tasks: opts.tasks, eng: eng, face: face, prefix: eng.RPCKeyPrefix(), ctx: ctx}
 	h.rdb = newRPCRedisClient(t, opts.redisURL)
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -161,7 +165,7 @@ func newRPCHarness(t testing.TB, opts rpcHarnessOptions) *rpcHarness {
 		}
 	})
 	select {
-	case <-eng.RPCReady():
+	case <-face.Ready():
 	case <-time.After(20 * time.Second):
 		t.Fatal("engine never started serving")
 	}
@@ -192,13 +196,13 @@ func (h *rpcHarness) newClient() *rpc.Client {
 // created after it) and the heartbeat is written.
 func (h *rpcHarness) waitServing() {
 	h.t.Helper()
-	stream := rpc.CommandStream(h.prefix, adapter.EngineService)
+	stream := rpc.CommandStream(h.prefix, engineapi.Service)
 	require.Eventually(h.t, func() bool {
 		groups, err := h.rdb.XInfoGroups(h.ctx, stream).Result()
-		if err != nil || !slices.ContainsFunc(groups, func(g redis.XInfoGroup) bool { return g.Name == adapter.EngineService }) {
+		if err != nil || !slices.ContainsFunc(groups, func(g redis.XInfoGroup) bool { return g.Name == engineapi.Service }) {
 			return false
 		}
-		n, err := h.rdb.Exists(h.ctx, adapter.HeartbeatKey(h.prefix)).Result()
+		n, err := h.rdb.Exists(h.ctx, engineapi.HeartbeatKey(h.prefix)).Result()
 		return err == nil && n == 1
 	}, 20*time.Second, 10*time.Millisecond, "engine never started serving")
 }
@@ -207,14 +211,14 @@ func (h *rpcHarness) waitServing() {
 func (h *rpcHarness) call(method string, params any) map[string]any {
 	h.t.Helper()
 	var out map[string]any
-	require.NoError(h.t, h.client.Call(h.ctx, adapter.EngineService, method, params, &out), method)
+	require.NoError(h.t, h.client.Call(h.ctx, engineapi.Service, method, params, &out), method)
 	return out
 }
 
 // callError calls a method that must fail and returns its RPC error.
 func (h *rpcHarness) callError(method string, params any) *rpc.Error {
 	h.t.Helper()
-	err := h.client.Call(h.ctx, adapter.EngineService, method, params, nil)
+	err := h.client.Call(h.ctx, engineapi.Service, method, params, nil)
 	var rpcErr *rpc.Error
 	require.ErrorAs(h.t, err, &rpcErr, method)
 	return rpcErr

@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/rpc"
+	"github.com/optio-temporal/optio/rpc/engineapi"
 )
 
 // materializeUpload is answered as optio-core answers it when it cannot
@@ -96,7 +96,7 @@ func TestRPCServesEveryContractMethod(t *testing.T) {
 			if method == "resync" {
 				ctx, cancel := context.WithTimeout(h.ctx, 500*time.Millisecond)
 				defer cancel()
-				require.ErrorIs(t, h.client.Call(ctx, adapter.EngineService, method, json.RawMessage(`{"clean": null}`), nil), rpc.ErrCallTimeout)
+				require.ErrorIs(t, h.client.Call(ctx, engineapi.Service, method, json.RawMessage(`{"clean": null}`), nil), rpc.ErrCallTimeout)
 				return
 			}
 			rpcErr := h.callError(method, json.RawMessage(`{}`))

@@ -14,9 +14,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/mirror"
 	"github.com/optio-temporal/optio/rpc"
+	"github.com/optio-temporal/optio/rpc/engineapi"
 )
 
 // app holds what a command connects to; connections are opened on first use.
@@ -133,7 +133,7 @@ func (a *app) engine() (*rpc.Client, error) {
 	if err := a.rdb.Ping(ctx).Err(); err != nil {
 		return nil, transportf("cannot reach Redis at %s: %v", opts.Addr, err)
 	}
-	key := adapter.HeartbeatKey(a.keyPrefix())
+	key := engineapi.HeartbeatKey(a.keyPrefix())
 	n, err := a.rdb.Exists(ctx, key).Result()
 	if err != nil {
 		return nil, transportf("Redis at %s: %v", opts.Addr, err)
@@ -161,7 +161,7 @@ func (a *app) call(method string, params any) (json.RawMessage, error) {
 	ctx, cancel := context.WithTimeout(a.ctx, a.g.Timeout)
 	defer cancel()
 	var raw json.RawMessage
-	err = c.Call(ctx, adapter.EngineService, method, params, &raw)
+	err = c.Call(ctx, engineapi.Service, method, params, &raw)
 	var rpcErr *rpc.Error
 	switch {
 	case errors.As(err, &rpcErr):
@@ -204,7 +204,7 @@ func (a *app) resolve(id string) (*mirror.Process, error) {
 	defer cancel()
 	p, err := store.Resolve(ctx, id)
 	if errors.Is(err, mirror.ErrNotFound) {
-		return nil, &refusedError{what: id, reason: string(adapter.ReasonNotFound)}
+		return nil, &refusedError{what: id, reason: string(engineapi.ReasonNotFound)}
 	}
 	if err != nil {
 		return nil, transportf("read %q: %v", id, err)

@@ -7,8 +7,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/mirror"
+	"github.com/optio-temporal/optio/rpc/engineapi"
 )
 
 // result is any optio-engine result; each method fills some fields.
@@ -88,7 +88,7 @@ func (a *app) resync(inv *invocation) error {
 	}
 	ctx, cancel := context.WithTimeout(a.ctx, a.g.Timeout)
 	defer cancel()
-	if err := c.Notify(ctx, adapter.EngineService, "resync", params); err != nil {
+	if err := c.Notify(ctx, engineapi.Service, "resync", params); err != nil {
 		return transportf("resync: %v", err)
 	}
 	if !a.g.JSON {
@@ -164,7 +164,7 @@ func (a *app) list(inv *invocation) error {
 		return transportf("list: %v", err)
 	}
 	if a.g.JSON {
-		ptrs := make([]*adapter.Process, len(procs))
+		ptrs := make([]*mirror.Process, len(procs))
 		for i := range procs {
 			ptrs[i] = &procs[i]
 		}
@@ -191,7 +191,7 @@ func (a *app) get(inv *invocation) error {
 		return err
 	}
 	if a.g.JSON {
-		doc, err := adapter.ProcessJSON(p)
+		doc, err := engineapi.ProcessJSON(p)
 		if err != nil {
 			return err
 		}

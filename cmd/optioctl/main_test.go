@@ -15,6 +15,7 @@ import (
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/internal/demo"
 	"github.com/optio-temporal/optio/internal/testenv"
+	"github.com/optio-temporal/optio/rpc/engineservice"
 )
 
 func TestMain(m *testing.M) {
@@ -30,7 +31,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Cleanup(cancel)
 	eng, err := adapter.New(ctx, adapter.Config{
 		Temporal: env.Temporal.Client, Namespace: env.Temporal.Namespace, Mongo: env.Mongo.DB,
-		RedisURL: env.RedisURL, TaskDefinitions: demo.Definitions,
+		RPC: engineservice.Redis(env.RedisURL), TaskDefinitions: demo.Definitions,
 		Logger: testenv.Logger(t), ReconcileInterval: -1, CancelGrace: 2 * time.Second,
 	})
 	require.NoError(t, err)

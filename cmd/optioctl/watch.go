@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/mirror"
+	"github.com/optio-temporal/optio/rpc/engineapi"
 )
 
 const barWidth = 30
@@ -185,7 +185,7 @@ func bar(percent *float64) string {
 // printTreeJSON prints a frame as one line: the tree's documents in the
 // optio-engine wire form.
 func (a *app) printTreeJSON(tree []treeNode) error {
-	procs := make([]*adapter.Process, len(tree))
+	procs := make([]*mirror.Process, len(tree))
 	for i, n := range tree {
 		procs[i] = n.p
 	}
@@ -194,10 +194,10 @@ func (a *app) printTreeJSON(tree []treeNode) error {
 
 // printProcessesJSON prints documents as a JSON array, each in the
 // optio-engine wire form.
-func (a *app) printProcessesJSON(procs []*adapter.Process) error {
+func (a *app) printProcessesJSON(procs []*mirror.Process) error {
 	docs := make([]json.RawMessage, 0, len(procs))
 	for _, p := range procs {
-		doc, err := adapter.ProcessJSON(p)
+		doc, err := engineapi.ProcessJSON(p)
 		if err != nil {
 			return err
 		}

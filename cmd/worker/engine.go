@@ -10,6 +10,7 @@ import (
 
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/internal/demo"
+	"github.com/optio-temporal/optio/rpc/engineservice"
 )
 
 // engineDeps is everything the engine gets from main, the same whether the
@@ -34,15 +35,16 @@ type engineDeps struct {
 }
 
 // runEngine runs the optio engine with the demo task set until ctx is
-// cancelled, then shuts it down. main owns the services in deps and closes
-// them after runEngine returns.
+// cancelled, then shuts it down: the optio-engine service over Redis stops
+// taking calls first, then the bodies are drained and the workers stop. main
+// owns the services in deps and closes them after runEngine returns.
 func runEngine(ctx context.Context, deps engineDeps) error {
 	eng, err := adapter.New(ctx, adapter.Config{
 		Temporal:        deps.Temporal,
 		Namespace:       deps.Namespace,
 		Mongo:           deps.Mongo,
 		Prefix:          deps.Prefix,
-		RedisURL:        deps.RedisURL,
+		RPC:             engineservice.Redis(deps.RedisURL),
 		TaskDefinitions: demo.Definitions,
 		Logger:          deps.Logger,
 		Metrics:         deps.Metrics,

@@ -57,6 +57,7 @@ import (
 
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/internal/testenv"
+	"github.com/optio-temporal/optio/rpc/engineservice"
 )
 
 // EnvConfig is the environment variable that carries a worker process's
@@ -293,13 +294,17 @@ func run(blob string) error {
 	defer func() { _ = mc.Disconnect(context.Background()) }()
 
 	defs := tasks.Definitions
+	var face adapter.RPCFace
+	if cfg.RedisURL != "" {
+		face = engineservice.Redis(cfg.RedisURL)
+	}
 	eng, err := adapter.New(ctx, adapter.Config{
 		Temporal:              tc,
 		Namespace:             cfg.Namespace,
 		Mongo:                 mc.Database(cfg.Database),
 		Prefix:                cfg.Prefix,
 		TaskQueue:             cfg.TaskQueue,
-		RedisURL:              cfg.RedisURL,
+		RPC:                   face,
 		Logger:                log,
 		BodyHeartbeatTimeout:  cfg.BodyHeartbeatTimeout,
 		ReconcileInterval:     cfg.ReconcileInterval,

@@ -1,7 +1,8 @@
-package adapter_test
+package engineservice_test
 
 import (
 	"context"
+	"errors"
 	"log"
 
 	"github.com/redis/go-redis/v9"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/rpc"
+	"github.com/optio-temporal/optio/rpc/engineapi"
+	"github.com/optio-temporal/optio/rpc/engineservice"
 )
 
 type greetParams struct {
@@ -21,8 +24,8 @@ type greeting struct {
 	Text string `json:"text"`
 }
 
-// With Config.RedisURL set, Run serves the optio-engine service (launch,
-// cancel, dismiss, groupCancel, blockLaunches, ... and the resync
+// With Config.RPC set to a Redis face, Run serves the optio-engine service
+// (launch, cancel, dismiss, groupCancel, blockLaunches, ... and the resync
 // notification) over clamator RPC under the key prefix "{db}/{prefix}", the
 // way optio-core does, so optio-api and any clamator client drive the engine
 // unchanged; it also keeps the heartbeat key optio-api's discovery looks
@@ -32,7 +35,7 @@ type greeting struct {
 //
 // This example needs Temporal, MongoDB and Redis on their default local
 // ports, as cmd/worker's dev mode provides.
-func ExampleEngine_RPCServer() {
+func ExampleFace_Server() {
 	ctx := context.Background()
 	tc, err := client.Dial(client.Options{HostPort: "127.0.0.1:7233"})
 	if err != nil {
@@ -45,10 +48,11 @@ func ExampleEngine_RPCServer() {
 	}
 	defer func() { _ = mc.Disconnect(ctx) }()
 
+	face := engineservice.Redis("redis://127.0.0.1:6379/0")
 	eng, err := adapter.New(ctx, adapter.Config{
 		Temporal: tc,
 		Mongo:    mc.Database("optio_demo"),
-		RedisURL: "redis://127.0.0.1:6379/0",
+		RPC:      face,
 		TaskDefinitions: func(context.Context, map[string]any, map[string]any) ([]adapter.TaskInstance, error) {
 			return []adapter.TaskInstance{{ProcessID: "nightly", Name: "Nightly", Execute: func(pc *adapter.ProcessContext) error {
 				pc.ReportProgress(100, "done")
@@ -60,7 +64,7 @@ func ExampleEngine_RPCServer() {
 		log.Fatal(err)
 	}
 	// An application service next to optio-engine, before Run.
-	err = eng.RPCServer().Register(rpc.Service{Name: "greeter", Methods: []rpc.Method{{
+	err = face.Server().Register(rpc.Service{Name: "greeter", Methods: []rpc.Method{{
 		Name: "greet",
 		Handler: rpc.Typed(func(_ context.Context, p greetParams) (greeting, error) {
 			return greeting{Text: "hello " + p.Name}, nil
@@ -70,28 +74,27 @@ func ExampleEngine_RPCServer() {
 		log.Fatal(err)
 	}
 	go func() { _ = eng.Run(ctx) }()
-	<-eng.RPCReady()
+	<-face.Ready()
 
-	// Elsewhere: a clamator client with the same key prefix.
+	// Elsewhere: a clamator client with the same key prefix, and the
+	// contract's typed client on it.
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 	defer rdb.Close()
-	c, err := rpc.NewClient(rdb, rpc.ClientOptions{KeyPrefix: eng.RPCKeyPrefix()})
+	c, err := rpc.NewClient(rdb, rpc.ClientOptions{KeyPrefix: engineapi.KeyPrefix("optio_demo", "optio")})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer c.Close()
 
-	var launched struct {
-		OK      bool           `json:"ok"`
-		Reason  string         `json:"reason"`
-		Process map[string]any `json:"process"`
-	}
-	// sessionId is a required key; optio-api sends null when there is none.
-	err = c.Call(ctx, adapter.EngineService, "launch", map[string]any{"processId": "nightly", "sessionId": nil}, &launched)
-	if err != nil {
+	doc, err := engineapi.NewClient(c).Launch(ctx, engineapi.LaunchParams{ProcessID: "nightly"})
+	switch {
+	case errors.Is(err, engineapi.ReasonNotLaunchable):
+		log.Println("already running")
+	case err != nil:
 		log.Fatal(err)
+	default:
+		log.Println("launched:", string(doc))
 	}
-	log.Println("launched:", launched.OK, launched.Reason)
 
 	var g greeting
 	if err := c.Call(ctx, "greeter", "greet", greetParams{Name: "optio"}, &g); err != nil {

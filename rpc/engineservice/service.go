@@ -1,79 +1,23 @@
-package adapter
+package engineservice
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 
+	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/rpc"
+	"github.com/optio-temporal/optio/rpc/engineapi"
 )
 
-// EngineService is the clamator service name of the optio-engine contract.
-const EngineService = "optio-engine"
-
-// The optio-engine contract's params, decoded as strictly as optio-core's
-// generated models decode them: unknown keys, missing required keys and
-// wrong JSON types are -32602, and null counts as absent for optional keys
-// (Python clients send every optional key, as null when unset).
-
-type launchParams struct {
-	ProcessID string `json:"processId"`
-	Resume    *bool  `json:"resume"`
-	// SessionID's key must be present (string or null). It becomes the
-	// run's originatingSessionId.
-	SessionID *string `json:"sessionId" rpc:"required"`
-}
-
-type processIDParams struct {
-	ProcessID string `json:"processId"`
-}
-
-type resyncParams struct {
-	Clean          *bool       `json:"clean"`
-	MetadataFilter *wireFilter `json:"metadataFilter"`
-}
-
-type groupCancelParams struct {
-	MetadataFilter   wireFilter `json:"metadataFilter"`
-	BlockNewLaunches *bool      `json:"blockNewLaunches"`
-	Persist          *bool      `json:"persist"`
-	Reason           *string    `json:"reason"`
-	PurgeRecords     *bool      `json:"purgeRecords"`
-}
-
-type blockParams struct {
-	LaunchFilter launchFilter `json:"launchFilter"`
-	Reason       *string      `json:"reason"`
-}
-
-type unblockParams struct {
-	LaunchFilter launchFilter `json:"launchFilter"`
-}
-
-// The contract's results, in its key order.
-
-type processResult struct {
-	OK      bool            `json:"ok"`
-	Process json.RawMessage `json:"process"`
-}
-
-type reasonResult struct {
-	OK     bool   `json:"ok"`
-	Reason Reason `json:"reason"`
-}
-
-type countResult struct {
-	OK             bool `json:"ok"`
-	CancelledCount int  `json:"cancelledCount"`
-}
-
-type okResult struct {
-	OK bool `json:"ok"`
-}
-
-type removedResult struct {
-	Removed int `json:"removed"`
+// Register registers the optio-engine service of eng on srv. Each call is
+// reported to the engine's Config.Metrics, when set.
+func Register(srv *rpc.Server, eng *adapter.Engine) error {
+	cfg := eng.Config()
+	s := service{e: eng, log: cfg.Logger.With("component", "optio-engine-service", "keyPrefix", eng.RPCKeyPrefix())}
+	return srv.Register(withMetrics(s.service(), cfg.Metrics))
 }
 
 // pyError names an error the way optio-core's exception would be named in
@@ -92,19 +36,22 @@ func (e *pyError) Unwrap() error     { return e.err }
 // TimeoutError; anything else is an internal error named by its type.
 func wireError(err error) error {
 	switch {
-	case errors.Is(err, ErrInvalidInput):
+	case errors.Is(err, adapter.ErrInvalidInput):
 		return &pyError{name: "ValueError", err: err}
-	case errors.Is(err, errStillActive):
+	case errors.Is(err, adapter.ErrStillActive):
 		return &pyError{name: "TimeoutError", err: err}
 	}
 	return err
 }
 
-// engineService adapts the Engine to the optio-engine contract.
-type engineService struct{ e *Engine }
+// service adapts an Engine to the optio-engine contract.
+type service struct {
+	e   *adapter.Engine
+	log *slog.Logger
+}
 
-func (s engineService) service() rpc.Service {
-	return rpc.Service{Name: EngineService, Methods: []rpc.Method{
+func (s service) service() rpc.Service {
+	return rpc.Service{Name: engineapi.Service, Methods: []rpc.Method{
 		{Name: "launch", Handler: rpc.Typed(s.launch)},
 		{Name: "cancel", Handler: rpc.Typed(s.cancel)},
 		{Name: "dismiss", Handler: rpc.Typed(s.dismiss)},
@@ -117,32 +64,18 @@ func (s engineService) service() rpc.Service {
 	}}
 }
 
-// checkProcessID enforces the contract's min length of 1.
-func checkProcessID(id string) error {
-	if id != "" {
-		return nil
-	}
-	return rpc.InvalidParams(rpc.FieldError{
-		Type:  "string_too_short",
-		Loc:   []any{"processId"},
-		Msg:   "String should have at least 1 character",
-		Input: "",
-		Ctx:   map[string]any{"min_length": 1},
-	})
-}
-
-func (s engineService) launch(ctx context.Context, p launchParams) (any, error) {
-	if err := checkProcessID(p.ProcessID); err != nil {
+func (s service) launch(ctx context.Context, p engineapi.LaunchParams) (any, error) {
+	if err := engineapi.CheckProcessID(p.ProcessID); err != nil {
 		return nil, err
 	}
-	var opts []LaunchOption
+	var opts []adapter.LaunchOption
 	if p.Resume != nil && *p.Resume {
 		// optio-core's order: shutting-down, not-found, not-launchable,
 		// no-resume-support, launch-blocked; Launch checks them so.
-		opts = append(opts, WithResume())
+		opts = append(opts, adapter.WithResume())
 	}
 	if p.SessionID != nil {
-		opts = append(opts, WithSessionID(*p.SessionID))
+		opts = append(opts, adapter.WithSessionID(*p.SessionID))
 	}
 	out, err := s.e.Launch(ctx, p.ProcessID, opts...)
 	if err != nil {
@@ -151,8 +84,8 @@ func (s engineService) launch(ctx context.Context, p launchParams) (any, error) 
 	return outcomeResult("launch", p.ProcessID, out)
 }
 
-func (s engineService) cancel(ctx context.Context, p processIDParams) (any, error) {
-	if err := checkProcessID(p.ProcessID); err != nil {
+func (s service) cancel(ctx context.Context, p engineapi.ProcessIDParams) (any, error) {
+	if err := engineapi.CheckProcessID(p.ProcessID); err != nil {
 		return nil, err
 	}
 	out, err := s.e.Cancel(ctx, p.ProcessID)
@@ -162,8 +95,8 @@ func (s engineService) cancel(ctx context.Context, p processIDParams) (any, erro
 	return outcomeResult("cancel", p.ProcessID, out)
 }
 
-func (s engineService) dismiss(ctx context.Context, p processIDParams) (any, error) {
-	if err := checkProcessID(p.ProcessID); err != nil {
+func (s service) dismiss(ctx context.Context, p engineapi.ProcessIDParams) (any, error) {
+	if err := engineapi.CheckProcessID(p.ProcessID); err != nil {
 		return nil, err
 	}
 	out, err := s.e.Dismiss(ctx, p.ProcessID)
@@ -178,22 +111,22 @@ func (s engineService) dismiss(ctx context.Context, p processIDParams) (any, err
 // ValidationError optio-core raises, and so is shutting-down, which the
 // contract's reasons do not include. A document gone by the time of the
 // answer (an ephemeral process that already ended) is sent as null.
-func outcomeResult(method, id string, out Outcome) (any, error) {
+func outcomeResult(method, id string, out adapter.Outcome) (any, error) {
 	if !out.OK {
-		if out.Reason == ReasonShuttingDown {
+		if out.Reason == adapter.ReasonShuttingDown {
 			return nil, &pyError{name: "ValidationError", err: fmt.Errorf(
 				"%s %q: the engine is shutting down (reason %q is not in the contract's reasons)", method, id, out.Reason)}
 		}
-		return reasonResult{Reason: out.Reason}, nil
+		return engineapi.ReasonResult{Reason: engineapi.Reason(out.Reason)}, nil
 	}
-	doc, err := ProcessJSON(out.Process)
+	doc, err := engineapi.ProcessJSON(out.Process)
 	if err != nil {
 		return nil, &pyError{name: "ValidationError", err: err}
 	}
-	return processResult{OK: true, Process: doc}, nil
+	return engineapi.ProcessResult{OK: true, Process: doc}, nil
 }
 
-func (s engineService) resync(ctx context.Context, p resyncParams) error {
+func (s service) resync(ctx context.Context, p engineapi.ResyncParams) error {
 	var filter map[string]any
 	if p.MetadataFilter != nil {
 		filter = *p.MetadataFilter
@@ -203,12 +136,12 @@ func (s engineService) resync(ctx context.Context, p resyncParams) error {
 	if err != nil {
 		return fmt.Errorf("resync (clean=%v, filter=%v): %w", clean, filter, err)
 	}
-	s.e.log.Info("resync over RPC", "clean", clean, "filter", filter, "tasks", len(synced))
+	s.log.Info("resync over RPC", "clean", clean, "filter", filter, "tasks", len(synced))
 	return nil
 }
 
-func (p groupCancelParams) options() GroupCancelOptions {
-	o := GroupCancelOptions{
+func groupCancelOptions(p engineapi.GroupCancelParams) adapter.GroupCancelOptions {
+	o := adapter.GroupCancelOptions{
 		Filter:           p.MetadataFilter,
 		BlockNewLaunches: p.BlockNewLaunches != nil && *p.BlockNewLaunches,
 		Persist:          p.Persist != nil && *p.Persist,
@@ -220,20 +153,20 @@ func (p groupCancelParams) options() GroupCancelOptions {
 	return o
 }
 
-func (s engineService) groupCancel(ctx context.Context, p groupCancelParams) (any, error) {
+func (s service) groupCancel(ctx context.Context, p engineapi.GroupCancelParams) (any, error) {
 	return s.doGroupCancel(ctx, p, s.e.GroupCancel)
 }
 
-func (s engineService) groupCancelAndWait(ctx context.Context, p groupCancelParams) (any, error) {
+func (s service) groupCancelAndWait(ctx context.Context, p engineapi.GroupCancelParams) (any, error) {
 	return s.doGroupCancel(ctx, p, s.e.GroupCancelAndWait)
 }
 
-func (s engineService) doGroupCancel(ctx context.Context, p groupCancelParams, run func(context.Context, GroupCancelOptions) (int, error)) (any, error) {
-	opts := p.options()
+func (s service) doGroupCancel(ctx context.Context, p engineapi.GroupCancelParams, run func(context.Context, adapter.GroupCancelOptions) (int, error)) (any, error) {
+	opts := groupCancelOptions(p)
 	// Checked before the engine runs, as optio-core's service does, so that
 	// it wins over an empty filter's ValueError.
 	if opts.Persist && !opts.BlockNewLaunches {
-		return reasonResult{Reason: ReasonInvalidPersistWithoutBlock}, nil
+		return engineapi.ReasonResult{Reason: engineapi.ReasonInvalidPersistWithoutBlock}, nil
 	}
 	if len(p.MetadataFilter) == 0 {
 		// optio-core raises a ValueError here, which its server answers
@@ -249,10 +182,10 @@ func (s engineService) doGroupCancel(ctx context.Context, p groupCancelParams, r
 	if err != nil {
 		return nil, wireError(err)
 	}
-	return countResult{OK: true, CancelledCount: n}, nil
+	return engineapi.CountResult{OK: true, CancelledCount: n}, nil
 }
 
-func (s engineService) blockLaunches(ctx context.Context, p blockParams) (any, error) {
+func (s service) blockLaunches(ctx context.Context, p engineapi.BlockLaunchesParams) (any, error) {
 	reason := ""
 	if p.Reason != nil {
 		reason = *p.Reason
@@ -260,13 +193,36 @@ func (s engineService) blockLaunches(ctx context.Context, p blockParams) (any, e
 	if err := s.e.BlockLaunches(ctx, map[string]any(p.LaunchFilter), reason); err != nil {
 		return nil, wireError(err)
 	}
-	return okResult{OK: true}, nil
+	return engineapi.OKResult{OK: true}, nil
 }
 
-func (s engineService) unblockLaunches(ctx context.Context, p unblockParams) (any, error) {
+func (s service) unblockLaunches(ctx context.Context, p engineapi.UnblockLaunchesParams) (any, error) {
 	n, err := s.e.UnblockLaunches(ctx, map[string]any(p.LaunchFilter))
 	if err != nil {
 		return nil, wireError(err)
 	}
-	return removedResult{Removed: n}, nil
+	return engineapi.RemovedResult{Removed: n}, nil
+}
+
+// withMetrics reports every call of svc's methods to m (nil: none).
+func withMetrics(svc rpc.Service, m adapter.Metrics) rpc.Service {
+	if m == nil {
+		return svc
+	}
+	methods := make([]rpc.Method, len(svc.Methods))
+	for i, meth := range svc.Methods {
+		name, next := meth.Name, meth.Handler
+		meth.Handler = func(ctx context.Context, params json.RawMessage) (any, error) {
+			res, err := next(ctx, params)
+			outcome := "ok"
+			if err != nil {
+				outcome = "error"
+			}
+			m.RPCCall(name, outcome)
+			return res, err
+		}
+		methods[i] = meth
+	}
+	svc.Methods = methods
+	return svc
 }

@@ -31,13 +31,20 @@ type Object []Member
 // Marshal returns the Python-layout JSON encoding of v. A panic in a
 // MarshalJSON or MarshalText method is returned as an error, so that a bad
 // value cannot take a server down.
-func Marshal(v any) (out []byte, err error) {
+func Marshal(v any) ([]byte, error) { return marshal(v, &encoder{}) }
+
+// MarshalCompact returns the encoding of v that Python's json.dumps(v,
+// separators=(",", ":"), ensure_ascii=False) writes: no spaces, and
+// characters outside ASCII as they are (only quotes, backslashes and control
+// characters are escaped). Everything else is as Marshal.
+func MarshalCompact(v any) ([]byte, error) { return marshal(v, &encoder{compact: true}) }
+
+func marshal(v any, e *encoder) (out []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = nil, fmt.Errorf("pyjson: panic while encoding %T: %v", v, r)
 		}
 	}()
-	e := &encoder{}
 	if err := e.value(reflect.ValueOf(v), 0); err != nil {
 		return nil, err
 	}
@@ -55,6 +62,26 @@ func Reformat(text []byte) ([]byte, error) {
 
 type encoder struct {
 	buf []byte
+	// compact drops the spaces after separators and leaves non-ASCII
+	// characters unescaped (Python's separators=(",", ":"),
+	// ensure_ascii=False).
+	compact bool
+}
+
+func (e *encoder) itemSep() {
+	if e.compact {
+		e.buf = append(e.buf, ',')
+		return
+	}
+	e.buf = append(e.buf, ", "...)
+}
+
+func (e *encoder) keySep() {
+	if e.compact {
+		e.buf = append(e.buf, ':')
+		return
+	}
+	e.buf = append(e.buf, ": "...)
 }
 
 var (
@@ -169,10 +196,10 @@ func (e *encoder) object(o Object, depth int) error {
 	e.buf = append(e.buf, '{')
 	for i, m := range o {
 		if i > 0 {
-			e.buf = append(e.buf, ", "...)
+			e.itemSep()
 		}
 		e.string(m.Key)
-		e.buf = append(e.buf, ": "...)
+		e.keySep()
 		if err := e.value(reflect.ValueOf(m.Value), depth+1); err != nil {
 			return err
 		}
@@ -190,11 +217,11 @@ func (e *encoder) structValue(v reflect.Value, depth int) error {
 			continue
 		}
 		if !first {
-			e.buf = append(e.buf, ", "...)
+			e.itemSep()
 		}
 		first = false
 		e.string(f.Name)
-		e.buf = append(e.buf, ": "...)
+		e.keySep()
 		if f.Quoted {
 			if err := e.quoted(fv, depth); err != nil {
 				return err
@@ -223,7 +250,7 @@ func (e *encoder) quoted(v reflect.Value, depth int) error {
 	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
 		reflect.Float32, reflect.Float64, reflect.String:
-		inner := &encoder{}
+		inner := &encoder{compact: e.compact}
 		if err := inner.value(v, depth+1); err != nil {
 			return err
 		}
@@ -292,10 +319,10 @@ func (e *encoder) mapValue(v reflect.Value, depth int) error {
 	e.buf = append(e.buf, '{')
 	for i, en := range entries {
 		if i > 0 {
-			e.buf = append(e.buf, ", "...)
+			e.itemSep()
 		}
 		e.string(en.key)
-		e.buf = append(e.buf, ": "...)
+		e.keySep()
 		if err := e.value(en.val, depth+1); err != nil {
 			return err
 		}
@@ -328,7 +355,7 @@ func (e *encoder) array(v reflect.Value, depth int) error {
 	e.buf = append(e.buf, '[')
 	for i := range v.Len() {
 		if i > 0 {
-			e.buf = append(e.buf, ", "...)
+			e.itemSep()
 		}
 		if err := e.value(v.Index(i), depth+1); err != nil {
 			return err
@@ -383,8 +410,9 @@ func (e *encoder) number(lit string) error {
 
 const hex = "0123456789abcdef"
 
-// string writes s quoted with Python's ensure_ascii escaping. Invalid UTF-8
-// bytes become U+FFFD, as in encoding/json.
+// string writes s quoted with Python's ensure_ascii escaping (compact: only
+// quotes, backslashes and control characters escaped). Invalid UTF-8 bytes
+// become U+FFFD, as in encoding/json.
 func (e *encoder) string(s string) {
 	e.buf = append(e.buf, '"')
 	for _, r := range s {
@@ -405,7 +433,11 @@ func (e *encoder) string(s string) {
 			e.buf = append(e.buf, `\f`...)
 		default:
 			switch {
-			case r < 0x20 || (r >= 0x7f && r < utf8.RuneSelf):
+			case r < 0x20:
+				e.escape(r)
+			case e.compact:
+				e.buf = utf8.AppendRune(e.buf, r)
+			case r >= 0x7f && r < utf8.RuneSelf:
 				e.escape(r)
 			case r < utf8.RuneSelf:
 				e.buf = append(e.buf, byte(r))

@@ -1,4 +1,4 @@
-package adapter
+package engineservice
 
 import (
 	"context"
@@ -8,24 +8,10 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/optio-temporal/optio/mirror"
+	"github.com/optio-temporal/optio/rpc/engineapi"
 )
-
-// materializeUploadParams are the params of the contract's materializeUpload:
-// optio-api has streamed an uploaded file into GridFS (the database's default
-// bucket, "fs") and names the blob and the process whose task should receive
-// it.
-type materializeUploadParams struct {
-	ProcessID string `json:"processId"`
-	BlobID    string `json:"blobId"`
-	Filename  string `json:"filename"`
-}
-
-// uploadFailure is materializeUpload's {ok: false, reason} result; reason is
-// free text, in optio-core the repr of the exception that stopped it.
-type uploadFailure struct {
-	OK     bool   `json:"ok"`
-	Reason string `json:"reason"`
-}
 
 // materializeUpload answers the contract's materializeUpload as far as this
 // engine can. optio-core reads the blob, resolves the process and hands the
@@ -35,21 +21,21 @@ type uploadFailure struct {
 // the blob and the process the same way and in the same order, but tasks
 // cannot register an upload writer here, so the answer is always ok: false,
 // with the reason optio-core gives for a process without a writer.
-func (s engineService) materializeUpload(ctx context.Context, p materializeUploadParams) (any, error) {
-	if err := checkProcessID(p.ProcessID); err != nil {
+func (s service) materializeUpload(ctx context.Context, p engineapi.MaterializeUploadParams) (any, error) {
+	if err := engineapi.CheckProcessID(p.ProcessID); err != nil {
 		return nil, err
 	}
-	return uploadFailure{Reason: s.uploadRefusal(ctx, p)}, nil
+	return engineapi.UploadResult{Reason: s.uploadRefusal(ctx, p)}, nil
 }
 
 // uploadRefusal says why the upload in p cannot be materialized, worded as
 // optio-core's exception repr for the same case.
-func (s engineService) uploadRefusal(ctx context.Context, p materializeUploadParams) string {
+func (s service) uploadRefusal(ctx context.Context, p engineapi.MaterializeUploadParams) string {
 	blobID, err := bson.ObjectIDFromHex(p.BlobID)
 	if err != nil {
 		return pyException("InvalidId", fmt.Sprintf("%s is not a valid ObjectId, it must be a 12-byte input or a 24-character hex string", pyRepr(p.BlobID)))
 	}
-	files := s.e.cfg.Mongo.GridFSBucket().GetFilesCollection()
+	files := s.e.Config().Mongo.GridFSBucket().GetFilesCollection()
 	err = files.FindOne(ctx, bson.D{{Key: "_id", Value: blobID}}).Err()
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):
@@ -57,9 +43,9 @@ func (s engineService) uploadRefusal(ctx context.Context, p materializeUploadPar
 	case err != nil:
 		return pyException("PyMongoError", err.Error())
 	}
-	doc, err := s.e.store.Resolve(ctx, p.ProcessID)
+	doc, err := s.e.Store().Resolve(ctx, p.ProcessID)
 	switch {
-	case isNotFound(err):
+	case errors.Is(err, mirror.ErrNotFound):
 		return pyException("NoUploadWriter", fmt.Sprintf("no upload writer registered for process '%s': no such process", p.ProcessID))
 	case err != nil:
 		return pyException("PyMongoError", err.Error())

@@ -37,14 +37,14 @@ func (e *encoder) reformatValue(dec *json.Decoder, depth int) error {
 			e.buf = append(e.buf, '{')
 			for i := 0; dec.More(); i++ {
 				if i > 0 {
-					e.buf = append(e.buf, ", "...)
+					e.itemSep()
 				}
 				key, err := dec.Token()
 				if err != nil {
 					return err
 				}
 				e.string(key.(string))
-				e.buf = append(e.buf, ": "...)
+				e.keySep()
 				if err := e.reformatValue(dec, depth+1); err != nil {
 					return err
 				}
@@ -54,7 +54,7 @@ func (e *encoder) reformatValue(dec *json.Decoder, depth int) error {
 			e.buf = append(e.buf, '[')
 			for i := 0; dec.More(); i++ {
 				if i > 0 {
-					e.buf = append(e.buf, ", "...)
+					e.itemSep()
 				}
 				if err := e.reformatValue(dec, depth+1); err != nil {
 					return err

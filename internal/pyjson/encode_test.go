@@ -120,3 +120,30 @@ func TestMarshalRecoversPanics(t *testing.T) {
 	_, err := Marshal([]any{panicky{}})
 	require.ErrorContains(t, err, "panic")
 }
+
+// The compact layout is Python's json.dumps(v, separators=(",", ":"),
+// ensure_ascii=False): no spaces, text outside ASCII as it is, control
+// characters still escaped, key order and number forms as Marshal's.
+func TestMarshalCompact(t *testing.T) {
+	v := Object{
+		{Key: "name", Value: "Nightly – part 2 <a&b> \u2028 \x7f"},
+		{Key: "ctl", Value: "tab\tnl\nbell\x07"},
+		{Key: "n", Value: []any{1, 2.0, 1e-05, nil, true}},
+		{Key: "m", Value: map[string]any{"b": "é", "a": Object{{Key: "z", Value: 1}, {Key: "a", Value: 2}}}},
+	}
+	got, err := MarshalCompact(v)
+	require.NoError(t, err)
+	require.Equal(t, "{\"name\":\"Nightly – part 2 <a&b> \u2028 \x7f\",\"ctl\":\"tab\\tnl\\nbell\\u0007\","+
+		`"n":[1,2.0,1e-05,null,true],"m":{"a":{"z":1,"a":2},"b":"é"}}`, string(got))
+	require.True(t, json.Valid(got))
+
+	// Reformatted, it is Marshal's output.
+	py, err := Reformat(got)
+	require.NoError(t, err)
+	want, err := Marshal(v)
+	require.NoError(t, err)
+	require.Equal(t, string(want), string(py))
+
+	_, err = MarshalCompact(math.NaN())
+	require.Error(t, err)
+}

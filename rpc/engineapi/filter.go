@@ -1,4 +1,4 @@
-package adapter
+package engineapi
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
-// wireFilter is a metadata filter as the contract's Filter schema admits it
+// Filter is a metadata filter as the contract's Filter schema admits it
 // (the generated models of optio-core validate the same shapes):
 //
 //   - {"AND": [Filter, ...]} or {"OR": [Filter, ...]}, at least one item, no
@@ -31,10 +31,10 @@ import (
 // when written without a fraction or exponent and float64 otherwise, so
 // that they compare with stored numbers as Python's would; nested objects
 // have their keys sorted.
-type wireFilter map[string]any
+type Filter map[string]any
 
 // UnmarshalJSON validates the filter; an error becomes -32602.
-func (f *wireFilter) UnmarshalJSON(b []byte) error {
+func (f *Filter) UnmarshalJSON(b []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var v any
@@ -210,17 +210,17 @@ func storable(v any) any {
 	return v
 }
 
-// launchFilter is the filter of blockLaunches and unblockLaunches: a
-// wireFilter whose keys are metadata keys, compared with a task's metadata
+// LaunchFilter is the filter of blockLaunches and unblockLaunches: a
+// Filter whose keys are metadata keys, compared with a task's metadata
 // key by key, so a key may not contain '.' (optio-core reads it as a
 // literal key that no metadata could be stored under, and the mirror cannot
 // store it).
-type launchFilter wireFilter
+type LaunchFilter Filter
 
-// UnmarshalJSON validates the filter as wireFilter does and refuses dotted
+// UnmarshalJSON validates the filter as Filter does and refuses dotted
 // keys; an error becomes -32602.
-func (f *launchFilter) UnmarshalJSON(b []byte) error {
-	var w wireFilter
+func (f *LaunchFilter) UnmarshalJSON(b []byte) error {
+	var w Filter
 	if err := w.UnmarshalJSON(b); err != nil {
 		return err
 	}
@@ -232,7 +232,7 @@ func (f *launchFilter) UnmarshalJSON(b []byte) error {
 	if err := checkLaunchKeys(raw, 0); err != nil {
 		return err
 	}
-	*f = launchFilter(w)
+	*f = LaunchFilter(w)
 	return nil
 }
 

@@ -2,8 +2,10 @@
 // defaults: ", " and ": " separators, every non-ASCII character escaped as
 // \uXXXX, floats in Python's repr form (5.0, 1e-05) and integers without a
 // fraction. The clamator server in optio-core writes its replies this way,
-// and the Go server copies it so that the two cannot be told apart on the
-// wire.
+// and the Go server (package rpc) copies it so that the two cannot be told
+// apart on the wire. The optio-engine contract (package rpc/engineapi)
+// writes its process documents with it too, in the compact layout
+// (MarshalCompact).
 //
 // Marshal follows encoding/json for everything else: struct tags (including
 // omitempty, omitzero and the string option), embedded-field promotion,

@@ -1,0 +1,9 @@
+package engineservice
+
+import (
+	"testing"
+
+	"github.com/optio-temporal/optio/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
