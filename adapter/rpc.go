@@ -60,7 +60,7 @@ func newRPCFacade(ctx context.Context, e *Engine) (*rpcFacade, error) {
 		Logger:        e.log,
 	})
 	if err == nil {
-		err = f.srv.Register(withRPCMetrics(engineService{e}.service(), e.cfg.Metrics))
+		err = f.srv.Register(withRPCMetrics(orderedEngineService(engineService{e}.service()), e.cfg.Metrics))
 	}
 	if err != nil {
 		_ = f.rdb.Close()
