@@ -10,8 +10,10 @@ import (
 // OrderAll is the ordering key (see Service.OrderKey) of a call that must
 // not overlap any other call of its service: it runs after every call the
 // server took before it has finished, and every call taken after it waits
-// until it has finished. An ordinary key that happens to equal OrderAll only
-// orders more strictly, never less.
+// until it has finished. Meanwhile the server reads no more calls of the
+// service, so that other servers of its group answer them, as when the
+// reference servers run a long call. An ordinary key that happens to equal
+// OrderAll only orders more strictly, never less.
 const OrderAll = "*"
 
 // StreamOrder is an OrderKey that keys every call OrderAll: the service's
@@ -82,6 +84,17 @@ func (q *sequencer) leave(t *turn) {
 	}
 	q.mu.Unlock()
 	close(t.done)
+}
+
+// pendingAlone returns the done channel of the newest OrderAll turn not
+// yet finished, or nil if there is none.
+func (q *sequencer) pendingAlone() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.barrier == nil {
+		return nil
+	}
+	return q.barrier.done
 }
 
 // wait blocks until t's turn has come; it reports false if ctx ended first.

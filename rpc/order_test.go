@@ -402,3 +402,33 @@ func TestOrderCrashedConsumerEntryIsReclaimed(t *testing.T) {
 	require.Eventually(t, func() bool { return pendingCount(t, rdb, stream, "work") == 0 }, 5*time.Second, 10*time.Millisecond)
 	require.Len(t, live.events(), 8)
 }
+
+// While a server runs a call alone, it reads no more calls: another server
+// of the group answers them at once instead of their waiting behind it.
+func TestOrderAllLeavesOtherCallsToOtherServers(t *testing.T) {
+	rdb := newRedis(t, sharedRedis)
+	prefix := testPrefix(t)
+	release := make(chan struct{})
+	inside := make(chan struct{})
+	busy := &keyed{gate: func(p stepParams) {
+		if p.Key == rpc.OrderAll {
+			close(inside)
+			<-release
+		}
+	}}
+	newServer(t, rdb, rpc.ServerOptions{KeyPrefix: prefix, InstanceID: "busy"}, busy.service())
+	replyTo := sendSteps(t, rdb, prefix, []stepParams{{Key: rpc.OrderAll, N: 0}})
+	<-inside
+
+	other := &keyed{}
+	newServer(t, rdb, rpc.ServerOptions{KeyPrefix: prefix, InstanceID: "other"}, other.service())
+	c := newClient(t, rdb, rpc.ClientOptions{KeyPrefix: prefix, Timeout: 10 * time.Second})
+	for i := range 5 {
+		var got int
+		require.NoError(t, c.Call(context.Background(), "work", "step", stepParams{Key: fmt.Sprintf("p%d", i), N: 10 + i}, &got))
+	}
+	require.Len(t, other.events(), 10, "the other server answered every call")
+	require.Equal(t, []string{"start 0"}, busy.events())
+	close(release)
+	require.Equal(t, []int{0}, awaitReplies(t, rdb, replyTo, 1))
+}

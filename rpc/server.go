@@ -310,6 +310,16 @@ func (s *Server) consume(svc *service) {
 	log := s.log.With("service", svc.name)
 	retry := retrier{log: log, what: "reading " + svc.stream}
 	for s.runCtx.Err() == nil {
+		// While a call runs alone, whatever this server read now would wait
+		// for it: other servers of the group take those calls meanwhile.
+		if alone := svc.turns.pendingAlone(); alone != nil {
+			select {
+			case <-alone:
+				continue
+			case <-s.runCtx.Done():
+				return
+			}
+		}
 		// Holding a free slot before reading keeps this server from taking
 		// entries off the stream that other servers could run sooner.
 		if !s.acquire(svc) {
