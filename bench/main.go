@@ -27,6 +27,10 @@
 // calls per second in a tight loop (-progress-duration long) and the Mongo
 // writes they cause.
 //
+// "-only rpc" measures the optio-engine service over Redis: launch and
+// cancel of distinct processes from 1 client, then from 16 at once; the
+// rate ratio (target at least 4x) and p50/p99 per method.
+//
 // "-only filters" adds a diagnostic: what one findAndModify and one find
 // cost on the Mongo server with the filter shapes optio's mirror uses,
 // against _id-only filters, on collections of growing size.
@@ -102,6 +106,7 @@ type config struct {
 	children   int
 	groupConc  int
 	fanout     suite.FanoutOptions
+	rpc        suite.RPCOptions
 	serve      bool
 	trace      bool
 	cpuprofile string
@@ -130,6 +135,8 @@ func parseFlags() config {
 	flag.IntVar(&c.fanout.Concurrency, "fanout-concurrency", 200, "fanout: max concurrency of the group")
 	flag.DurationVar(&c.fanout.Timeout, "fanout-timeout", 30*time.Minute, "fanout: longest a side may take before it is reported failed")
 	flag.DurationVar(&c.fanout.Stall, "fanout-stall", 5*time.Minute, "fanout: a side in which no child finishes for this long is given up and reported failed")
+	flag.IntVar(&c.rpc.Processes, "rpc-processes", 96, "rpc: processes launched and cancelled per phase")
+	flag.IntVar(&c.rpc.Clients, "rpc-clients", 16, "rpc: clients calling at once in the concurrent phase")
 	flag.BoolVar(&c.serve, "serve", false, "start the in-process servers only and serve until interrupted; run the bench in another process with the -temporal-address and -mongo-url printed")
 	flag.BoolVar(&c.trace, "trace", false, "1 and 3: print a timeline of one traced run (Temporal calls, Mongo commands, history events)")
 	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file (not with -profile-dir)")
@@ -222,6 +229,9 @@ func run() error {
 				opts.Progress = os.Stderr
 			}
 			return suite.Fanout(ctx, env, opts)
+		}},
+		{"rpc", func(int) (*suite.Result, error) {
+			return suite.RPCConcurrency(ctx, env, c.rpc)
 		}},
 		{"filters", func(int) (*suite.Result, error) {
 			return suite.FilterCost(ctx, env, nil)

@@ -33,7 +33,8 @@ func BenchmarkRoundTrip(b *testing.B) {
 }
 
 // BenchmarkRoundTripParallel keeps one call in flight from each of 16
-// clients, against one server with the default Concurrency of 1 and with 16.
+// clients, against one server with a Concurrency of 1 (the reference's one
+// call at a time) and with 16 (the default).
 func BenchmarkRoundTripParallel(b *testing.B) {
 	for _, bc := range []struct {
 		name        string

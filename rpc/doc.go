@@ -66,9 +66,19 @@
 // acknowledged, logged and copied to DeadLetterStream for an operator.
 // Housekeeping (ServerOptions.HousekeepingInterval) trims each command
 // stream of what every consumer group has acknowledged and removes
-// consumers that are gone with nothing pending. By default a server handles the entries of one service one at
-// a time, in order, as the reference does; ServerOptions.Concurrency runs
-// several at once.
+// consumers that are gone with nothing pending.
+//
+// # Order and concurrency
+//
+// A server runs up to ServerOptions.Concurrency (default 16) calls of a
+// service at once. Service.OrderKey says which calls must not overtake one
+// another: it maps a call's method and params to a key, and calls with the
+// same key run one after another in stream order, while calls with
+// different keys run side by side. optio's engine keys a launch or a cancel
+// by its process id, so calls on one process keep their order and calls on
+// different processes do not wait for each other; a call keyed OrderAll
+// (a group cancel, say) runs alone. StreamOrder, or Concurrency 1, gives
+// the reference servers' behaviour: one call at a time, in stream order.
 //
 // Stop stops reading, lets running handlers finish within
 // ServerOptions.ShutdownGrace and leaves the rest pending for other servers.

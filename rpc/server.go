@@ -24,6 +24,7 @@ const (
 	DefaultMaxDeliveries     = 5
 	DefaultHousekeeping      = time.Minute
 	DefaultDeadConsumerIdle  = time.Hour
+	DefaultConcurrency       = 16
 )
 
 // deadLetterMaxLen bounds each dead-letter stream (MAXLEN ~).
@@ -47,8 +48,9 @@ type ServerOptions struct {
 	// ClaimIdle is how long an entry must sit unacknowledged in any
 	// consumer's pending list before this server claims and reruns it.
 	// Claiming is tried every max(1s, ClaimIdle/4). It should exceed the
-	// longest handler run, or such runs are repeated. Default 60s; optio
-	// uses 10 minutes.
+	// longest handler run plus the longest wait for a turn (see
+	// Service.OrderKey), or such runs are repeated by another server.
+	// Default 60s; optio uses 10 minutes.
 	ClaimIdle time.Duration
 	// ReplyStreamMaxLen bounds each reply stream (MAXLEN ~). Default 1024.
 	ReplyStreamMaxLen int64
@@ -56,11 +58,14 @@ type ServerOptions struct {
 	// cancels their contexts and abandons them. Default 5s; a negative
 	// value abandons them at once.
 	ShutdownGrace time.Duration
-	// Concurrency is how many newly read entries of one service run at
-	// once. The default, 1, is the reference behaviour: entries of a
-	// service are handled one at a time, in stream order. Higher values
-	// give up that order. Reclaimed entries run beside these, one at a
-	// time, as in the reference.
+	// Concurrency is how many newly read entries of one service this
+	// server holds at once: running, or waiting for their turn behind an
+	// earlier call with the same key (see Service.OrderKey). The server
+	// reads no more while that many are unfinished, leaving the stream to
+	// other servers. Default DefaultConcurrency (16); 1 is the reference
+	// behaviour, one entry at a time in stream order, whatever the keys.
+	// Reclaimed entries run beside these, one at a time, as in the
+	// reference, and in their key's order.
 	Concurrency int
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
@@ -115,6 +120,8 @@ type Server struct {
 type service struct {
 	name     string
 	methods  map[string]Method
+	order    func(method string, params json.RawMessage) string
+	turns    *sequencer
 	stream   string
 	consumer string
 	slots    chan struct{}
@@ -145,7 +152,7 @@ func NewServer(rdb redis.UniversalClient, opts ServerOptions) (*Server, error) {
 		opts.ShutdownGrace = DefaultShutdownGrace
 	}
 	if opts.Concurrency <= 0 {
-		opts.Concurrency = 1
+		opts.Concurrency = DefaultConcurrency
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -192,6 +199,8 @@ func (s *Server) Register(svc Service) error {
 	s.services = append(s.services, &service{
 		name:     svc.Name,
 		methods:  methods,
+		order:    svc.OrderKey,
+		turns:    newSequencer(),
 		stream:   CommandStream(s.opts.KeyPrefix, svc.Name),
 		consumer: svc.Name + ":" + s.opts.InstanceID,
 		slots:    make(chan struct{}, s.opts.Concurrency),
@@ -240,13 +249,15 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop stops reading new calls, then waits for running handlers until
-// ShutdownGrace has passed or ctx ends, whichever is first. Handlers still
-// running then have their contexts cancelled; whatever they return is
-// neither answered nor acknowledged, so their entries stay pending and
-// another server reclaims them after ClaimIdle. Entries read but not yet
-// started are left pending too. The error reports handlers that did not
-// finish. Stopping twice does nothing.
+// Stop stops reading new calls, then waits for running handlers, and for
+// the calls taken that wait for their turn behind them (see
+// Service.OrderKey), until ShutdownGrace has passed or ctx ends, whichever
+// is first. Handlers still running then have their contexts cancelled;
+// whatever they return is neither answered nor acknowledged, so their
+// entries stay pending and another server reclaims them after ClaimIdle.
+// Calls whose turn has not come by then, and entries read but not yet
+// taken for want of a free slot, are left pending too. The error reports
+// the calls that did not finish. Stopping twice does nothing.
 func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	if s.state != stateRunning {
@@ -299,6 +310,16 @@ func (s *Server) consume(svc *service) {
 	log := s.log.With("service", svc.name)
 	retry := retrier{log: log, what: "reading " + svc.stream}
 	for s.runCtx.Err() == nil {
+		// While a call runs alone, whatever this server read now would wait
+		// for it: other servers of the group take those calls meanwhile.
+		if alone := svc.turns.pendingAlone(); alone != nil {
+			select {
+			case <-alone:
+				continue
+			case <-s.runCtx.Done():
+				return
+			}
+		}
 		// Holding a free slot before reading keeps this server from taking
 		// entries off the stream that other servers could run sooner.
 		if !s.acquire(svc) {
@@ -458,9 +479,13 @@ func (s *Server) reclaimOnce(svc *service, log *slog.Logger, retry *retrier) boo
 	return true
 }
 
-// startEntry handles one entry on a goroutine of its own; after runs when
-// it is done.
+// startEntry handles one entry on a goroutine of its own, once its turn
+// has come (see Service.OrderKey); after runs when it is done. Entries must
+// be started in the order they were taken, which orders their turns.
 func (s *Server) startEntry(svc *service, m redis.XMessage, after func()) <-chan struct{} {
+	log := s.log.With("service", svc.name, "entry", m.ID)
+	env, err := parseEntry(m)
+	t := svc.turns.enter(svc.orderKey(env, log))
 	done := make(chan struct{})
 	s.handlers.Add(1)
 	s.running.Add(1)
@@ -472,30 +497,45 @@ func (s *Server) startEntry(svc *service, m redis.XMessage, after func()) <-chan
 		if after != nil {
 			defer after()
 		}
-		s.handleEntry(svc, m)
+		defer svc.turns.leave(t)
+		if !t.wait(s.hardCtx) {
+			// Abandoned by Stop before its turn: left pending.
+			return
+		}
+		s.handleEntry(svc, m, env, err, log)
 	}()
 	return done
 }
 
-// handleEntry answers one entry and acknowledges it; see the reference's
-// handleEntry. The ack comes after the reply; if the reply cannot be
-// written the entry stays pending and is retried through XAUTOCLAIM.
-func (s *Server) handleEntry(svc *service, m redis.XMessage) {
-	ctx := s.hardCtx
-	log := s.log.With("service", svc.name, "entry", m.ID)
+// errNoEnvelope is parseEntry's error for an entry without an envelope.
+var errNoEnvelope = errors.New("entry has no envelope")
+
+// parseEntry parses an entry's envelope.
+func parseEntry(m redis.XMessage) (*envelope, error) {
 	text, _ := m.Values["envelope"].(string)
 	if text == "" {
+		return nil, errNoEnvelope
+	}
+	return parseEnvelope([]byte(text))
+}
+
+// handleEntry answers one entry, whose envelope parseEntry returned (env,
+// parseErr), and acknowledges it; see the reference's handleEntry. The ack
+// comes after the reply; if the reply cannot be written the entry stays
+// pending and is retried through XAUTOCLAIM.
+func (s *Server) handleEntry(svc *service, m redis.XMessage, env *envelope, parseErr error, log *slog.Logger) {
+	ctx := s.hardCtx
+	if errors.Is(parseErr, errNoEnvelope) {
 		log.Warn("rpc: entry has no envelope; dropped")
 		s.ack(ctx, svc, m.ID, log)
 		return
 	}
-	replyTo, _ := m.Values["reply-to"].(string)
-	env, err := parseEnvelope([]byte(text))
-	if err != nil {
-		log.Warn("rpc: poison envelope; dropped", "error", err)
+	if parseErr != nil {
+		log.Warn("rpc: poison envelope; dropped", "error", parseErr)
 		s.ack(ctx, svc, m.ID, log)
 		return
 	}
+	replyTo, _ := m.Values["reply-to"].(string)
 	var runKey string
 	if env.kind == kindRequest {
 		runKey = s.requestKey(svc, env.idKey())

@@ -167,8 +167,9 @@ func TestReplyStreamBound(t *testing.T) {
 	require.Less(t, n, int64(1024+200), "MAXLEN ~ 1024 trims in whole nodes of 100 entries")
 }
 
-// With the default Concurrency of 1, entries of a service run one at a
-// time in stream order; a higher Concurrency runs them side by side.
+// With a Concurrency of 1, entries of a service run one at a time in
+// stream order; a higher Concurrency runs those of a service without an
+// OrderKey side by side.
 func TestConcurrency(t *testing.T) {
 	for _, tt := range []struct {
 		concurrency int

@@ -50,6 +50,22 @@ type Service struct {
 	Name string
 	// Methods are the service's methods; names must be unique.
 	Methods []Method
+	// OrderKey, when set, orders the service's calls on each server. It
+	// gets the method and params of every call of one of the service's
+	// methods, before its handler runs, and returns the call's key. Calls
+	// with the same key run one after another, in the order the server took
+	// them from the stream, so neither overtakes the other; a call keyed
+	// OrderAll runs alone (see OrderAll); calls with different keys, or the
+	// empty key, run side by side, up to ServerOptions.Concurrency at once.
+	// It must be quick and must not block; a panic keys the call OrderAll.
+	// Nil keys every call "": the calls run in any order. StreamOrder gives
+	// the reference servers' order, one call at a time.
+	//
+	// The order holds among the calls one server takes. Calls that several
+	// servers share out run in no particular order between them, and an
+	// entry that is redelivered (its server died, or its reply could not be
+	// written) runs after calls that were behind it.
+	OrderKey func(method string, params json.RawMessage) string
 }
 
 func (s Service) validate() error {

@@ -16,7 +16,7 @@ import (
 // loopback: cancel of an idle process, answered not-cancellable after one
 // Mongo read. "serial" is one call at a time from one client; "16-clients"
 // keeps one call in flight from each of 16 clients against one engine,
-// which handles its calls one at a time as optio-core does. Each reports
+// which runs calls on distinct processes side by side. Each reports
 // p50 and p99 latency and calls per second.
 func BenchmarkRPCRoundTrip(b *testing.B) {
 	h := newRPCHarness(b, rpcHarnessOptions{})

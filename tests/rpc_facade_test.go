@@ -101,9 +101,8 @@ func TestRPCAppService(t *testing.T) {
 }
 
 // Two engines on one Redis and database form a worker pool: one consumer
-// group, so while one engine is busy with a long groupCancelAndWait (an
-// engine handles its optio-engine calls one at a time, as optio-core does),
-// the other answers.
+// group, so while one engine is busy with a long groupCancelAndWait (which
+// an engine runs alone, as optio-core does), the other answers.
 func TestRPCWorkerPool(t *testing.T) {
 	t.Parallel()
 	a := newRPCHarness(t, rpcHarnessOptions{})

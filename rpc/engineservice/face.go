@@ -97,8 +97,11 @@ func (f *Face) Attach(_ context.Context, e *adapter.Engine) error {
 //	face.Server().Register(rpc.Service{Name: "reports", Methods: ...})
 //	eng.Run(ctx)
 //
-// Each engine handles its optio-engine calls one at a time, in stream order,
-// as optio-core does; engines sharing a Redis, database and prefix share the
+// Each engine handles up to rpc.DefaultConcurrency optio-engine calls at
+// once: calls on one process keep their stream order, and the group calls
+// (groupCancel, groupCancelAndWait, blockLaunches, unblockLaunches, resync)
+// run alone, so no call overtakes one optio-core would have run first (see
+// engineOrderKey). Engines sharing a Redis, database and prefix share the
 // consumer group and so form a worker pool. A call left unanswered by an
 // engine that died is rerun by another after 10 minutes (optio-core's claim
 // threshold, which a long groupCancelAndWait must not reach).

@@ -17,7 +17,7 @@ import (
 func Register(srv *rpc.Server, eng *adapter.Engine) error {
 	cfg := eng.Config()
 	s := service{e: eng, log: cfg.Logger.With("component", "optio-engine-service", "keyPrefix", eng.RPCKeyPrefix())}
-	return srv.Register(withMetrics(s.service(), cfg.Metrics))
+	return srv.Register(withMetrics(orderedEngineService(s.service()), cfg.Metrics))
 }
 
 // pyError names an error the way optio-core's exception would be named in

@@ -191,6 +191,11 @@ func (env *Env) freshDB(measure string) *mongo.Database {
 // NewEngine starts an optio engine on a fresh database, with its workers'
 // goroutines labelled SideLabel=optio. ReconcileInterval is -1 (off).
 func (env *Env) NewEngine(ctx context.Context, measure string) (*adapter.Engine, error) {
+	return env.newEngine(ctx, measure, nil)
+}
+
+// newEngine is NewEngine with an RPC face (nil for none).
+func (env *Env) newEngine(ctx context.Context, measure string, face adapter.RPCFace) (*adapter.Engine, error) {
 	var eng *adapter.Engine
 	var err error
 	pprof.Do(ctx, pprof.Labels(SideLabel, "optio"), func(ctx context.Context) {
@@ -199,6 +204,7 @@ func (env *Env) NewEngine(ctx context.Context, measure string) (*adapter.Engine,
 			Namespace:             env.Opts.Namespace,
 			Mongo:                 env.freshDB(measure),
 			Logger:                env.log,
+			RPC:                   face,
 			ReconcileInterval:     -1,
 			BodyHeartbeatTimeout:  env.Opts.HeartbeatTimeout,
 			ProgressFlushInterval: env.Opts.ProgressFlushInterval,
