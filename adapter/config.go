@@ -11,6 +11,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.temporal.io/sdk/client"
+
+	"github.com/optio-temporal/optio/rpc"
 )
 
 // TaskGenerator returns the task definitions the engine manages. It is called
@@ -35,8 +37,12 @@ type Config struct {
 	// "{db}/{Prefix}".
 	TaskQueue string
 	// RedisURL enables the clamator RPC server (service "optio-engine") and
-	// the liveness heartbeat when set.
+	// the liveness heartbeat when set: redis://[user:password@]host:port/db,
+	// or rediss:// for TLS (see rpc.RedisOptions).
 	RedisURL string
+	// RedisTLS verifies a rediss:// RedisURL against a CA file of its own
+	// rather than the system's roots.
+	RedisTLS rpc.RedisTLS
 	// Services reaches every body as ProcessContext.Services.
 	Services map[string]any
 	// TaskDefinitions declares the tasks. Optional: without it only ad-hoc

@@ -43,7 +43,7 @@ type rpcFacade struct {
 // newRPCFacade connects to Config.RedisURL and registers the optio-engine
 // service; nothing is consumed before start.
 func newRPCFacade(ctx context.Context, e *Engine) (*rpcFacade, error) {
-	opts, err := redis.ParseURL(e.cfg.RedisURL)
+	opts, err := rpc.RedisOptions(e.cfg.RedisURL, e.cfg.RedisTLS)
 	if err != nil {
 		return nil, fmt.Errorf("%w: RedisURL: %v", ErrInvalidConfig, err)
 	}

@@ -25,7 +25,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"time"
@@ -34,6 +33,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/optio-temporal/optio/internal/tlsprobe"
 )
 
 // DefaultDialTimeout bounds Dial when its context has no deadline.
@@ -160,21 +161,32 @@ func Dial(ctx context.Context, opts client.Options, c Config) (client.Client, er
 	}
 	kind := Classify(err)
 	if kind == ErrUnreachable {
-		if perr := probeTLS(ctx, hostPort, opts.ConnectionOptions.TLS); perr != nil {
+		if perr := explainTLS(ctx, hostPort, opts.ConnectionOptions.TLS); perr != nil {
 			kind, err = ErrTLS, &probeError{probe: perr, dial: err}
 		}
 	}
 	return nil, &DialError{HostPort: hostPort, Kind: kind, Err: err}
 }
 
-// probeError is a dial failure that probeTLS explained.
+// explainTLS looks for a TLS reason behind a dial that failed for no reason
+// gRPC could tell.
+func explainTLS(ctx context.Context, hostPort string, tc *tls.Config) error {
+	if tc != nil {
+		tc = tc.Clone()
+		tc.NextProtos = []string{"h2"}
+	}
+	err := tlsprobe.Explain(ctx, hostPort, tc)
+	if errors.Is(err, tlsprobe.ErrServerSpeaksTLS) {
+		return fmt.Errorf("%w: configure TLS", err)
+	}
+	return err
+}
+
+// probeError is a dial failure that explainTLS explained.
 type probeError struct{ probe, dial error }
 
 func (e *probeError) Error() string   { return e.probe.Error() + " (" + e.dial.Error() + ")" }
 func (e *probeError) Unwrap() []error { return []error{e.probe, e.dial} }
-
-// probeTimeout bounds the handshake Dial repeats to explain a failure.
-const probeTimeout = 2 * time.Second
 
 // Classify names the cause of an error from a Temporal call: ErrTLS,
 // ErrCredentials, or else ErrUnreachable.
@@ -182,15 +194,10 @@ func Classify(err error) error {
 	if st := grpcStatus(err); st != nil && (st.Code() == codes.Unauthenticated || st.Code() == codes.PermissionDenied) {
 		return ErrCredentials
 	}
-	if isTLSFailure(err.Error()) {
+	if tlsprobe.IsFailure(err.Error()) {
 		return ErrTLS
 	}
 	return ErrUnreachable
-}
-
-func isTLSFailure(msg string) bool {
-	return strings.Contains(msg, "tls:") || strings.Contains(msg, "x509:") ||
-		strings.Contains(msg, "authentication handshake failed")
 }
 
 // grpcStatus is the gRPC status in err's chain, as the SDK's service errors
@@ -221,51 +228,4 @@ func detail(err error) string {
 	msg = strings.TrimPrefix(msg, "connection error: desc = ")
 	msg = strings.Trim(msg, `"`)
 	return strings.TrimPrefix(msg, "transport: authentication handshake failed: ")
-}
-
-// errServerSpeaksTLS explains a plaintext client's failure.
-var errServerSpeaksTLS = errors.New("the server speaks TLS and this client does not: configure TLS")
-
-// probeTLS explains a failed dial. With tc, it shakes hands with hostPort as
-// gRPC would and waits briefly for the server's verdict on the client's
-// certificate: in TLS 1.3 the server checks it after the client considers
-// the handshake done, so gRPC sees a refused certificate only as a broken
-// connection. Without tc (a plaintext client), it checks whether the server
-// speaks TLS. It returns the TLS failure, or nil when there was none to see.
-func probeTLS(ctx context.Context, hostPort string, tc *tls.Config) error {
-	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-	defer cancel()
-	if tc == nil {
-		// Only to learn whether the server answers a ClientHello; nothing
-		// is sent over this connection.
-		conn, err := (&tls.Dialer{Config: &tls.Config{InsecureSkipVerify: true}}).DialContext(pctx, "tcp", hostPort) //nolint:gosec
-		if err != nil {
-			return nil
-		}
-		_ = conn.Close()
-		return errServerSpeaksTLS
-	}
-	tc = tc.Clone()
-	tc.NextProtos = []string{"h2"}
-	if tc.ServerName == "" {
-		host, _, err := net.SplitHostPort(hostPort)
-		if err != nil {
-			return nil
-		}
-		tc.ServerName = host
-	}
-	conn, err := (&tls.Dialer{Config: tc}).DialContext(pctx, "tcp", hostPort)
-	if err != nil {
-		if isTLSFailure(err.Error()) {
-			return err
-		}
-		return nil
-	}
-	defer conn.Close()
-	deadline, _ := pctx.Deadline()
-	_ = conn.SetReadDeadline(deadline)
-	if _, err := conn.Read(make([]byte, 1)); err != nil && isTLSFailure(err.Error()) {
-		return err
-	}
-	return nil
 }
