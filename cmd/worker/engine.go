@@ -10,6 +10,7 @@ import (
 
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/internal/demo"
+	"github.com/optio-temporal/optio/rpc"
 )
 
 // engineDeps is everything the engine gets from main, the same whether the
@@ -22,6 +23,7 @@ type engineDeps struct {
 	Mongo *mongo.Database
 	// RedisURL is never empty: dev mode always has a Redis.
 	RedisURL string
+	RedisTLS rpc.RedisTLS
 	Prefix   string
 	DB       string
 	// Launch lists the process IDs to launch once the engine is up.
@@ -43,6 +45,7 @@ func runEngine(ctx context.Context, deps engineDeps) error {
 		Mongo:           deps.Mongo,
 		Prefix:          deps.Prefix,
 		RedisURL:        deps.RedisURL,
+		RedisTLS:        deps.RedisTLS,
 		TaskDefinitions: demo.Definitions,
 		Logger:          deps.Logger,
 		Metrics:         deps.Metrics,
