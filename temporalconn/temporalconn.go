@@ -227,5 +227,6 @@ func detail(err error) string {
 	msg = strings.TrimPrefix(msg, "failed reaching server: ")
 	msg = strings.TrimPrefix(msg, "connection error: desc = ")
 	msg = strings.Trim(msg, `"`)
-	return strings.TrimPrefix(msg, "transport: authentication handshake failed: ")
+	msg = strings.TrimPrefix(msg, "transport: authentication handshake failed: ")
+	return strings.TrimPrefix(msg, "error reading server preface: ")
 }
