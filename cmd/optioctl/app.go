@@ -121,7 +121,7 @@ func (a *app) engine() (*rpc.Client, error) {
 	if a.client != nil {
 		return a.client, nil
 	}
-	opts, err := redis.ParseURL(a.g.RedisURL)
+	opts, err := rpc.RedisOptions(a.g.RedisURL, rpc.RedisTLS{CAFile: a.g.RedisTLSCA})
 	if err != nil {
 		return nil, usagef("--redis-url: %v", err)
 	}
@@ -130,8 +130,8 @@ func (a *app) engine() (*rpc.Client, error) {
 	a.rdb = redis.NewClient(opts)
 	ctx, cancel := context.WithTimeout(a.ctx, a.g.Timeout)
 	defer cancel()
-	if err := a.rdb.Ping(ctx).Err(); err != nil {
-		return nil, transportf("cannot reach Redis at %s: %v", opts.Addr, err)
+	if err := rpc.PingRedis(ctx, a.rdb); err != nil {
+		return nil, &transportError{err}
 	}
 	key := engineapi.HeartbeatKey(a.keyPrefix())
 	n, err := a.rdb.Exists(ctx, key).Result()

@@ -43,6 +43,9 @@ type globals struct {
 	JSON     bool
 	// timeoutSet is true when --timeout was given.
 	timeoutSet bool
+
+	// RedisTLSCA is the PEM CA a rediss:// Redis is verified against.
+	RedisTLSCA string
 }
 
 // cmdOptions are the flags and argument of one command; each command uses some.
@@ -114,6 +117,9 @@ func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (*in
 		DB:       envOr(getenv, "OPTIO_DB", defaultDB),
 		Prefix:   envOr(getenv, "OPTIO_PREFIX", defaultPrefix),
 		Timeout:  defaultTimeout,
+
+		// No default: the system's roots verify a rediss:// Redis.
+		RedisTLSCA: getenv("OPTIO_REDIS_TLS_CA"),
 	}}
 	top := flag.NewFlagSet("optioctl", flag.ContinueOnError)
 	top.SetOutput(io.Discard)
@@ -228,7 +234,8 @@ func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (*in
 func (g *globals) register(fs *flag.FlagSet) {
 	// The current values are the defaults, so that a second flag set keeps
 	// what the first one parsed.
-	fs.StringVar(&g.RedisURL, "redis-url", g.RedisURL, "Redis URL (env REDIS_URL)")
+	fs.StringVar(&g.RedisURL, "redis-url", g.RedisURL, "Redis URL (env REDIS_URL): redis://[user:password@]host:port/db, rediss:// for TLS")
+	fs.StringVar(&g.RedisTLSCA, "redis-tls-ca", g.RedisTLSCA, "PEM CA file that verifies a rediss:// Redis; default the system's roots (env OPTIO_REDIS_TLS_CA)")
 	fs.StringVar(&g.MongoURL, "mongo-url", g.MongoURL, "MongoDB URL (env MONGO_URL)")
 	fs.StringVar(&g.DB, "db", g.DB, "MongoDB database (env OPTIO_DB)")
 	fs.StringVar(&g.Prefix, "prefix", g.Prefix, "optio prefix (env OPTIO_PREFIX)")

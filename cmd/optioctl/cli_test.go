@@ -104,7 +104,7 @@ func TestExitCodes(t *testing.T) {
 		{"bad timeout", []string{"--timeout", "soon", "list"}, exitUsage, "invalid value"},
 		{"zero timeout", []string{"--timeout", "0s", "list"}, exitUsage, "--timeout must be positive"},
 		{"bad redis url", []string{"--redis-url", "http://x", "launch", "x"}, exitUsage, "--redis-url"},
-		{"redis down", []string{"--redis-url", "redis://127.0.0.1:1/0", "--timeout", "2s", "launch", "x"}, exitTransport, "cannot reach Redis"},
+		{"redis down", []string{"--redis-url", "redis://127.0.0.1:1/0", "--timeout", "2s", "launch", "x"}, exitTransport, "Redis at 127.0.0.1:1: the Redis server did not answer"},
 		{"no engine serving", []string{"--redis-url", redisURL, "--db", "nobody-here", "cancel", "x"}, exitTransport, "no optio engine is serving"},
 		{"mongo down", []string{"--mongo-url", "mongodb://127.0.0.1:1", "--timeout", "500ms", "get", "x"}, exitTransport, "cannot reach MongoDB"},
 	} {

@@ -11,6 +11,8 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+
+	"github.com/optio-temporal/optio/rpc"
 )
 
 // serviceCheckTimeout bounds each start-up check of a service.
@@ -33,24 +35,23 @@ func checkTemporal(ctx context.Context, tc client.Client, namespace, address str
 }
 
 // checkRedis parses url and sends PING, so that a malformed or unreachable
-// Redis stops the worker before the engine syncs tasks or polls the shared
-// task queue.
-func checkRedis(ctx context.Context, url string) error {
+// Redis, a wrong password or a failed TLS handshake stops the worker before
+// the engine syncs tasks or polls the shared task queue.
+func checkRedis(ctx context.Context, url string, tlsCfg rpc.RedisTLS) error {
 	if url == "" {
 		return nil
 	}
-	opts, err := redis.ParseURL(url)
+	opts, err := rpc.RedisOptions(url, tlsCfg)
 	if err != nil {
-		return fmt.Errorf("-redis-url is not a Redis URL (want redis://host:port/db): %w", err)
+		return fmt.Errorf("-redis-url: %w", err)
 	}
-	opts.MaxRetries = -1
 	opts.DialTimeout = serviceCheckTimeout
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
 	ctx, cancel := context.WithTimeout(ctx, serviceCheckTimeout)
 	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("cannot reach Redis at %s (-redis-url): %w", opts.Addr, err)
+	if err := rpc.PingRedis(ctx, rdb); err != nil {
+		return fmt.Errorf("-redis-url: %w", err)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/optio-temporal/optio/internal/devstack"
+	"github.com/optio-temporal/optio/temporalconn"
 )
 
 // Defaults of dev mode.
@@ -48,6 +49,10 @@ type config struct {
 	// MetricsAddr is where /metrics, /healthz and /readyz are served;
 	// empty serves none.
 	MetricsAddr string
+	// TemporalConn secures the connection to an external Temporal.
+	TemporalConn temporalconn.Config
+	// RedisTLSCA is the PEM CA a rediss:// Redis is verified against.
+	RedisTLSCA string
 }
 
 // setting is one flag and the environment variable that can set it.
@@ -75,6 +80,22 @@ var settings = []setting{
 	{"launch", "OPTIO_LAUNCH", "comma-separated process IDs to launch once the worker is up"},
 	{"log-level", "OPTIO_LOG_LEVEL", "log level: debug, info, warn or error"},
 	{"metrics-addr", "OPTIO_METRICS_ADDR", "host:port of /metrics (Prometheus), /healthz and /readyz; default " + defaultDevMetricsAddr + " in dev mode, none in production; off turns them off"},
+	// The Temporal connection's security, named as the temporal CLI names it.
+	{"tls", "TEMPORAL_TLS", "connect to Temporal over TLS, verifying it against the system's roots; implied by every -tls-* flag and -api-key"},
+	{"tls-ca-path", "TEMPORAL_TLS_SERVER_CA_CERT_PATH", "PEM file of the CA that signed the Temporal server's certificate (env also TEMPORAL_TLS_CA)"},
+	{"tls-cert-path", "TEMPORAL_TLS_CLIENT_CERT_PATH", "PEM client certificate for mutual TLS with Temporal (env also TEMPORAL_TLS_CERT)"},
+	{"tls-key-path", "TEMPORAL_TLS_CLIENT_KEY_PATH", "PEM key of -tls-cert-path (env also TEMPORAL_TLS_KEY)"},
+	{"tls-server-name", "TEMPORAL_TLS_SERVER_NAME", "name the Temporal server's certificate must carry, when not the host of -temporal-address"},
+	{"api-key", "TEMPORAL_API_KEY", "Temporal Cloud API key, sent as a bearer token over TLS (prefer the variable: flags show in ps)"},
+	{"redis-tls-ca", "OPTIO_REDIS_TLS_CA", "PEM file of the CA that signed a rediss:// Redis's certificate; default the system's roots"},
+}
+
+// envAliases are older names of some variables (the temporal CLI's before
+// its 1.4), read when the current one is unset.
+var envAliases = map[string]string{
+	"TEMPORAL_TLS_SERVER_CA_CERT_PATH": "TEMPORAL_TLS_CA",
+	"TEMPORAL_TLS_CLIENT_CERT_PATH":    "TEMPORAL_TLS_CERT",
+	"TEMPORAL_TLS_CLIENT_KEY_PATH":     "TEMPORAL_TLS_KEY",
 }
 
 // parseConfig reads flags from args and, for every flag not given, its
@@ -100,7 +121,14 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 		"launch":           &launch,
 		"log-level":        &logLevel,
 		"metrics-addr":     &cfg.MetricsAddr,
+		"tls-ca-path":      &cfg.TemporalConn.CAFile,
+		"tls-cert-path":    &cfg.TemporalConn.CertFile,
+		"tls-key-path":     &cfg.TemporalConn.KeyFile,
+		"tls-server-name":  &cfg.TemporalConn.ServerName,
+		"api-key":          &cfg.TemporalConn.APIKey,
+		"redis-tls-ca":     &cfg.RedisTLSCA,
 	}
+	bools := map[string]*bool{"tls": &cfg.TemporalConn.TLS}
 	strDefaults := map[string]string{
 		"namespace": defaultNamespace, "db": defaultDB, "prefix": defaultPrefix,
 		"data-dir": defaultDataDir, "log-level": "info",
@@ -124,6 +152,8 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 			fs.StringVar(p, s.flag, strDefaults[s.flag], usage)
 		} else if l, ok := lists[s.flag]; ok {
 			fs.Var(l, s.flag, usage)
+		} else if b, ok := bools[s.flag]; ok {
+			fs.BoolVar(b, s.flag, false, usage)
 		} else {
 			fs.IntVar(ports[s.flag], s.flag, portDefaults[s.flag], usage)
 		}
@@ -146,7 +176,18 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	for _, s := range settings {
 		v := getenv(s.env)
+		if v == "" && envAliases[s.env] != "" {
+			v = getenv(envAliases[s.env])
+		}
 		if given[s.flag] || v == "" {
+			continue
+		}
+		if b, ok := bools[s.flag]; ok {
+			on, err := strconv.ParseBool(v)
+			if err != nil {
+				return config{}, fmt.Errorf("%s=%q: want true or false", s.env, v)
+			}
+			*b = on
 			continue
 		}
 		if p, ok := str[s.flag]; ok {
@@ -186,6 +227,12 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 	var err error
 	if cfg.DevDynamicConfig, err = devDynamicConfig(dynamicConfig, cfg.TemporalAddress, given); err != nil {
 		return config{}, err
+	}
+	if cfg.TemporalAddress == "" && cfg.TemporalConn.Enabled() {
+		return config{}, errors.New("the Temporal TLS and API key settings apply only to an external Temporal server: pass -temporal-address too")
+	}
+	if cfg.RedisURL == "" && cfg.RedisTLSCA != "" {
+		return config{}, errors.New("-redis-tls-ca applies only to an external Redis: pass a rediss:// -redis-url too")
 	}
 	return cfg, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/internal/demo"
+	"github.com/optio-temporal/optio/rpc"
 	"github.com/optio-temporal/optio/rpc/engineservice"
 )
 
@@ -23,6 +24,7 @@ type engineDeps struct {
 	Mongo *mongo.Database
 	// RedisURL is never empty: dev mode always has a Redis.
 	RedisURL string
+	RedisTLS rpc.RedisTLS
 	Prefix   string
 	DB       string
 	// Launch lists the process IDs to launch once the engine is up.
@@ -44,7 +46,7 @@ func runEngine(ctx context.Context, deps engineDeps) error {
 		Namespace:       deps.Namespace,
 		Mongo:           deps.Mongo,
 		Prefix:          deps.Prefix,
-		RPC:             engineservice.Redis(deps.RedisURL),
+		RPC:             engineservice.RedisWithTLS(deps.RedisURL, deps.RedisTLS),
 		TaskDefinitions: demo.Definitions,
 		Logger:          deps.Logger,
 		Metrics:         deps.Metrics,

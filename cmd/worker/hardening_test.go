@@ -37,9 +37,16 @@ type workerProcess struct {
 
 func startWorkerProcess(t *testing.T, args ...string) *workerProcess {
 	t.Helper()
+	return startWorkerProcessEnv(t, nil, args...)
+}
+
+// startWorkerProcessEnv is startWorkerProcess with env (KEY=VALUE) added to
+// the process's environment.
+func startWorkerProcessEnv(t *testing.T, env []string, args ...string) *workerProcess {
+	t.Helper()
 	w := &workerProcess{up: make(chan struct{}), exited: make(chan struct{})}
 	w.cmd = exec.Command(os.Args[0], args...)
-	w.cmd.Env = append(os.Environ(), envRunWorker+"=1")
+	w.cmd.Env = append(append(os.Environ(), envRunWorker+"=1"), env...)
 	w.cmd.Stderr = &w.stderr
 	out, err := w.cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -150,8 +157,8 @@ func TestHardeningRedisCheckedFirst(t *testing.T) {
 	for i, tt := range []struct {
 		name, url, want string
 	}{
-		{"unreachable", "redis://127.0.0.1:1/0", "cannot reach Redis at 127.0.0.1:1"},
-		{"malformed", "http://127.0.0.1:6379", "-redis-url is not a Redis URL"},
+		{"unreachable", "redis://127.0.0.1:1/0", "-redis-url: Redis at 127.0.0.1:1: the Redis server did not answer"},
+		{"malformed", "http://127.0.0.1:6379", "-redis-url: invalid Redis settings: not a Redis URL"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			db := "hardening_redis_" + strconv.Itoa(i)

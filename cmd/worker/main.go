@@ -34,6 +34,8 @@ import (
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/internal/devstack"
 	"github.com/optio-temporal/optio/internal/telemetry"
+	"github.com/optio-temporal/optio/rpc"
+	"github.com/optio-temporal/optio/temporalconn"
 )
 
 func main() {
@@ -116,9 +118,9 @@ func run(ctx context.Context, cfg config, out io.Writer, logger *slog.Logger) (e
 	if metrics != nil {
 		copts.MetricsHandler = metrics.TemporalHandler()
 	}
-	tc, err := client.Dial(copts)
+	tc, err := temporalconn.Dial(ctx, copts, cfg.TemporalConn)
 	if err != nil {
-		return fmt.Errorf("connect to Temporal at %s: %w", temporalAddress, err)
+		return err
 	}
 	defer tc.Close()
 
@@ -144,7 +146,8 @@ func run(ctx context.Context, cfg config, out io.Writer, logger *slog.Logger) (e
 	if err := checkTemporal(ctx, tc, cfg.Namespace, temporalAddress); err != nil {
 		return err
 	}
-	if err := checkRedis(ctx, redisURL); err != nil {
+	redisTLS := rpc.RedisTLS{CAFile: cfg.RedisTLSCA}
+	if err := checkRedis(ctx, redisURL, redisTLS); err != nil {
 		return err
 	}
 
@@ -159,13 +162,14 @@ func run(ctx context.Context, cfg config, out io.Writer, logger *slog.Logger) (e
 		Namespace: cfg.Namespace,
 		Mongo:     mc.Database(cfg.DB),
 		RedisURL:  redisURL,
+		RedisTLS:  redisTLS,
 		Prefix:    cfg.Prefix,
 		DB:        cfg.DB,
 		Launch:    cfg.Launch,
 		Logger:    logger,
 	}
 	if health != nil {
-		rdb, err := newHealthRedis(redisURL)
+		rdb, err := newHealthRedis(redisURL, redisTLS)
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/optio-temporal/optio/internal/telemetry"
+	"github.com/optio-temporal/optio/rpc"
 )
 
 // defaultDevMetricsAddr is where dev mode serves metrics and health unless
@@ -56,8 +57,8 @@ func readinessChecks(tc client.Client, mc *mongo.Client, rdb *redis.Client, task
 
 // newHealthRedis is /readyz's Redis client: no retries and short timeouts,
 // so that a Redis that went away shows within a check.
-func newHealthRedis(url string) (*redis.Client, error) {
-	opts, err := redis.ParseURL(url)
+func newHealthRedis(url string, tlsCfg rpc.RedisTLS) (*redis.Client, error) {
+	opts, err := rpc.RedisOptions(url, tlsCfg)
 	if err != nil {
 		return nil, err
 	}

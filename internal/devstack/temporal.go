@@ -26,6 +26,7 @@ import (
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/optio-temporal/optio/workflows"
@@ -73,6 +74,15 @@ type TemporalConfig struct {
 	// LogLevel is the least severe server log that reaches Logger. The
 	// server is chatty; the default is slog.LevelWarn.
 	LogLevel *slog.Level
+	// TLS, when set, serves the frontend over TLS (or mutual TLS); nil
+	// serves plaintext.
+	TLS *TemporalTLS
+	// APIKey, when set, makes the frontend refuse (PermissionDenied) every
+	// call whose authorization header is not "Bearer " + APIKey, which is
+	// how Temporal Cloud reads an API key. Calls without the header pass:
+	// the server's own system workers send none. For tests of clients that
+	// send keys.
+	APIKey string
 }
 
 // Temporal is an in-process Temporal server (frontend, history, matching and
@@ -82,6 +92,7 @@ type Temporal struct {
 	hostPort  string
 	namespace string
 	logLevel  *slog.LevelVar
+	tls       *TemporalTLS
 
 	stopOnce sync.Once
 	stopErr  error
@@ -175,6 +186,9 @@ func startTemporalOnce(cfg TemporalConfig, sqlCfg *config.SQL, logger *slog.Logg
 	frontend := hostPort(cfg.Host, ports[primitives.FrontendService])
 
 	conf := serverConfig(cfg.Host, frontend, ports, httpPort, sqlCfg)
+	if cfg.TLS != nil {
+		conf.Global.TLS = cfg.TLS.rootTLS()
+	}
 	slogger := serverLogger{log: logger, level: level, fatal: &atomic.Pointer[string]{}}
 	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
 	if err != nil {
@@ -183,6 +197,9 @@ func startTemporalOnce(cfg TemporalConfig, sqlCfg *config.SQL, logger *slog.Logg
 	claimMapper, err := authorization.GetClaimMapperFromConfig(&conf.Global.Authorization, slogger)
 	if err != nil {
 		return nil, fmt.Errorf("%s: claim mapper: %w", PartTemporal, err)
+	}
+	if cfg.APIKey != "" {
+		claimMapper = apiKeyClaimMapper{want: "Bearer " + cfg.APIKey}
 	}
 	hosts := make(map[primitives.ServiceName]static.Hosts, len(ports))
 	for svc, port := range ports {
@@ -237,6 +254,7 @@ func startTemporalOnce(cfg TemporalConfig, sqlCfg *config.SQL, logger *slog.Logg
 		hostPort:  frontend,
 		namespace: DefaultNamespace,
 		logLevel:  level,
+		tls:       cfg.TLS,
 	}
 	if err := t.registerSearchAttributes(append([]string{DefaultNamespace}, cfg.Namespaces...)); err != nil {
 		_ = t.Stop()
@@ -251,7 +269,15 @@ func startTemporalOnce(cfg TemporalConfig, sqlCfg *config.SQL, logger *slog.Logg
 func (t *Temporal) registerSearchAttributes(namespaces []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := grpc.NewClient(t.hostPort, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	creds := insecure.NewCredentials()
+	if t.tls != nil {
+		tc, err := t.tls.clientConfig()
+		if err != nil {
+			return fmt.Errorf("%s: search attributes: %w", PartTemporal, err)
+		}
+		creds = credentials.NewTLS(tc)
+	}
+	conn, err := grpc.NewClient(t.hostPort, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		return fmt.Errorf("%s: search attributes: %w", PartTemporal, err)
 	}

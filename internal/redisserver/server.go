@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -54,6 +55,27 @@ type Options struct {
 	// once a restarted server has stayed up for a minute). Stop and Kill
 	// are not exits on its own: the server stays down after them.
 	Supervise bool
+	// TLS, when set, makes Port a TLS port (and the server listens on no
+	// plaintext one); URL then starts with rediss://.
+	TLS *TLS
+	// Users are ACL users created at start, each allowed every command on
+	// every key. With any, the default user is turned off, so that every
+	// connection must log in (redis://user:password@host).
+	Users []User
+}
+
+// TLS is a server certificate for Options.TLS.
+type TLS struct {
+	// CertFile and KeyFile are the server's PEM certificate and key.
+	CertFile, KeyFile string
+	// CAFile is the PEM CA redis-server is configured with; clients are not
+	// asked for certificates (tls-auth-clients no).
+	CAFile string
+}
+
+// User is an ACL user of Options.Users.
+type User struct {
+	Name, Password string
 }
 
 // Backoff of a supervised server's restarts.
@@ -72,6 +94,8 @@ type Server struct {
 	logger *slog.Logger
 
 	supervise bool
+	tls       *TLS
+	users     []User
 
 	mu   sync.Mutex
 	proc *process // nil when not running
@@ -94,7 +118,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if !Available() {
 		return nil, fmt.Errorf("redisserver: %s not found on PATH", binary)
 	}
-	s := &Server{host: opts.Host, port: opts.Port, dir: opts.Dir, logger: opts.Logger, supervise: opts.Supervise, closed: make(chan struct{})}
+	s := &Server{host: opts.Host, port: opts.Port, dir: opts.Dir, logger: opts.Logger, supervise: opts.Supervise, tls: opts.TLS, users: opts.Users, closed: make(chan struct{})}
 	if s.host == "" {
 		s.host = "127.0.0.1"
 	}
@@ -129,8 +153,12 @@ func (s *Server) Addr() string {
 	return net.JoinHostPort(s.host, strconv.Itoa(s.port))
 }
 
-// URL returns a redis:// URL for database 0.
+// URL returns a redis:// URL for database 0, rediss:// with TLS; it names
+// no user.
 func (s *Server) URL() string {
+	if s.tls != nil {
+		return "rediss://" + s.Addr() + "/0"
+	}
 	return "redis://" + s.Addr() + "/0"
 }
 
@@ -228,12 +256,26 @@ func (s *Server) start(ctx context.Context) error {
 	_ = ln.Close()
 
 	args := []string{
-		"--port", strconv.Itoa(s.port),
 		"--bind", s.host,
 		"--daemonize", "no",
 		"--logfile", "",
 		"--loglevel", "warning",
 		"--save", "",
+	}
+	if s.tls != nil {
+		args = append(args, "--port", "0", "--tls-port", strconv.Itoa(s.port),
+			"--tls-cert-file", s.tls.CertFile, "--tls-key-file", s.tls.KeyFile,
+			"--tls-ca-cert-file", s.tls.CAFile, "--tls-auth-clients", "no")
+	} else {
+		args = append(args, "--port", strconv.Itoa(s.port))
+	}
+	for _, u := range s.users {
+		// One argument per ACL rule: redis-server quotes an argument that
+		// holds spaces into a single token.
+		args = append(args, "--user", u.Name, "on", ">"+u.Password, "~*", "&*", "+@all")
+	}
+	if len(s.users) > 0 {
+		args = append(args, "--user", "default", "off")
 	}
 	if s.dir == "" {
 		args = append(args, "--appendonly", "no")
@@ -257,7 +299,7 @@ func (s *Server) start(ctx context.Context) error {
 		close(p.done)
 	}()
 
-	if err := waitReady(ctx, s.Addr(), p.done); err != nil {
+	if err := waitReady(ctx, s.Addr(), s.tls != nil, p.done); err != nil {
 		_ = p.signal(syscall.SIGKILL)
 		<-p.done
 		if tail := p.tail.String(); tail != "" {
@@ -341,7 +383,7 @@ func (p *process) copyOutput(r io.Reader, logger *slog.Logger) {
 }
 
 // waitReady polls PING until the server answers, it exits, or ctx ends.
-func waitReady(ctx context.Context, addr string, exited <-chan struct{}) error {
+func waitReady(ctx context.Context, addr string, overTLS bool, exited <-chan struct{}) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, readyTimeout)
@@ -350,7 +392,7 @@ func waitReady(ctx context.Context, addr string, exited <-chan struct{}) error {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if ping(addr) == nil {
+		if ping(addr, overTLS) == nil {
 			return nil
 		}
 		select {
@@ -363,10 +405,17 @@ func waitReady(ctx context.Context, addr string, exited <-chan struct{}) error {
 	}
 }
 
-// ping sends an inline PING and expects +PONG, so this package needs no
-// Redis client.
-func ping(addr string) error {
-	conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+// ping sends an inline PING and expects +PONG, or -NOAUTH from a server
+// whose connections must log in, so this package needs no Redis client.
+// Over TLS it does not verify the server: it only waits for it.
+func ping(addr string, overTLS bool) error {
+	var conn net.Conn
+	var err error
+	if overTLS {
+		conn, err = tls.DialWithDialer(&net.Dialer{Timeout: 200 * time.Millisecond}, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	} else {
+		conn, err = net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	}
 	if err != nil {
 		return err
 	}
@@ -379,7 +428,7 @@ func ping(addr string) error {
 	if err != nil {
 		return err
 	}
-	if strings.TrimSpace(line) != "+PONG" {
+	if line = strings.TrimSpace(line); line != "+PONG" && !strings.HasPrefix(line, "-NOAUTH") {
 		return fmt.Errorf("unexpected PING reply %q", line)
 	}
 	return nil

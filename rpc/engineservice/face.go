@@ -34,6 +34,7 @@ const (
 // A Face serves one engine.
 type Face struct {
 	url string
+	tls rpc.RedisTLS
 
 	// ready is closed once the server reads its streams.
 	ready     chan struct{}
@@ -48,10 +49,18 @@ type Face struct {
 	serving *Serving
 }
 
-// Redis returns a face that serves over the Redis at url (redis:// or
-// rediss://). A bad URL fails adapter.New with adapter.ErrInvalidConfig.
+// Redis returns a face that serves over the Redis at url:
+// redis://[user:password@]host:port/db, or rediss:// for TLS verified
+// against the system's roots. A bad URL fails adapter.New with
+// adapter.ErrInvalidConfig.
 func Redis(url string) *Face {
-	return &Face{url: url, ready: make(chan struct{})}
+	return RedisWithTLS(url, rpc.RedisTLS{})
+}
+
+// RedisWithTLS is Redis for a rediss:// url whose server certificate is
+// verified as tlsCfg says (a CA file of its own, for instance).
+func RedisWithTLS(url string, tlsCfg rpc.RedisTLS) *Face {
+	return &Face{url: url, tls: tlsCfg, ready: make(chan struct{})}
 }
 
 // Attach implements adapter.RPCFace: it connects to Redis and registers the
@@ -62,7 +71,7 @@ func (f *Face) Attach(_ context.Context, e *adapter.Engine) error {
 	if f.eng != nil {
 		return fmt.Errorf("%w: RPC face already serves an engine", adapter.ErrInvalidConfig)
 	}
-	opts, err := redis.ParseURL(f.url)
+	opts, err := rpc.RedisOptions(f.url, f.tls)
 	if err != nil {
 		return fmt.Errorf("%w: Redis URL: %v", adapter.ErrInvalidConfig, err)
 	}
