@@ -12,6 +12,9 @@
 //	optio_active_bodies                          bodies running in this worker
 //	optio_mirror_write_duration_seconds{op,outcome}  latency of the workflow's Mongo writes (histogram)
 //	optio_rpc_calls_total{method,outcome}        optio-engine RPC calls, outcome ok or error
+//	optio_launch_refusals_total{reason}          launches refused, by the contract's reason
+//	optio_progress_flushes_total{outcome}        writes of bodies' buffered progress to Mongo
+//	optio_progress_flush_duration_seconds        latency of those writes (histogram)
 //
 // The Temporal SDK's metrics (temporal_*) come through the SDK's
 // OpenTelemetry metrics handler and the OpenTelemetry Prometheus exporter.
