@@ -116,6 +116,14 @@ func run(ctx context.Context, cfg config, out io.Writer, logger *slog.Logger) (e
 	if metrics != nil {
 		copts.MetricsHandler = metrics.TemporalHandler()
 	}
+	tracing, err := startTracing(ctx, logger)
+	if err != nil {
+		return err
+	}
+	if tracing != nil {
+		defer stopTracing(tracing, logger)
+		copts.Interceptors = append(copts.Interceptors, tracing.Interceptor())
+	}
 	tc, err := client.Dial(copts)
 	if err != nil {
 		return fmt.Errorf("connect to Temporal at %s: %w", temporalAddress, err)

@@ -1,8 +1,10 @@
 // Package telemetry is cmd/worker's operational face: one HTTP listener with
 // Prometheus metrics (/metrics: the Temporal SDK's worker metrics and optio's
 // own), liveness (/healthz) and readiness (/readyz: every dependency
-// reachable). Each Telemetry has its own Prometheus registry; nothing is
-// registered globally.
+// reachable), and OpenTelemetry tracing (Tracing) configured by the standard
+// OTEL_EXPORTER_OTLP_* variables. Each Metrics has its own Prometheus
+// registry and each Tracing its own tracer provider; nothing is registered
+// globally.
 //
 // optio's metrics:
 //
