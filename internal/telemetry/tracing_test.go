@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -21,6 +22,7 @@ import (
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/internal/telemetry"
 	"github.com/optio-temporal/optio/internal/testenv"
+	"github.com/optio-temporal/optio/rpc"
 )
 
 // userWork is the span a task body starts from its context, as user code
@@ -32,11 +34,10 @@ func userWork(pc *adapter.ProcessContext) {
 	span.End()
 }
 
-// A launch made within a span, the process workflow it starts, the body
-// activity, the spans the body starts from its context and the workflows
-// and activities of its children (one sequential, two in a parallel group)
-// are one trace.
-func TestTracingOneTraceFromLaunchToChildren(t *testing.T) {
+// tracedEngine is an engine whose Temporal client traces into spans, with
+// the task "traced": a parent with one sequential child and a parallel
+// group of two, each body starting a span of its own.
+func tracedEngine(t *testing.T, redisURL string) (*adapter.Engine, *telemetry.Tracing, *tracetest.InMemoryExporter) {
 	env := testenv.New(t)
 	spans := tracetest.NewInMemoryExporter()
 	tracing, err := telemetry.NewTracing(sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans)))
@@ -69,6 +70,7 @@ func TestTracingOneTraceFromLaunchToChildren(t *testing.T) {
 	eng, err := adapter.New(ctx, adapter.Config{
 		Temporal: tc,
 		Mongo:    env.Mongo.DB,
+		RedisURL: redisURL,
 		Logger:   testenv.Logger(t),
 		TaskDefinitions: func(context.Context, map[string]any, map[string]any) ([]adapter.TaskInstance, error) {
 			return []adapter.TaskInstance{{ProcessID: "traced", Name: "Traced", Execute: parent}}, nil
@@ -76,7 +78,17 @@ func TestTracingOneTraceFromLaunchToChildren(t *testing.T) {
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = eng.Shutdown(context.Background()) })
+	return eng, tracing, spans
+}
 
+// A launch made within a span, the process workflow it starts, the body
+// activity, the spans the body starts from its context and the workflows
+// and activities of its children (one sequential, two in a parallel group)
+// are one trace.
+func TestTracingOneTraceFromLaunchToChildren(t *testing.T) {
+	eng, tracing, spans := tracedEngine(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	launchCtx, root := tracing.TracerProvider().Tracer("test").Start(ctx, "launch")
 	p, err := eng.LaunchAndWait(launchCtx, "traced")
 	root.End()
@@ -205,5 +217,53 @@ func TestTracingFromEnvExportsOverHTTP(t *testing.T) {
 		require.Equal(t, "POST /v1/traces application/x-protobuf optio", req)
 	case <-time.After(10 * time.Second):
 		t.Fatal("no spans reached the receiver")
+	}
+}
+
+// A launch over the optio-engine RPC, whose wire format carries no trace
+// context, starts a trace at the worker that holds the whole run too.
+func TestTracingRPCLaunchIsOneTrace(t *testing.T) {
+	redisURL := testenv.RedisURL(t)
+	eng, _, spans := tracedEngine(t, redisURL)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	go func() { _ = eng.Run(ctx) }()
+	select {
+	case <-eng.RPCReady():
+	case <-ctx.Done():
+		t.Fatal("the RPC server did not start")
+	}
+	opts, err := redis.ParseURL(redisURL)
+	require.NoError(t, err)
+	rdb := redis.NewClient(opts)
+	t.Cleanup(func() { _ = rdb.Close() })
+	rc, err := rpc.NewClient(rdb, rpc.ClientOptions{KeyPrefix: eng.RPCKeyPrefix(), Logger: testenv.Logger(t)})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rc.Close() })
+	require.NoError(t, rc.Call(ctx, adapter.EngineService, "launch", map[string]any{"processId": "traced", "resume": false, "sessionId": nil}, nil))
+
+	// The run's trace is the one of its StartWorkflow span, which has no
+	// parent; the four bodies' spans are in it.
+	var traceID trace.TraceID
+	require.Eventually(t, func() bool {
+		p, err := eng.GetProcess(ctx, "traced")
+		if err != nil || p.Status.State != adapter.StateDone {
+			return false
+		}
+		bodies := 0
+		for _, s := range spans.GetSpans() {
+			if s.Name == "StartWorkflow:optio.Process" && !s.Parent.IsValid() {
+				traceID = s.SpanContext.TraceID()
+			}
+		}
+		for _, s := range spans.GetSpans() {
+			if strings.HasPrefix(s.Name, "user-work ") && s.SpanContext.TraceID() == traceID {
+				bodies++
+			}
+		}
+		return bodies == 4
+	}, 30*time.Second, 50*time.Millisecond, "the RPC launch's trace lacks the bodies' spans")
+	for _, s := range spans.GetSpans() {
+		require.Equal(t, traceID, s.SpanContext.TraceID(), "span %q is in another trace", s.Name)
 	}
 }
