@@ -30,7 +30,11 @@ func (r bodyRunner) RunBody(ctx context.Context, run *activities.BodyRun) (activ
 	if err != nil {
 		return activities.BodyResult{}, fmt.Errorf("bad document id %q: %w", in.DocID, err)
 	}
-	buf := mirror.NewProgressBuffer(e.store, docID, in.RunningSince, e.cfg.ProgressFlushInterval)
+	var onFlush func(time.Duration, error)
+	if e.cfg.Metrics != nil {
+		onFlush = e.cfg.Metrics.ProgressFlush
+	}
+	buf := mirror.NewProgressBuffer(e.store, docID, in.RunningSince, e.cfg.ProgressFlushInterval, onFlush)
 	run.SetProgressSource(buf.Latest)
 	if params == nil {
 		params = map[string]any{}

@@ -455,6 +455,37 @@
 // registers its own services on it before calling Run. [Engine.Shutdown]
 // stops the face before it cancels the bodies. Any [RPCFace] will do.
 //
+// # Metrics and tracing
+//
+// [Config.Metrics] receives the engine's own measurements (runs started and
+// ended, bodies running, mirror write latency, progress flushes, launch
+// refusals by reason, RPC calls); cmd/worker turns them into Prometheus
+// metrics.
+//
+// Tracing is the Temporal SDK's OpenTelemetry interceptor
+// (go.temporal.io/sdk/contrib/opentelemetry) on the client the engine is
+// given: the engine's workers are created from that client, so they trace
+// too, and nothing else needs setting.
+//
+//	tracing, err := temporalotel.NewTracingInterceptor(temporalotel.TracerOptions{
+//		Tracer: tracerProvider.Tracer("my-service"),
+//	})
+//	c, err := client.Dial(client.Options{
+//		HostPort:     "temporal:7233",
+//		Interceptors: []interceptor.ClientInterceptor{tracing},
+//	})
+//	eng, err := adapter.New(ctx, adapter.Config{Temporal: c, ...})
+//
+// A launch then starts its workflow within the span of Launch's context,
+// and the process workflow, its body activity and its children's workflows
+// and bodies join that trace (a launch over RPC starts a trace of its own).
+// A body's [ProcessContext.Context] carries its activity's span, so task
+// code makes child spans from it:
+//
+//	span := trace.SpanFromContext(pc.Context())
+//	ctx, child := span.TracerProvider().Tracer("my-task").Start(pc.Context(), "fetch")
+//	defer child.End()
+//
 // # Differences from optio-core
 //
 //   - Every state write is a compare-and-set on the current state, so only

@@ -58,8 +58,19 @@ func (e *Engine) Launch(ctx context.Context, id string, opts ...LaunchOption) (O
 }
 
 // launch is Launch; wait says the caller waits for the run's end and wants
-// the final document in the workflow's result.
+// the final document in the workflow's result. Every launch, whichever way
+// it came (API, RPC, cron, auto-resume), passes here, so refusals are
+// counted here.
 func (e *Engine) launch(ctx context.Context, id string, wait bool, opts []LaunchOption) (Outcome, error) {
+	out, err := e.tryLaunch(ctx, id, wait, opts)
+	if err == nil && !out.OK && e.cfg.Metrics != nil {
+		e.cfg.Metrics.LaunchRefused(out.Reason)
+	}
+	return out, err
+}
+
+// tryLaunch claims the document and starts the run, or says why not.
+func (e *Engine) tryLaunch(ctx context.Context, id string, wait bool, opts []LaunchOption) (Outcome, error) {
 	var o launchOptions
 	for _, opt := range opts {
 		opt(&o)

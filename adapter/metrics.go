@@ -32,6 +32,14 @@ type Metrics interface {
 	// RPCCall is called after each call of the optio-engine RPC service,
 	// with outcome "ok" or "error".
 	RPCCall(method, outcome string)
+	// LaunchRefused is called when a launch is refused for a contract
+	// reason (ReasonNotFound, ReasonNotLaunchable, ReasonLaunchBlocked,
+	// ReasonNoResumeSupport, ReasonShuttingDown), whichever way it came:
+	// Launch, LaunchAndWait, RPC, a cron fire or an auto-resume.
+	LaunchRefused(reason Reason)
+	// ProgressFlush is called after each write of a body's buffered
+	// progress (and its log lines) to Mongo, with its latency.
+	ProgressFlush(took time.Duration, err error)
 }
 
 // metricsInterceptor reports what the engine's activities do to Metrics.

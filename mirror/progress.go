@@ -64,6 +64,8 @@ type ProgressBuffer struct {
 	id           bson.ObjectID
 	runningSince time.Time
 	interval     time.Duration
+	// onWrite, when set, hears of every write with its latency.
+	onWrite func(took time.Duration, err error)
 
 	mu        sync.Mutex
 	latest    Progress
@@ -82,13 +84,14 @@ type ProgressBuffer struct {
 }
 
 // NewProgressBuffer starts a buffer for the run of process id that began at
-// runningSince. interval <= 0 means 100 ms.
-func NewProgressBuffer(store *Store, id bson.ObjectID, runningSince time.Time, interval time.Duration) *ProgressBuffer {
+// runningSince. interval <= 0 means 100 ms. onWrite, when not nil, is called
+// after each write to Mongo with its latency and error (for metrics).
+func NewProgressBuffer(store *Store, id bson.ObjectID, runningSince time.Time, interval time.Duration, onWrite func(took time.Duration, err error)) *ProgressBuffer {
 	if interval <= 0 {
 		interval = 100 * time.Millisecond
 	}
 	b := &ProgressBuffer{
-		store: store, id: id, runningSince: runningSince, interval: interval,
+		store: store, id: id, runningSince: runningSince, interval: interval, onWrite: onWrite,
 		latest:  zeroProgress(),
 		wake:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
@@ -183,7 +186,12 @@ func (b *ProgressBuffer) flush(ctx context.Context) {
 		return
 	}
 	b.writes.Add(1)
-	if _, err := b.store.WriteProgress(ctx, b.id, b.runningSince, p, entries); err != nil {
+	start := time.Now()
+	_, err := b.store.WriteProgress(ctx, b.id, b.runningSince, p, entries)
+	if b.onWrite != nil {
+		b.onWrite(time.Since(start), err)
+	}
+	if err != nil {
 		b.mu.Lock()
 		b.lastError = err
 		b.mu.Unlock()

@@ -99,3 +99,45 @@ func TestSearchAttributesCommand(t *testing.T) {
 		workflows.SearchAttributesCommand("prod", []string{"OptioMetadata", "OptioState"}))
 	require.Equal(t, []string{"a=x", "b=2", "c=true"}, workflows.MetadataKeywords(map[string]any{"b": 2, "a": "x", "c": true}))
 }
+
+// A process whose body is slow to honour a cancel shows OptioState
+// "cancelling" in the Web UI meanwhile, then "cancelled".
+func TestSearchAttributesShowCancelling(t *testing.T) {
+	g := newGate(t)
+	defer g.open()
+	s := newSystem(t, adapter.Config{TaskDefinitions: staticTasks(
+		adapter.TaskInstance{ProcessID: "sa-slow", Name: "Slow to stop", Execute: g.stubborn},
+	)})
+	s.launch("sa-slow")
+	s.waitState("sa-slow", adapter.StateRunning)
+	g.waitStarted(t)
+	out, err := s.eng.Cancel(s.ctx(), "sa-slow")
+	require.NoError(t, err)
+	require.True(t, out.OK, "cancel: %v", out.Reason)
+	s.waitState("sa-slow", adapter.StateCancelling)
+
+	state := func() string {
+		resp, err := s.temporal().ListWorkflow(s.ctx(), &workflowservice.ListWorkflowExecutionsRequest{
+			Query: fmt.Sprintf("WorkflowId = %q", s.eng.WorkflowID("sa-slow")),
+		})
+		require.NoError(t, err)
+		if len(resp.Executions) == 0 {
+			return ""
+		}
+		var st string
+		f := resp.Executions[0].GetSearchAttributes().GetIndexedFields()[workflows.SearchAttrState]
+		if f != nil {
+			require.NoError(t, json.Unmarshal(f.GetData(), &st))
+		}
+		return st
+	}
+	eventually(t, `OptioState "cancelling"`, func() bool { return state() == "cancelling" })
+	resp, err := s.temporal().ListWorkflow(s.ctx(), &workflowservice.ListWorkflowExecutionsRequest{
+		Query: fmt.Sprintf(`OptioState = "cancelling" AND WorkflowId STARTS_WITH %q`, s.eng.WorkflowID("")),
+	})
+	require.NoError(t, err)
+	require.Len(t, resp.Executions, 1, "the Web UI's query finds it")
+	g.open()
+	s.waitState("sa-slow", adapter.StateCancelled)
+	eventually(t, `OptioState "cancelled"`, func() bool { return state() == "cancelled" })
+}

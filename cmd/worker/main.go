@@ -118,6 +118,14 @@ func run(ctx context.Context, cfg config, out io.Writer, logger *slog.Logger) (e
 	if metrics != nil {
 		copts.MetricsHandler = metrics.TemporalHandler()
 	}
+	tracing, err := startTracing(ctx, logger)
+	if err != nil {
+		return err
+	}
+	if tracing != nil {
+		defer stopTracing(tracing, logger)
+		copts.Interceptors = append(copts.Interceptors, tracing.Interceptor())
+	}
 	tc, err := temporalconn.Dial(ctx, copts, cfg.TemporalConn)
 	if err != nil {
 		return err

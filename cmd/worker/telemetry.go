@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -67,4 +68,25 @@ func newHealthRedis(url string, tlsCfg rpc.RedisTLS) (*redis.Client, error) {
 	opts.ReadTimeout = telemetry.CheckTimeout
 	opts.PoolSize = 2
 	return redis.NewClient(opts), nil
+}
+
+// startTracing turns on OpenTelemetry tracing when the standard
+// OTEL_EXPORTER_OTLP_* variables name an endpoint (telemetry.TracingFromEnv);
+// nil when they do not.
+func startTracing(ctx context.Context, logger *slog.Logger) (*telemetry.Tracing, error) {
+	tracing, err := telemetry.TracingFromEnv(ctx)
+	if err != nil || tracing == nil {
+		return nil, err
+	}
+	logger.Info("tracing on", "exporter", tracing.String())
+	return tracing, nil
+}
+
+// stopTracing sends the spans still buffered, for a few seconds at most.
+func stopTracing(tracing *telemetry.Tracing, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tracing.Shutdown(ctx); err != nil {
+		logger.Warn("tracing: spans not sent at shutdown", "error", err)
+	}
 }

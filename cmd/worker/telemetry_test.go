@@ -28,7 +28,9 @@ func TestMetricsAndReadiness(t *testing.T) {
 	t.Cleanup(func() { _ = rs.Stop() })
 
 	cfg := freePorts(t, "-redis-url", rs.URL())
-	cfg.Launch = []string{"demo-quick", "demo-failing", "demo-progress"}
+	// The second demo-progress is refused (not-launchable: the first is
+	// scheduled or running), and so is a process that does not exist.
+	cfg.Launch = []string{"demo-quick", "demo-failing", "demo-progress", "demo-progress", "no-such-process"}
 	out := &lockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -84,8 +86,14 @@ func TestMetricsAndReadiness(t *testing.T) {
 		_, scrape = get("/metrics")
 		return value(scrape, `optio_process_runs_ended_total{state="done"}`) >= 1 &&
 			value(scrape, `optio_process_runs_ended_total{state="failed"}`) >= 1 &&
-			value(scrape, `optio_active_bodies`) >= 1
+			value(scrape, `optio_active_bodies`) >= 1 &&
+			value(scrape, `optio_progress_flushes_total{outcome="ok"}`) >= 1
 	}, 30*time.Second, 100*time.Millisecond, "counters did not move")
+	require.Equal(t, 1.0, value(scrape, `optio_launch_refusals_total{reason="not-launchable"}`), scrape)
+	require.Equal(t, 1.0, value(scrape, `optio_launch_refusals_total{reason="not-found"}`), scrape)
+	require.Equal(t, value(scrape, `optio_progress_flushes_total{outcome="ok"}`)+value(scrape, `optio_progress_flushes_total{outcome="error"}`),
+		value(scrape, `optio_progress_flush_duration_seconds_count`), "every flush has its latency")
+	require.Greater(t, value(scrape, `optio_progress_flush_duration_seconds_sum`), 0.0)
 	require.GreaterOrEqual(t, value(scrape, "optio_process_runs_started_total"), 3.0)
 	require.GreaterOrEqual(t, value(scrape, `optio_process_run_duration_seconds_count{state="done"}`), 1.0)
 	require.Greater(t, value(scrape, `optio_mirror_write_duration_seconds_count{op="optio.StartRun",outcome="ok"}`), 0.0, scrape)

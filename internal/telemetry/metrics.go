@@ -27,6 +27,9 @@ type Metrics struct {
 	bodies      prometheus.Gauge
 	mirrorWrite *prometheus.HistogramVec
 	rpcCalls    *prometheus.CounterVec
+	refusals    *prometheus.CounterVec
+	flushes     *prometheus.CounterVec
+	flushWrite  prometheus.Histogram
 }
 
 var _ adapter.Metrics = (*Metrics)(nil)
@@ -64,9 +67,20 @@ func NewMetrics() (*Metrics, error) {
 		rpcCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "optio_rpc_calls_total", Help: "Calls of the optio-engine RPC service, by method and outcome (ok, error).",
 		}, []string{"method", "outcome"}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "optio_launch_refusals_total", Help: "Launches refused, by the contract's reason (not-found, not-launchable, launch-blocked, no-resume-support, shutting-down).",
+		}, []string{"reason"}),
+		flushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "optio_progress_flushes_total", Help: "Writes of bodies' buffered progress to Mongo, by outcome (ok, error).",
+		}, []string{"outcome"}),
+		flushWrite: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "optio_progress_flush_duration_seconds", Help: "Latency of the Mongo writes of bodies' buffered progress.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14), // 1 ms to 8 s
+		}),
 	}
 	for _, c := range []prometheus.Collector{
 		m.runsStarted, m.runsEnded, m.runDuration, m.bodies, m.mirrorWrite, m.rpcCalls,
+		m.refusals, m.flushes, m.flushWrite,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
 		if err := reg.Register(c); err != nil {
@@ -100,11 +114,25 @@ func (m *Metrics) BodyEnded() { m.bodies.Dec() }
 
 // MirrorWrite implements adapter.Metrics.
 func (m *Metrics) MirrorWrite(op string, took time.Duration, err error) {
-	outcome := "ok"
+	m.mirrorWrite.WithLabelValues(op, outcomeOf(err)).Observe(took.Seconds())
+}
+
+// LaunchRefused implements adapter.Metrics.
+func (m *Metrics) LaunchRefused(reason adapter.Reason) {
+	m.refusals.WithLabelValues(string(reason)).Inc()
+}
+
+// ProgressFlush implements adapter.Metrics.
+func (m *Metrics) ProgressFlush(took time.Duration, err error) {
+	m.flushes.WithLabelValues(outcomeOf(err)).Inc()
+	m.flushWrite.Observe(took.Seconds())
+}
+
+func outcomeOf(err error) string {
 	if err != nil {
-		outcome = "error"
+		return "error"
 	}
-	m.mirrorWrite.WithLabelValues(op, outcome).Observe(took.Seconds())
+	return "ok"
 }
 
 // RPCCall implements adapter.Metrics.

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+)
+
+// screenshotPath is where TestWebUIInABrowser leaves its screenshot, which
+// README.md shows.
+const screenshotPath = "../../docs/web-ui.png"
+
+// findChromium returns the path of a Chromium or Chrome binary. Without one
+// the test is skipped, unless CI=true, where it fails.
+func findChromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if path, err := exec.LookPath(name); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is not installed, and CI=true: install it (apt-get install -y chromium)")
+	}
+	t.Skip("skipping the Web UI browser test: chromium is not installed (apt-get install -y chromium); under CI=true this fails")
+	return ""
+}
+
+// The Web UI that `go run ./cmd/worker` serves, driven by a real headless
+// browser, finds processes by optio's search attributes and shows a parent
+// process's children under Relationships.
+func TestWebUIInABrowser(t *testing.T) {
+	chromium := findChromium(t)
+	began := time.Now()
+	cfg := freePorts(t)
+	// demo-marathon runs 90 s, so it is running whenever the slow first
+	// page load ends.
+	cfg.Launch = []string{"demo-marathon", "demo-parallel"}
+	out := &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, out, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("run did not return")
+		}
+	}()
+	uiURL := regexp.MustCompile(`Temporal Web UI\s+(http://127\.0\.0\.1:\d+)/namespaces/default/workflows`)
+	var base string
+	require.Eventually(t, func() bool {
+		if m := uiURL.FindStringSubmatch(out.String()); m != nil {
+			base = m[1]
+			return true
+		}
+		return false
+	}, 60*time.Second, 20*time.Millisecond, "no Web UI URL printed:\n%s", out)
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.NoSandbox, // root in a container has no user namespace for the sandbox
+		chromedp.WindowSize(1400, 900),
+	)...)
+	defer cancelAlloc()
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	defer cancelBrowser()
+	browser, cancelTimeout := context.WithTimeout(browser, 4*time.Minute)
+	defer cancelTimeout()
+
+	// waitPage reloads the page until its text satisfies ok, as an
+	// operator would while a list catches up, and returns the text.
+	waitPage := func(page, what string, ok func(text string) bool) string {
+		t.Helper()
+		var text string
+		deadline := time.Now().Add(45 * time.Second)
+		for {
+			require.NoError(t, chromedp.Do(browser, chromedp.Navigate(page)))
+			for range 20 {
+				require.NoError(t, chromedp.Do(browser, chromedp.Sleep(250*time.Millisecond)))
+				var err error
+				text, err = chromedp.Run(browser, chromedp.Evaluate[string](`document.body.innerText`))
+				require.NoError(t, err)
+				if ok(text) {
+					return text
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never showed %s; it shows:\n%s", page, what, text)
+			}
+		}
+	}
+	has := func(want ...string) func(string) bool {
+		return func(text string) bool {
+			for _, w := range want {
+				if !strings.Contains(text, w) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+
+	// The list filtered by OptioState shows the running processes, under
+	// their workflow IDs ({db}/{prefix}:{processId}): demo-marathon, and
+	// demo-parallel and its items if the first page load (slow on a
+	// loaded machine) is quick enough.
+	list := base + "/namespaces/default/workflows?query=" + url.QueryEscape(`OptioState = "running"`)
+	text := waitPage(list, "demo-marathon", has("optio_demo/optio:demo-marathon", "RUNNING"))
+	t.Logf("%s shows (%s in):\n%s", list, time.Since(began).Round(time.Millisecond), excerpt(text, "optio_demo/"))
+	shot, err := chromedp.Run(browser, chromedp.FullScreenshot(100)) // 100: PNG
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(filepath.Dir(screenshotPath), 0o755))
+	require.NoError(t, os.WriteFile(screenshotPath, shot, 0o644))
+	// run set a umask that keeps new files the owner's; this one is a doc.
+	require.NoError(t, os.Chmod(screenshotPath, 0o644))
+
+	// demo-parallel's page (the UI adds the latest run's ID to the
+	// address) lists its children workflow and the items under
+	// Relationships.
+	waitPage(base+"/namespaces/default/workflows/"+url.PathEscape("optio_demo/optio:demo-parallel"), "its tabs", has("Relationships"))
+	page, err := chromedp.Run(browser, chromedp.Location())
+	require.NoError(t, err)
+	runPage := regexp.MustCompile(`^(.*/workflows/[^/]+/[^/]+)(/[a-z-]+)?$`).FindStringSubmatch(page)
+	require.NotNil(t, runPage, page)
+	waitPage(runPage[1]+"/relationships", "the children workflow", has("optio_demo/optio:demo-parallel#children", "Expand All"))
+	clicked, err := chromedp.Run(browser, chromedp.Evaluate[bool](expandAll))
+	require.NoError(t, err)
+	require.True(t, clicked, "no Expand All control on the Relationships page")
+	deadline := time.Now().Add(20 * time.Second)
+	for !has("optio_demo/optio:demo-parallel/item-00", "optio_demo/optio:demo-parallel/item-19")(text) {
+		if time.Now().After(deadline) {
+			t.Fatalf("Relationships, expanded, never showed the items; it shows:\n%s", text)
+		}
+		require.NoError(t, chromedp.Do(browser, chromedp.Sleep(250*time.Millisecond)))
+		text, err = chromedp.Run(browser, chromedp.Evaluate[string](`document.body.innerText`))
+		require.NoError(t, err)
+	}
+	t.Logf("Relationships of demo-parallel (%s in):\n%s", time.Since(began).Round(time.Millisecond), excerpt(text, "demo-parallel"))
+
+	// Once demo-parallel is done, the filtered list no longer shows it but
+	// still shows demo-marathon.
+	waitPage(list, "demo-marathon alone", func(text string) bool {
+		return has("optio_demo/optio:demo-marathon")(text) && !strings.Contains(text, "optio_demo/optio:demo-parallel")
+	})
+	t.Logf("browser test took %s", time.Since(began).Round(time.Millisecond))
+}
+
+// expandAll clicks the innermost element that reads "Expand All" (the
+// Relationships tree's control) and reports whether there was one.
+const expandAll = `(() => {
+	const els = [...document.querySelectorAll("*")].filter(e => e.innerText && e.innerText.trim() === "Expand All");
+	if (els.length === 0) return false;
+	els[els.length - 1].click();
+	return true;
+})()`
+
+// excerpt returns the lines of s that contain sub, at most ten.
+func excerpt(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) && len(out) < 10 {
+			out = append(out, "  "+strings.TrimSpace(l))
+		}
+	}
+	return strings.Join(out, "\n")
+}
