@@ -95,8 +95,8 @@ func TestClientClose(t *testing.T) {
 	for range 3 {
 		go func() { pending <- c.Call(ctx, "arith", "slowAdd", slowAddParams{}, nil) }()
 	}
-	require.Eventually(t, func() bool { return a.handled.Load() == 2 }, 5*time.Second, 5*time.Millisecond)
-	time.Sleep(50 * time.Millisecond) // let the other calls register
+	// The server runs the three calls side by side; each blocks in its handler.
+	require.Eventually(t, func() bool { return a.handled.Load() == 4 }, 5*time.Second, 5*time.Millisecond)
 
 	start := time.Now()
 	require.NoError(t, c.Close())
