@@ -29,3 +29,24 @@ func (s *Store) ActiveHeads(ctx context.Context) ([]Process, error) {
 	}
 	return out, nil
 }
+
+// TaskRoots returns the top-level processes that are not ad-hoc (those a
+// resync may find removed from the task definitions), whose metadata
+// matches every entry of metadata, with only _id, processId, adhoc and
+// status read: a resync lists them all, and their logs are most of what
+// they weigh.
+func (s *Store) TaskRoots(ctx context.Context, metadata map[string]any) ([]Process, error) {
+	f := Query{RootsOnly: true, Metadata: metadata}.filter()
+	f = append(f, bson.E{Key: "adhoc", Value: bson.D{{Key: "$ne", Value: true}}})
+	cur, err := s.procs.Find(ctx, f, options.Find().SetProjection(bson.D{
+		{Key: "_id", Value: 1}, {Key: "processId", Value: 1}, {Key: "adhoc", Value: 1}, {Key: "status", Value: 1},
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("list task roots: %w", err)
+	}
+	out := []Process{}
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("list task roots: %w", err)
+	}
+	return out, nil
+}
