@@ -27,6 +27,13 @@
 // calls per second in a tight loop (-progress-duration long) and the Mongo
 // writes they cause.
 //
+// "-only growth" (on demand) measures how launch, cancel, get, list and
+// resync cost as the collection grows (-growth-sizes documents,
+// -growth-schedules cron tasks) and the reconciler's Temporal calls with
+// -growth-active processes running; "-only memory" the RSS of an idle
+// engine, per 1,000 running processes and its slope over a churn of
+// launches (-memory-churn). See bench/README.md.
+//
 // "-only filters" adds a diagnostic: what one findAndModify and one find
 // cost on the Mongo server with the filter shapes optio's mirror uses,
 // against _id-only filters, on collections of growing size.
@@ -102,6 +109,8 @@ type config struct {
 	children   int
 	groupConc  int
 	fanout     suite.FanoutOptions
+	growth     suite.GrowthOptions
+	memory     suite.MemoryOptions
 	serve      bool
 	trace      bool
 	cpuprofile string
@@ -130,6 +139,8 @@ func parseFlags() config {
 	flag.IntVar(&c.fanout.Concurrency, "fanout-concurrency", 200, "fanout: max concurrency of the group")
 	flag.DurationVar(&c.fanout.Timeout, "fanout-timeout", 30*time.Minute, "fanout: longest a side may take before it is reported failed")
 	flag.DurationVar(&c.fanout.Stall, "fanout-stall", 5*time.Minute, "fanout: a side in which no child finishes for this long is given up and reported failed")
+	c.growth.RegisterFlags(flag.CommandLine)
+	c.memory.RegisterFlags(flag.CommandLine)
 	flag.BoolVar(&c.serve, "serve", false, "start the in-process servers only and serve until interrupted; run the bench in another process with the -temporal-address and -mongo-url printed")
 	flag.BoolVar(&c.trace, "trace", false, "1 and 3: print a timeline of one traced run (Temporal calls, Mongo commands, history events)")
 	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file (not with -profile-dir)")
@@ -225,6 +236,20 @@ func run() error {
 		}},
 		{"filters", func(int) (*suite.Result, error) {
 			return suite.FilterCost(ctx, env, nil)
+		}},
+		{"growth", func(int) (*suite.Result, error) {
+			opts := c.growth
+			if !c.quiet {
+				opts.Progress = os.Stderr
+			}
+			return suite.Growth(ctx, env, opts)
+		}},
+		{"memory", func(int) (*suite.Result, error) {
+			opts := c.memory
+			if !c.quiet {
+				opts.Progress = os.Stderr
+			}
+			return suite.Memory(ctx, env, opts)
 		}},
 	}
 	// runs[i] holds the rows of repetition i, in measurement order.
