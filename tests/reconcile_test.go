@@ -76,8 +76,8 @@ func TestReconcilerFailsAClaimWhoseWorkflowNeverStarted(t *testing.T) {
 // TestReconcilerCostDoesNotGrowWithRunningProcesses: with processes running
 // (and not changing), a reconcile pass describes no workflow until the
 // documents have been unchanged for 6 passes, then at most 10 a pass, each
-// once, and none after that (until the recheck, 360 passes later); none of
-// them is failed.
+// document once per state it held that long, and none after that (until the
+// recheck, 360 passes later); none of them is failed.
 func TestReconcilerCostDoesNotGrowWithRunningProcesses(t *testing.T) {
 	const n = 25
 	g := newGate(t)
@@ -94,34 +94,42 @@ func TestReconcilerCostDoesNotGrowWithRunningProcesses(t *testing.T) {
 	for _, task := range tasks {
 		s.waitState(task.ProcessID, adapter.StateRunning)
 	}
-	// Wait for every document to be described, then for 10 more passes.
+	// From here on every document runs. Wait until each has been described
+	// as running (6 passes unchanged, at most 10 a pass) and 10 passes more.
+	from := len(passes.snapshot())
 	deadline := time.Now().Add(patience)
 	var seen []adapter.ReconcilePass
 	described, after := 0, -1
 	for time.Now().Before(deadline) {
 		seen = passes.snapshot()
-		described = 0
+		described, after = 0, -1
 		for i, p := range seen {
 			described += p.TemporalCalls
-			if described >= n && after < 0 {
+			if i >= from+6 && p.TemporalCalls > 0 {
+				after = -1
+			} else if i >= from+6 && after < 0 {
 				after = i
 			}
 		}
-		if after >= 0 && len(seen) > after+10 {
+		if described >= n && after >= 0 && len(seen) >= after+10 {
 			break
 		}
 		time.Sleep(reconcileTick)
 	}
-	t.Logf("%d passes, %d describes, the last in pass %d: %v", len(seen), described, after, seen)
-	require.Equal(t, n, described, "each running process described once")
+	t.Logf("%d passes (all running from pass %d), %d describes, none from pass %d: %v", len(seen), from, described, after, seen)
+	// A document is described once running; under load one may also have
+	// stayed scheduled for 6 passes and been described then.
+	require.GreaterOrEqual(t, described, n, "each running process described")
+	require.LessOrEqual(t, described, 2*n, "at most once per state held for 6 passes")
+	require.GreaterOrEqual(t, after, 0, "passes with no describe once every document was checked")
+	require.GreaterOrEqual(t, len(seen), after+10)
 	for i, p := range seen {
 		require.LessOrEqual(t, p.TemporalCalls, 10, "pass %d", i)
 		require.Zero(t, p.Failed, "pass %d", i)
 		require.Zero(t, p.Suspects, "pass %d", i)
-	}
-	for i, p := range seen[after+1:] {
-		require.Equal(t, n, p.Active, "pass %d", after+1+i)
-		require.Zero(t, p.TemporalCalls, "pass %d: no describes once every document was checked", after+1+i)
+		if i >= from {
+			require.Equal(t, n, p.Active, "pass %d", i)
+		}
 	}
 	for _, task := range tasks {
 		require.Equal(t, adapter.StateRunning, s.get(task.ProcessID).Status.State)
