@@ -407,8 +407,12 @@
 //     [Engine.LaunchAndWait] writes the failure itself when its run ends that
 //     way, so it never returns an active state. A reconciler, every
 //     [Config.ReconcileInterval], still fails any document left active with
-//     its workflow closed (reset in the Web UI, or closed while no engine
-//     watched).
+//     its workflow closed or never started (closed while no engine watched,
+//     a claim whose engine died before the start). It describes a
+//     document's workflow only once the document has kept its state for 6
+//     intervals (30 s), then every 360 (30 min), at most 10 a pass, so its
+//     Temporal calls do not grow with the number of running processes;
+//     [ReconcileMetrics] reports its passes.
 //
 // # The Mongo mirror
 //

@@ -1,9 +1,11 @@
 package adapter
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,14 +16,102 @@ import (
 	"github.com/optio-temporal/optio/mirror"
 )
 
-// reconcileLoop periodically fails documents stuck in an active state whose
-// workflow is closed: terminated or reset from the Temporal Web UI, timed
-// out, or never started. A document must look stuck on two passes in a row
-// (same state) before it is touched, which leaves room for a launch between
-// its claim and its workflow start.
+// The reconciler is the safety net under the closed-run watcher
+// (closed_runs.go), which fails within a second the documents of runs the
+// server terminated or timed out. What the watcher cannot see is a document
+// left active with no run to close: a claim whose workflow never started
+// (the engine died in between), a run closed while no engine watched, a
+// namespace that lost its data. Such a document stops changing, so the
+// reconciler describes a document's workflow only once the document has
+// kept the same state (and run start) for staleAfter, then again every
+// recheckAfter while it stays that way (a run that failed because its
+// mirror writes did, for instance), at most reconcileBatch workflows a
+// pass: its Temporal calls grow with what changed or went stale, not with
+// how many processes are active (10,000 running processes used to cost one
+// DescribeWorkflowExecution each, every pass: 2,000 calls/s at the default
+// interval). A document is failed only when two passes in a row find its
+// workflow not running, with the same run of the document and the same
+// workflow run: a launch between the two passes (a claim restarts the log)
+// is not taken for stuck.
+//
+// The times scale with Config.ReconcileInterval (5 s by default): a
+// document is described after 30 s unchanged and every 30 minutes after;
+// a pass describes at most 10 workflows (2 calls/s) unless it finds stuck
+// documents.
+const (
+	staleAfterPasses   = 6
+	recheckAfterPasses = 360
+	// reconcileBatch is the most workflows a pass describes besides its
+	// suspects (at most the previous pass's batch). A pass that finds stuck
+	// documents doubles the next batch, up to reconcileMaxBatch, so that a
+	// mass loss (a Temporal server restarted without its data) is cleaned
+	// up in minutes.
+	reconcileBatch    = 10
+	reconcileMaxBatch = 16 * reconcileBatch
+)
+
+// newChildGrace is how long a new child's document may wait for its
+// workflow run before the reconciler counts it as stuck.
+const newChildGrace = 2 * time.Minute
+
+// ReconcileMetrics is an optional extension of [Metrics]: when
+// Config.Metrics implements it too, the reconciler reports every pass.
+type ReconcileMetrics interface {
+	ReconcilePass(ReconcilePass)
+}
+
+// ReconcilePass is what one pass of the reconciler did.
+type ReconcilePass struct {
+	// Active is the number of documents in an active state (one Mongo
+	// query read them, without their logs).
+	Active int
+	// TemporalCalls is the pass's calls to Temporal: one
+	// DescribeWorkflowExecution per workflow described.
+	TemporalCalls int
+	// Suspects is the number of documents whose workflow was found not
+	// running; the next pass fails them if it finds the same.
+	Suspects int
+	// Failed is the number of documents failed as stuck.
+	Failed int
+	// Took is the pass's duration.
+	Took time.Duration
+}
+
+// reconciler is the reconcile loop's memory between passes.
+type reconciler struct {
+	e        *Engine
+	interval time.Duration
+	watched  map[bson.ObjectID]*watch
+	suspects map[bson.ObjectID]suspect
+	batch    int
+}
+
+// watch is what the reconciler knows of one active document: the state and
+// run start it last listed, since when, and when it last described the
+// document's workflow (zero: never).
+type watch struct {
+	state        mirror.State
+	runningSince time.Time
+	since        time.Time
+	checked      time.Time
+}
+
+// suspect is what a pass saw of a document whose workflow was not running:
+// its state, in the run that began at the first log entry's time, and the
+// workflow run Temporal reported (none: ""). A later pass fails the
+// document only if it sees the same.
+type suspect struct {
+	state  mirror.State
+	run    string
+	wfRun  string
+	status enumspb.WorkflowExecutionStatus
+}
+
+// reconcileLoop runs a reconcile pass every Config.ReconcileInterval.
 func (e *Engine) reconcileLoop(ctx context.Context) {
 	defer e.bg.Done()
-	suspects := map[bson.ObjectID]suspect{}
+	r := &reconciler{e: e, interval: e.cfg.ReconcileInterval, watched: map[bson.ObjectID]*watch{}, suspects: map[bson.ObjectID]suspect{}, batch: reconcileBatch}
+	m, _ := e.cfg.Metrics.(ReconcileMetrics)
 	t := time.NewTicker(e.cfg.ReconcileInterval)
 	defer t.Stop()
 	for {
@@ -30,48 +120,35 @@ func (e *Engine) reconcileLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		next, err := e.reconcileOnce(ctx, suspects)
+		pass, err := r.pass(ctx, time.Now())
 		if err != nil && ctx.Err() == nil {
 			e.log.Warn("reconcile pass failed", "error", err)
-			continue
 		}
-		suspects = next
+		if m != nil && err == nil {
+			m.ReconcilePass(pass)
+		}
 	}
 }
 
-// newChildGrace is how long a new child's document may wait for its
-// workflow run before the reconciler counts it as stuck.
-const newChildGrace = 2 * time.Minute
-
-// suspect is what a pass saw of a document whose workflow was not running:
-// its state, in the run that began at the first log entry's time. A later
-// pass fails the document only if it sees the same, so a process launched
-// again between two passes (a new claim restarts its log) is not taken for
-// stuck.
-type suspect struct {
-	state mirror.State
-	run   string
-}
-
-func suspectOf(p *mirror.Process) suspect {
-	s := suspect{state: p.Status.State}
-	if len(p.Log) > 0 {
-		s.run = p.Log[0].Timestamp
-	}
-	return s
-}
-
-func (e *Engine) reconcileOnce(ctx context.Context, suspects map[bson.ObjectID]suspect) (map[bson.ObjectID]suspect, error) {
-	docs, err := e.store.List(ctx, mirror.Query{States: []mirror.State{mirror.Scheduled, mirror.Running, mirror.CancelRequested, mirror.Cancelling}})
+// pass lists the active documents, describes the workflows of those that
+// are due, and fails the confirmed suspects.
+func (r *reconciler) pass(ctx context.Context, now time.Time) (ReconcilePass, error) {
+	e := r.e
+	heads, err := e.store.ActiveHeads(ctx)
 	if err != nil {
-		return suspects, err
+		return ReconcilePass{}, err
 	}
+	out := ReconcilePass{Active: len(heads)}
+	due := r.observe(heads, now)
 	next := map[bson.ObjectID]suspect{}
-	for _, p := range docs {
-		status, err := e.workflowStatus(ctx, p.ProcessID)
+	for _, p := range due {
+		w := r.watched[p.ID]
+		status, wfRun, err := e.workflowStatus(ctx, p.ProcessID)
+		out.TemporalCalls++
 		if err != nil {
-			return suspects, err
+			return out, err
 		}
+		w.checked = now
 		if status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 			continue
 		}
@@ -80,30 +157,103 @@ func (e *Engine) reconcileOnce(ctx context.Context, suspects map[bson.ObjectID]s
 			// on a busy server the start can lag by seconds.
 			continue
 		}
-		if seen := suspectOf(&p); suspects[p.ID] != seen {
+		doc, err := e.store.Get(ctx, p.ID)
+		if isNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		if !doc.Status.State.Active() {
+			continue
+		}
+		seen := suspectOf(doc, wfRun, status)
+		if r.suspects[p.ID] != seen {
 			next[p.ID] = seen
 			continue
 		}
-		e.failStuck(ctx, &p, status)
+		if e.failStuck(ctx, doc, status) {
+			out.Failed++
+		}
 	}
-	return next, nil
+	r.suspects = next
+	out.Suspects = len(next)
+	if len(next) == 0 {
+		r.batch = reconcileBatch
+	} else {
+		r.batch = min(2*r.batch, reconcileMaxBatch)
+	}
+	out.Took = time.Since(now)
+	return out, nil
 }
 
-// workflowStatus returns the status of a process's latest workflow run, or
-// UNSPECIFIED when it has none.
-func (e *Engine) workflowStatus(ctx context.Context, processID string) (enumspb.WorkflowExecutionStatus, error) {
+// observe records the listed documents' states and returns those to
+// describe now: the suspects first, then up to the batch of documents
+// unchanged for staleAfter and not described for recheckAfter, those never
+// described and unchanged the longest first.
+func (r *reconciler) observe(heads []mirror.Process, now time.Time) []mirror.Process {
+	staleAfter, recheckAfter := staleAfterPasses*r.interval, recheckAfterPasses*r.interval
+	listed := make(map[bson.ObjectID]bool, len(heads))
+	var suspects, stale []mirror.Process
+	for _, p := range heads {
+		listed[p.ID] = true
+		var running time.Time
+		if p.Status.RunningSince != nil {
+			running = *p.Status.RunningSince
+		}
+		w := r.watched[p.ID]
+		if w == nil || w.state != p.Status.State || !w.runningSince.Equal(running) {
+			r.watched[p.ID] = &watch{state: p.Status.State, runningSince: running, since: now}
+			if _, ok := r.suspects[p.ID]; !ok {
+				continue
+			}
+			w = r.watched[p.ID]
+		}
+		switch {
+		case r.suspects[p.ID] != suspect{}:
+			suspects = append(suspects, p)
+		case now.Sub(w.since) >= staleAfter && (w.checked.IsZero() || now.Sub(w.checked) >= recheckAfter):
+			stale = append(stale, p)
+		}
+	}
+	for id := range r.watched {
+		if !listed[id] {
+			delete(r.watched, id)
+		}
+	}
+	slices.SortFunc(stale, func(a, b mirror.Process) int {
+		wa, wb := r.watched[a.ID], r.watched[b.ID]
+		return cmp.Or(wa.checked.Compare(wb.checked), wa.since.Compare(wb.since))
+	})
+	return append(suspects, stale[:min(len(stale), r.batch)]...)
+}
+
+func suspectOf(p *mirror.Process, wfRun string, status enumspb.WorkflowExecutionStatus) suspect {
+	s := suspect{state: p.Status.State, wfRun: wfRun, status: status}
+	if len(p.Log) > 0 {
+		s.run = p.Log[0].Timestamp
+	}
+	return s
+}
+
+// workflowStatus returns the status and run ID of a process's latest
+// workflow run, or UNSPECIFIED when it has none.
+func (e *Engine) workflowStatus(ctx context.Context, processID string) (enumspb.WorkflowExecutionStatus, string, error) {
 	desc, err := e.cfg.Temporal.DescribeWorkflowExecution(ctx, e.WorkflowID(processID), "")
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
-		return enumspb.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED, nil
+		return enumspb.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED, "", nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("describe workflow of %q: %w", processID, err)
+		return 0, "", fmt.Errorf("describe workflow of %q: %w", processID, err)
 	}
-	return desc.GetWorkflowExecutionInfo().GetStatus(), nil
+	info := desc.GetWorkflowExecutionInfo()
+	return info.GetStatus(), info.GetExecution().GetRunId(), nil
 }
 
-func (e *Engine) failStuck(ctx context.Context, p *mirror.Process, status enumspb.WorkflowExecutionStatus) {
+// failStuck fails a document whose workflow is not running, and reports
+// whether it did.
+func (e *Engine) failStuck(ctx context.Context, p *mirror.Process, status enumspb.WorkflowExecutionStatus) bool {
 	how := "has no workflow run"
 	if status != enumspb.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED {
 		how = "workflow was " + strings.ToLower(strings.TrimPrefix(status.String(), "WORKFLOW_EXECUTION_STATUS_")) + " on the Temporal side"
@@ -116,7 +266,8 @@ func (e *Engine) failStuck(ctx context.Context, p *mirror.Process, status enumsp
 		if !errors.Is(err, mirror.ErrConflict) {
 			e.log.Warn("reconcile write failed", "process", p.ProcessID, "error", err)
 		}
-		return
+		return false
 	}
 	e.log.Warn("reconciled stuck process", "process", p.ProcessID, "state", p.Status.State, "why", how)
+	return true
 }

@@ -52,12 +52,21 @@ func (e *Engine) syncSchedules(ctx context.Context, tasks []TaskInstance, filter
 	if err != nil {
 		return err
 	}
+	listed := make(map[string]bool, len(existing))
+	for id := range existing {
+		listed[id] = true
+	}
 	for id, t := range e.knownSchedules {
 		if _, ok := existing[id]; !ok {
 			existing[id] = t.ProcessID
 		}
 	}
 	for id, t := range want {
+		if known, ok := e.knownSchedules[id]; ok && listed[id] && sameSchedule(known, t) {
+			// This engine wrote it as it stands, and the server still
+			// lists it: three calls saved per cron task and resync.
+			continue
+		}
 		if err := e.upsertSchedule(ctx, sc, id, t); err != nil {
 			return err
 		}
@@ -80,6 +89,12 @@ func (e *Engine) syncSchedules(ctx context.Context, tasks []TaskInstance, filter
 		e.log.Info("removed schedule", "schedule", id)
 	}
 	return nil
+}
+
+// sameSchedule reports whether two definitions of a task make the same
+// Schedule (spec and action).
+func sameSchedule(a, b TaskInstance) bool {
+	return a.Schedule == b.Schedule && a.Name == b.Name && a.ProcessID == b.ProcessID
 }
 
 // scheduleInScope decides whether a filtered resync owns a schedule: its

@@ -160,11 +160,7 @@ func (e *Engine) applyDefinitions(ctx context.Context, tasks []TaskInstance, fil
 	}
 	e.reg.replace(tasks, inScope)
 
-	q := mirror.Query{RootsOnly: true}
-	if len(filter) > 0 {
-		q.Metadata = filter
-	}
-	roots, err := e.store.List(ctx, q)
+	roots, err := e.store.TaskRoots(ctx, filter)
 	if err != nil {
 		return synced, err
 	}

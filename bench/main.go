@@ -31,6 +31,13 @@
 // cancel of distinct processes from 1 client, then from 16 at once; the
 // rate ratio (target at least 4x) and p50/p99 per method.
 //
+// "-only growth" (on demand) measures how launch, cancel, get, list and
+// resync cost as the collection grows (-growth-sizes documents,
+// -growth-schedules cron tasks) and the reconciler's Temporal calls with
+// -growth-active processes running; "-only memory" the RSS of an idle
+// engine, per 1,000 running processes and its slope over a churn of
+// launches (-memory-churn). See bench/README.md.
+//
 // "-only filters" adds a diagnostic: what one findAndModify and one find
 // cost on the Mongo server with the filter shapes optio's mirror uses,
 // against _id-only filters, on collections of growing size.
@@ -107,6 +114,8 @@ type config struct {
 	groupConc  int
 	fanout     suite.FanoutOptions
 	rpc        suite.RPCOptions
+	growth     suite.GrowthOptions
+	memory     suite.MemoryOptions
 	serve      bool
 	trace      bool
 	cpuprofile string
@@ -137,6 +146,8 @@ func parseFlags() config {
 	flag.DurationVar(&c.fanout.Stall, "fanout-stall", 5*time.Minute, "fanout: a side in which no child finishes for this long is given up and reported failed")
 	flag.IntVar(&c.rpc.Processes, "rpc-processes", 96, "rpc: processes launched and cancelled per phase")
 	flag.IntVar(&c.rpc.Clients, "rpc-clients", 16, "rpc: clients calling at once in the concurrent phase")
+	c.growth.RegisterFlags(flag.CommandLine)
+	c.memory.RegisterFlags(flag.CommandLine)
 	flag.BoolVar(&c.serve, "serve", false, "start the in-process servers only and serve until interrupted; run the bench in another process with the -temporal-address and -mongo-url printed")
 	flag.BoolVar(&c.trace, "trace", false, "1 and 3: print a timeline of one traced run (Temporal calls, Mongo commands, history events)")
 	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file (not with -profile-dir)")
@@ -235,6 +246,20 @@ func run() error {
 		}},
 		{"filters", func(int) (*suite.Result, error) {
 			return suite.FilterCost(ctx, env, nil)
+		}},
+		{"growth", func(int) (*suite.Result, error) {
+			opts := c.growth
+			if !c.quiet {
+				opts.Progress = os.Stderr
+			}
+			return suite.Growth(ctx, env, opts)
+		}},
+		{"memory", func(int) (*suite.Result, error) {
+			opts := c.memory
+			if !c.quiet {
+				opts.Progress = os.Stderr
+			}
+			return suite.Memory(ctx, env, opts)
 		}},
 	}
 	// runs[i] holds the rows of repetition i, in measurement order.

@@ -86,7 +86,8 @@ func NewStore(db *mongo.Database, prefix string) *Store {
 func (s *Store) Processes() *mongo.Collection { return s.procs }
 
 // EnsureIndexes creates the unique index on processId and the indexes that
-// queries and tree walks use (parentId, rootId, status.state). It is
+// queries and tree walks use (parentId, rootId, status.state, and on
+// MongoDB a wildcard index over metadata). It is
 // idempotent. It also checks whether the server's updates are atomic (see
 // docLocks).
 func (s *Store) EnsureIndexes(ctx context.Context) error {
@@ -109,6 +110,17 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		{"parentId", false, "parentId"},
 		{"rootId", false, "rootId"},
 		{"status_state", false, "status.state"},
+	}
+	if s.locks == nil {
+		// ListProcesses and filtered resyncs match metadata.<key> for any
+		// key; without this wildcard index MongoDB (4.2+) reads every
+		// document for them. FerretDB v1 has no wildcard indexes (and uses
+		// none but _id).
+		want = append(want, struct {
+			name   string
+			unique bool
+			key    string
+		}{"metadata_wildcard", false, "metadata.$**"})
 	}
 	// Only the missing ones: FerretDB v1 drops the connection when
 	// createIndexes names indexes that already exist (a second engine, or a

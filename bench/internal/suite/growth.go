@@ -1,0 +1,515 @@
+package suite
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/optio-temporal/optio/adapter"
+	"github.com/optio-temporal/optio/mirror"
+)
+
+// GrowthOptions shapes Growth.
+type GrowthOptions struct {
+	// Sizes are the numbers of process documents in the collection, in
+	// increasing order. Default 1,000, 10,000 and 100,000.
+	Sizes Ints
+	// Schedules are the numbers of cron tasks (Temporal Schedules), one per
+	// size. Default 10, 100 and 1,000.
+	Schedules Ints
+	// N is the number of samples per operation and size. Default 30.
+	N int
+	// ResyncN is the number of resyncs per size. Default 5.
+	ResyncN int
+	// Active are the numbers of running processes the reconciler is
+	// watched with. Default 10 and 1,000.
+	Active Ints
+	// ReconcileInterval is the engine's Config.ReconcileInterval while the
+	// reconciler is watched. Default 1 s.
+	ReconcileInterval time.Duration
+	// ReconcilePasses is how many intervals the reconciler is watched for,
+	// once every process runs. Default 30.
+	ReconcilePasses int
+	// Progress receives a line per step, when set.
+	Progress io.Writer
+}
+
+// RegisterFlags adds the -growth-* flags to fs.
+func (o *GrowthOptions) RegisterFlags(fs *flag.FlagSet) {
+	o.Sizes, o.Schedules, o.Active = Ints{1000, 10000, 100000}, Ints{10, 100, 1000}, Ints{10, 1000}
+	fs.Var(&o.Sizes, "growth-sizes", "growth: process documents in the collection, comma-separated, increasing")
+	fs.Var(&o.Schedules, "growth-schedules", "growth: cron tasks (Temporal Schedules) at each size, comma-separated")
+	fs.IntVar(&o.N, "growth-n", 30, "growth: samples per operation and size")
+	fs.IntVar(&o.ResyncN, "growth-resync-n", 5, "growth: resyncs per size")
+	fs.Var(&o.Active, "growth-active", "growth: running processes the reconciler is watched with, comma-separated (empty: skip)")
+	fs.DurationVar(&o.ReconcileInterval, "growth-reconcile-interval", time.Second, "growth: the engine's ReconcileInterval while the reconciler is watched")
+	fs.IntVar(&o.ReconcilePasses, "growth-reconcile-passes", 30, "growth: intervals the reconciler is watched for")
+}
+
+// Ints is a comma-separated list of integers, as a flag.
+type Ints []int
+
+func (v *Ints) String() string {
+	s := make([]string, len(*v))
+	for i, n := range *v {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+// Set parses a comma-separated list; "" is the empty list.
+func (v *Ints) Set(s string) error {
+	*v = nil
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%q is not a non-negative integer", f)
+		}
+		*v = append(*v, n)
+	}
+	return nil
+}
+
+// GrowthTarget bounds launch, cancel and get: their p50 at the largest size
+// at most this many times that at the smallest.
+const GrowthTarget = 1.2
+
+// seedShelves is how many metadata values the seeded documents spread over;
+// probeShelf marks the few that the list probes find.
+const (
+	seedShelves = 100
+	probeShelf  = "probe"
+	probeCount  = 10
+)
+
+// Growth measures how the engine's everyday operations cost as the data
+// grows: one engine, one database, grown step by step to each size of
+// process documents (inserted directly, in end states: see seedDocuments)
+// and of cron tasks (through the task generator, synced by a resync), and at
+// each step the p50 of launch-to-done, cancel (Engine.Cancel to the body's
+// context done), get (by _id and by processId, of a random seeded
+// document), list by state and by metadata (each matching the same 11 and
+// 10 documents at every size) and resync. Then, with the reconciler on, the
+// DescribeWorkflowExecution calls per reconcile interval with Active
+// processes running.
+func Growth(ctx context.Context, env *Env, opts GrowthOptions) (*Result, error) {
+	if len(opts.Sizes) != len(opts.Schedules) {
+		return nil, fmt.Errorf("growth: %d sizes but %d schedule counts", len(opts.Sizes), len(opts.Schedules))
+	}
+	if opts.N <= 0 {
+		opts.N = 30
+	}
+	if opts.ResyncN <= 0 {
+		opts.ResyncN = 5
+	}
+	g := &growth{env: env, opts: opts, started: make(chan struct{}, 1), cancelled: make(chan time.Time, 1)}
+	res := &Result{Name: "growth"}
+	var b strings.Builder
+	if len(opts.Sizes) > 0 {
+		if err := g.sizes(ctx, res, &b); err != nil {
+			return nil, err
+		}
+	}
+	for i, a := range opts.Active {
+		if err := g.reconciler(ctx, a, i == 0, res, &b); err != nil {
+			return nil, err
+		}
+	}
+	res.Details = b.String()
+	return res, nil
+}
+
+type growth struct {
+	env       *Env
+	opts      GrowthOptions
+	mu        sync.Mutex
+	crons     int
+	started   chan struct{}
+	cancelled chan time.Time
+	seeded    []bson.ObjectID
+	seededIDs []string
+}
+
+func (g *growth) progress(format string, args ...any) {
+	if g.opts.Progress != nil {
+		fmt.Fprintf(g.opts.Progress, "growth: "+format+"\n", args...)
+	}
+}
+
+// tasks is the generator: the two probes and the current number of cron
+// tasks, which fire once a year.
+func (g *growth) tasks(context.Context, map[string]any, map[string]any) ([]adapter.TaskInstance, error) {
+	g.mu.Lock()
+	n := g.crons
+	g.mu.Unlock()
+	out := []adapter.TaskInstance{
+		{ProcessID: "probe/done", Name: "Probe", Execute: func(*adapter.ProcessContext) error { return nil }},
+		{ProcessID: "probe/cancel", Name: "Probe cancel", Execute: func(pc *adapter.ProcessContext) error {
+			// A body re-run (its worker seemed lost under load) must not
+			// block on a signal nobody reads.
+			select {
+			case g.started <- struct{}{}:
+			default:
+			}
+			<-pc.Context().Done()
+			select {
+			case g.cancelled <- time.Now():
+			default:
+			}
+			return nil
+		}},
+	}
+	for i := range n {
+		out = append(out, adapter.TaskInstance{
+			ProcessID: fmt.Sprintf("cron/%04d", i), Name: "Cron", Schedule: "0 0 1 1 *",
+			Metadata: map[string]any{"shelf": "cron"}, Execute: func(*adapter.ProcessContext) error { return nil },
+		})
+	}
+	return out, nil
+}
+
+func (g *growth) newEngine(ctx context.Context, measure string, cfg adapter.Config) (*adapter.Engine, error) {
+	var eng *adapter.Engine
+	var err error
+	pprof.Do(ctx, pprof.Labels(SideLabel, "optio"), func(ctx context.Context) {
+		cfg.Temporal, cfg.Namespace, cfg.Mongo, cfg.Logger = g.env.Temporal, g.env.Opts.Namespace, g.env.freshDB(measure), g.env.log
+		cfg.BodyHeartbeatTimeout, cfg.ProgressFlushInterval = g.env.Opts.HeartbeatTimeout, g.env.Opts.ProgressFlushInterval
+		eng, err = adapter.New(ctx, cfg)
+	})
+	return eng, err
+}
+
+type growthRow struct {
+	metric string
+	target bool
+	at     []float64
+}
+
+func (g *growth) sizes(ctx context.Context, res *Result, b *strings.Builder) error {
+	eng, err := g.newEngine(ctx, "growth", adapter.Config{TaskDefinitions: g.tasks, ReconcileInterval: -1})
+	if err != nil {
+		return err
+	}
+	defer StopEngine(eng)
+	rows := []*growthRow{
+		{metric: "launch-to-done p50 ms", target: true},
+		{metric: "cancel -> body done p50 ms", target: true},
+		{metric: "get by _id p50 ms", target: true},
+		{metric: "get by processId p50 ms", target: true},
+		{metric: "list by state p50 ms", target: false},
+		{metric: "list by metadata p50 ms", target: false},
+		{metric: "resync p50 ms", target: false},
+	}
+	for step, size := range g.opts.Sizes {
+		t0 := time.Now()
+		if err := g.seedDocuments(ctx, eng, size); err != nil {
+			return err
+		}
+		g.mu.Lock()
+		g.crons = g.opts.Schedules[step]
+		g.mu.Unlock()
+		if _, err := eng.Resync(ctx, false, nil); err != nil {
+			return fmt.Errorf("sync %d cron tasks: %w", g.opts.Schedules[step], err)
+		}
+		n, err := eng.Store().Processes().EstimatedDocumentCount(ctx)
+		if err != nil {
+			return err
+		}
+		g.progress("%d documents, %d cron tasks, set up in %.1f s", n, g.opts.Schedules[step], time.Since(t0).Seconds())
+		fmt.Fprintf(b, "  growth step %d: %d process documents (%d seeded), %d cron tasks\n", step+1, n, len(g.seeded), g.opts.Schedules[step])
+		samples, err := g.measure(ctx, eng, b)
+		if err != nil {
+			return err
+		}
+		for i, s := range samples {
+			rows[i].at = append(rows[i].at, ms(s.Percentile(50)))
+		}
+	}
+	for _, r := range rows {
+		for step, v := range r.at {
+			row := Row{
+				Measure: "G growth", Metric: fmt.Sprintf("%s @ %d docs / %d cron", r.metric, g.opts.Sizes[step], g.opts.Schedules[step]),
+				Ours: v, Bare: r.at[0],
+			}
+			if r.target && step > 0 {
+				row.Target, row.Verdict = fmt.Sprintf("<= %.1fx smallest", GrowthTarget), verdict(v <= GrowthTarget*r.at[0])
+			}
+			res.Rows = append(res.Rows, row)
+		}
+	}
+	return nil
+}
+
+// measure takes the samples of one step, in the rows' order.
+func (g *growth) measure(ctx context.Context, eng *adapter.Engine, b *strings.Builder) ([]Samples, error) {
+	out := make([]Samples, 7)
+	timed := func(into int, f func() error) error {
+		t0 := time.Now()
+		err := f()
+		out[into] = append(out[into], time.Since(t0))
+		return err
+	}
+	counted := func(label string, ops int, f func() error) error {
+		m := newMeter(g.env)
+		m.start()
+		err := f()
+		m.stop(ops)
+		u := m.usage()
+		g.progress("  %s: %d in %.1f s", label, ops, m.wall.Seconds())
+		fmt.Fprintf(b, "    %s: %.1f Mongo commands, %.1f Temporal calls per op\n", label, perOp(u.Mongo.Total(), ops), perOp(u.Temporal.Total(), ops))
+		if label == "resync" {
+			b.WriteString(u.Mongo.Format(ops))
+			b.WriteString(u.Temporal.Format(ops))
+		}
+		return err
+	}
+	err := counted("launch-to-done", g.opts.N, func() error {
+		for range g.opts.N {
+			if err := timed(0, func() error {
+				p, err := eng.LaunchAndWait(ctx, "probe/done")
+				if err == nil && p.Status.State != adapter.StateDone {
+					err = fmt.Errorf("probe ended %s", describe(p))
+				}
+				return err
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = counted("cancel", g.opts.N, func() error {
+		for range g.opts.N {
+			if err := g.cancelOnce(ctx, eng, &out[1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	for i := range g.opts.N {
+		k := rand.IntN(len(g.seeded))
+		if err := timed(2, func() error { _, err := eng.GetProcess(ctx, g.seeded[k].Hex()); return err }); err != nil {
+			return nil, err
+		}
+		k = rand.IntN(len(g.seeded))
+		if err := timed(3, func() error { _, err := eng.GetProcess(ctx, g.seededIDs[k]); return err }); err != nil {
+			return nil, err
+		}
+		check := func(want int, f func() ([]adapter.Process, error)) func() error {
+			return func() error {
+				ps, err := f()
+				if err == nil && len(ps) != want && i == 0 {
+					err = fmt.Errorf("list found %d documents, want %d", len(ps), want)
+				}
+				return err
+			}
+		}
+		if err := timed(4, check(probeCount+1, func() ([]adapter.Process, error) {
+			return eng.ListProcesses(ctx, adapter.ListOptions{State: adapter.StateCancelled})
+		})); err != nil {
+			return nil, err
+		}
+		if err := timed(5, check(probeCount, func() ([]adapter.Process, error) {
+			return eng.ListProcesses(ctx, adapter.ListOptions{Metadata: map[string]any{"shelf": probeShelf}})
+		})); err != nil {
+			return nil, err
+		}
+	}
+	g.progress("  gets and lists: %d rounds in %.1f s", g.opts.N, time.Since(t0).Seconds())
+	err = counted("resync", g.opts.ResyncN, func() error {
+		for range g.opts.ResyncN {
+			if err := timed(6, func() error { _, err := eng.Resync(ctx, false, nil); return err }); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// cancelOnce launches the cancel probe, waits for its body, cancels it and
+// records the time from the cancel call to the body's context ending.
+func (g *growth) cancelOnce(ctx context.Context, eng *adapter.Engine, into *Samples) error {
+	done := make(chan error, 1)
+	go func() {
+		p, err := eng.LaunchAndWait(ctx, "probe/cancel")
+		if err == nil && p.Status.State != adapter.StateCancelled {
+			err = fmt.Errorf("cancel probe ended %s", describe(p))
+		}
+		done <- err
+	}()
+	select {
+	case <-g.started:
+	case err := <-done:
+		return fmt.Errorf("cancel probe ended before its body started: %v", err)
+	}
+	t0 := time.Now()
+	out, err := eng.Cancel(ctx, "probe/cancel")
+	if err != nil {
+		return err
+	}
+	if !out.OK {
+		return fmt.Errorf("cancel refused: %s", out.Reason)
+	}
+	*into = append(*into, (<-g.cancelled).Sub(t0))
+	return <-done
+}
+
+// seedDocuments inserts process documents in end states until the
+// collection's seeded documents number size: trees of one ad-hoc root and 9
+// children, done or failed (the first tree cancelled, with metadata shelf
+// "probe"), each with the log of a finished run; the metadata of the others
+// spreads over 100 shelves.
+func (g *growth) seedDocuments(ctx context.Context, eng *adapter.Engine, size int) error {
+	coll := eng.Store().Processes()
+	const batch = 1000
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	docs := make([]any, 0, batch)
+	var root bson.ObjectID
+	for i := len(g.seeded); i < size; i++ {
+		p := seedDocument(i, now, &root)
+		g.seeded, g.seededIDs = append(g.seeded, p.ID), append(g.seededIDs, p.ProcessID)
+		docs = append(docs, p)
+		if len(docs) == batch || i == size-1 {
+			if _, err := coll.InsertMany(ctx, docs); err != nil {
+				return fmt.Errorf("seed documents: %w", err)
+			}
+			docs = docs[:0]
+		}
+	}
+	return nil
+}
+
+func seedDocument(i int, now time.Time, root *bson.ObjectID) mirror.Process {
+	id := bson.NewObjectID()
+	p := mirror.Process{
+		ID: id, ProcessID: fmt.Sprintf("seed/%06d", i), Name: "Seeded " + strconv.Itoa(i),
+		Params: map[string]any{}, Metadata: map[string]any{"shelf": fmt.Sprintf("seed-%02d", i%seedShelves)},
+		RootID: id, Cancellable: true, CreatedAt: now.Add(-time.Hour),
+	}
+	if i%10 == 0 {
+		*root, p.Adhoc = id, true
+	} else {
+		parent := *root
+		p.ParentID, p.RootID, p.Depth, p.Order = &parent, parent, 1, i%10-1
+	}
+	started, ended := now.Add(-time.Hour), now.Add(-59*time.Minute)
+	dur := ended.Sub(started).Seconds()
+	hundred := 100.0
+	p.Progress = mirror.Progress{Percent: &hundred}
+	p.Log = []mirror.LogEntry{
+		mirror.NewLogEntry(started, mirror.LevelEvent, "State changed to scheduled"),
+		mirror.NewLogEntry(started, mirror.LevelEvent, "State changed to running"),
+	}
+	switch {
+	case i < probeCount:
+		p.Metadata["shelf"] = probeShelf
+		p.Status = mirror.Status{State: mirror.Cancelled, RunningSince: &started, StoppedAt: &ended}
+	case i%3 == 0:
+		msg := "seeded failure"
+		p.Status = mirror.Status{State: mirror.Failed, Error: &msg, RunningSince: &started, FailedAt: &ended}
+	default:
+		p.Status = mirror.Status{State: mirror.Done, RunningSince: &started, DoneAt: &ended, Duration: &dur}
+	}
+	p.Log = append(p.Log, mirror.NewLogEntry(ended, mirror.LevelEvent, "State changed to "+string(p.Status.State)))
+	return p
+}
+
+// reconciler launches active processes that hold until released, on an
+// engine whose reconciler runs every ReconcileInterval, and counts the
+// DescribeWorkflowExecution calls per interval once all run.
+func (g *growth) reconciler(ctx context.Context, active int, first bool, res *Result, b *strings.Builder) error {
+	release := make(chan struct{})
+	var tasks []adapter.TaskInstance
+	for i := range active {
+		tasks = append(tasks, adapter.TaskInstance{ProcessID: fmt.Sprintf("hold/%04d", i), Name: "Hold", Execute: func(pc *adapter.ProcessContext) error {
+			select {
+			case <-release:
+			case <-pc.Context().Done():
+			}
+			return nil
+		}})
+	}
+	interval := g.opts.ReconcileInterval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	passes := max(g.opts.ReconcilePasses, 1)
+	eng, err := g.newEngine(ctx, "reconcile", adapter.Config{
+		TaskDefinitions: func(context.Context, map[string]any, map[string]any) ([]adapter.TaskInstance, error) {
+			return tasks, nil
+		},
+		ReconcileInterval: interval,
+	})
+	if err != nil {
+		return err
+	}
+	defer StopEngine(eng)
+	defer close(release)
+	t0 := time.Now()
+	for _, t := range tasks {
+		if out, err := eng.Launch(ctx, t.ProcessID); err != nil || !out.OK {
+			return fmt.Errorf("launch %s: %v %s", t.ProcessID, err, out.Reason)
+		}
+	}
+	for {
+		ps, err := eng.ListProcesses(ctx, adapter.ListOptions{State: adapter.StateRunning})
+		if err != nil {
+			return err
+		}
+		if len(ps) == active {
+			break
+		}
+		if time.Since(t0) > 10*time.Minute {
+			return fmt.Errorf("only %d of %d processes running after 10 minutes", len(ps), active)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	g.progress("%d processes running after %.1f s; watching the reconciler for %d intervals of %s", active, time.Since(t0).Seconds(), passes, interval)
+	var perPass []int64
+	before, _ := g.env.Counters()
+	for range passes {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(interval):
+		}
+		now, _ := g.env.Counters()
+		perPass = append(perPass, now.Sub(before).N("DescribeWorkflowExecution"))
+		before = now
+	}
+	var sum, peak int64
+	for _, n := range perPass {
+		sum += n
+		peak = max(peak, n)
+	}
+	mean := float64(sum) / float64(len(perPass))
+	res.Rows = append(res.Rows,
+		Row{Measure: "G reconciler", Metric: fmt.Sprintf("describes/interval, %d running, mean", active), Ours: mean, Bare: math.NaN()},
+		Row{Measure: "G reconciler", Metric: fmt.Sprintf("describes/interval, %d running, max", active), Ours: float64(peak), Bare: math.NaN()},
+	)
+	if first {
+		fmt.Fprintf(b, "  reconciler: ReconcileInterval %s; DescribeWorkflowExecution calls per interval, counted at the client, once every process runs\n", interval)
+	}
+	fmt.Fprintf(b, "    %d running: %v\n", active, perPass)
+	return nil
+}

@@ -1,0 +1,137 @@
+package tests
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/optio-temporal/optio/adapter"
+)
+
+// reconcileTick is the reconcile interval of these tests: a document is
+// described after 6 passes unchanged (600 ms), then every 360 (36 s).
+const reconcileTick = 100 * time.Millisecond
+
+// passLog records the reconciler's passes (adapter.ReconcileMetrics); the
+// other measurements are dropped.
+type passLog struct {
+	mu     sync.Mutex
+	passes []adapter.ReconcilePass
+}
+
+func (l *passLog) ReconcilePass(p adapter.ReconcilePass) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.passes = append(l.passes, p)
+}
+
+func (l *passLog) snapshot() []adapter.ReconcilePass {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]adapter.ReconcilePass(nil), l.passes...)
+}
+
+func (*passLog) RunStarted()                              {}
+func (*passLog) RunEnded(adapter.State, time.Duration)    {}
+func (*passLog) BodyStarted()                             {}
+func (*passLog) BodyEnded()                               {}
+func (*passLog) MirrorWrite(string, time.Duration, error) {}
+func (*passLog) RPCCall(string, string)                   {}
+
+// TestReconcilerFailsAClaimWhoseWorkflowNeverStarted: a document claimed
+// for a run whose workflow never started (the engine died in between) has
+// no run for the closed-run watcher to find; the reconciler fails it once it
+// has stayed scheduled for a while, and it can be launched again.
+func TestReconcilerFailsAClaimWhoseWorkflowNeverStarted(t *testing.T) {
+	passes := &passLog{}
+	s := newSystem(t, adapter.Config{
+		TaskDefinitions:   staticTasks(adapter.TaskInstance{ProcessID: "orphan", Name: "Orphan", Execute: quick}),
+		ReconcileInterval: reconcileTick,
+		Metrics:           passes,
+	})
+	doc := s.get("orphan")
+	_, err := s.eng.Store().Claim(s.ctx(), doc.ID)
+	require.NoError(t, err)
+	claimed := time.Now()
+
+	p := s.waitState("orphan", adapter.StateFailed)
+	t.Logf("failed %v after the claim", time.Since(claimed).Round(time.Millisecond))
+	require.Equal(t, "Process has no workflow run while scheduled", *p.Status.Error)
+	require.GreaterOrEqual(t, findLog(p, "event", "State reconciled: scheduled -> failed (has no workflow run)"), 0, "log:\n%s", formatLog(p))
+	failedIn := -1
+	for i, pass := range passes.snapshot() {
+		if pass.Failed > 0 {
+			failedIn = i
+			require.Equal(t, 1, pass.Failed)
+			require.Equal(t, 1, pass.TemporalCalls, "the failing pass re-describes its one suspect")
+		}
+	}
+	require.GreaterOrEqual(t, failedIn, 6, "failed only once unchanged for 6 passes and confirmed by a second")
+	s.run("orphan")
+}
+
+// TestReconcilerCostDoesNotGrowWithRunningProcesses: with processes running
+// (and not changing), a reconcile pass describes no workflow until the
+// documents have been unchanged for 6 passes, then at most 10 a pass, each
+// document once per state it held that long, and none after that (until the
+// recheck, 360 passes later); none of them is failed.
+func TestReconcilerCostDoesNotGrowWithRunningProcesses(t *testing.T) {
+	const n = 25
+	g := newGate(t)
+	var tasks []adapter.TaskInstance
+	for i := range n {
+		tasks = append(tasks, adapter.TaskInstance{ProcessID: fmt.Sprintf("long-%02d", i), Name: "Long", Execute: g.stubborn})
+	}
+	passes := &passLog{}
+	s := newSystem(t, adapter.Config{TaskDefinitions: staticTasks(tasks...), ReconcileInterval: reconcileTick, Metrics: passes})
+	defer g.open()
+	for _, task := range tasks {
+		s.launch(task.ProcessID)
+	}
+	for _, task := range tasks {
+		s.waitState(task.ProcessID, adapter.StateRunning)
+	}
+	// From here on every document runs. Wait until each has been described
+	// as running (6 passes unchanged, at most 10 a pass) and 10 passes more.
+	from := len(passes.snapshot())
+	deadline := time.Now().Add(patience)
+	var seen []adapter.ReconcilePass
+	described, after := 0, -1
+	for time.Now().Before(deadline) {
+		seen = passes.snapshot()
+		described, after = 0, -1
+		for i, p := range seen {
+			described += p.TemporalCalls
+			if i >= from+6 && p.TemporalCalls > 0 {
+				after = -1
+			} else if i >= from+6 && after < 0 {
+				after = i
+			}
+		}
+		if described >= n && after >= 0 && len(seen) >= after+10 {
+			break
+		}
+		time.Sleep(reconcileTick)
+	}
+	t.Logf("%d passes (all running from pass %d), %d describes, none from pass %d: %v", len(seen), from, described, after, seen)
+	// A document is described once running; under load one may also have
+	// stayed scheduled for 6 passes and been described then.
+	require.GreaterOrEqual(t, described, n, "each running process described")
+	require.LessOrEqual(t, described, 2*n, "at most once per state held for 6 passes")
+	require.GreaterOrEqual(t, after, 0, "passes with no describe once every document was checked")
+	require.GreaterOrEqual(t, len(seen), after+10)
+	for i, p := range seen {
+		require.LessOrEqual(t, p.TemporalCalls, 10, "pass %d", i)
+		require.Zero(t, p.Failed, "pass %d", i)
+		require.Zero(t, p.Suspects, "pass %d", i)
+		if i >= from {
+			require.Equal(t, n, p.Active, "pass %d", i)
+		}
+	}
+	for _, task := range tasks {
+		require.Equal(t, adapter.StateRunning, s.get(task.ProcessID).Status.State)
+	}
+}
