@@ -40,6 +40,8 @@ func (*passLog) BodyStarted()                             {}
 func (*passLog) BodyEnded()                               {}
 func (*passLog) MirrorWrite(string, time.Duration, error) {}
 func (*passLog) RPCCall(string, string)                   {}
+func (*passLog) LaunchRefused(adapter.Reason)             {}
+func (*passLog) ProgressFlush(time.Duration, error)       {}
 
 // TestReconcilerFailsAClaimWhoseWorkflowNeverStarted: a document claimed
 // for a run whose workflow never started (the engine died in between) has
