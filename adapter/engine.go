@@ -200,9 +200,13 @@ func (l locator) Holds(processID string) bool {
 func (l locator) LocalQueue() string      { return l.e.localQueue }
 func (l locator) Forget(processID string) { l.e.reg.forget(processID) }
 
-// Store returns the engine's Mongo mirror, for readers that want the raw
-// documents.
-func (e *Engine) Store() *mirror.Store { return e.store }
+// Store returns a read-only view of the engine's Mongo mirror, for readers
+// that want the raw documents. Only the engine writes them.
+func (e *Engine) Store() mirror.Reader { return readOnly{e.store} }
+
+// readOnly narrows the store to its reads, so that what Store returns cannot
+// be asserted back to the writing *mirror.Store.
+type readOnly struct{ mirror.Reader }
 
 // WorkflowID returns the Temporal workflow ID (and Schedule ID) of a process:
 // "{db}/{prefix}:{processId}".
