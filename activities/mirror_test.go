@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/internal/docstore"
 	"github.com/optio-temporal/optio/internal/testenv"
 	"github.com/optio-temporal/optio/mirror"
 )
@@ -27,9 +28,9 @@ func (l fakeLocator) Forget(string)               {}
 func newMirror(t *testing.T) (*activities.Mirror, bson.ObjectID) {
 	t.Helper()
 	ctx := context.Background()
-	store := mirror.NewStore(testenv.NewMongo(t).DB, "optio")
+	store := docstore.NewStore(testenv.NewMongo(t).DB, "optio")
 	require.NoError(t, store.EnsureIndexes(ctx))
-	p, err := store.UpsertDefinition(ctx, mirror.Definition{
+	p, err := store.UpsertDefinition(ctx, docstore.Definition{
 		ProcessID: "p1", Name: "Process one", Cancellable: true, Metadata: map[string]any{"group": "demo"},
 	})
 	require.NoError(t, err)
@@ -200,7 +201,7 @@ func TestMirrorCreateChildren(t *testing.T) {
 	require.NoError(t, err)
 	var spawned []string
 	for _, e := range parent.Log {
-		if e.Message == mirror.MsgSpawnedChild("Child 1") || e.Message == mirror.MsgSpawnedChild("Child 2") {
+		if e.Message == docstore.MsgSpawnedChild("Child 1") || e.Message == docstore.MsgSpawnedChild("Child 2") {
 			spawned = append(spawned, e.Message)
 		}
 	}
@@ -223,7 +224,7 @@ func TestMirrorCreateChildren(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, dup.Children[1].Duplicate, "without Known, a child of this parent asked again is a duplicate")
 
-	_, err = m.Store.UpsertDefinition(ctx, mirror.Definition{ProcessID: "taken", Name: "Another root"})
+	_, err = m.Store.UpsertDefinition(ctx, docstore.Definition{ProcessID: "taken", Name: "Another root"})
 	require.NoError(t, err)
 	other, err := m.CreateChildren(ctx, activities.CreateChildrenInput{ParentDocID: id.Hex(), FirstOrder: 2, Children: []activities.ChildSpec{{ProcessID: "taken", Name: "Taken"}}})
 	require.NoError(t, err)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/adapter/internal/bodyhost"
-	"github.com/optio-temporal/optio/mirror"
+	"github.com/optio-temporal/optio/internal/docstore"
 )
 
 // bodyRunner runs task functions for the body activity.
@@ -30,7 +30,7 @@ func (r bodyRunner) RunBody(ctx context.Context, run *activities.BodyRun) (activ
 	if err != nil {
 		return activities.BodyResult{}, fmt.Errorf("bad document id %q: %w", in.DocID, err)
 	}
-	buf := mirror.NewProgressBuffer(e.store, docID, in.RunningSince, e.cfg.ProgressFlushInterval)
+	buf := docstore.NewProgressBuffer(e.store, docID, in.RunningSince, e.cfg.ProgressFlushInterval)
 	run.SetProgressSource(buf.Latest)
 	if params == nil {
 		params = map[string]any{}

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/internal/docstore"
 	"github.com/optio-temporal/optio/mirror"
 	"github.com/optio-temporal/optio/workflows"
 )
@@ -29,7 +30,7 @@ import (
 type Engine struct {
 	cfg        Config
 	log        *slog.Logger
-	store      *mirror.Store
+	store      *docstore.Store
 	reg        *registry
 	bodies     *activities.Bodies
 	localQueue string
@@ -74,7 +75,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	host, _ := os.Hostname()
-	store := mirror.NewStore(cfg.Mongo, cfg.Prefix)
+	store := docstore.NewStore(cfg.Mongo, cfg.Prefix)
 	store.SetLogLimit(cfg.LogLimit)
 	e := &Engine{
 		cfg:             cfg,
@@ -205,7 +206,7 @@ func (l locator) Forget(processID string) { l.e.reg.forget(processID) }
 func (e *Engine) Store() mirror.Reader { return readOnly{e.store} }
 
 // readOnly narrows the store to its reads, so that what Store returns cannot
-// be asserted back to the writing *mirror.Store.
+// be asserted back to the writing *docstore.Store.
 type readOnly struct{ mirror.Reader }
 
 // WorkflowID returns the Temporal workflow ID (and Schedule ID) of a process:

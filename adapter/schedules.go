@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/internal/docstore"
 	"github.com/optio-temporal/optio/mirror"
 	"github.com/optio-temporal/optio/workflows"
 )
@@ -87,13 +88,13 @@ func (e *Engine) syncSchedules(ctx context.Context, tasks []TaskInstance, filter
 // its process is gone.
 func (e *Engine) scheduleInScope(ctx context.Context, processID string, filter map[string]any) bool {
 	if t, ok := e.knownSchedules[e.ScheduleID(processID)]; ok {
-		return mirror.MatchesFilter(t.Metadata, filter)
+		return docstore.MatchesFilter(t.Metadata, filter)
 	}
 	p, err := e.store.ByProcessID(ctx, processID)
 	if err != nil {
 		return isNotFound(err)
 	}
-	return mirror.MatchesFilter(p.Metadata, filter)
+	return docstore.MatchesFilter(p.Metadata, filter)
 }
 
 func (e *Engine) upsertSchedule(ctx context.Context, sc client.ScheduleClient, id string, t TaskInstance) error {

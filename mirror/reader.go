@@ -28,6 +28,3 @@ type Reader interface {
 	// Blocks returns every persisted launch block.
 	Blocks(ctx context.Context) ([]LaunchBlock, error)
 }
-
-// The store is the one Reader.
-var _ Reader = (*Store)(nil)

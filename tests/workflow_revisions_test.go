@@ -13,7 +13,7 @@ import (
 
 	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/adapter"
-	"github.com/optio-temporal/optio/mirror"
+	"github.com/optio-temporal/optio/internal/docstore"
 	"github.com/optio-temporal/optio/workflows"
 )
 
@@ -36,7 +36,7 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 	// Revision 0, started the way an older engine did: claim, then start
 	// the workflow with no revision in its input.
 	// The claim is the engine's own write: a store of this test's makes it.
-	store := mirror.NewStore(s.eng.Config().Mongo, s.eng.Config().Prefix)
+	store := docstore.NewStore(s.eng.Config().Mongo, s.eng.Config().Prefix)
 	doc := s.get("old")
 	_, err := store.Claim(s.ctx(), doc.ID)
 	require.NoError(t, err)
