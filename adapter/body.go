@@ -11,6 +11,7 @@ import (
 
 	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/adapter/internal/bodyhost"
+	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/internal/docstore"
 )
 
@@ -19,16 +20,16 @@ type bodyRunner struct{ e *Engine }
 
 // RunBody builds the ProcessContext, runs the function, and makes the final
 // progress flush before the body activity reports back.
-func (r bodyRunner) RunBody(ctx context.Context, run *activities.BodyRun) (activities.BodyResult, error) {
+func (r bodyRunner) RunBody(ctx context.Context, run *activitydef.BodyRun) (activitydef.BodyResult, error) {
 	e, in := r.e, run.Input
 	entry, ok := e.reg.lookup(in.ProcessID)
 	fn, params := entry.execute, entry.params
 	if !ok {
-		return activities.BodyResult{}, activities.ErrNoExecute
+		return activitydef.BodyResult{}, activities.ErrNoExecute
 	}
 	docID, err := bson.ObjectIDFromHex(in.DocID)
 	if err != nil {
-		return activities.BodyResult{}, fmt.Errorf("bad document id %q: %w", in.DocID, err)
+		return activitydef.BodyResult{}, fmt.Errorf("bad document id %q: %w", in.DocID, err)
 	}
 	buf := docstore.NewProgressBuffer(e.store, docID, in.RunningSince, e.cfg.ProgressFlushInterval)
 	run.SetProgressSource(buf.Latest)
@@ -73,11 +74,11 @@ func (r bodyRunner) RunBody(ctx context.Context, run *activities.BodyRun) (activ
 	cancelled := ctx.Err() != nil
 	if bodyErr != nil {
 		if stoppedByCancel(ctx, bodyErr) {
-			return activities.BodyResult{Cancelled: true}, nil
+			return activitydef.BodyResult{Cancelled: true}, nil
 		}
-		return activities.BodyResult{}, bodyErr
+		return activitydef.BodyResult{}, bodyErr
 	}
-	return activities.BodyResult{Cancelled: cancelled, SpawnedChildren: host.spawned.Load()}, nil
+	return activitydef.BodyResult{Cancelled: cancelled, SpawnedChildren: host.spawned.Load()}, nil
 }
 
 // stoppedByCancel reports whether a body that returned err stopped because

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/internal/docstore"
 	"github.com/optio-temporal/optio/mirror"
 	"github.com/optio-temporal/optio/workflows"
@@ -32,7 +33,7 @@ type Engine struct {
 	log        *slog.Logger
 	store      *docstore.Store
 	reg        *registry
-	bodies     *activities.Bodies
+	bodies     *activitydef.Bodies
 	localQueue string
 	workers    []worker.Worker
 	// searchAttrs is true when the namespace has optio's search attributes
@@ -87,7 +88,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		transientBlocks: map[int]map[string]any{},
 		knownSchedules:  map[string]TaskInstance{},
 	}
-	e.bodies = &activities.Bodies{Runner: bodyRunner{e}, HeartbeatInterval: heartbeatInterval(cfg.BodyHeartbeatTimeout)}
+	e.bodies = &activitydef.Bodies{Runner: bodyRunner{e}, HeartbeatInterval: heartbeatInterval(cfg.BodyHeartbeatTimeout)}
 	if err := e.store.EnsureIndexes(ctx); err != nil {
 		return nil, err
 	}
@@ -150,8 +151,8 @@ func (e *Engine) startWorkers() error {
 	shared.RegisterWorkflowWithOptions(workflows.NewProcess(workflows.ProcessOptions{SearchAttributes: e.searchAttrs}), workflow.RegisterOptions{Name: workflows.ProcessName})
 	shared.RegisterWorkflowWithOptions(workflows.ScheduledLaunch, workflow.RegisterOptions{Name: workflows.ScheduledLaunchName})
 	shared.RegisterWorkflowWithOptions(workflows.Children, workflow.RegisterOptions{Name: workflows.ChildrenName})
-	m := &activities.Mirror{Store: e.store, Locator: locator{e}, Logger: e.log}
-	kids := &activities.Children{Store: e.store, Temporal: e.cfg.Temporal, Logger: e.log}
+	m := &activitydef.Mirror{Store: e.store, Locator: locator{e}, Logger: e.log}
+	kids := &activitydef.Children{Store: e.store, Temporal: e.cfg.Temporal, Logger: e.log}
 	// A body returning and a process's end written here wake the waits
 	// for them.
 	finish := notifying(&e.changed, m.Finish)

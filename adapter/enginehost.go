@@ -12,6 +12,7 @@ import (
 
 	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/adapter/internal/bodyhost"
+	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/internal/docstore"
 	"github.com/optio-temporal/optio/mirror"
 	"github.com/optio-temporal/optio/workflows"
@@ -35,7 +36,7 @@ type engineHost struct {
 	listener func(percent *float64, message *string)
 	// body is the body activity's run (heartbeat details); attempt is
 	// BodyInput.Attempt, above 1 for a re-run after a lost worker.
-	body    *activities.BodyRun
+	body    *activitydef.BodyRun
 	attempt int
 
 	spawnerOnce sync.Once
@@ -71,7 +72,7 @@ func (h *engineHost) LoadCheckpoint(ctx context.Context) (bodyhost.Saved, error)
 	switch {
 	case saved.Rerun:
 		saved.Latest = rec.Checkpoint()
-		prev, err := activities.PreviousCheckpoint(ctx, e.cfg.Temporal, h.workflowID, h.runID)
+		prev, err := activitydef.PreviousCheckpoint(ctx, e.cfg.Temporal, h.workflowID, h.runID)
 		if err != nil {
 			e.log.Warn("could not read the lost body's last heartbeat", "process", id, "error", err)
 		}

@@ -12,7 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/internal/docstore"
 	"github.com/optio-temporal/optio/mirror"
 	"github.com/optio-temporal/optio/workflows"
@@ -30,7 +30,7 @@ func (e *Engine) scheduleAction(t TaskInstance) *client.ScheduleWorkflowAction {
 	return &client.ScheduleWorkflowAction{
 		ID:            e.WorkflowID(t.ProcessID) + ":cron",
 		Workflow:      workflows.ScheduledLaunchName,
-		Args:          []any{activities.ScheduledLaunchInput{ProcessID: t.ProcessID}},
+		Args:          []any{activitydef.ScheduledLaunchInput{ProcessID: t.ProcessID}},
 		TaskQueue:     e.cfg.TaskQueue,
 		StaticSummary: "cron launch of " + t.Name,
 	}
@@ -165,7 +165,7 @@ func (e *Engine) Schedule(ctx context.Context, processID string) client.Schedule
 
 // scheduledLaunch is the activity behind a cron fire: an ordinary launch. A
 // refused launch is skipped, logged, and noted in the process's log.
-func (e *Engine) scheduledLaunch(ctx context.Context, in activities.ScheduledLaunchInput) (string, error) {
+func (e *Engine) scheduledLaunch(ctx context.Context, in activitydef.ScheduledLaunchInput) (string, error) {
 	out, err := e.Launch(ctx, in.ProcessID)
 	if err != nil {
 		return "", err

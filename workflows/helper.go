@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/mirror"
 )
 
@@ -224,8 +225,8 @@ func (h *children) rollDue(ctx workflow.Context) bool {
 	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= h.in.EventBudget
 }
 
-func (h *children) childrenOf() activities.ChildrenOf {
-	return activities.ChildrenOf{ParentDocID: h.in.ParentDocID, IDPrefix: h.in.IDPrefix}
+func (h *children) childrenOf() activitydef.ChildrenOf {
+	return activitydef.ChildrenOf{ParentDocID: h.in.ParentDocID, IDPrefix: h.in.IDPrefix}
 }
 
 // cancelHonoured decides what a cancel of this workflow means: the process
@@ -236,7 +237,7 @@ func (h *children) cancelHonoured(ctx workflow.Context) bool {
 		return true
 	}
 	var open bool
-	err := localIn(h.mctx, activities.WorkflowOpenName, activities.WorkflowRef{WorkflowID: h.in.ParentWorkflowID}, &open)
+	err := localIn(h.mctx, activities.WorkflowOpenName, activitydef.WorkflowRef{WorkflowID: h.in.ParentWorkflowID}, &open)
 	return err != nil || !open
 }
 
@@ -270,9 +271,9 @@ func (h *children) runChildren(ctx workflow.Context, reqs []ChildRequest) ([]Chi
 	for i := take; i < len(reqs); i++ {
 		replies[i] = ChildReply{Retry: true}
 	}
-	specs := make([]activities.ChildSpec, take)
+	specs := make([]activitydef.ChildSpec, take)
 	for i, req := range reqs[:take] {
-		specs[i] = activities.ChildSpec{ProcessID: req.ProcessID, Name: req.Name, Description: req.Description, Params: req.Params}
+		specs[i] = activitydef.ChildSpec{ProcessID: req.ProcessID, Name: req.Name, Description: req.Description, Params: req.Params}
 	}
 	h.pending++
 	defer func() { h.pending-- }()
@@ -281,8 +282,8 @@ func (h *children) runChildren(ctx workflow.Context, reqs []ChildRequest) ([]Chi
 	// gaps for the children a re-run body asks for again.
 	_ = workflow.Await(mctx, func() bool { return !h.creating })
 	h.creating = true
-	var created activities.CreateChildrenResult
-	err := localIn(mctx, activities.CreateChildrenName, activities.CreateChildrenInput{
+	var created activitydef.CreateChildrenResult
+	err := localIn(mctx, activities.CreateChildrenName, activitydef.CreateChildrenInput{
 		ParentDocID: h.in.ParentDocID, FirstOrder: h.in.NextOrder, Children: specs, Known: true,
 		Launch: workflow.GetInfo(ctx).FirstRunID,
 	}, &created)
