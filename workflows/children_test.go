@@ -186,7 +186,7 @@ func TestChildrenSpawnUpdates(t *testing.T) {
 				h.env.SetCurrentHistoryLength(tc.history)
 				sent = h.update(UpdateRunChildren, tc.reqs)
 			})
-			h.at(2*time.Second, func() { h.env.SignalWorkflow(SignalCloseChildren, CloseChildren{}) })
+			h.at(2*time.Second, func() { h.env.SignalWorkflow(SignalCloseChildren, closeChildren{}) })
 			err := h.runChildren(tc.in())
 
 			var replies []ChildReply
@@ -223,7 +223,7 @@ func TestChildrenSpawnUpdates(t *testing.T) {
 			// would land in its history, so it waits in a fresh run.
 			if len(tc.wantStarted) > 0 {
 				next := continuedAs(t, err)
-				require.Equal(t, &CloseChildren{}, next.Closing)
+				require.Equal(t, &closeChildren{}, next.Closing)
 				require.Equal(t, len(tc.wantStarted), next.NextOrder)
 				require.Equal(t, 1, next.Runs)
 				return
@@ -247,7 +247,7 @@ func TestChildrenRedirectAKnownRunningChild(t *testing.T) {
 	h.at(time.Second, func() {
 		sent = h.update(UpdateRunChildren, []ChildRequest{{ProcessID: "c1", Name: "Child 1", BodyQueue: queueB}})
 	})
-	h.at(2*time.Second, func() { h.env.SignalWorkflow(SignalCloseChildren, CloseChildren{}) })
+	h.at(2*time.Second, func() { h.env.SignalWorkflow(SignalCloseChildren, closeChildren{}) })
 	require.NoError(t, h.runChildren(childrenInput()))
 	var replies []ChildReply
 	sent.decode(t, &replies)
@@ -311,18 +311,18 @@ func TestChildrenCloseAndCancel(t *testing.T) {
 		name        string
 		cancellable bool
 		parentOpen  bool
-		closing     *CloseChildren // carried in from an earlier run
+		closing     *closeChildren // carried in from an earlier run
 		act         func(h *harness)
 		want        []string
 	}{
 		{
 			name: "a close in an earlier run: the last run only waits", cancellable: true,
-			closing: &CloseChildren{},
+			closing: &closeChildren{},
 			want:    []string{"AwaitChildren"},
 		},
 		{
 			name: "a close after a failed body cancels the children first", cancellable: true,
-			act:  func(h *harness) { h.env.SignalWorkflow(SignalCloseChildren, CloseChildren{Cancel: true}) },
+			act:  func(h *harness) { h.env.SignalWorkflow(SignalCloseChildren, closeChildren{Cancel: true}) },
 			want: []string{"CancelChildren", "AwaitChildren"},
 		},
 		{
@@ -335,7 +335,7 @@ func TestChildrenCloseAndCancel(t *testing.T) {
 			parentOpen: true,
 			act: func(h *harness) {
 				h.env.CancelWorkflow()
-				h.at(time.Second, func() { h.env.SignalWorkflow(SignalCloseChildren, CloseChildren{}) })
+				h.at(time.Second, func() { h.env.SignalWorkflow(SignalCloseChildren, closeChildren{}) })
 			},
 			want: []string{"WorkflowOpen db/p1", "AwaitChildren"},
 		},
@@ -385,7 +385,7 @@ func TestChildrenRejectBadRequests(t *testing.T) {
 	h.mockChildren()
 	var sent *updateOutcome
 	h.at(time.Second, func() { sent = h.update(UpdateRunChildren, []ChildRequest{{ProcessID: "c1"}}) })
-	h.at(2*time.Second, func() { h.env.SignalWorkflow(SignalCloseChildren, CloseChildren{}) })
+	h.at(2*time.Second, func() { h.env.SignalWorkflow(SignalCloseChildren, closeChildren{}) })
 	require.NoError(t, h.runChildren(childrenInput()))
 	require.True(t, sent.done)
 	require.ErrorContains(t, sent.rejected, "child process id and name are required")

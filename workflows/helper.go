@@ -32,11 +32,11 @@ const UpdateOpenChildren = "optio.openChildren"
 
 // SignalCloseChildren tells a children workflow that its process's body has
 // returned: it accepts no more children, cancels the running ones when the
-// signal says so (CloseChildren), waits for every child to end and completes.
+// signal says so (closeChildren), waits for every child to end and completes.
 const SignalCloseChildren = "optio.closeChildren"
 
-// CloseChildren is the argument of SignalCloseChildren.
-type CloseChildren struct {
+// closeChildren is the argument of SignalCloseChildren.
+type closeChildren struct {
 	// Cancel asks for the running children to be cancelled (the body failed).
 	Cancel bool
 }
@@ -99,7 +99,7 @@ type ChildrenInput struct {
 
 	// Carried over by continue-as-new.
 	NextOrder int            `json:",omitempty"`
-	Closing   *CloseChildren `json:",omitempty"`
+	Closing   *closeChildren `json:",omitempty"`
 	Cancelled bool           `json:",omitempty"`
 	Runs      int            `json:",omitempty"`
 }
@@ -137,9 +137,9 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 	h := &children{in: in, mctx: mirrorCtx(ctx), cancelled: in.Cancelled}
 	closing := in.Closing
 	closeCh := workflow.GetSignalChannel(ctx, SignalCloseChildren)
-	onClose := func(c CloseChildren) {
+	onClose := func(c closeChildren) {
 		if closing == nil {
-			closing = &CloseChildren{}
+			closing = &closeChildren{}
 		}
 		closing.Cancel = closing.Cancel || c.Cancel
 	}
@@ -147,10 +147,10 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 	// (which run in it): a second coroutine could hold a signal it has
 	// received but not yet recorded when this one continues as new.
 	drainClose := func() {
-		var c CloseChildren
+		var c closeChildren
 		for closeCh.ReceiveAsync(&c) {
 			onClose(c)
-			c = CloseChildren{}
+			c = closeChildren{}
 		}
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRunChildren, h.runChildren, workflow.UpdateHandlerOptions{
@@ -174,7 +174,7 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 			if h.cancelHonoured(ctx) {
 				h.cancelChildren()
 				if closing == nil {
-					closing = &CloseChildren{}
+					closing = &closeChildren{}
 				}
 			}
 			continue
@@ -211,7 +211,7 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 }
 
 // continueAsNew ends this run and carries what the next one needs.
-func (h *children) continueAsNew(ctx workflow.Context, closing *CloseChildren) error {
+func (h *children) continueAsNew(ctx workflow.Context, closing *closeChildren) error {
 	next := h.in
 	next.Runs++
 	next.Proven = max(next.Proven, workflow.GetInfo(ctx).GetCurrentHistoryLength())
@@ -462,6 +462,6 @@ func (p *process) closeHelper(cancelChildren bool) {
 	if h.err != nil {
 		return
 	}
-	workflow.SignalExternalWorkflow(p.mctx, h.id, "", SignalCloseChildren, CloseChildren{Cancel: cancelChildren})
+	workflow.SignalExternalWorkflow(p.mctx, h.id, "", SignalCloseChildren, closeChildren{Cancel: cancelChildren})
 	_ = h.fut.Get(p.mctx, nil)
 }
