@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/optio-temporal/optio/internal/docstore"
 	"github.com/optio-temporal/optio/mirror"
 )
 
@@ -57,7 +58,7 @@ func (e *Engine) AdhocDefine(ctx context.Context, task TaskInstance, opts AdhocO
 		if err != nil {
 			return nil, err
 		}
-		p, err = e.store.InsertChild(ctx, parent, mirror.Child{
+		p, err = e.store.InsertChild(ctx, parent, docstore.Child{
 			ProcessID: task.ProcessID, Name: task.Name, Params: task.Params, Metadata: task.Metadata,
 			State: mirror.Idle, Adhoc: true, Ephemeral: opts.Ephemeral,
 		})

@@ -6,17 +6,18 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/optio-temporal/optio/internal/docstore"
 	"github.com/optio-temporal/optio/mirror"
 )
 
 // checkBlocks returns the block that refuses a launch of a task with this
 // metadata, or nil.
-func (e *Engine) checkBlocks(ctx context.Context, metadata map[string]any) (*mirror.BlockedError, error) {
+func (e *Engine) checkBlocks(ctx context.Context, metadata map[string]any) (*docstore.BlockedError, error) {
 	e.blocksMu.Lock()
 	for _, f := range e.transientBlocks {
-		if mirror.MatchesFilter(metadata, f) {
+		if docstore.MatchesFilter(metadata, f) {
 			e.blocksMu.Unlock()
-			return &mirror.BlockedError{Filter: f, Metadata: metadata}, nil
+			return &docstore.BlockedError{Filter: f, Metadata: metadata}, nil
 		}
 	}
 	e.blocksMu.Unlock()
@@ -25,8 +26,8 @@ func (e *Engine) checkBlocks(ctx context.Context, metadata map[string]any) (*mir
 		return nil, err
 	}
 	for _, b := range blocks {
-		if mirror.MatchesFilter(metadata, b.Filter) {
-			be := &mirror.BlockedError{Filter: b.Filter, Metadata: metadata}
+		if docstore.MatchesFilter(metadata, b.Filter) {
+			be := &docstore.BlockedError{Filter: b.Filter, Metadata: metadata}
 			if b.Reason != nil {
 				be.Reason = *b.Reason
 			}
@@ -102,7 +103,7 @@ func (e *Engine) UnblockLaunches(ctx context.Context, filter map[string]any) (in
 	}
 	e.blocksMu.Lock()
 	for k, f := range e.transientBlocks {
-		if mirror.MatchesFilter(f, filter) && mirror.MatchesFilter(filter, f) {
+		if docstore.MatchesFilter(f, filter) && docstore.MatchesFilter(filter, f) {
 			delete(e.transientBlocks, k)
 			n++
 		}

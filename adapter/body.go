@@ -11,7 +11,8 @@ import (
 
 	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/adapter/internal/bodyhost"
-	"github.com/optio-temporal/optio/mirror"
+	"github.com/optio-temporal/optio/internal/activitydef"
+	"github.com/optio-temporal/optio/internal/docstore"
 )
 
 // bodyRunner runs task functions for the body activity.
@@ -19,22 +20,22 @@ type bodyRunner struct{ e *Engine }
 
 // RunBody builds the ProcessContext, runs the function, and makes the final
 // progress flush before the body activity reports back.
-func (r bodyRunner) RunBody(ctx context.Context, run *activities.BodyRun) (activities.BodyResult, error) {
+func (r bodyRunner) RunBody(ctx context.Context, run *activitydef.BodyRun) (activitydef.BodyResult, error) {
 	e, in := r.e, run.Input
 	entry, ok := e.reg.lookup(in.ProcessID)
 	fn, params := entry.execute, entry.params
 	if !ok {
-		return activities.BodyResult{}, activities.ErrNoExecute
+		return activitydef.BodyResult{}, activities.ErrNoExecute
 	}
 	docID, err := bson.ObjectIDFromHex(in.DocID)
 	if err != nil {
-		return activities.BodyResult{}, fmt.Errorf("bad document id %q: %w", in.DocID, err)
+		return activitydef.BodyResult{}, fmt.Errorf("bad document id %q: %w", in.DocID, err)
 	}
 	var onFlush func(time.Duration, error)
 	if e.cfg.Metrics != nil {
 		onFlush = e.cfg.Metrics.ProgressFlush
 	}
-	buf := mirror.NewProgressBuffer(e.store, docID, in.RunningSince, e.cfg.ProgressFlushInterval, onFlush)
+	buf := docstore.NewProgressBuffer(e.store, docID, in.RunningSince, e.cfg.ProgressFlushInterval, onFlush)
 	run.SetProgressSource(buf.Latest)
 	if params == nil {
 		params = map[string]any{}
@@ -77,11 +78,11 @@ func (r bodyRunner) RunBody(ctx context.Context, run *activities.BodyRun) (activ
 	cancelled := ctx.Err() != nil
 	if bodyErr != nil {
 		if stoppedByCancel(ctx, bodyErr) {
-			return activities.BodyResult{Cancelled: true}, nil
+			return activitydef.BodyResult{Cancelled: true}, nil
 		}
-		return activities.BodyResult{}, bodyErr
+		return activitydef.BodyResult{}, bodyErr
 	}
-	return activities.BodyResult{Cancelled: cancelled, SpawnedChildren: host.spawned.Load()}, nil
+	return activitydef.BodyResult{Cancelled: cancelled, SpawnedChildren: host.spawned.Load()}, nil
 }
 
 // stoppedByCancel reports whether a body that returned err stopped because

@@ -72,7 +72,7 @@ type Config struct {
 	// LogLimit is the number of entries a process's log keeps: past it the
 	// oldest entries are dropped, so that a run of days or a parent of many
 	// children stays below MongoDB's 16 MB document limit. Default
-	// mirror.DefaultLogLimit (10,000); negative keeps every entry, as
+	// docstore.DefaultLogLimit (10,000); negative keeps every entry, as
 	// optio-core does.
 	LogLimit int
 	// ScheduleTimeZone is the IANA time zone of cron schedules. Default UTC.

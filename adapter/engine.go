@@ -20,6 +20,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/internal/activitydef"
+	"github.com/optio-temporal/optio/internal/docstore"
 	"github.com/optio-temporal/optio/mirror"
 	"github.com/optio-temporal/optio/workflows"
 )
@@ -29,9 +31,9 @@ import (
 type Engine struct {
 	cfg        Config
 	log        *slog.Logger
-	store      *mirror.Store
+	store      *docstore.Store
 	reg        *registry
-	bodies     *activities.Bodies
+	bodies     *activitydef.Bodies
 	localQueue string
 	workers    []worker.Worker
 	// searchAttrs is true when the namespace has optio's search attributes
@@ -74,7 +76,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	host, _ := os.Hostname()
-	store := mirror.NewStore(cfg.Mongo, cfg.Prefix)
+	store := docstore.NewStore(cfg.Mongo, cfg.Prefix)
 	store.SetLogLimit(cfg.LogLimit)
 	e := &Engine{
 		cfg:             cfg,
@@ -86,7 +88,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		transientBlocks: map[int]map[string]any{},
 		knownSchedules:  map[string]TaskInstance{},
 	}
-	e.bodies = &activities.Bodies{Runner: bodyRunner{e}, HeartbeatInterval: heartbeatInterval(cfg.BodyHeartbeatTimeout)}
+	e.bodies = &activitydef.Bodies{Runner: bodyRunner{e}, HeartbeatInterval: heartbeatInterval(cfg.BodyHeartbeatTimeout)}
 	if err := e.store.EnsureIndexes(ctx); err != nil {
 		return nil, err
 	}
@@ -149,8 +151,8 @@ func (e *Engine) startWorkers() error {
 	shared.RegisterWorkflowWithOptions(workflows.NewProcess(workflows.ProcessOptions{SearchAttributes: e.searchAttrs}), workflow.RegisterOptions{Name: workflows.ProcessName})
 	shared.RegisterWorkflowWithOptions(workflows.ScheduledLaunch, workflow.RegisterOptions{Name: workflows.ScheduledLaunchName})
 	shared.RegisterWorkflowWithOptions(workflows.Children, workflow.RegisterOptions{Name: workflows.ChildrenName})
-	m := &activities.Mirror{Store: e.store, Locator: locator{e}, Logger: e.log}
-	kids := &activities.Children{Store: e.store, Temporal: e.cfg.Temporal, Logger: e.log}
+	m := &activitydef.Mirror{Store: e.store, Locator: locator{e}, Logger: e.log}
+	kids := &activitydef.Children{Store: e.store, Temporal: e.cfg.Temporal, Logger: e.log}
 	// A body returning and a process's end written here wake the waits
 	// for them.
 	finish := notifying(&e.changed, m.Finish)
@@ -200,9 +202,13 @@ func (l locator) Holds(processID string) bool {
 func (l locator) LocalQueue() string      { return l.e.localQueue }
 func (l locator) Forget(processID string) { l.e.reg.forget(processID) }
 
-// Store returns the engine's Mongo mirror, for readers that want the raw
-// documents.
-func (e *Engine) Store() *mirror.Store { return e.store }
+// Store returns a read-only view of the engine's Mongo mirror, for readers
+// that want the raw documents. Only the engine writes them.
+func (e *Engine) Store() mirror.Reader { return readOnly{e.store} }
+
+// readOnly narrows the store to its reads, so that what Store returns cannot
+// be asserted back to the writing *docstore.Store.
+type readOnly struct{ mirror.Reader }
 
 // WorkflowID returns the Temporal workflow ID (and Schedule ID) of a process:
 // "{db}/{prefix}:{processId}".

@@ -12,6 +12,8 @@ import (
 
 	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/adapter/internal/bodyhost"
+	"github.com/optio-temporal/optio/internal/activitydef"
+	"github.com/optio-temporal/optio/internal/docstore"
 	"github.com/optio-temporal/optio/mirror"
 	"github.com/optio-temporal/optio/workflows"
 )
@@ -29,12 +31,12 @@ type engineHost struct {
 	runID      string
 	// revision is the process workflow's revision (BodyInput.Revision).
 	revision int
-	progress *mirror.ProgressBuffer
+	progress *docstore.ProgressBuffer
 	// listener forwards this child's reports to its parent's tracker.
 	listener func(percent *float64, message *string)
 	// body is the body activity's run (heartbeat details); attempt is
 	// BodyInput.Attempt, above 1 for a re-run after a lost worker.
-	body    *activities.BodyRun
+	body    *activitydef.BodyRun
 	attempt int
 
 	spawnerOnce sync.Once
@@ -70,7 +72,7 @@ func (h *engineHost) LoadCheckpoint(ctx context.Context) (bodyhost.Saved, error)
 	switch {
 	case saved.Rerun:
 		saved.Latest = rec.Checkpoint()
-		prev, err := activities.PreviousCheckpoint(ctx, e.cfg.Temporal, h.workflowID, h.runID)
+		prev, err := activitydef.PreviousCheckpoint(ctx, e.cfg.Temporal, h.workflowID, h.runID)
 		if err != nil {
 			e.log.Warn("could not read the lost body's last heartbeat", "process", id, "error", err)
 		}
@@ -95,7 +97,7 @@ func (h *engineHost) LoadCheckpoint(ctx context.Context) (bodyhost.Saved, error)
 // CheckpointWriter buffers checkpoints for Mongo and puts the latest on the
 // body's heartbeats.
 func (h *engineHost) CheckpointWriter(current func() *mirror.Checkpoint) bodyhost.CheckpointWriter {
-	buf := mirror.NewCheckpointBuffer(h.e.store, h.docID, h.e.cfg.ProgressFlushInterval)
+	buf := docstore.NewCheckpointBuffer(h.e.store, h.docID, h.e.cfg.ProgressFlushInterval)
 	if h.body != nil {
 		h.body.SetCheckpointSource(current)
 	}
@@ -178,7 +180,7 @@ func (h *engineHost) CancelChild(ctx context.Context, processID string) {
 // RefusedChild writes the progress reported so far, then the refusal.
 func (h *engineHost) RefusedChild(ctx context.Context, name, processID string) {
 	h.progress.Flush(ctx)
-	entry := mirror.NewLogEntry(h.e.store.Now(), mirror.LevelEvent, mirror.MsgRefusedChild(name, processID))
+	entry := mirror.NewLogEntry(h.e.store.Now(), mirror.LevelEvent, docstore.MsgRefusedChild(name, processID))
 	if err := h.e.store.AppendLog(ctx, h.docID, entry); err != nil {
 		h.e.log.Warn("log refused child", "child", processID, "error", err)
 	}

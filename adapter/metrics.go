@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/interceptor"
 
 	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/internal/activitydef"
 )
 
 // Metrics receives the engine's own measurements (Config.Metrics); the
@@ -77,16 +78,16 @@ func (a *metricsActivity) ExecuteActivity(ctx context.Context, in *interceptor.E
 		return res, err
 	}
 	switch r := res.(type) {
-	case activities.StartRunResult:
+	case activitydef.StartRunResult:
 		if r.Started {
 			a.m.RunStarted()
 		}
-	case activities.FinishResult:
-		if fin, ok := firstArg[activities.FinishInput](in); ok && r.State.End() {
+	case activitydef.FinishResult:
+		if fin, ok := firstArg[activitydef.FinishInput](in); ok && r.State.End() {
 			a.m.RunEnded(r.State, time.Since(fin.RunningSince))
 		}
-	case activities.BodyResult:
-		if body, ok := firstArg[activities.BodyInput](in); ok && r.Finished != nil && r.Finished.State.End() {
+	case activitydef.BodyResult:
+		if body, ok := firstArg[activitydef.BodyInput](in); ok && r.Finished != nil && r.Finished.State.End() {
 			a.m.RunEnded(r.Finished.State, time.Since(body.RunningSince))
 		}
 	}

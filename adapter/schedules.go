@@ -12,7 +12,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/internal/activitydef"
+	"github.com/optio-temporal/optio/internal/docstore"
 	"github.com/optio-temporal/optio/mirror"
 	"github.com/optio-temporal/optio/workflows"
 )
@@ -29,7 +30,7 @@ func (e *Engine) scheduleAction(t TaskInstance) *client.ScheduleWorkflowAction {
 	return &client.ScheduleWorkflowAction{
 		ID:            e.WorkflowID(t.ProcessID) + ":cron",
 		Workflow:      workflows.ScheduledLaunchName,
-		Args:          []any{activities.ScheduledLaunchInput{ProcessID: t.ProcessID}},
+		Args:          []any{activitydef.ScheduledLaunchInput{ProcessID: t.ProcessID}},
 		TaskQueue:     e.cfg.TaskQueue,
 		StaticSummary: "cron launch of " + t.Name,
 	}
@@ -102,13 +103,13 @@ func sameSchedule(a, b TaskInstance) bool {
 // its process is gone.
 func (e *Engine) scheduleInScope(ctx context.Context, processID string, filter map[string]any) bool {
 	if t, ok := e.knownSchedules[e.ScheduleID(processID)]; ok {
-		return mirror.MatchesFilter(t.Metadata, filter)
+		return docstore.MatchesFilter(t.Metadata, filter)
 	}
 	p, err := e.store.ByProcessID(ctx, processID)
 	if err != nil {
 		return isNotFound(err)
 	}
-	return mirror.MatchesFilter(p.Metadata, filter)
+	return docstore.MatchesFilter(p.Metadata, filter)
 }
 
 func (e *Engine) upsertSchedule(ctx context.Context, sc client.ScheduleClient, id string, t TaskInstance) error {
@@ -179,7 +180,7 @@ func (e *Engine) Schedule(ctx context.Context, processID string) client.Schedule
 
 // scheduledLaunch is the activity behind a cron fire: an ordinary launch. A
 // refused launch is skipped, logged, and noted in the process's log.
-func (e *Engine) scheduledLaunch(ctx context.Context, in activities.ScheduledLaunchInput) (string, error) {
+func (e *Engine) scheduledLaunch(ctx context.Context, in activitydef.ScheduledLaunchInput) (string, error) {
 	out, err := e.Launch(ctx, in.ProcessID)
 	if err != nil {
 		return "", err

@@ -8,6 +8,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/optio-temporal/optio/internal/docstore"
 	"github.com/optio-temporal/optio/mirror"
 )
 
@@ -48,8 +49,8 @@ func validateTasks(tasks []TaskInstance) error {
 	return nil
 }
 
-func definition(t TaskInstance) mirror.Definition {
-	return mirror.Definition{
+func definition(t TaskInstance) docstore.Definition {
+	return docstore.Definition{
 		ProcessID:   t.ProcessID,
 		Name:        t.Name,
 		Description: t.Description,
@@ -124,7 +125,7 @@ func (e *Engine) generate(ctx context.Context, filter map[string]any) ([]TaskIns
 	if len(filter) > 0 {
 		kept = tasks[:0:0]
 		for _, t := range tasks {
-			if mirror.MatchesFilter(t.Metadata, filter) {
+			if docstore.MatchesFilter(t.Metadata, filter) {
 				kept = append(kept, t)
 			}
 		}
@@ -156,7 +157,7 @@ func (e *Engine) applyDefinitions(ctx context.Context, tasks []TaskInstance, fil
 	}
 	var inScope func(TaskInstance) bool
 	if len(filter) > 0 {
-		inScope = func(t TaskInstance) bool { return mirror.MatchesFilter(t.Metadata, filter) }
+		inScope = func(t TaskInstance) bool { return docstore.MatchesFilter(t.Metadata, filter) }
 	}
 	e.reg.replace(tasks, inScope)
 

@@ -1,15 +1,17 @@
-// Package mirror is the MongoDB projection of optio processes: the documents of
-// the {prefix}_processes collection in optio-core's exact schema, the state
-// machine that guards every write to them, the progress buffer that batches
-// progress reports, the queries optio readers rely on, and the persisted launch
-// blocks of {prefix}_launch_blocks.
+// Package mirror is the MongoDB projection of optio processes as readers see
+// it: the documents of the {prefix}_processes collection in optio-core's exact
+// schema (Process, Status, Progress, LogEntry), the state machine their
+// states follow (State, CanTransition), the persisted launch blocks of
+// {prefix}_launch_blocks, and Reader, the queries code outside the engine may
+// run on them (adapter.Engine.Store returns one).
 //
-// Every state write is a compare-and-set: the update filter names the state(s)
-// the write may start from, so two concurrent launches cannot both win, a
-// cancel during "scheduled" cannot be overwritten by the start of the run, and
-// a late terminal write cannot clobber a relaunch. Where optio-core 0.4.0 is
-// racy (no CAS, status timestamps nulled on every write, orphaned children on
-// resync) this package does the correct thing instead:
+// Only the engine writes these documents, and every state write is a
+// compare-and-set: the update filter names the state(s) the write may start
+// from, so two concurrent launches cannot both win, a cancel during
+// "scheduled" cannot be overwritten by the start of the run, and a late
+// terminal write cannot clobber a relaunch. Where optio-core 0.4.0 is racy (no
+// CAS, status timestamps nulled on every write, orphaned children on resync)
+// the engine does the correct thing instead:
 //
 //   - status.runningSince is kept once a run has started, through the terminal
 //     state, and is used as the identity of a run: progress writes of an

@@ -114,19 +114,6 @@ func NewLogEntry(at time.Time, level Level, message string) LogEntry {
 	return LogEntry{Timestamp: isoTimestamp(at), Level: level, Message: message}
 }
 
-func zeroProgress() Progress {
-	zero := 0.0
-	return Progress{Percent: &zero}
-}
-
-// optionalString maps "" to nil, as optio stores absent text fields as null.
-func optionalString(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
 // DecodeProcess decodes a BSON process document the way the store reads one
 // from Mongo (embedded documents as maps).
 func DecodeProcess(b []byte) (*Process, error) {

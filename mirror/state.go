@@ -69,14 +69,3 @@ func CanTransition(from, to State) bool {
 	}
 	return false
 }
-
-// statesFrom returns every state that may move to the given one.
-func statesFrom(to State) []State {
-	var out []State
-	for _, s := range AllStates() {
-		if CanTransition(s, to) {
-			out = append(out, s)
-		}
-	}
-	return out
-}

@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -58,4 +59,12 @@ func TestStateGroups(t *testing.T) {
 func TestISOTimestamp(t *testing.T) {
 	assert.Equal(t, "2026-05-18T12:46:35.123456+00:00", isoTimestamp(mustTime("2026-05-18T12:46:35.123456789Z")))
 	assert.Equal(t, "2026-05-18T12:46:35+00:00", isoTimestamp(mustTime("2026-05-18T12:46:35Z")))
+}
+
+func mustTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
 }

@@ -23,8 +23,8 @@ import (
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/internal/demo"
 	"github.com/optio-temporal/optio/internal/devstack"
+	"github.com/optio-temporal/optio/internal/docstore"
 	"github.com/optio-temporal/optio/internal/testenv"
-	"github.com/optio-temporal/optio/mirror"
 )
 
 // envResumeStack carries a stackProc's config; its presence makes the test
@@ -171,7 +171,7 @@ func TestResumeAfterDevStackKilled(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = mc.Disconnect(context.Background()) })
 	db := mc.Database("optio_demo")
-	store := mirror.NewStore(db, "optio")
+	store := docstore.NewStore(db, "optio")
 	get := func() *adapter.Process {
 		p, err := store.ByProcessID(context.Background(), demo.ResumableID)
 		if err != nil {

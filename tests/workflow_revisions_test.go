@@ -13,6 +13,7 @@ import (
 
 	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/adapter"
+	"github.com/optio-temporal/optio/internal/docstore"
 	"github.com/optio-temporal/optio/workflows"
 )
 
@@ -34,8 +35,10 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 
 	// Revision 0, started the way an older engine did: claim, then start
 	// the workflow with no revision in its input.
+	// The claim is the engine's own write: a store of this test's makes it.
+	store := docstore.NewStore(s.eng.Config().Mongo, s.eng.Config().Prefix)
 	doc := s.get("old")
-	_, err := s.eng.Store().Claim(s.ctx(), doc.ID)
+	_, err := store.Claim(s.ctx(), doc.ID)
 	require.NoError(t, err)
 	run, err := s.temporal().ExecuteWorkflow(s.ctx(), client.StartWorkflowOptions{
 		ID: s.eng.WorkflowID("old"), TaskQueue: s.eng.TaskQueue(),
@@ -46,7 +49,7 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 
 	// Revision 1, with a child: the process workflow starts it itself.
 	doc = s.get("rev1")
-	_, err = s.eng.Store().Claim(s.ctx(), doc.ID)
+	_, err = store.Claim(s.ctx(), doc.ID)
 	require.NoError(t, err)
 	run, err = s.temporal().ExecuteWorkflow(s.ctx(), client.StartWorkflowOptions{
 		ID: s.eng.WorkflowID("rev1"), TaskQueue: s.eng.TaskQueue(),

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/mirror"
 )
 
@@ -131,9 +132,9 @@ func (p *process) runChildren(ctx workflow.Context, reqs []ChildRequest) ([]Chil
 // startChildren creates the documents of new children and starts their
 // workflows.
 func (p *process) startChildren(ctx, mctx workflow.Context, reqs []ChildRequest, fresh []int, replies []ChildReply, answered []bool) error {
-	specs := make([]activities.ChildSpec, len(fresh))
+	specs := make([]activitydef.ChildSpec, len(fresh))
 	for k, i := range fresh {
-		specs[k] = activities.ChildSpec{ProcessID: reqs[i].ProcessID, Name: reqs[i].Name, Description: reqs[i].Description, Params: reqs[i].Params}
+		specs[k] = activitydef.ChildSpec{ProcessID: reqs[i].ProcessID, Name: reqs[i].Name, Description: reqs[i].Description, Params: reqs[i].Params}
 		// Claim the id now: a concurrent batch with the same id waits for
 		// this one instead of creating a second document.
 		p.children[reqs[i].ProcessID] = &childRec{workflowID: p.in.IDPrefix + reqs[i].ProcessID, queue: reqs[i].BodyQueue}
@@ -142,8 +143,8 @@ func (p *process) startChildren(ctx, mctx workflow.Context, reqs []ChildRequest,
 	// meanwhile numbers its children after these (a duplicate leaves a gap).
 	first := p.nextOrder
 	p.nextOrder += len(fresh)
-	var created activities.CreateChildrenResult
-	err := localIn(mctx, activities.CreateChildrenName, activities.CreateChildrenInput{
+	var created activitydef.CreateChildrenResult
+	err := localIn(mctx, activities.CreateChildrenName, activitydef.CreateChildrenInput{
 		ParentDocID: p.in.DocID, FirstOrder: first, Children: specs,
 	}, &created)
 	if err != nil {

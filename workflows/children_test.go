@@ -14,19 +14,20 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/mirror"
 )
 
 // childrenFakes are the children workflow's activities and child processes.
 type childrenFakes struct {
 	// created answers CreateChildren for one spec; nil makes a new document.
-	created func(spec activities.ChildSpec) *activities.CreatedChild
+	created func(spec activitydef.ChildSpec) *activitydef.CreatedChild
 	// parentOpen answers WorkflowOpen.
 	parentOpen bool
 	// awaitTakes is how long AwaitChildren takes.
 	awaitTakes time.Duration
 	// inputs are the CreateChildren inputs, in order.
-	inputs []activities.CreateChildrenInput
+	inputs []activitydef.CreateChildrenInput
 }
 
 // mockChildren mocks the children workflow's activities and the process
@@ -35,12 +36,12 @@ func (h *harness) mockChildren() *childrenFakes {
 	f := &childrenFakes{}
 	env := h.env
 	env.OnActivity(activities.CreateChildrenName, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.CreateChildrenInput) (activities.CreateChildrenResult, error) {
+		func(_ context.Context, in activitydef.CreateChildrenInput) (activitydef.CreateChildrenResult, error) {
 			h.note("CreateChildren first=%d n=%d", in.FirstOrder, len(in.Children))
 			h.mu.Lock()
 			f.inputs = append(f.inputs, in)
 			h.mu.Unlock()
-			var res activities.CreateChildrenResult
+			var res activitydef.CreateChildrenResult
 			for i, c := range in.Children {
 				if f.created != nil {
 					if got := f.created(c); got != nil {
@@ -48,24 +49,24 @@ func (h *harness) mockChildren() *childrenFakes {
 						continue
 					}
 				}
-				res.Children = append(res.Children, activities.CreatedChild{DocID: "doc-" + c.ProcessID, Order: in.FirstOrder + i})
+				res.Children = append(res.Children, activitydef.CreatedChild{DocID: "doc-" + c.ProcessID, Order: in.FirstOrder + i})
 			}
 			return res, nil
 		}).Maybe()
 	env.OnActivity(activities.CancelChildrenName, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.ChildrenOf) (int, error) {
+		func(context.Context, activitydef.ChildrenOf) (int, error) {
 			h.note("CancelChildren")
 			return 0, nil
 		}).Maybe()
 	env.OnActivity(activities.AwaitChildrenName, mock.Anything, mock.Anything).AfterFn(func() time.Duration {
 		return f.awaitTakes
 	}).Return(
-		func(context.Context, activities.ChildrenOf) error {
+		func(context.Context, activitydef.ChildrenOf) error {
 			h.note("AwaitChildren")
 			return nil
 		}).Maybe()
 	env.OnActivity(activities.WorkflowOpenName, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.WorkflowRef) (bool, error) {
+		func(_ context.Context, in activitydef.WorkflowRef) (bool, error) {
 			h.note("WorkflowOpen %s", in.WorkflowID)
 			return f.parentOpen, nil
 		}).Maybe()
@@ -119,7 +120,7 @@ func TestChildrenSpawnUpdates(t *testing.T) {
 		in      func() ChildrenInput
 		history int // the run's history length when the update comes
 		reqs    []ChildRequest
-		created func(activities.ChildSpec) *activities.CreatedChild
+		created func(activitydef.ChildSpec) *activitydef.CreatedChild
 		// wantStarted are the processIds started, wantRetry those answered Retry.
 		wantStarted []string
 		wantRetry   int
@@ -154,14 +155,14 @@ func TestChildrenSpawnUpdates(t *testing.T) {
 			name: "known and duplicate children are answered from their documents, not started",
 			in:   childrenInput,
 			reqs: childRequests(3),
-			created: func(c activities.ChildSpec) *activities.CreatedChild {
+			created: func(c activitydef.ChildSpec) *activitydef.CreatedChild {
 				switch c.ProcessID {
 				case "c1":
-					return &activities.CreatedChild{Duplicate: true}
+					return &activitydef.CreatedChild{Duplicate: true}
 				case "c2":
-					return &activities.CreatedChild{DocID: "doc-c2", Known: true, State: mirror.Failed, Error: "boom"}
+					return &activitydef.CreatedChild{DocID: "doc-c2", Known: true, State: mirror.Failed, Error: "boom"}
 				}
-				return &activities.CreatedChild{DocID: "doc-c3", Known: true, State: mirror.Running}
+				return &activitydef.CreatedChild{DocID: "doc-c3", Known: true, State: mirror.Running}
 			},
 			check: func(t *testing.T, replies []ChildReply) {
 				require.Equal(t, ChildReply{State: mirror.Failed, Duplicate: true}, replies[0])
@@ -185,7 +186,7 @@ func TestChildrenSpawnUpdates(t *testing.T) {
 				h.env.SetCurrentHistoryLength(tc.history)
 				sent = h.update(UpdateRunChildren, tc.reqs)
 			})
-			h.at(2*time.Second, func() { h.env.SignalWorkflow(SignalCloseChildren, CloseChildren{}) })
+			h.at(2*time.Second, func() { h.env.SignalWorkflow(SignalCloseChildren, closeChildren{}) })
 			err := h.runChildren(tc.in())
 
 			var replies []ChildReply
@@ -222,7 +223,7 @@ func TestChildrenSpawnUpdates(t *testing.T) {
 			// would land in its history, so it waits in a fresh run.
 			if len(tc.wantStarted) > 0 {
 				next := continuedAs(t, err)
-				require.Equal(t, &CloseChildren{}, next.Closing)
+				require.Equal(t, &closeChildren{}, next.Closing)
 				require.Equal(t, len(tc.wantStarted), next.NextOrder)
 				require.Equal(t, 1, next.Runs)
 				return
@@ -238,15 +239,15 @@ func TestChildrenSpawnUpdates(t *testing.T) {
 func TestChildrenRedirectAKnownRunningChild(t *testing.T) {
 	h := newHarness(t)
 	f := h.mockChildren()
-	f.created = func(c activities.ChildSpec) *activities.CreatedChild {
-		return &activities.CreatedChild{DocID: "doc-" + c.ProcessID, Known: true, State: mirror.Running}
+	f.created = func(c activitydef.ChildSpec) *activitydef.CreatedChild {
+		return &activitydef.CreatedChild{DocID: "doc-" + c.ProcessID, Known: true, State: mirror.Running}
 	}
 	h.env.OnSignalExternalWorkflow(mock.Anything, "db/c1", "", SignalBodyQueue, queueB).Return(nil).Once()
 	var sent *updateOutcome
 	h.at(time.Second, func() {
 		sent = h.update(UpdateRunChildren, []ChildRequest{{ProcessID: "c1", Name: "Child 1", BodyQueue: queueB}})
 	})
-	h.at(2*time.Second, func() { h.env.SignalWorkflow(SignalCloseChildren, CloseChildren{}) })
+	h.at(2*time.Second, func() { h.env.SignalWorkflow(SignalCloseChildren, closeChildren{}) })
 	require.NoError(t, h.runChildren(childrenInput()))
 	var replies []ChildReply
 	sent.decode(t, &replies)
@@ -310,18 +311,18 @@ func TestChildrenCloseAndCancel(t *testing.T) {
 		name        string
 		cancellable bool
 		parentOpen  bool
-		closing     *CloseChildren // carried in from an earlier run
+		closing     *closeChildren // carried in from an earlier run
 		act         func(h *harness)
 		want        []string
 	}{
 		{
 			name: "a close in an earlier run: the last run only waits", cancellable: true,
-			closing: &CloseChildren{},
+			closing: &closeChildren{},
 			want:    []string{"AwaitChildren"},
 		},
 		{
 			name: "a close after a failed body cancels the children first", cancellable: true,
-			act:  func(h *harness) { h.env.SignalWorkflow(SignalCloseChildren, CloseChildren{Cancel: true}) },
+			act:  func(h *harness) { h.env.SignalWorkflow(SignalCloseChildren, closeChildren{Cancel: true}) },
 			want: []string{"CancelChildren", "AwaitChildren"},
 		},
 		{
@@ -334,7 +335,7 @@ func TestChildrenCloseAndCancel(t *testing.T) {
 			parentOpen: true,
 			act: func(h *harness) {
 				h.env.CancelWorkflow()
-				h.at(time.Second, func() { h.env.SignalWorkflow(SignalCloseChildren, CloseChildren{}) })
+				h.at(time.Second, func() { h.env.SignalWorkflow(SignalCloseChildren, closeChildren{}) })
 			},
 			want: []string{"WorkflowOpen db/p1", "AwaitChildren"},
 		},
@@ -384,7 +385,7 @@ func TestChildrenRejectBadRequests(t *testing.T) {
 	h.mockChildren()
 	var sent *updateOutcome
 	h.at(time.Second, func() { sent = h.update(UpdateRunChildren, []ChildRequest{{ProcessID: "c1"}}) })
-	h.at(2*time.Second, func() { h.env.SignalWorkflow(SignalCloseChildren, CloseChildren{}) })
+	h.at(2*time.Second, func() { h.env.SignalWorkflow(SignalCloseChildren, closeChildren{}) })
 	require.NoError(t, h.runChildren(childrenInput()))
 	require.True(t, sent.done)
 	require.ErrorContains(t, sent.rejected, "child process id and name are required")

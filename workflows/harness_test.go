@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/mirror"
 )
 
@@ -53,22 +54,22 @@ type harness struct {
 	bodies      []bodyCall
 	cancelQueue []string // queues CancelBody was sent to
 
-	startRun func(activities.StartRunInput) (activities.StartRunResult, error)
+	startRun func(activitydef.StartRunInput) (activitydef.StartRunResult, error)
 	// startTakes is how long the StartRun local activity takes.
 	startTakes time.Duration
-	claim      func(activities.ClaimBodyInput) (activities.ClaimBodyResult, error)
+	claim      func(activitydef.ClaimBodyInput) (activitydef.ClaimBodyResult, error)
 	// body answers the n-th body run (from 1).
-	body func(n int, in activities.BodyInput) (activities.BodyResult, error)
+	body func(n int, in activitydef.BodyInput) (activitydef.BodyResult, error)
 	// bodyTakes is how long (workflow time) the n-th body run takes.
 	bodyTakes func(n int) time.Duration
-	finish    func(activities.FinishInput) (activities.FinishResult, error)
+	finish    func(activitydef.FinishInput) (activitydef.FinishResult, error)
 	// finishTakes is how long the Finish local activity takes.
 	finishTakes time.Duration
 }
 
 type bodyCall struct {
 	queue string
-	in    activities.BodyInput
+	in    activitydef.BodyInput
 }
 
 // newHarness returns an environment with the workflows registered and the
@@ -80,23 +81,23 @@ func newHarness(t *testing.T) *harness {
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	h := &harness{t: t, env: suite.NewTestWorkflowEnvironment()}
 	h.env.SetTestTimeout(30 * time.Second)
-	h.startRun = func(in activities.StartRunInput) (activities.StartRunResult, error) {
-		return activities.StartRunResult{
+	h.startRun = func(in activitydef.StartRunInput) (activitydef.StartRunResult, error) {
+		return activitydef.StartRunResult{
 			Started: true, State: mirror.Running, Cancellable: true,
 			RunningSince: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC),
-			Claim:        activities.ClaimBodyResult{Queue: queueA, Local: true},
+			Claim:        activitydef.ClaimBodyResult{Queue: queueA, Local: true},
 		}, nil
 	}
-	h.claim = func(in activities.ClaimBodyInput) (activities.ClaimBodyResult, error) {
+	h.claim = func(in activitydef.ClaimBodyInput) (activitydef.ClaimBodyResult, error) {
 		if len(in.LostQueues) == 0 {
-			return activities.ClaimBodyResult{Queue: queueA, Local: true}, nil
+			return activitydef.ClaimBodyResult{Queue: queueA, Local: true}, nil
 		}
-		return activities.ClaimBodyResult{Queue: queueB}, nil
+		return activitydef.ClaimBodyResult{Queue: queueB}, nil
 	}
-	h.body = func(int, activities.BodyInput) (activities.BodyResult, error) { return activities.BodyResult{}, nil }
+	h.body = func(int, activitydef.BodyInput) (activitydef.BodyResult, error) { return activitydef.BodyResult{}, nil }
 	h.bodyTakes = func(int) time.Duration { return time.Second }
-	h.finish = func(in activities.FinishInput) (activities.FinishResult, error) {
-		return activities.FinishResult{State: mirror.State(in.Outcome)}, nil
+	h.finish = func(in activitydef.FinishInput) (activitydef.FinishResult, error) {
+		return activitydef.FinishResult{State: mirror.State(in.Outcome)}, nil
 	}
 	h.register()
 	h.mockMirror()
@@ -112,29 +113,29 @@ func (h *harness) register() {
 	env.RegisterWorkflowWithOptions(Children, workflow.RegisterOptions{Name: ChildrenName})
 	env.RegisterWorkflowWithOptions(ScheduledLaunch, workflow.RegisterOptions{Name: ScheduledLaunchName})
 	for name, fn := range map[string]any{
-		activities.StartRunName: func(context.Context, activities.StartRunInput) (activities.StartRunResult, error) {
-			return activities.StartRunResult{}, errUnmocked
+		activities.StartRunName: func(context.Context, activitydef.StartRunInput) (activitydef.StartRunResult, error) {
+			return activitydef.StartRunResult{}, errUnmocked
 		},
-		activities.ClaimBodyName: func(context.Context, activities.ClaimBodyInput) (activities.ClaimBodyResult, error) {
-			return activities.ClaimBodyResult{}, errUnmocked
+		activities.ClaimBodyName: func(context.Context, activitydef.ClaimBodyInput) (activitydef.ClaimBodyResult, error) {
+			return activitydef.ClaimBodyResult{}, errUnmocked
 		},
-		activities.RequestCancelName:   func(context.Context, activities.DocInput) (mirror.State, error) { return "", errUnmocked },
-		activities.CancelScheduledName: func(context.Context, activities.DocInput) (mirror.State, error) { return "", errUnmocked },
-		activities.FinishName: func(context.Context, activities.FinishInput) (activities.FinishResult, error) {
-			return activities.FinishResult{}, errUnmocked
+		activities.RequestCancelName:   func(context.Context, activitydef.DocInput) (mirror.State, error) { return "", errUnmocked },
+		activities.CancelScheduledName: func(context.Context, activitydef.DocInput) (mirror.State, error) { return "", errUnmocked },
+		activities.FinishName: func(context.Context, activitydef.FinishInput) (activitydef.FinishResult, error) {
+			return activitydef.FinishResult{}, errUnmocked
 		},
-		activities.AppendLogName: func(context.Context, activities.AppendLogInput) error { return errUnmocked },
-		activities.CreateChildrenName: func(context.Context, activities.CreateChildrenInput) (activities.CreateChildrenResult, error) {
-			return activities.CreateChildrenResult{}, errUnmocked
+		activities.AppendLogName: func(context.Context, activitydef.AppendLogInput) error { return errUnmocked },
+		activities.CreateChildrenName: func(context.Context, activitydef.CreateChildrenInput) (activitydef.CreateChildrenResult, error) {
+			return activitydef.CreateChildrenResult{}, errUnmocked
 		},
-		activities.BodyName: func(context.Context, activities.BodyInput) (activities.BodyResult, error) {
-			return activities.BodyResult{}, errUnmocked
+		activities.BodyName: func(context.Context, activitydef.BodyInput) (activitydef.BodyResult, error) {
+			return activitydef.BodyResult{}, errUnmocked
 		},
-		activities.CancelBodyName:      func(context.Context, activities.CancelBodyInput) (bool, error) { return false, errUnmocked },
-		activities.ScheduledLaunchName: func(context.Context, activities.ScheduledLaunchInput) (string, error) { return "", errUnmocked },
-		activities.CancelChildrenName:  func(context.Context, activities.ChildrenOf) (int, error) { return 0, errUnmocked },
-		activities.AwaitChildrenName:   func(context.Context, activities.ChildrenOf) error { return errUnmocked },
-		activities.WorkflowOpenName:    func(context.Context, activities.WorkflowRef) (bool, error) { return false, errUnmocked },
+		activities.CancelBodyName:      func(context.Context, activitydef.CancelBodyInput) (bool, error) { return false, errUnmocked },
+		activities.ScheduledLaunchName: func(context.Context, activitydef.ScheduledLaunchInput) (string, error) { return "", errUnmocked },
+		activities.CancelChildrenName:  func(context.Context, activitydef.ChildrenOf) (int, error) { return 0, errUnmocked },
+		activities.AwaitChildrenName:   func(context.Context, activitydef.ChildrenOf) error { return errUnmocked },
+		activities.WorkflowOpenName:    func(context.Context, activitydef.WorkflowRef) (bool, error) { return false, errUnmocked },
 	} {
 		env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
@@ -161,7 +162,7 @@ func (h *harness) mockMirror() {
 	env.OnActivity(activities.StartRunName, mock.Anything, mock.Anything).AfterFn(func() time.Duration {
 		return h.startTakes
 	}).Return(
-		func(_ context.Context, in activities.StartRunInput) (activities.StartRunResult, error) {
+		func(_ context.Context, in activitydef.StartRunInput) (activitydef.StartRunResult, error) {
 			if in.Claim != nil {
 				h.note("StartRun+claim")
 			} else {
@@ -170,7 +171,7 @@ func (h *harness) mockMirror() {
 			return h.startRun(in)
 		}).Maybe()
 	env.OnActivity(activities.ClaimBodyName, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.ClaimBodyInput) (activities.ClaimBodyResult, error) {
+		func(_ context.Context, in activitydef.ClaimBodyInput) (activitydef.ClaimBodyResult, error) {
 			h.note("ClaimBody lost=%v hint=%q", in.LostQueues, in.HintQueue)
 			return h.claim(in)
 		}).Maybe()
@@ -180,7 +181,7 @@ func (h *harness) mockMirror() {
 		if info.ActivityType.Name != activities.BodyName {
 			return
 		}
-		var in activities.BodyInput
+		var in activitydef.BodyInput
 		require.NoError(h.t, args.Get(&in))
 		h.mu.Lock()
 		h.bodies = append(h.bodies, bodyCall{queue: info.TaskQueue, in: in})
@@ -193,7 +194,7 @@ func (h *harness) mockMirror() {
 		h.mu.Unlock()
 		return h.bodyTakes(n)
 	}).Return(
-		func(ctx context.Context, in activities.BodyInput) (activities.BodyResult, error) {
+		func(ctx context.Context, in activitydef.BodyInput) (activitydef.BodyResult, error) {
 			h.mu.Lock()
 			n := len(h.bodies)
 			h.mu.Unlock()
@@ -202,12 +203,12 @@ func (h *harness) mockMirror() {
 	env.OnActivity(activities.FinishName, mock.Anything, mock.Anything).AfterFn(func() time.Duration {
 		return h.finishTakes
 	}).Return(
-		func(_ context.Context, in activities.FinishInput) (activities.FinishResult, error) {
+		func(_ context.Context, in activitydef.FinishInput) (activitydef.FinishResult, error) {
 			h.note("Finish %s", in.Outcome)
 			return h.finish(in)
 		}).Maybe()
 	env.OnActivity(activities.AppendLogName, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.AppendLogInput) error {
+		func(_ context.Context, in activitydef.AppendLogInput) error {
 			for _, l := range in.Log {
 				h.note("AppendLog %s", l.Level)
 				h.mu.Lock()
@@ -217,19 +218,19 @@ func (h *harness) mockMirror() {
 			return nil
 		}).Maybe()
 	env.OnActivity(activities.RequestCancelName, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.DocInput) (mirror.State, error) {
+		func(context.Context, activitydef.DocInput) (mirror.State, error) {
 			h.note("RequestCancel")
 			return mirror.Cancelling, nil
 		}).Maybe()
 	env.OnActivity(activities.CancelScheduledName, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.DocInput) (mirror.State, error) {
+		func(context.Context, activitydef.DocInput) (mirror.State, error) {
 			h.note("CancelScheduled")
 			return mirror.Cancelled, nil
 		}).Maybe()
 	// CancelBody is not awaited by the workflow: it is kept off the trail,
 	// whose order it would make racy.
 	env.OnActivity(activities.CancelBodyName, mock.Anything, mock.Anything).Return(
-		func(ctx context.Context, in activities.CancelBodyInput) (bool, error) {
+		func(ctx context.Context, in activitydef.CancelBodyInput) (bool, error) {
 			h.mu.Lock()
 			h.cancelQueue = append(h.cancelQueue, activity.GetInfo(ctx).TaskQueue)
 			h.mu.Unlock()

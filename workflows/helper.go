@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/mirror"
 )
 
@@ -31,11 +32,11 @@ const UpdateOpenChildren = "optio.openChildren"
 
 // SignalCloseChildren tells a children workflow that its process's body has
 // returned: it accepts no more children, cancels the running ones when the
-// signal says so (CloseChildren), waits for every child to end and completes.
+// signal says so (closeChildren), waits for every child to end and completes.
 const SignalCloseChildren = "optio.closeChildren"
 
-// CloseChildren is the argument of SignalCloseChildren.
-type CloseChildren struct {
+// closeChildren is the argument of SignalCloseChildren.
+type closeChildren struct {
 	// Cancel asks for the running children to be cancelled (the body failed).
 	Cancel bool
 }
@@ -98,7 +99,7 @@ type ChildrenInput struct {
 
 	// Carried over by continue-as-new.
 	NextOrder int            `json:",omitempty"`
-	Closing   *CloseChildren `json:",omitempty"`
+	Closing   *closeChildren `json:",omitempty"`
 	Cancelled bool           `json:",omitempty"`
 	Runs      int            `json:",omitempty"`
 }
@@ -136,9 +137,9 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 	h := &children{in: in, mctx: mirrorCtx(ctx), cancelled: in.Cancelled}
 	closing := in.Closing
 	closeCh := workflow.GetSignalChannel(ctx, SignalCloseChildren)
-	onClose := func(c CloseChildren) {
+	onClose := func(c closeChildren) {
 		if closing == nil {
-			closing = &CloseChildren{}
+			closing = &closeChildren{}
 		}
 		closing.Cancel = closing.Cancel || c.Cancel
 	}
@@ -146,10 +147,10 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 	// (which run in it): a second coroutine could hold a signal it has
 	// received but not yet recorded when this one continues as new.
 	drainClose := func() {
-		var c CloseChildren
+		var c closeChildren
 		for closeCh.ReceiveAsync(&c) {
 			onClose(c)
-			c = CloseChildren{}
+			c = closeChildren{}
 		}
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRunChildren, h.runChildren, workflow.UpdateHandlerOptions{
@@ -173,7 +174,7 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 			if h.cancelHonoured(ctx) {
 				h.cancelChildren()
 				if closing == nil {
-					closing = &CloseChildren{}
+					closing = &closeChildren{}
 				}
 			}
 			continue
@@ -210,7 +211,7 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 }
 
 // continueAsNew ends this run and carries what the next one needs.
-func (h *children) continueAsNew(ctx workflow.Context, closing *CloseChildren) error {
+func (h *children) continueAsNew(ctx workflow.Context, closing *closeChildren) error {
 	next := h.in
 	next.Runs++
 	next.Proven = max(next.Proven, workflow.GetInfo(ctx).GetCurrentHistoryLength())
@@ -224,8 +225,8 @@ func (h *children) rollDue(ctx workflow.Context) bool {
 	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= h.in.EventBudget
 }
 
-func (h *children) childrenOf() activities.ChildrenOf {
-	return activities.ChildrenOf{ParentDocID: h.in.ParentDocID, IDPrefix: h.in.IDPrefix}
+func (h *children) childrenOf() activitydef.ChildrenOf {
+	return activitydef.ChildrenOf{ParentDocID: h.in.ParentDocID, IDPrefix: h.in.IDPrefix}
 }
 
 // cancelHonoured decides what a cancel of this workflow means: the process
@@ -236,7 +237,7 @@ func (h *children) cancelHonoured(ctx workflow.Context) bool {
 		return true
 	}
 	var open bool
-	err := localIn(h.mctx, activities.WorkflowOpenName, activities.WorkflowRef{WorkflowID: h.in.ParentWorkflowID}, &open)
+	err := localIn(h.mctx, activities.WorkflowOpenName, activitydef.WorkflowRef{WorkflowID: h.in.ParentWorkflowID}, &open)
 	return err != nil || !open
 }
 
@@ -270,9 +271,9 @@ func (h *children) runChildren(ctx workflow.Context, reqs []ChildRequest) ([]Chi
 	for i := take; i < len(reqs); i++ {
 		replies[i] = ChildReply{Retry: true}
 	}
-	specs := make([]activities.ChildSpec, take)
+	specs := make([]activitydef.ChildSpec, take)
 	for i, req := range reqs[:take] {
-		specs[i] = activities.ChildSpec{ProcessID: req.ProcessID, Name: req.Name, Description: req.Description, Params: req.Params}
+		specs[i] = activitydef.ChildSpec{ProcessID: req.ProcessID, Name: req.Name, Description: req.Description, Params: req.Params}
 	}
 	h.pending++
 	defer func() { h.pending-- }()
@@ -281,8 +282,8 @@ func (h *children) runChildren(ctx workflow.Context, reqs []ChildRequest) ([]Chi
 	// gaps for the children a re-run body asks for again.
 	_ = workflow.Await(mctx, func() bool { return !h.creating })
 	h.creating = true
-	var created activities.CreateChildrenResult
-	err := localIn(mctx, activities.CreateChildrenName, activities.CreateChildrenInput{
+	var created activitydef.CreateChildrenResult
+	err := localIn(mctx, activities.CreateChildrenName, activitydef.CreateChildrenInput{
 		ParentDocID: h.in.ParentDocID, FirstOrder: h.in.NextOrder, Children: specs, Known: true,
 		Launch: workflow.GetInfo(ctx).FirstRunID,
 	}, &created)
@@ -461,6 +462,6 @@ func (p *process) closeHelper(cancelChildren bool) {
 	if h.err != nil {
 		return
 	}
-	workflow.SignalExternalWorkflow(p.mctx, h.id, "", SignalCloseChildren, CloseChildren{Cancel: cancelChildren})
+	workflow.SignalExternalWorkflow(p.mctx, h.id, "", SignalCloseChildren, closeChildren{Cancel: cancelChildren})
 	_ = h.fut.Get(p.mctx, nil)
 }

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/mirror"
 )
 
@@ -82,7 +83,7 @@ type ProcessInput struct {
 //     instead of through matching. A body that lands elsewhere and finds no
 //     function there is re-run on the worker-specific queue. A body that
 //     returns nil, uncancelled and without children, writes the run's end
-//     itself (activities.BodyInput.Finish), saving the Finish local
+//     itself (activitydef.BodyInput.Finish), saving the Finish local
 //     activity.
 //   - 2: children are started and tracked by a children workflow of their
 //     own (Children, ID {workflowID}#children), which continues as new
@@ -98,7 +99,7 @@ type ProcessResult struct {
 	Error   string
 	Deleted bool
 	// Doc is the final document, BSON-encoded, when ProcessInput.ReturnDoc
-	// asked for it and it was small enough (activities.MaxReturnedDoc).
+	// asked for it and it was small enough (activitydef.MaxReturnedDoc).
 	Doc []byte `json:",omitempty"`
 }
 
@@ -134,7 +135,7 @@ type process struct {
 	inflight       int
 	acceptChildren bool
 	// finished is the terminal write a body activity made itself.
-	finished *activities.FinishResult
+	finished *activitydef.FinishResult
 	// cancellable is the document's flag, from StartRun.
 	cancellable bool
 	// helper is the children workflow (revision 2), once started.
@@ -224,7 +225,7 @@ func localIn(mctx workflow.Context, name string, in, out any) error {
 
 func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
 	p.sa = startSearchAttrs(p.mctx, p.in, p.opts.SearchAttributes)
-	doc := activities.DocInput{DocID: p.in.DocID}
+	doc := activitydef.DocInput{DocID: p.in.DocID}
 	if ctx.Err() != nil {
 		var st mirror.State
 		if err := p.local(activities.CancelScheduledName, doc, &st); err != nil {
@@ -234,10 +235,10 @@ func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
 		p.sa.setState(p.mctx, st)
 		return ProcessResult{State: st}, temporal.NewCanceledError()
 	}
-	var start activities.StartRunResult
-	startIn := activities.StartRunInput{DocID: p.in.DocID}
+	var start activitydef.StartRunResult
+	startIn := activitydef.StartRunInput{DocID: p.in.DocID}
 	if p.in.Revision >= 1 {
-		startIn.Claim = &activities.ClaimBodyInput{ProcessID: p.in.ProcessID, HintQueue: p.in.HintQueue}
+		startIn.Claim = &activitydef.ClaimBodyInput{ProcessID: p.in.ProcessID, HintQueue: p.in.HintQueue}
 	}
 	if err := p.local(activities.StartRunName, startIn, &start); err != nil {
 		return ProcessResult{}, err
@@ -256,14 +257,14 @@ func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
 	p.acceptChildren = true
 	fin := p.runBody(ctx, start)
 	p.acceptChildren = false
-	if fin.Outcome == activities.OutcomeFailed {
+	if fin.Outcome == activitydef.OutcomeFailed {
 		// Nothing will wait for the children any more.
 		p.cancelInflight()
 	}
-	p.closeHelper(fin.Outcome == activities.OutcomeFailed)
+	p.closeHelper(fin.Outcome == activitydef.OutcomeFailed)
 	// Children end before their parent: its end state is written last.
 	_ = workflow.Await(p.mctx, func() bool { return p.inflight == 0 && workflow.AllHandlersFinished(p.mctx) })
-	var res activities.FinishResult
+	var res activitydef.FinishResult
 	fin.ReturnDoc = p.in.ReturnDoc
 	if p.finished != nil {
 		res = *p.finished
@@ -286,11 +287,11 @@ func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
 // runBody runs the body until it ends and returns the terminal write to make.
 // Each pass of its loop is one body run: claim a queue, run the body there,
 // wait for it while handling a cancel, and read how it ended.
-func (p *process) runBody(ctx workflow.Context, start activities.StartRunResult) activities.FinishInput {
+func (p *process) runBody(ctx workflow.Context, start activitydef.StartRunResult) activitydef.FinishInput {
 	b := p.newBodyRuns(ctx, start)
 	for run := 1; ; run++ {
 		if b.cancelled {
-			b.fin.Outcome = activities.OutcomeCancelled
+			b.fin.Outcome = activitydef.OutcomeCancelled
 			return b.fin
 		}
 		if run > p.in.Timeouts.MaxBodyRuns {
@@ -320,9 +321,9 @@ func (p *process) runBody(ctx workflow.Context, start activities.StartRunResult)
 // bodyRuns is what runBody carries from one body run to the next.
 type bodyRuns struct {
 	p     *process
-	start activities.StartRunResult
+	start activitydef.StartRunResult
 	// fin is the terminal write, complete once a step returns stepEnd.
-	fin activities.FinishInput
+	fin activitydef.FinishInput
 	// lost are the queues whose worker was lost during this launch.
 	lost []string
 	// lostReason is set when the previous run's worker was lost; the
@@ -338,13 +339,13 @@ type bodyRuns struct {
 	bodyCtx workflow.Context
 	// claimed is a claim made already (by StartRun, or kept for a re-run
 	// off the workflow's queue); nil asks ClaimBody.
-	claimed *activities.ClaimBodyResult
+	claimed *activitydef.ClaimBodyResult
 	// ownQueue sends a body whose function the claiming worker holds to the
 	// workflow's own task queue (revision 1 and later).
 	ownQueue bool
 	// bodyFinish is the terminal write a body makes itself when it returns
 	// nil (revision 1 and later).
-	bodyFinish *activities.FinishInput
+	bodyFinish *activitydef.FinishInput
 }
 
 // cancelledBodyChange is the workflow.GetVersion change ID under which a body
@@ -367,11 +368,11 @@ const (
 )
 
 // newBodyRuns sets up the body runs of a launch that StartRun started.
-func (p *process) newBodyRuns(ctx workflow.Context, start activities.StartRunResult) *bodyRuns {
+func (p *process) newBodyRuns(ctx workflow.Context, start activitydef.StartRunResult) *bodyRuns {
 	b := &bodyRuns{
 		p:       p,
 		start:   start,
-		fin:     activities.FinishInput{DocID: p.in.DocID, ProcessID: p.in.ProcessID, RunningSince: start.RunningSince},
+		fin:     activitydef.FinishInput{DocID: p.in.DocID, ProcessID: p.in.ProcessID, RunningSince: start.RunningSince},
 		bodyCtx: ctx,
 	}
 	if !start.Cancellable {
@@ -379,7 +380,7 @@ func (p *process) newBodyRuns(ctx workflow.Context, start activities.StartRunRes
 	}
 	if p.in.Revision >= 1 {
 		b.claimed, b.ownQueue = &start.Claim, true
-		b.bodyFinish = &activities.FinishInput{DocID: p.in.DocID, ProcessID: p.in.ProcessID, RunningSince: start.RunningSince, ReturnDoc: p.in.ReturnDoc}
+		b.bodyFinish = &activitydef.FinishInput{DocID: p.in.DocID, ProcessID: p.in.ProcessID, RunningSince: start.RunningSince, ReturnDoc: p.in.ReturnDoc}
 	}
 	return b
 }
@@ -388,12 +389,12 @@ func (p *process) newBodyRuns(ctx workflow.Context, start activities.StartRunRes
 // ClaimBody's, which leaves out the queues of lost workers. When no live
 // worker holds the function after a loss, a child process waits for its
 // parent to name one (stepAgain); otherwise the run fails (stepEnd).
-func (b *bodyRuns) claim(ctx workflow.Context) (activities.ClaimBodyResult, bodyStep) {
+func (b *bodyRuns) claim(ctx workflow.Context) (activitydef.ClaimBodyResult, bodyStep) {
 	p := b.p
-	var claim activities.ClaimBodyResult
+	var claim activitydef.ClaimBodyResult
 	if b.claimed != nil {
 		claim, b.claimed = *b.claimed, nil
-	} else if err := p.local(activities.ClaimBodyName, activities.ClaimBodyInput{
+	} else if err := p.local(activities.ClaimBodyName, activitydef.ClaimBodyInput{
 		ProcessID: p.in.ProcessID, HintQueue: p.in.HintQueue, LostQueues: b.lost,
 	}, &claim); err != nil {
 		b.fin = p.failed(b.fin, err.Error())
@@ -428,7 +429,7 @@ func (b *bodyRuns) warnLost() {
 // the workflow's own queue when the claiming worker holds the function
 // (revision 1 and later: Temporal hands it straight back to that worker);
 // viaOwnQueue says which.
-func (b *bodyRuns) startBody(ctx workflow.Context, claim activities.ClaimBodyResult, run int) (fut workflow.Future, viaOwnQueue bool) {
+func (b *bodyRuns) startBody(ctx workflow.Context, claim activitydef.ClaimBodyResult, run int) (fut workflow.Future, viaOwnQueue bool) {
 	p := b.p
 	queue := claim.Queue
 	viaOwnQueue = b.ownQueue && claim.Local
@@ -445,7 +446,7 @@ func (b *bodyRuns) startBody(ctx workflow.Context, claim activities.ClaimBodyRes
 		Summary:                p.in.Name,
 	})
 	info := workflow.GetInfo(ctx)
-	return workflow.ExecuteActivity(actx, activities.BodyName, activities.BodyInput{
+	return workflow.ExecuteActivity(actx, activities.BodyName, activitydef.BodyInput{
 		WorkflowID:   info.WorkflowExecution.ID,
 		RunID:        info.WorkflowExecution.RunID,
 		DocID:        p.in.DocID,
@@ -491,22 +492,22 @@ func (b *bodyRuns) await(ctx workflow.Context, fut workflow.Future, queue string
 // failed (stepEnd, the terminal write in fin); interrupted or with its
 // worker lost (stepNext); or matched to a worker without the function
 // (stepAgain, on the claimed queue).
-func (b *bodyRuns) ended(fut workflow.Future, claim activities.ClaimBodyResult, viaOwnQueue bool) bodyStep {
+func (b *bodyRuns) ended(fut workflow.Future, claim activitydef.ClaimBodyResult, viaOwnQueue bool) bodyStep {
 	p := b.p
-	var res activities.BodyResult
+	var res activitydef.BodyResult
 	err := fut.Get(p.mctx, &res)
 	if err == nil && res.Interrupted && !b.cancelled {
 		p.warn("Body was interrupted (its worker lost contact with the Temporal server); re-running the body")
 		return stepNext
 	}
 	if err == nil {
-		b.fin.Outcome = activities.OutcomeDone
+		b.fin.Outcome = activitydef.OutcomeDone
 		if res.Cancelled || res.Interrupted || b.cancelled {
-			b.fin.Outcome = activities.OutcomeCancelled
+			b.fin.Outcome = activitydef.OutcomeCancelled
 		}
 		if res.Finished != nil {
 			p.finished = res.Finished
-			b.fin.Outcome = activities.Outcome(res.Finished.State)
+			b.fin.Outcome = activitydef.Outcome(res.Finished.State)
 		}
 		return stepEnd
 	}
@@ -521,12 +522,12 @@ func (b *bodyRuns) ended(fut workflow.Future, claim activities.ClaimBodyResult, 
 		// The cancel reached the body activity before a worker started it
 		// (or before it was scheduled: the cancel came during StartRun):
 		// no body ran, and the run ends cancelled, not failed.
-		b.fin.Outcome = activities.OutcomeCancelled
+		b.fin.Outcome = activitydef.OutcomeCancelled
 		return stepEnd
 	}
 	if workerLost(err) {
 		if b.cancelled {
-			b.fin.Outcome = activities.OutcomeCancelled
+			b.fin.Outcome = activitydef.OutcomeCancelled
 			return stepEnd
 		}
 		b.lost = append(b.lost, claim.Queue)
@@ -543,7 +544,7 @@ func (b *bodyRuns) ended(fut workflow.Future, claim activities.ClaimBodyResult, 
 
 // warn appends a warning to the document's log.
 func (p *process) warn(msg string) {
-	_ = p.local(activities.AppendLogName, activities.AppendLogInput{DocID: p.in.DocID, Log: []activities.LogLine{{Level: mirror.LevelWarning, Message: msg}}}, nil)
+	_ = p.local(activities.AppendLogName, activitydef.AppendLogInput{DocID: p.in.DocID, Log: []activitydef.LogLine{{Level: mirror.LevelWarning, Message: msg}}}, nil)
 }
 
 // deliverCancel records the cancel on the document and sends it straight to
@@ -552,7 +553,7 @@ func (p *process) warn(msg string) {
 func (p *process) deliverCancel(queue string) {
 	p.view.CancelRequested = true
 	var st mirror.State
-	if err := p.local(activities.RequestCancelName, activities.DocInput{DocID: p.in.DocID}, &st); err == nil {
+	if err := p.local(activities.RequestCancelName, activitydef.DocInput{DocID: p.in.DocID}, &st); err == nil {
 		p.view.State = st
 		p.sa.setState(p.mctx, st)
 	}
@@ -564,13 +565,13 @@ func (p *process) deliverCancel(queue string) {
 		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
 		Summary:                "deliver cancel",
 	})
-	workflow.ExecuteActivity(cctx, activities.CancelBodyName, activities.CancelBodyInput{
+	workflow.ExecuteActivity(cctx, activities.CancelBodyName, activitydef.CancelBodyInput{
 		WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
 	})
 }
 
-func (p *process) failed(fin activities.FinishInput, msg string) activities.FinishInput {
-	fin.Outcome, fin.Error = activities.OutcomeFailed, msg
+func (p *process) failed(fin activitydef.FinishInput, msg string) activitydef.FinishInput {
+	fin.Outcome, fin.Error = activitydef.OutcomeFailed, msg
 	return fin
 }
 

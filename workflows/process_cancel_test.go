@@ -6,7 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/mirror"
 )
 
@@ -15,7 +15,7 @@ import (
 func TestProcessCancelInEveryState(t *testing.T) {
 	notCancellable := func(h *harness) {
 		start := h.startRun
-		h.startRun = func(in activities.StartRunInput) (activities.StartRunResult, error) {
+		h.startRun = func(in activitydef.StartRunInput) (activitydef.StartRunResult, error) {
 			r, err := start(in)
 			r.Cancellable = false
 			return r, err
@@ -74,8 +74,8 @@ func TestProcessCancelInEveryState(t *testing.T) {
 			name: "while the body finishes, the terminal write finding a cancel recorded: the workflow ends cancelled",
 			setup: func(h *harness) {
 				h.finishTakes = time.Minute
-				h.finish = func(activities.FinishInput) (activities.FinishResult, error) {
-					return activities.FinishResult{State: mirror.Cancelled}, nil
+				h.finish = func(activitydef.FinishInput) (activitydef.FinishResult, error) {
+					return activitydef.FinishResult{State: mirror.Cancelled}, nil
 				}
 			},
 			cancelAt:  30 * time.Second,
@@ -86,11 +86,11 @@ func TestProcessCancelInEveryState(t *testing.T) {
 			name: "while a lost body waits for a new claim: no new body run, the run ends cancelled",
 			setup: func(h *harness) {
 				h.bodyTakes = func(n int) time.Duration { return time.Duration(n) * time.Minute }
-				h.body = func(n int, _ activities.BodyInput) (activities.BodyResult, error) {
+				h.body = func(n int, _ activitydef.BodyInput) (activitydef.BodyResult, error) {
 					if n == 1 {
-						return activities.BodyResult{Interrupted: true}, nil
+						return activitydef.BodyResult{Interrupted: true}, nil
 					}
-					return activities.BodyResult{}, nil
+					return activitydef.BodyResult{}, nil
 				}
 			},
 			// The first run ends at 1m, the second at 1m+2m.

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/mirror"
 )
 
@@ -56,8 +57,8 @@ func TestProcessOpensItsChildrenWorkflow(t *testing.T) {
 		{
 			name: "closed with a cancel of the children when the body fails",
 			setup: func(h *harness) {
-				h.body = func(int, activities.BodyInput) (activities.BodyResult, error) {
-					return activities.BodyResult{}, temporal.NewNonRetryableApplicationError("boom", activities.BodyFailedType, nil)
+				h.body = func(int, activitydef.BodyInput) (activitydef.BodyResult, error) {
+					return activitydef.BodyResult{}, temporal.NewNonRetryableApplicationError("boom", activities.BodyFailedType, nil)
 				}
 			},
 			openAt:         []time.Duration{10 * time.Second},
@@ -69,7 +70,7 @@ func TestProcessOpensItsChildrenWorkflow(t *testing.T) {
 			name: "a process that is not cancellable gives its children workflow its flag",
 			setup: func(h *harness) {
 				start := h.startRun
-				h.startRun = func(in activities.StartRunInput) (activities.StartRunResult, error) {
+				h.startRun = func(in activitydef.StartRunInput) (activitydef.StartRunResult, error) {
 					r, err := start(in)
 					r.Cancellable = false
 					return r, err

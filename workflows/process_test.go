@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/mirror"
 )
 
@@ -19,11 +20,11 @@ func TestProcessBranches(t *testing.T) {
 	noExecute := temporal.NewNonRetryableApplicationError(activities.ErrNoExecute.Error(), activities.NoExecuteType, nil)
 	heartbeatLost := temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil)
 	neverPicked := temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START, nil)
-	lostOnce := func(n int, _ activities.BodyInput) (activities.BodyResult, error) {
+	lostOnce := func(n int, _ activitydef.BodyInput) (activitydef.BodyResult, error) {
 		if n == 1 {
-			return activities.BodyResult{}, heartbeatLost
+			return activitydef.BodyResult{}, heartbeatLost
 		}
-		return activities.BodyResult{}, nil
+		return activitydef.BodyResult{}, nil
 	}
 	cases := []struct {
 		name     string
@@ -64,8 +65,8 @@ func TestProcessBranches(t *testing.T) {
 		{
 			name: "a body that wrote its own end saves the Finish local activity", revision: 2,
 			setup: func(h *harness) {
-				h.body = func(int, activities.BodyInput) (activities.BodyResult, error) {
-					return activities.BodyResult{Finished: &activities.FinishResult{State: mirror.Done, Deleted: true}}, nil
+				h.body = func(int, activitydef.BodyInput) (activitydef.BodyResult, error) {
+					return activitydef.BodyResult{Finished: &activitydef.FinishResult{State: mirror.Done, Deleted: true}}, nil
 				}
 			},
 			want:      []string{"StartRun+claim", "Body queue=optio attempt=1"},
@@ -79,8 +80,8 @@ func TestProcessBranches(t *testing.T) {
 		{
 			name: "a failing body fails the process with its message", revision: 2,
 			setup: func(h *harness) {
-				h.body = func(int, activities.BodyInput) (activities.BodyResult, error) {
-					return activities.BodyResult{}, bodyFailed
+				h.body = func(int, activitydef.BodyInput) (activitydef.BodyResult, error) {
+					return activitydef.BodyResult{}, bodyFailed
 				}
 			},
 			want:      []string{"StartRun+claim", "Body queue=optio attempt=1", "Finish failed"},
@@ -90,9 +91,9 @@ func TestProcessBranches(t *testing.T) {
 			name: "no worker holds the function: failed without a body run", revision: 2,
 			setup: func(h *harness) {
 				start := h.startRun
-				h.startRun = func(in activities.StartRunInput) (activities.StartRunResult, error) {
+				h.startRun = func(in activitydef.StartRunInput) (activitydef.StartRunResult, error) {
 					r, err := start(in)
-					r.Claim = activities.ClaimBodyResult{}
+					r.Claim = activitydef.ClaimBodyResult{}
 					return r, err
 				}
 			},
@@ -102,8 +103,8 @@ func TestProcessBranches(t *testing.T) {
 		{
 			name: "a document no longer scheduled is not run", revision: 2,
 			setup: func(h *harness) {
-				h.startRun = func(activities.StartRunInput) (activities.StartRunResult, error) {
-					return activities.StartRunResult{State: mirror.Cancelled}, nil
+				h.startRun = func(activitydef.StartRunInput) (activitydef.StartRunResult, error) {
+					return activitydef.StartRunResult{State: mirror.Cancelled}, nil
 				}
 			},
 			want:      []string{"StartRun+claim"},
@@ -123,11 +124,11 @@ func TestProcessBranches(t *testing.T) {
 		{
 			name: "a body no worker picked up counts as lost", revision: 0,
 			setup: func(h *harness) {
-				h.body = func(n int, _ activities.BodyInput) (activities.BodyResult, error) {
+				h.body = func(n int, _ activitydef.BodyInput) (activitydef.BodyResult, error) {
 					if n == 1 {
-						return activities.BodyResult{}, neverPicked
+						return activitydef.BodyResult{}, neverPicked
 					}
-					return activities.BodyResult{}, nil
+					return activitydef.BodyResult{}, nil
 				}
 			},
 			want: []string{
@@ -141,8 +142,8 @@ func TestProcessBranches(t *testing.T) {
 			name: "lost worker and none other holds the function: failed", revision: 2,
 			setup: func(h *harness) {
 				h.body = lostOnce
-				h.claim = func(activities.ClaimBodyInput) (activities.ClaimBodyResult, error) {
-					return activities.ClaimBodyResult{}, nil
+				h.claim = func(activitydef.ClaimBodyInput) (activitydef.ClaimBodyResult, error) {
+					return activitydef.ClaimBodyResult{}, nil
 				}
 			},
 			want:      []string{"StartRun+claim", "Body queue=optio attempt=1", `ClaimBody lost=[engine-a] hint=""`, "Finish failed"},
@@ -152,11 +153,11 @@ func TestProcessBranches(t *testing.T) {
 		{
 			name: "a body that loses its worker MaxBodyRuns times gives up", revision: 2,
 			setup: func(h *harness) {
-				h.body = func(int, activities.BodyInput) (activities.BodyResult, error) {
-					return activities.BodyResult{}, heartbeatLost
+				h.body = func(int, activitydef.BodyInput) (activitydef.BodyResult, error) {
+					return activitydef.BodyResult{}, heartbeatLost
 				}
-				h.claim = func(in activities.ClaimBodyInput) (activities.ClaimBodyResult, error) {
-					return activities.ClaimBodyResult{Queue: "engine-" + string(rune('a'+len(in.LostQueues)))}, nil
+				h.claim = func(in activitydef.ClaimBodyInput) (activitydef.ClaimBodyResult, error) {
+					return activitydef.ClaimBodyResult{Queue: "engine-" + string(rune('a'+len(in.LostQueues)))}, nil
 				}
 			},
 			want: []string{
@@ -171,11 +172,11 @@ func TestProcessBranches(t *testing.T) {
 		{
 			name: "re-route: a body matched to a worker without the function re-runs on the claimed queue", revision: 2,
 			setup: func(h *harness) {
-				h.body = func(n int, _ activities.BodyInput) (activities.BodyResult, error) {
+				h.body = func(n int, _ activitydef.BodyInput) (activitydef.BodyResult, error) {
 					if n == 1 {
-						return activities.BodyResult{}, noExecute
+						return activitydef.BodyResult{}, noExecute
 					}
-					return activities.BodyResult{}, nil
+					return activitydef.BodyResult{}, nil
 				}
 			},
 			// Not a new run: the attempt stays 1, and no claim is made.
@@ -186,8 +187,8 @@ func TestProcessBranches(t *testing.T) {
 		{
 			name: "revision 0 has no re-route: the missing function fails the process", revision: 0,
 			setup: func(h *harness) {
-				h.body = func(int, activities.BodyInput) (activities.BodyResult, error) {
-					return activities.BodyResult{}, noExecute
+				h.body = func(int, activitydef.BodyInput) (activitydef.BodyResult, error) {
+					return activitydef.BodyResult{}, noExecute
 				}
 			},
 			want:      []string{"StartRun", `ClaimBody lost=[] hint=""`, "Body queue=engine-a attempt=1", "Finish failed"},
@@ -196,8 +197,8 @@ func TestProcessBranches(t *testing.T) {
 		{
 			name: "an interrupted body (its worker lost the server) re-runs with a warning", revision: 2,
 			setup: func(h *harness) {
-				h.body = func(n int, _ activities.BodyInput) (activities.BodyResult, error) {
-					return activities.BodyResult{Interrupted: n == 1}, nil
+				h.body = func(n int, _ activitydef.BodyInput) (activitydef.BodyResult, error) {
+					return activitydef.BodyResult{Interrupted: n == 1}, nil
 				}
 			},
 			want: []string{
@@ -210,8 +211,8 @@ func TestProcessBranches(t *testing.T) {
 		{
 			name: "a body cancelled by the engine (optio's cancel) ends cancelled, the workflow completes", revision: 2,
 			setup: func(h *harness) {
-				h.body = func(int, activities.BodyInput) (activities.BodyResult, error) {
-					return activities.BodyResult{Cancelled: true}, nil
+				h.body = func(int, activitydef.BodyInput) (activitydef.BodyResult, error) {
+					return activitydef.BodyResult{Cancelled: true}, nil
 				}
 			},
 			want:      []string{"StartRun+claim", "Body queue=optio attempt=1", "Finish cancelled"},

@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/internal/activitydef"
 )
 
 // ScheduledLaunchName is the registered name of the schedule launcher workflow.
@@ -15,7 +16,7 @@ const ScheduledLaunchName = "optio.ScheduledLaunch"
 // ScheduledLaunch is the action of a process's Temporal Schedule: it launches
 // the process through the engine's ordinary launch path, so a fire while the
 // process is active is skipped and logged rather than queued.
-func ScheduledLaunch(ctx workflow.Context, in activities.ScheduledLaunchInput) (string, error) {
+func ScheduledLaunch(ctx workflow.Context, in activitydef.ScheduledLaunchInput) (string, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5},

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/internal/activitydef"
 )
 
 // The schedule launcher launches its process through the engine's launch
@@ -31,7 +32,7 @@ func TestScheduledLaunch(t *testing.T) {
 			h := newHarness(t)
 			calls := 0
 			h.env.OnActivity(activities.ScheduledLaunchName, mock.Anything, mock.Anything).Return(
-				func(_ context.Context, in activities.ScheduledLaunchInput) (string, error) {
+				func(_ context.Context, in activitydef.ScheduledLaunchInput) (string, error) {
 					require.Equal(t, "p1", in.ProcessID)
 					calls++
 					if calls <= tc.failures {
@@ -39,7 +40,7 @@ func TestScheduledLaunch(t *testing.T) {
 					}
 					return "launched", nil
 				})
-			h.env.ExecuteWorkflow(ScheduledLaunchName, activities.ScheduledLaunchInput{ProcessID: "p1"})
+			h.env.ExecuteWorkflow(ScheduledLaunchName, activitydef.ScheduledLaunchInput{ProcessID: "p1"})
 			require.True(t, h.env.IsWorkflowCompleted())
 			require.Equal(t, tc.wantCalls, calls)
 			if tc.wantErr {

@@ -33,10 +33,10 @@ const (
 	SearchAttrMetadata = "OptioMetadata"
 )
 
-// SearchAttributesChange is the workflow.GetVersion change ID under which the
+// searchAttributesChange is the workflow.GetVersion change ID under which the
 // process workflow records whether it keeps search attributes; runs recorded
 // before it replay without them.
-const SearchAttributesChange = "optio.search-attributes"
+const searchAttributesChange = "optio.search-attributes"
 
 // maxMetadataItem bounds one "key=value" item: a Keyword value is limited
 // (the server's default is 2 KB per value).
@@ -128,7 +128,7 @@ type searchAttrs struct {
 // sets the process's identity and state scheduled.
 func startSearchAttrs(ctx workflow.Context, in ProcessInput, wanted bool) *searchAttrs {
 	s := &searchAttrs{}
-	if workflow.GetVersion(ctx, SearchAttributesChange, workflow.DefaultVersion, 1) < 1 {
+	if workflow.GetVersion(ctx, searchAttributesChange, workflow.DefaultVersion, 1) < 1 {
 		return s
 	}
 	// A side effect, so that a replay by a worker whose setting differs

@@ -8,6 +8,7 @@ import (
 	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/adapter/internal/bodyhost"
+	"github.com/optio-temporal/optio/internal/docstore"
 	"github.com/optio-temporal/optio/mirror"
 )
 
@@ -210,7 +211,7 @@ func (h *host) RunChild(_ context.Context, child bodyhost.Child[adapter.TaskFunc
 	c.onProgress = child.OnProgress
 	h.running[child.ProcessID] = c
 	h.res.Children = append(h.res.Children, c.res)
-	h.res.Log = append(h.res.Log, LogEntry{Level: LevelEvent, Message: mirror.MsgSpawnedChild(child.Name)})
+	h.res.Log = append(h.res.Log, LogEntry{Level: LevelEvent, Message: docstore.MsgSpawnedChild(child.Name)})
 	h.wg.Add(1)
 	h.mu.Unlock()
 	defer h.wg.Done()
@@ -238,7 +239,7 @@ func (h *host) CancelChild(_ context.Context, processID string) {
 func (h *host) RefusedChild(_ context.Context, name, processID string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.res.Log = append(h.res.Log, LogEntry{Level: LevelEvent, Message: mirror.MsgRefusedChild(name, processID)})
+	h.res.Log = append(h.res.Log, LogEntry{Level: LevelEvent, Message: docstore.MsgRefusedChild(name, processID)})
 }
 
 // checkpoints records a body's checkpoints in its Result.

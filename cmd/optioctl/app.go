@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/optio-temporal/optio/internal/docstore"
 	"github.com/optio-temporal/optio/mirror"
 	"github.com/optio-temporal/optio/rpc"
 	"github.com/optio-temporal/optio/rpc/engineapi"
@@ -31,7 +32,7 @@ type app struct {
 	rdb    *redis.Client
 	client *rpc.Client
 	mongo  *mongo.Client
-	store  *mirror.Store
+	store  *docstore.Store
 }
 
 // refusedError is a contract failure reason (or a watched process that did
@@ -175,7 +176,7 @@ func (a *app) call(method string, params any) (json.RawMessage, error) {
 }
 
 // mirror connects to Mongo.
-func (a *app) mirror() (*mirror.Store, error) {
+func (a *app) mirror() (*docstore.Store, error) {
 	if a.store != nil {
 		return a.store, nil
 	}
@@ -190,7 +191,7 @@ func (a *app) mirror() (*mirror.Store, error) {
 	if err := client.Ping(ctx, nil); err != nil {
 		return nil, transportf("cannot reach MongoDB: %v", err)
 	}
-	a.store = mirror.NewStore(client.Database(a.g.DB), a.g.Prefix)
+	a.store = docstore.NewStore(client.Database(a.g.DB), a.g.Prefix)
 	return a.store, nil
 }
 

@@ -77,7 +77,7 @@ type Saved struct {
 	Seq int64
 }
 
-// CheckpointWriter takes a body's checkpoints (mirror.CheckpointBuffer is
+// CheckpointWriter takes a body's checkpoints (docstore.CheckpointBuffer is
 // the engine's).
 type CheckpointWriter interface {
 	// Save records cp as the latest checkpoint; it does not block on I/O.

@@ -62,7 +62,7 @@ func CheckpointRate(ctx context.Context, env *Env, opts CheckpointOptions) (*Res
 	}}, adapter.AdhocOptions{}); err != nil {
 		return nil, err
 	}
-	procs := eng.Store().Processes().Name()
+	procs := processes(eng).Name()
 	cps := strings.TrimSuffix(procs, "_processes") + "_checkpoints"
 	_, m0 := env.Counters()
 	var p *adapter.Process

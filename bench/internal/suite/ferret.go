@@ -37,10 +37,10 @@ func FilterCost(ctx context.Context, env *Env, sizes []int) (*Result, error) {
 		return nil, err
 	}
 	var template bson.M
-	if err := eng.Store().Processes().FindOne(ctx, bson.D{{Key: "processId", Value: "template"}}).Decode(&template); err != nil {
+	if err := processes(eng).FindOne(ctx, bson.D{{Key: "processId", Value: "template"}}).Decode(&template); err != nil {
 		return nil, err
 	}
-	coll := eng.Store().Processes().Database().Collection("filter_cost")
+	coll := processes(eng).Database().Collection("filter_cost")
 	const reps = 10
 	timeOp := func(f func() error) (time.Duration, error) {
 		start := time.Now()

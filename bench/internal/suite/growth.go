@@ -224,7 +224,7 @@ func (g *growth) sizes(ctx context.Context, res *Result, b *strings.Builder) err
 		if _, err := eng.Resync(ctx, false, nil); err != nil {
 			return fmt.Errorf("sync %d cron tasks: %w", g.opts.Schedules[step], err)
 		}
-		n, err := eng.Store().Processes().EstimatedDocumentCount(ctx)
+		n, err := processes(eng).EstimatedDocumentCount(ctx)
 		if err != nil {
 			return err
 		}
@@ -380,7 +380,7 @@ func (g *growth) cancelOnce(ctx context.Context, eng *adapter.Engine, into *Samp
 // "probe"), each with the log of a finished run; the metadata of the others
 // spreads over 100 shelves.
 func (g *growth) seedDocuments(ctx context.Context, eng *adapter.Engine, size int) error {
-	coll := eng.Store().Processes()
+	coll := processes(eng)
 	const batch = 1000
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	docs := make([]any, 0, batch)

@@ -79,7 +79,7 @@ func ProgressRate(ctx context.Context, env *Env, opts ProgressOptions) (*Result,
 			return nil, err
 		}
 	}
-	coll := "update " + eng.Store().Processes().Name()
+	coll := "update " + processes(eng).Name()
 	for _, variant := range []string{"plain", "message"} {
 		r := results[variant]
 		id := "progress-" + variant
@@ -141,7 +141,7 @@ func ProgressRate(ctx context.Context, env *Env, opts ProgressOptions) (*Result,
 	var b strings.Builder
 	fmt.Fprintf(&b, "  4 ReportProgress: %s tight loop per variant; flush interval %s. optio writes = Mongo update commands on %s during the run (command monitor);\n"+
 		"    bare = activity.RecordHeartbeat(progress) in a tight loop, writes = RecordActivityTaskHeartbeat calls (heartbeat timeout %s, worker throttle %s); bare run took %.2f s end to end\n",
-		opts.Duration, env.Opts.ProgressFlushInterval, eng.Store().Processes().Name(), env.Opts.HeartbeatTimeout, heartbeatThrottle(env.Opts.HeartbeatTimeout), bareElapsed.Seconds())
+		opts.Duration, env.Opts.ProgressFlushInterval, processes(eng).Name(), env.Opts.HeartbeatTimeout, heartbeatThrottle(env.Opts.HeartbeatTimeout), bareElapsed.Seconds())
 	fmt.Fprintf(&b, "    percent only: %d calls in %.2f s, %d writes, %.0f MB allocated; with message: %d calls in %.2f s, %d writes, %d info log entries, %.0f MB allocated; bare: %d calls, %d writes, %.0f MB allocated\n"+
 		"    (allocation is the whole process's during the loop, servers included; the loop dominates it)\n",
 		plain.Calls, plain.Elapsed.Seconds(), plain.Writes, float64(plain.Alloc)/(1<<20),

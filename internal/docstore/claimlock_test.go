@@ -1,4 +1,4 @@
-package mirror_test
+package docstore_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/optio-temporal/optio/internal/docstore"
 	"github.com/optio-temporal/optio/internal/testenv"
 	"github.com/optio-temporal/optio/mirror"
 )
@@ -19,20 +20,20 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // twoStores returns two stores over one database of the embedded Mongo-wire
 // server (FerretDB), as two engines in two processes have: each with its own
 // in-process locks. The database holds one idle process, "contested".
-func twoStores(t *testing.T) (a, b *mirror.Store, id bson.ObjectID) {
+func twoStores(t *testing.T) (a, b *docstore.Store, id bson.ObjectID) {
 	t.Helper()
 	db := testenv.NewMongo(t).DB
-	a, b = mirror.NewStore(db, "optio"), mirror.NewStore(db, "optio")
-	for _, s := range []*mirror.Store{a, b} {
+	a, b = docstore.NewStore(db, "optio"), docstore.NewStore(db, "optio")
+	for _, s := range []*docstore.Store{a, b} {
 		require.NoError(t, s.EnsureIndexes(t.Context()))
 	}
-	p, err := a.UpsertDefinition(t.Context(), mirror.Definition{ProcessID: "contested", Name: "Contested"})
+	p, err := a.UpsertDefinition(t.Context(), docstore.Definition{ProcessID: "contested", Name: "Contested"})
 	require.NoError(t, err)
 	return a, b, p.ID
 }
 
 // finishRun takes a claimed process through its run to done.
-func finishRun(t *testing.T, s *mirror.Store, id bson.ObjectID) {
+func finishRun(t *testing.T, s *docstore.Store, id bson.ObjectID) {
 	t.Helper()
 	p, err := s.Start(t.Context(), id)
 	require.NoError(t, err)
@@ -49,7 +50,7 @@ func TestClaimIsAtomicAcrossStores(t *testing.T) {
 	const rounds = 60
 	doubles := 0
 	for round := range rounds {
-		claim := func(s *mirror.Store) error {
+		claim := func(s *docstore.Store) error {
 			if round%2 == 0 {
 				_, err := s.Claim(t.Context(), id)
 				return err
@@ -60,7 +61,7 @@ func TestClaimIsAtomicAcrossStores(t *testing.T) {
 		var errs [2]error
 		start := make(chan struct{})
 		var wg sync.WaitGroup
-		for i, s := range []*mirror.Store{a, b} {
+		for i, s := range []*docstore.Store{a, b} {
 			wg.Go(func() {
 				<-start
 				errs[i] = claim(s)

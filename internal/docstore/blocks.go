@@ -1,4 +1,4 @@
-package mirror
+package docstore
 
 import (
 	"context"
@@ -7,20 +7,12 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-)
 
-// LaunchBlock is one document of {prefix}_launch_blocks: launches of processes
-// whose metadata matches Filter are refused with "launch-blocked".
-type LaunchBlock struct {
-	ID        bson.ObjectID  `bson:"_id"`
-	Filter    map[string]any `bson:"filter"`
-	CreatedAt time.Time      `bson:"createdAt"`
-	Reason    *string        `bson:"reason"`
-}
+	"github.com/optio-temporal/optio/mirror"
+)
 
 // canonicalFilter stores a filter with its keys sorted, so that "the same
 // filter" means the same document whatever the order of a Go map.
@@ -63,7 +55,7 @@ func sortedKeys(m map[string]any) []string {
 // optio-core does.
 func (s *Store) AddBlock(ctx context.Context, filter map[string]any, reason string) error {
 	f := canonicalFilter(filter)
-	var existing LaunchBlock
+	var existing mirror.LaunchBlock
 	err := s.blocks.FindOne(ctx, bson.D{{Key: "filter", Value: f}}).Decode(&existing)
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):
@@ -96,12 +88,12 @@ func (s *Store) RemoveBlocks(ctx context.Context, filter map[string]any) (int, e
 }
 
 // Blocks returns every persisted launch block.
-func (s *Store) Blocks(ctx context.Context) ([]LaunchBlock, error) {
+func (s *Store) Blocks(ctx context.Context) ([]mirror.LaunchBlock, error) {
 	cur, err := s.blocks.Find(ctx, bson.D{})
 	if err != nil {
 		return nil, fmt.Errorf("read launch blocks: %w", err)
 	}
-	out := []LaunchBlock{}
+	out := []mirror.LaunchBlock{}
 	if err := cur.All(ctx, &out); err != nil {
 		return nil, fmt.Errorf("read launch blocks: %w", err)
 	}

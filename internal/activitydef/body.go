@@ -1,4 +1,4 @@
-package activities
+package activitydef
 
 import (
 	"context"
@@ -15,22 +15,9 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/mirror"
 )
-
-// ErrCancelRequested is the cause of a body context cancelled because the
-// process was cancelled.
-var ErrCancelRequested = errors.New("process cancellation requested")
-
-// ErrShutdown is the cause of a body context cancelled because the engine is
-// shutting down.
-var ErrShutdown = errors.New("engine shutting down")
-
-// ErrNoExecute is returned by a BodyRunner that holds no execute function for
-// the process. Its text is optio-core's, written to status.error as it is.
-//
-//lint:ignore ST1005 optio-core's exact status.error text
-var ErrNoExecute = errors.New("No execute function found")
 
 // BodyRunner runs the user's function for one body activity. The engine
 // implements it: it builds the ProcessContext, buffers progress and recovers
@@ -152,17 +139,17 @@ func (b *Bodies) Body(ctx context.Context, in BodyInput) (BodyResult, error) {
 	hb.Wait()
 	if bodyCtx.Err() != nil {
 		switch cause := context.Cause(bodyCtx); {
-		case errors.Is(cause, ErrCancelRequested), errors.Is(cause, ErrShutdown):
+		case errors.Is(cause, activities.ErrCancelRequested), errors.Is(cause, activities.ErrShutdown):
 		default:
 			// Whatever the body made of it, it was cut short from outside.
 			return BodyResult{Interrupted: true}, nil
 		}
 	}
 	switch {
-	case errors.Is(err, ErrNoExecute):
-		return res, temporal.NewNonRetryableApplicationError(err.Error(), NoExecuteType, nil)
+	case errors.Is(err, activities.ErrNoExecute):
+		return res, temporal.NewNonRetryableApplicationError(err.Error(), activities.NoExecuteType, nil)
 	case err != nil:
-		return res, temporal.NewNonRetryableApplicationError(err.Error(), BodyFailedType, nil)
+		return res, temporal.NewNonRetryableApplicationError(err.Error(), activities.BodyFailedType, nil)
 	}
 	if in.Finish != nil && b.Finish != nil && !res.Cancelled && !res.Interrupted && !res.SpawnedChildren {
 		fin := *in.Finish
@@ -179,7 +166,7 @@ func (b *Bodies) Body(ctx context.Context, in BodyInput) (BodyResult, error) {
 
 // CancelBody cancels the body of the given workflow run if it runs here.
 func (b *Bodies) CancelBody(_ context.Context, in CancelBodyInput) (bool, error) {
-	return b.Cancel(in.WorkflowID, in.RunID, ErrCancelRequested), nil
+	return b.Cancel(in.WorkflowID, in.RunID, activities.ErrCancelRequested), nil
 }
 
 // Cancel cancels the body of the given workflow run if it runs in this
@@ -249,7 +236,7 @@ func PreviousCheckpoint(ctx context.Context, c client.Client, workflowID, runID 
 		if err != nil {
 			return nil, fmt.Errorf("read history of %s: %w", workflowID, err)
 		}
-		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityType().GetName() == BodyName {
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityType().GetName() == activities.BodyName {
 			bodies[ev.GetEventId()] = true
 		}
 		a := ev.GetActivityTaskTimedOutEventAttributes()

@@ -1,4 +1,4 @@
-package activities_test
+package activitydef_test
 
 import (
 	"context"
@@ -14,13 +14,14 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/mirror"
 )
 
 // runnerFunc is a BodyRunner: the engine's side of a body, here the test's.
-type runnerFunc func(ctx context.Context, run *activities.BodyRun) (activities.BodyResult, error)
+type runnerFunc func(ctx context.Context, run *activitydef.BodyRun) (activitydef.BodyResult, error)
 
-func (f runnerFunc) RunBody(ctx context.Context, run *activities.BodyRun) (activities.BodyResult, error) {
+func (f runnerFunc) RunBody(ctx context.Context, run *activitydef.BodyRun) (activitydef.BodyResult, error) {
 	return f(ctx, run)
 }
 
@@ -31,91 +32,91 @@ func TestBodyActivityEnds(t *testing.T) {
 	cases := []struct {
 		name string
 		// run is the body; bodies lets it cancel itself as the engine would.
-		run      func(ctx context.Context, bodies *activities.Bodies, in activities.BodyInput) (activities.BodyResult, error)
+		run      func(ctx context.Context, bodies *activitydef.Bodies, in activitydef.BodyInput) (activitydef.BodyResult, error)
 		finish   bool // the workflow asks the body to finish itself
-		want     activities.BodyResult
+		want     activitydef.BodyResult
 		wantType string // the ApplicationError type of a failure
 		// wantFinish is whether the activity wrote the end.
 		wantFinish bool
 	}{
 		{
 			name: "a body that returns nil finishes the run itself when asked",
-			run: func(context.Context, *activities.Bodies, activities.BodyInput) (activities.BodyResult, error) {
-				return activities.BodyResult{}, nil
+			run: func(context.Context, *activitydef.Bodies, activitydef.BodyInput) (activitydef.BodyResult, error) {
+				return activitydef.BodyResult{}, nil
 			},
 			finish:     true,
-			want:       activities.BodyResult{Finished: &activities.FinishResult{State: mirror.Done}},
+			want:       activitydef.BodyResult{Finished: &activitydef.FinishResult{State: mirror.Done}},
 			wantFinish: true,
 		},
 		{
 			name: "not asked, it leaves the end to the workflow",
-			run: func(context.Context, *activities.Bodies, activities.BodyInput) (activities.BodyResult, error) {
-				return activities.BodyResult{}, nil
+			run: func(context.Context, *activitydef.Bodies, activitydef.BodyInput) (activitydef.BodyResult, error) {
+				return activitydef.BodyResult{}, nil
 			},
 		},
 		{
 			name: "a body with children leaves the end to the workflow, which waits for them",
-			run: func(context.Context, *activities.Bodies, activities.BodyInput) (activities.BodyResult, error) {
-				return activities.BodyResult{SpawnedChildren: true}, nil
+			run: func(context.Context, *activitydef.Bodies, activitydef.BodyInput) (activitydef.BodyResult, error) {
+				return activitydef.BodyResult{SpawnedChildren: true}, nil
 			},
 			finish: true,
-			want:   activities.BodyResult{SpawnedChildren: true},
+			want:   activitydef.BodyResult{SpawnedChildren: true},
 		},
 		{
 			name: "a failing body fails the activity with BodyFailedType",
-			run: func(context.Context, *activities.Bodies, activities.BodyInput) (activities.BodyResult, error) {
-				return activities.BodyResult{}, errors.New("boom")
+			run: func(context.Context, *activitydef.Bodies, activitydef.BodyInput) (activitydef.BodyResult, error) {
+				return activitydef.BodyResult{}, errors.New("boom")
 			},
 			finish:   true,
 			wantType: activities.BodyFailedType,
 		},
 		{
 			name: "a worker without the function fails it with NoExecuteType",
-			run: func(context.Context, *activities.Bodies, activities.BodyInput) (activities.BodyResult, error) {
-				return activities.BodyResult{}, activities.ErrNoExecute
+			run: func(context.Context, *activitydef.Bodies, activitydef.BodyInput) (activitydef.BodyResult, error) {
+				return activitydef.BodyResult{}, activities.ErrNoExecute
 			},
 			finish:   true,
 			wantType: activities.NoExecuteType,
 		},
 		{
 			name: "a body cancelled by the process's cancel reports it and does not finish",
-			run: func(ctx context.Context, b *activities.Bodies, in activities.BodyInput) (activities.BodyResult, error) {
+			run: func(ctx context.Context, b *activitydef.Bodies, in activitydef.BodyInput) (activitydef.BodyResult, error) {
 				require.True(t, b.Cancel(in.WorkflowID, in.RunID, activities.ErrCancelRequested))
 				<-ctx.Done()
 				require.ErrorIs(t, context.Cause(ctx), activities.ErrCancelRequested)
-				return activities.BodyResult{Cancelled: true}, nil
+				return activitydef.BodyResult{Cancelled: true}, nil
 			},
 			finish: true,
-			want:   activities.BodyResult{Cancelled: true},
+			want:   activitydef.BodyResult{Cancelled: true},
 		},
 		{
 			name: "a body cut short from outside is interrupted, whatever it returns",
-			run: func(ctx context.Context, b *activities.Bodies, in activities.BodyInput) (activities.BodyResult, error) {
+			run: func(ctx context.Context, b *activitydef.Bodies, in activitydef.BodyInput) (activitydef.BodyResult, error) {
 				require.True(t, b.CancelWorkflow(in.WorkflowID, errCause))
 				<-ctx.Done()
-				return activities.BodyResult{}, errors.New("context canceled")
+				return activitydef.BodyResult{}, errors.New("context canceled")
 			},
 			finish: true,
-			want:   activities.BodyResult{Interrupted: true},
+			want:   activitydef.BodyResult{Interrupted: true},
 		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var finished atomic.Int32
-			bodies := &activities.Bodies{
-				Finish: func(_ context.Context, in activities.FinishInput) (activities.FinishResult, error) {
+			bodies := &activitydef.Bodies{
+				Finish: func(_ context.Context, in activitydef.FinishInput) (activitydef.FinishResult, error) {
 					finished.Add(1)
-					require.Equal(t, activities.OutcomeDone, in.Outcome)
+					require.Equal(t, activitydef.OutcomeDone, in.Outcome)
 					require.Equal(t, "doc-p1", in.DocID)
-					return activities.FinishResult{State: mirror.Done}, nil
+					return activitydef.FinishResult{State: mirror.Done}, nil
 				},
 				HeartbeatInterval: time.Hour,
 			}
-			in := activities.BodyInput{WorkflowID: "db/p1", RunID: "run-1", DocID: "doc-p1", ProcessID: "p1", Attempt: 1}
+			in := activitydef.BodyInput{WorkflowID: "db/p1", RunID: "run-1", DocID: "doc-p1", ProcessID: "p1", Attempt: 1}
 			if tc.finish {
-				in.Finish = &activities.FinishInput{DocID: "doc-p1", ProcessID: "p1"}
+				in.Finish = &activitydef.FinishInput{DocID: "doc-p1", ProcessID: "p1"}
 			}
-			bodies.Runner = runnerFunc(func(ctx context.Context, run *activities.BodyRun) (activities.BodyResult, error) {
+			bodies.Runner = runnerFunc(func(ctx context.Context, run *activitydef.BodyRun) (activitydef.BodyResult, error) {
 				require.Equal(t, in.DocID, run.Input.DocID)
 				require.Equal(t, 1, bodies.Running())
 				require.Equal(t, []string{"doc-p1"}, bodies.RunningDocs())
@@ -139,7 +140,7 @@ func TestBodyActivityEnds(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			var got activities.BodyResult
+			var got activitydef.BodyResult
 			require.NoError(t, val.Get(&got))
 			require.Equal(t, tc.want, got)
 		})
@@ -155,16 +156,16 @@ func TestBodyActivityHeartbeatsProgressAndCheckpoint(t *testing.T) {
 	var gotProgress mirror.Progress
 	var gotCheckpoint mirror.Checkpoint
 	pct, msg := 42.0, "half"
-	bodies := &activities.Bodies{HeartbeatInterval: 10 * time.Millisecond}
-	bodies.Runner = runnerFunc(func(ctx context.Context, run *activities.BodyRun) (activities.BodyResult, error) {
+	bodies := &activitydef.Bodies{HeartbeatInterval: 10 * time.Millisecond}
+	bodies.Runner = runnerFunc(func(ctx context.Context, run *activitydef.BodyRun) (activitydef.BodyResult, error) {
 		run.SetProgressSource(func() mirror.Progress { return mirror.Progress{Percent: &pct, Message: &msg} })
 		run.SetCheckpointSource(func() *mirror.Checkpoint { return &mirror.Checkpoint{Seq: 3, Data: []byte(`{"step":3}`)} })
 		select {
 		case <-beats:
 		case <-time.After(10 * time.Second):
-			return activities.BodyResult{}, errors.New("no heartbeat")
+			return activitydef.BodyResult{}, errors.New("no heartbeat")
 		}
-		return activities.BodyResult{}, nil
+		return activitydef.BodyResult{}, nil
 	})
 	env.SetOnActivityHeartbeatListener(func(_ *activity.Info, details converter.EncodedValues) {
 		require.NoError(t, details.Get(&gotProgress, &gotCheckpoint))
@@ -174,7 +175,7 @@ func TestBodyActivityHeartbeatsProgressAndCheckpoint(t *testing.T) {
 		}
 	})
 	env.RegisterActivityWithOptions(bodies.Body, activity.RegisterOptions{Name: activities.BodyName})
-	_, err := env.ExecuteActivity(activities.BodyName, activities.BodyInput{WorkflowID: "w", RunID: "r", DocID: "d"})
+	_, err := env.ExecuteActivity(activities.BodyName, activitydef.BodyInput{WorkflowID: "w", RunID: "r", DocID: "d"})
 	require.NoError(t, err)
 	require.Equal(t, "half", *gotProgress.Message)
 	require.Equal(t, 42.0, *gotProgress.Percent)

@@ -1,4 +1,4 @@
-package activities_test
+package activitydef_test
 
 import (
 	"context"
@@ -10,7 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/internal/activitydef"
+	"github.com/optio-temporal/optio/internal/docstore"
 	"github.com/optio-temporal/optio/internal/testenv"
 	"github.com/optio-temporal/optio/mirror"
 )
@@ -24,21 +25,21 @@ func (l fakeLocator) Forget(string)               {}
 
 // newMirror returns the mirror activities over a fresh database, with
 // process "p1" (cancellable, metadata group=demo) scheduled for a run.
-func newMirror(t *testing.T) (*activities.Mirror, bson.ObjectID) {
+func newMirror(t *testing.T) (*activitydef.Mirror, bson.ObjectID) {
 	t.Helper()
 	ctx := context.Background()
-	store := mirror.NewStore(testenv.NewMongo(t).DB, "optio")
+	store := docstore.NewStore(testenv.NewMongo(t).DB, "optio")
 	require.NoError(t, store.EnsureIndexes(ctx))
-	p, err := store.UpsertDefinition(ctx, mirror.Definition{
+	p, err := store.UpsertDefinition(ctx, docstore.Definition{
 		ProcessID: "p1", Name: "Process one", Cancellable: true, Metadata: map[string]any{"group": "demo"},
 	})
 	require.NoError(t, err)
 	_, err = store.Claim(ctx, p.ID)
 	require.NoError(t, err)
-	return &activities.Mirror{Store: store, Locator: fakeLocator{holds: []string{"p1"}}, Logger: slog.New(slog.DiscardHandler)}, p.ID
+	return &activitydef.Mirror{Store: store, Locator: fakeLocator{holds: []string{"p1"}}, Logger: slog.New(slog.DiscardHandler)}, p.ID
 }
 
-func stateOf(t *testing.T, m *activities.Mirror, id bson.ObjectID) mirror.State {
+func stateOf(t *testing.T, m *activitydef.Mirror, id bson.ObjectID) mirror.State {
 	t.Helper()
 	p, err := m.Store.Get(context.Background(), id)
 	require.NoError(t, err)
@@ -50,21 +51,21 @@ func stateOf(t *testing.T, m *activities.Mirror, id bson.ObjectID) mirror.State 
 func TestMirrorRunTransitions(t *testing.T) {
 	type step struct {
 		name string
-		do   func(m *activities.Mirror, doc activities.DocInput, since time.Time) (mirror.State, error)
+		do   func(m *activitydef.Mirror, doc activitydef.DocInput, since time.Time) (mirror.State, error)
 	}
-	start := step{"start", func(m *activities.Mirror, doc activities.DocInput, _ time.Time) (mirror.State, error) {
-		r, err := m.StartRun(context.Background(), activities.StartRunInput{DocID: doc.DocID})
+	start := step{"start", func(m *activitydef.Mirror, doc activitydef.DocInput, _ time.Time) (mirror.State, error) {
+		r, err := m.StartRun(context.Background(), activitydef.StartRunInput{DocID: doc.DocID})
 		return r.State, err
 	}}
-	cancelReq := step{"request cancel", func(m *activities.Mirror, doc activities.DocInput, _ time.Time) (mirror.State, error) {
+	cancelReq := step{"request cancel", func(m *activitydef.Mirror, doc activitydef.DocInput, _ time.Time) (mirror.State, error) {
 		return m.RequestCancel(context.Background(), doc)
 	}}
-	cancelScheduled := step{"cancel scheduled", func(m *activities.Mirror, doc activities.DocInput, _ time.Time) (mirror.State, error) {
+	cancelScheduled := step{"cancel scheduled", func(m *activitydef.Mirror, doc activitydef.DocInput, _ time.Time) (mirror.State, error) {
 		return m.CancelScheduled(context.Background(), doc)
 	}}
-	finish := func(o activities.Outcome) step {
-		return step{"finish " + string(o), func(m *activities.Mirror, doc activities.DocInput, since time.Time) (mirror.State, error) {
-			r, err := m.Finish(context.Background(), activities.FinishInput{DocID: doc.DocID, ProcessID: "p1", RunningSince: since, Outcome: o, Error: "boom"})
+	finish := func(o activitydef.Outcome) step {
+		return step{"finish " + string(o), func(m *activitydef.Mirror, doc activitydef.DocInput, since time.Time) (mirror.State, error) {
+			r, err := m.Finish(context.Background(), activitydef.FinishInput{DocID: doc.DocID, ProcessID: "p1", RunningSince: since, Outcome: o, Error: "boom"})
 			return r.State, err
 		}}
 	}
@@ -73,15 +74,15 @@ func TestMirrorRunTransitions(t *testing.T) {
 		steps []step
 		want  []mirror.State // the state each step reports
 	}{
-		{"a run that completes", []step{start, start, finish(activities.OutcomeDone), finish(activities.OutcomeDone)},
+		{"a run that completes", []step{start, start, finish(activitydef.OutcomeDone), finish(activitydef.OutcomeDone)},
 			[]mirror.State{mirror.Running, mirror.Running, mirror.Done, mirror.Done}},
-		{"a run that fails", []step{start, finish(activities.OutcomeFailed), finish(activities.OutcomeFailed)},
+		{"a run that fails", []step{start, finish(activitydef.OutcomeFailed), finish(activitydef.OutcomeFailed)},
 			[]mirror.State{mirror.Running, mirror.Failed, mirror.Failed}},
-		{"a cancel while running is recorded, then the body's end is written cancelled", []step{start, cancelReq, cancelReq, finish(activities.OutcomeCancelled)},
+		{"a cancel while running is recorded, then the body's end is written cancelled", []step{start, cancelReq, cancelReq, finish(activitydef.OutcomeCancelled)},
 			[]mirror.State{mirror.Running, mirror.Cancelling, mirror.Cancelling, mirror.Cancelled}},
-		{"a body that completes while a cancel is recorded ends cancelled", []step{start, cancelReq, finish(activities.OutcomeDone)},
+		{"a body that completes while a cancel is recorded ends cancelled", []step{start, cancelReq, finish(activitydef.OutcomeDone)},
 			[]mirror.State{mirror.Running, mirror.Cancelling, mirror.Cancelled}},
-		{"a cancelled run the body saw first walks through the cancel states", []step{start, finish(activities.OutcomeCancelled)},
+		{"a cancelled run the body saw first walks through the cancel states", []step{start, finish(activitydef.OutcomeCancelled)},
 			[]mirror.State{mirror.Running, mirror.Cancelled}},
 		{"a process cancelled before its body started does not start", []step{cancelScheduled, cancelScheduled, start},
 			[]mirror.State{mirror.Cancelled, mirror.Cancelled, mirror.Cancelled}},
@@ -89,7 +90,7 @@ func TestMirrorRunTransitions(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			m, id := newMirror(t)
-			doc := activities.DocInput{DocID: id.Hex()}
+			doc := activitydef.DocInput{DocID: id.Hex()}
 			var since time.Time
 			for i, s := range tc.steps {
 				got, err := s.do(m, doc, since)
@@ -110,14 +111,14 @@ func TestMirrorRunTransitions(t *testing.T) {
 func TestMirrorStartRunReportsTheRunAndClaims(t *testing.T) {
 	m, id := newMirror(t)
 	ctx := context.Background()
-	in := activities.StartRunInput{DocID: id.Hex(), Claim: &activities.ClaimBodyInput{ProcessID: "p1"}}
+	in := activitydef.StartRunInput{DocID: id.Hex(), Claim: &activitydef.ClaimBodyInput{ProcessID: "p1"}}
 	first, err := m.StartRun(ctx, in)
 	require.NoError(t, err)
 	require.True(t, first.Started)
 	require.True(t, first.Cancellable)
 	require.Equal(t, "demo", first.Metadata["group"])
 	require.False(t, first.RunningSince.IsZero())
-	require.Equal(t, activities.ClaimBodyResult{Queue: "engine-a", Local: true}, first.Claim)
+	require.Equal(t, activitydef.ClaimBodyResult{Queue: "engine-a", Local: true}, first.Claim)
 
 	again, err := m.StartRun(ctx, in)
 	require.NoError(t, err)
@@ -126,17 +127,17 @@ func TestMirrorStartRunReportsTheRunAndClaims(t *testing.T) {
 }
 
 func TestMirrorClaimBody(t *testing.T) {
-	m := &activities.Mirror{Locator: fakeLocator{holds: []string{"mine"}}}
+	m := &activitydef.Mirror{Locator: fakeLocator{holds: []string{"mine"}}}
 	cases := []struct {
 		name string
-		in   activities.ClaimBodyInput
-		want activities.ClaimBodyResult
+		in   activitydef.ClaimBodyInput
+		want activitydef.ClaimBodyResult
 	}{
-		{"this engine holds the function", activities.ClaimBodyInput{ProcessID: "mine", HintQueue: "engine-b", LostQueues: []string{"engine-a"}},
-			activities.ClaimBodyResult{Queue: "engine-a", Local: true}},
-		{"the hint's engine holds it", activities.ClaimBodyInput{ProcessID: "other", HintQueue: "engine-b"}, activities.ClaimBodyResult{Queue: "engine-b"}},
-		{"the hint's worker was lost", activities.ClaimBodyInput{ProcessID: "other", HintQueue: "engine-b", LostQueues: []string{"engine-b"}}, activities.ClaimBodyResult{}},
-		{"no engine is known to hold it", activities.ClaimBodyInput{ProcessID: "other"}, activities.ClaimBodyResult{}},
+		{"this engine holds the function", activitydef.ClaimBodyInput{ProcessID: "mine", HintQueue: "engine-b", LostQueues: []string{"engine-a"}},
+			activitydef.ClaimBodyResult{Queue: "engine-a", Local: true}},
+		{"the hint's engine holds it", activitydef.ClaimBodyInput{ProcessID: "other", HintQueue: "engine-b"}, activitydef.ClaimBodyResult{Queue: "engine-b"}},
+		{"the hint's worker was lost", activitydef.ClaimBodyInput{ProcessID: "other", HintQueue: "engine-b", LostQueues: []string{"engine-b"}}, activitydef.ClaimBodyResult{}},
+		{"no engine is known to hold it", activitydef.ClaimBodyInput{ProcessID: "other"}, activitydef.ClaimBodyResult{}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -151,9 +152,9 @@ func TestMirrorClaimBody(t *testing.T) {
 func TestMirrorFinishReturnsTheDocument(t *testing.T) {
 	m, id := newMirror(t)
 	ctx := context.Background()
-	start, err := m.StartRun(ctx, activities.StartRunInput{DocID: id.Hex()})
+	start, err := m.StartRun(ctx, activitydef.StartRunInput{DocID: id.Hex()})
 	require.NoError(t, err)
-	res, err := m.Finish(ctx, activities.FinishInput{DocID: id.Hex(), ProcessID: "p1", RunningSince: start.RunningSince, Outcome: activities.OutcomeDone, ReturnDoc: true})
+	res, err := m.Finish(ctx, activitydef.FinishInput{DocID: id.Hex(), ProcessID: "p1", RunningSince: start.RunningSince, Outcome: activitydef.OutcomeDone, ReturnDoc: true})
 	require.NoError(t, err)
 	var doc mirror.Process
 	require.NoError(t, bson.Unmarshal(res.Doc, &doc))
@@ -165,9 +166,9 @@ func TestMirrorFinishReturnsTheDocument(t *testing.T) {
 func TestMirrorBadInput(t *testing.T) {
 	m, id := newMirror(t)
 	ctx := context.Background()
-	_, err := m.StartRun(ctx, activities.StartRunInput{DocID: "not-an-id"})
+	_, err := m.StartRun(ctx, activitydef.StartRunInput{DocID: "not-an-id"})
 	require.ErrorContains(t, err, `bad process document id "not-an-id"`)
-	_, err = m.Finish(ctx, activities.FinishInput{DocID: id.Hex(), Outcome: "exploded"})
+	_, err = m.Finish(ctx, activitydef.FinishInput{DocID: id.Hex(), Outcome: "exploded"})
 	require.ErrorContains(t, err, `unknown outcome "exploded"`)
 	require.Equal(t, mirror.Scheduled, stateOf(t, m, id))
 }
@@ -177,9 +178,9 @@ func TestMirrorBadInput(t *testing.T) {
 func TestMirrorCreateChildren(t *testing.T) {
 	m, id := newMirror(t)
 	ctx := context.Background()
-	_, err := m.StartRun(ctx, activities.StartRunInput{DocID: id.Hex()})
+	_, err := m.StartRun(ctx, activitydef.StartRunInput{DocID: id.Hex()})
 	require.NoError(t, err)
-	in := activities.CreateChildrenInput{ParentDocID: id.Hex(), FirstOrder: 0, Children: []activities.ChildSpec{
+	in := activitydef.CreateChildrenInput{ParentDocID: id.Hex(), FirstOrder: 0, Children: []activitydef.ChildSpec{
 		{ProcessID: "c1", Name: "Child 1"}, {ProcessID: "c2", Name: "Child 2"},
 	}}
 	res, err := m.CreateChildren(ctx, in)
@@ -200,7 +201,7 @@ func TestMirrorCreateChildren(t *testing.T) {
 	require.NoError(t, err)
 	var spawned []string
 	for _, e := range parent.Log {
-		if e.Message == mirror.MsgSpawnedChild("Child 1") || e.Message == mirror.MsgSpawnedChild("Child 2") {
+		if e.Message == docstore.MsgSpawnedChild("Child 1") || e.Message == docstore.MsgSpawnedChild("Child 2") {
 			spawned = append(spawned, e.Message)
 		}
 	}
@@ -223,9 +224,9 @@ func TestMirrorCreateChildren(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, dup.Children[1].Duplicate, "without Known, a child of this parent asked again is a duplicate")
 
-	_, err = m.Store.UpsertDefinition(ctx, mirror.Definition{ProcessID: "taken", Name: "Another root"})
+	_, err = m.Store.UpsertDefinition(ctx, docstore.Definition{ProcessID: "taken", Name: "Another root"})
 	require.NoError(t, err)
-	other, err := m.CreateChildren(ctx, activities.CreateChildrenInput{ParentDocID: id.Hex(), FirstOrder: 2, Children: []activities.ChildSpec{{ProcessID: "taken", Name: "Taken"}}})
+	other, err := m.CreateChildren(ctx, activitydef.CreateChildrenInput{ParentDocID: id.Hex(), FirstOrder: 2, Children: []activitydef.ChildSpec{{ProcessID: "taken", Name: "Taken"}}})
 	require.NoError(t, err)
 	require.True(t, other.Children[0].Duplicate, "a processId of another process is a duplicate")
 }

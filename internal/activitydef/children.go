@@ -1,4 +1,4 @@
-package activities
+package activitydef
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 
+	"github.com/optio-temporal/optio/internal/docstore"
 	"github.com/optio-temporal/optio/mirror"
 )
 
@@ -21,7 +22,7 @@ import (
 // which are still active, so these work whichever run of the children
 // workflow started them.
 type Children struct {
-	Store    *mirror.Store
+	Store    *docstore.Store
 	Temporal client.Client
 	Logger   *slog.Logger
 }

@@ -1,4 +1,4 @@
-package activities
+package activitydef
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/optio-temporal/optio/internal/docstore"
 	"github.com/optio-temporal/optio/mirror"
 )
 
@@ -27,7 +28,7 @@ type Locator interface {
 // Mirror implements the mirror-write activities. The process workflow runs
 // them as local activities.
 type Mirror struct {
-	Store   *mirror.Store
+	Store   *docstore.Store
 	Locator Locator
 	Logger  *slog.Logger
 
@@ -266,9 +267,9 @@ func (m *Mirror) CreateChildren(ctx context.Context, in CreateChildrenInput) (Cr
 		return CreateChildrenResult{}, err
 	}
 	res := CreateChildrenResult{Children: make([]CreatedChild, len(in.Children))}
-	cs := make([]mirror.Child, len(in.Children))
+	cs := make([]docstore.Child, len(in.Children))
 	for i, c := range in.Children {
-		cs[i] = mirror.Child{
+		cs[i] = docstore.Child{
 			ProcessID:   c.ProcessID,
 			Name:        c.Name,
 			Description: c.Description,
@@ -290,7 +291,7 @@ func (m *Mirror) CreateChildren(ctx context.Context, in CreateChildrenInput) (Cr
 			res.Children[i] = CreatedChild{DocID: c.Doc.ID.Hex(), Order: c.Doc.Order, Known: true, State: c.Doc.Status.State, Error: derefString(c.Doc.Status.Error)}
 		default:
 			res.Children[i] = CreatedChild{DocID: c.Doc.ID.Hex(), Order: c.Doc.Order}
-			spawned = append(spawned, LogLine{Level: mirror.LevelEvent, Message: mirror.MsgSpawnedChild(in.Children[i].Name)})
+			spawned = append(spawned, LogLine{Level: mirror.LevelEvent, Message: docstore.MsgSpawnedChild(in.Children[i].Name)})
 		}
 	}
 	if err := m.Store.AppendLog(ctx, pid, m.stamp(spawned)...); err != nil {

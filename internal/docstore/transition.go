@@ -1,4 +1,4 @@
-package mirror
+package docstore
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/optio-temporal/optio/mirror"
 )
 
 // The engine's log messages, worded exactly as optio-core writes them.
@@ -32,7 +34,7 @@ func MsgRefusedChild(name, processID string) string {
 
 // cas applies upd to the document id if its state is one of from, and returns
 // the document after the write. A refused write returns a *ConflictError.
-func (s *Store) cas(ctx context.Context, id bson.ObjectID, to State, from []State, extra bson.D, upd bson.D) (*Process, error) {
+func (s *Store) cas(ctx context.Context, id bson.ObjectID, to mirror.State, from []mirror.State, extra bson.D, upd bson.D) (*mirror.Process, error) {
 	unlock := s.lockDoc(id)
 	defer unlock()
 	if s.locks != nil {
@@ -46,7 +48,7 @@ func (s *Store) cas(ctx context.Context, id bson.ObjectID, to State, from []Stat
 		return s.lockedCAS(ctx, id, to, from, extra, upd)
 	}
 	filter := append(bson.D{{Key: "_id", Value: id}, {Key: "status.state", Value: bson.D{{Key: "$in", Value: from}}}}, extra...)
-	var p Process
+	var p mirror.Process
 	err := s.procs.FindOneAndUpdate(ctx, filter, upd, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&p)
 	if err == nil {
 		return &p, nil
@@ -55,10 +57,10 @@ func (s *Store) cas(ctx context.Context, id bson.ObjectID, to State, from []Stat
 		return nil, fmt.Errorf("move process %s to %s: %w", id.Hex(), to, err)
 	}
 	cur, gerr := s.Get(ctx, id)
-	conflict := &ConflictError{ID: id, To: to, Allowed: from}
+	conflict := &mirror.ConflictError{ID: id, To: to, Allowed: from}
 	if gerr == nil {
 		conflict.Current = cur.Status.State
-	} else if !errors.Is(gerr, ErrNotFound) {
+	} else if !errors.Is(gerr, mirror.ErrNotFound) {
 		return nil, gerr
 	}
 	return nil, conflict
@@ -68,16 +70,16 @@ func (s *Store) cas(ctx context.Context, id bson.ObjectID, to State, from []Stat
 // run or takes it from every run (Claim, Dismiss): the writes that another
 // process's engine may race on FerretDB, and that take the cross-process
 // claim lock there (see claimlock.go).
-func ownsRun(to State) bool { return to == Scheduled || to == Idle }
+func ownsRun(to mirror.State) bool { return to == mirror.Scheduled || to == mirror.Idle }
 
 // lockedCAS is cas for servers without atomic updates (FerretDB), run under
 // the document's lock: read by _id, check in Go, write by _id. Only a filter
 // on _id alone reaches FerretDB's SQLite index; any other filter scans the
 // whole collection, which made every state write cost O(processes).
-func (s *Store) lockedCAS(ctx context.Context, id bson.ObjectID, to State, from []State, extra bson.D, upd bson.D) (*Process, error) {
+func (s *Store) lockedCAS(ctx context.Context, id bson.ObjectID, to mirror.State, from []mirror.State, extra bson.D, upd bson.D) (*mirror.Process, error) {
 	cur, err := s.Get(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return nil, &ConflictError{ID: id, To: to, Allowed: from}
+	if errors.Is(err, mirror.ErrNotFound) {
+		return nil, &mirror.ConflictError{ID: id, To: to, Allowed: from}
 	}
 	if err != nil {
 		return nil, err
@@ -86,14 +88,14 @@ func (s *Store) lockedCAS(ctx context.Context, id bson.ObjectID, to State, from 
 }
 
 // lockedCASFrom is lockedCAS given the document as just read under its lock.
-func (s *Store) lockedCASFrom(ctx context.Context, cur *Process, to State, from []State, extra bson.D, upd bson.D) (*Process, error) {
+func (s *Store) lockedCASFrom(ctx context.Context, cur *mirror.Process, to mirror.State, from []mirror.State, extra bson.D, upd bson.D) (*mirror.Process, error) {
 	id := cur.ID
 	if !casAllows(cur, from, extra) {
-		return nil, &ConflictError{ID: id, To: to, Allowed: from, Current: cur.Status.State}
+		return nil, &mirror.ConflictError{ID: id, To: to, Allowed: from, Current: cur.Status.State}
 	}
 	p, err := s.updateByID(ctx, id, upd)
-	if errors.Is(err, ErrNotFound) {
-		return nil, &ConflictError{ID: id, To: to, Allowed: from}
+	if errors.Is(err, mirror.ErrNotFound) {
+		return nil, &mirror.ConflictError{ID: id, To: to, Allowed: from}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("move process %s to %s: %w", id.Hex(), to, err)
@@ -104,13 +106,13 @@ func (s *Store) lockedCASFrom(ctx context.Context, cur *Process, to State, from 
 
 // casAllows reports whether a compare-and-set from the states from, with the
 // extra conditions guard, may write the document cur (read in Go).
-func casAllows(cur *Process, from []State, guard bson.D) bool {
+func casAllows(cur *mirror.Process, from []mirror.State, guard bson.D) bool {
 	return slices.Contains(from, cur.Status.State) && matchesGuard(cur, guard)
 }
 
 // matchesGuard checks the extra conditions cas accepts (a run's
 // status.runningSince) against a document read in Go.
-func matchesGuard(p *Process, guard bson.D) bool {
+func matchesGuard(p *mirror.Process, guard bson.D) bool {
 	for _, e := range guard {
 		switch e.Key {
 		case "status.runningSince":
@@ -125,7 +127,7 @@ func matchesGuard(p *Process, guard bson.D) bool {
 	return true
 }
 
-func (s *Store) setPush(set bson.D, entries ...LogEntry) bson.D {
+func (s *Store) setPush(set bson.D, entries ...mirror.LogEntry) bson.D {
 	upd := bson.D{{Key: "$set", Value: set}}
 	if len(entries) > 0 {
 		upd = append(upd, s.pushLog(entries))
@@ -138,8 +140,8 @@ func (s *Store) setPush(set bson.D, entries ...LogEntry) bson.D {
 // changed to scheduled", originatingSessionId is set to null (a run launched
 // with no session), and the previous run's descendants are deleted. Of two
 // concurrent claims exactly one succeeds; the other gets a *ConflictError.
-func (s *Store) Claim(ctx context.Context, id bson.ObjectID) (*Process, error) {
-	p, err := s.cas(ctx, id, Scheduled, statesFrom(Scheduled), nil, s.claimUpdate(nil))
+func (s *Store) Claim(ctx context.Context, id bson.ObjectID) (*mirror.Process, error) {
+	p, err := s.cas(ctx, id, mirror.Scheduled, statesFrom(mirror.Scheduled), nil, s.claimUpdate(nil))
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +155,7 @@ func (s *Store) Claim(ctx context.Context, id bson.ObjectID) (*Process, error) {
 // still refuses a state that is no longer launchable. On FerretDB a ref this
 // store has resolved before is read once, under the document's lock, for the
 // check and the compare-and-set both.
-func (s *Store) ResolveAndClaim(ctx context.Context, ref string, session *string, check func(*Process) error) (*Process, error) {
+func (s *Store) ResolveAndClaim(ctx context.Context, ref string, session *string, check func(*mirror.Process) error) (*mirror.Process, error) {
 	if oid, ok := s.knownID(ref); ok && s.locks != nil {
 		p, done, err := s.claimLocked(ctx, oid, ref, session, check)
 		if done {
@@ -167,7 +169,7 @@ func (s *Store) ResolveAndClaim(ctx context.Context, ref string, session *string
 	if err := check(p); err != nil {
 		return nil, err
 	}
-	p, err = s.cas(ctx, p.ID, Scheduled, statesFrom(Scheduled), nil, s.claimUpdate(session))
+	p, err = s.cas(ctx, p.ID, mirror.Scheduled, statesFrom(mirror.Scheduled), nil, s.claimUpdate(session))
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +178,7 @@ func (s *Store) ResolveAndClaim(ctx context.Context, ref string, session *string
 
 // claimLocked is ResolveAndClaim's one-read path; done is false when oid
 // turned out not to be ref's document.
-func (s *Store) claimLocked(ctx context.Context, oid bson.ObjectID, ref string, session *string, check func(*Process) error) (p *Process, done bool, err error) {
+func (s *Store) claimLocked(ctx context.Context, oid bson.ObjectID, ref string, session *string, check func(*mirror.Process) error) (p *mirror.Process, done bool, err error) {
 	unlock := s.lockDoc(oid)
 	defer unlock()
 	release, err := s.lockClaim(ctx, oid)
@@ -192,9 +194,9 @@ func (s *Store) claimLocked(ctx context.Context, oid bson.ObjectID, ref string, 
 }
 
 // claimReadLocked is claimLocked's read, check and write, under both locks.
-func (s *Store) claimReadLocked(ctx context.Context, oid bson.ObjectID, ref string, session *string, check func(*Process) error) (*Process, bool, error) {
+func (s *Store) claimReadLocked(ctx context.Context, oid bson.ObjectID, ref string, session *string, check func(*mirror.Process) error) (*mirror.Process, bool, error) {
 	cur, err := s.Get(ctx, oid)
-	if errors.Is(err, ErrNotFound) || (err == nil && cur.ProcessID != ref && cur.ID.Hex() != ref) {
+	if errors.Is(err, mirror.ErrNotFound) || (err == nil && cur.ProcessID != ref && cur.ID.Hex() != ref) {
 		return nil, false, nil
 	}
 	if err != nil {
@@ -203,7 +205,7 @@ func (s *Store) claimReadLocked(ctx context.Context, oid bson.ObjectID, ref stri
 	if err := check(cur); err != nil {
 		return nil, true, err
 	}
-	p, err := s.lockedCASFrom(ctx, cur, Scheduled, statesFrom(Scheduled), nil, s.claimUpdate(session))
+	p, err := s.lockedCASFrom(ctx, cur, mirror.Scheduled, statesFrom(mirror.Scheduled), nil, s.claimUpdate(session))
 	return p, true, err
 }
 
@@ -212,49 +214,49 @@ func (s *Store) claimReadLocked(ctx context.Context, oid bson.ObjectID, ref stri
 // run's start (StartRun) knows only the document.
 func (s *Store) claimUpdate(session *string) bson.D {
 	return bson.D{{Key: "$set", Value: bson.D{
-		{Key: "status", Value: Status{State: Scheduled}},
+		{Key: "status", Value: mirror.Status{State: mirror.Scheduled}},
 		{Key: "progress", Value: zeroProgress()},
-		{Key: "log", Value: []LogEntry{NewLogEntry(s.now(), LevelEvent, MsgScheduled)}},
+		{Key: "log", Value: []mirror.LogEntry{mirror.NewLogEntry(s.now(), mirror.LevelEvent, MsgScheduled)}},
 		{Key: "originatingSessionId", Value: session},
 	}}}
 }
 
 // afterClaim deletes the previous run's descendants of a claimed process.
-func (s *Store) afterClaim(ctx context.Context, p *Process) error {
+func (s *Store) afterClaim(ctx context.Context, p *mirror.Process) error {
 	_, err := s.DeleteDescendants(ctx, p.ID)
 	return err
 }
 
 // Start moves a scheduled process to running, stamping status.runningSince.
-func (s *Store) Start(ctx context.Context, id bson.ObjectID) (*Process, error) {
+func (s *Store) Start(ctx context.Context, id bson.ObjectID) (*mirror.Process, error) {
 	now := s.now()
-	return s.cas(ctx, id, Running, []State{Scheduled}, nil, s.setPush(bson.D{
-		{Key: "status.state", Value: Running},
+	return s.cas(ctx, id, mirror.Running, []mirror.State{mirror.Scheduled}, nil, s.setPush(bson.D{
+		{Key: "status.state", Value: mirror.Running},
 		{Key: "status.runningSince", Value: now},
-	}, NewLogEntry(now, LevelEvent, MsgRunning)))
+	}, mirror.NewLogEntry(now, mirror.LevelEvent, MsgRunning)))
 }
 
 // RequestCancel moves a running process to cancel_requested. Of two concurrent
 // requests exactly one succeeds.
-func (s *Store) RequestCancel(ctx context.Context, id bson.ObjectID) (*Process, error) {
-	return s.cas(ctx, id, CancelRequested, []State{Running}, nil, bson.D{{Key: "$set", Value: bson.D{
-		{Key: "status.state", Value: CancelRequested},
+func (s *Store) RequestCancel(ctx context.Context, id bson.ObjectID) (*mirror.Process, error) {
+	return s.cas(ctx, id, mirror.CancelRequested, []mirror.State{mirror.Running}, nil, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "status.state", Value: mirror.CancelRequested},
 	}}})
 }
 
 // AckCancel moves a cancel_requested process to cancelling: the executor has
 // seen the request and delivered it to the body.
-func (s *Store) AckCancel(ctx context.Context, id bson.ObjectID) (*Process, error) {
-	return s.cas(ctx, id, Cancelling, []State{CancelRequested}, nil, bson.D{{Key: "$set", Value: bson.D{
-		{Key: "status.state", Value: Cancelling},
+func (s *Store) AckCancel(ctx context.Context, id bson.ObjectID) (*mirror.Process, error) {
+	return s.cas(ctx, id, mirror.Cancelling, []mirror.State{mirror.CancelRequested}, nil, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "status.state", Value: mirror.Cancelling},
 	}}})
 }
 
 // CancelScheduled moves a scheduled process (whose body has not started)
 // straight to cancelled.
-func (s *Store) CancelScheduled(ctx context.Context, id bson.ObjectID) (*Process, error) {
-	return s.cas(ctx, id, Cancelled, []State{Scheduled}, nil, bson.D{{Key: "$set", Value: bson.D{
-		{Key: "status.state", Value: Cancelled},
+func (s *Store) CancelScheduled(ctx context.Context, id bson.ObjectID) (*mirror.Process, error) {
+	return s.cas(ctx, id, mirror.Cancelled, []mirror.State{mirror.Scheduled}, nil, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "status.state", Value: mirror.Cancelled},
 		{Key: "status.stoppedAt", Value: s.now()},
 	}}})
 }
@@ -262,7 +264,7 @@ func (s *Store) CancelScheduled(ctx context.Context, id bson.ObjectID) (*Process
 // Complete moves a running process to done, with doneAt and the run's duration
 // in seconds (rounded to 10 ms, as optio-core does). runningSince is the
 // run's start as StartRun recorded it; a zero value makes Complete read it.
-func (s *Store) Complete(ctx context.Context, id bson.ObjectID, runningSince time.Time) (*Process, error) {
+func (s *Store) Complete(ctx context.Context, id bson.ObjectID, runningSince time.Time) (*mirror.Process, error) {
 	if runningSince.IsZero() {
 		cur, err := s.Get(ctx, id)
 		if err != nil {
@@ -273,53 +275,53 @@ func (s *Store) Complete(ctx context.Context, id bson.ObjectID, runningSince tim
 		}
 	}
 	now := s.now()
-	set := bson.D{{Key: "status.state", Value: Done}, {Key: "status.doneAt", Value: now}}
+	set := bson.D{{Key: "status.state", Value: mirror.Done}, {Key: "status.doneAt", Value: now}}
 	var guard bson.D
 	if !runningSince.IsZero() {
 		set = append(set, bson.E{Key: "status.duration", Value: math.Round(now.Sub(runningSince).Seconds()*100) / 100})
 		guard = bson.D{{Key: "status.runningSince", Value: runningSince}}
 	}
-	return s.cas(ctx, id, Done, []State{Running}, guard, s.setPush(set, NewLogEntry(now, LevelEvent, MsgDone)))
+	return s.cas(ctx, id, mirror.Done, []mirror.State{mirror.Running}, guard, s.setPush(set, mirror.NewLogEntry(now, mirror.LevelEvent, MsgDone)))
 }
 
 // Cancelled moves a process whose body returned after a cancel to cancelled.
 // A process still running or cancel_requested (a cancel the body saw before the
 // mirror did, as at shutdown) is walked through cancel_requested and cancelling
 // first, so every write is an allowed edge.
-func (s *Store) Cancelled(ctx context.Context, id bson.ObjectID) (*Process, error) {
+func (s *Store) Cancelled(ctx context.Context, id bson.ObjectID) (*mirror.Process, error) {
 	// Usually the workflow has moved it to cancelling already: one write.
 	p, err := s.cancelledFromCancelling(ctx, id)
-	var conflict *ConflictError
-	if !errors.As(err, &conflict) || (conflict.Current != Running && conflict.Current != CancelRequested) {
+	var conflict *mirror.ConflictError
+	if !errors.As(err, &conflict) || (conflict.Current != mirror.Running && conflict.Current != mirror.CancelRequested) {
 		return p, err
 	}
-	if _, err := s.RequestCancel(ctx, id); err != nil && !errors.Is(err, ErrConflict) {
+	if _, err := s.RequestCancel(ctx, id); err != nil && !errors.Is(err, mirror.ErrConflict) {
 		return nil, err
 	}
-	if _, err := s.AckCancel(ctx, id); err != nil && !errors.Is(err, ErrConflict) {
+	if _, err := s.AckCancel(ctx, id); err != nil && !errors.Is(err, mirror.ErrConflict) {
 		return nil, err
 	}
 	return s.cancelledFromCancelling(ctx, id)
 }
 
-func (s *Store) cancelledFromCancelling(ctx context.Context, id bson.ObjectID) (*Process, error) {
+func (s *Store) cancelledFromCancelling(ctx context.Context, id bson.ObjectID) (*mirror.Process, error) {
 	now := s.now()
-	return s.cas(ctx, id, Cancelled, []State{Cancelling}, nil, s.setPush(bson.D{
-		{Key: "status.state", Value: Cancelled},
+	return s.cas(ctx, id, mirror.Cancelled, []mirror.State{mirror.Cancelling}, nil, s.setPush(bson.D{
+		{Key: "status.state", Value: mirror.Cancelled},
 		{Key: "status.stoppedAt", Value: now},
-	}, NewLogEntry(now, LevelEvent, MsgCancelled)))
+	}, mirror.NewLogEntry(now, mirror.LevelEvent, MsgCancelled)))
 }
 
 // Fail moves an active process to failed with the given error text. The log
 // gets an "error" entry with the text (as optio-core writes for a raising
 // body) unless entries are given, in which case those are appended instead.
-func (s *Store) Fail(ctx context.Context, id bson.ObjectID, errText string, entries ...LogEntry) (*Process, error) {
+func (s *Store) Fail(ctx context.Context, id bson.ObjectID, errText string, entries ...mirror.LogEntry) (*mirror.Process, error) {
 	now := s.now()
 	if len(entries) == 0 {
-		entries = []LogEntry{NewLogEntry(now, LevelError, errText)}
+		entries = []mirror.LogEntry{mirror.NewLogEntry(now, mirror.LevelError, errText)}
 	}
-	return s.cas(ctx, id, Failed, statesFrom(Failed), nil, s.setPush(bson.D{
-		{Key: "status.state", Value: Failed},
+	return s.cas(ctx, id, mirror.Failed, statesFrom(mirror.Failed), nil, s.setPush(bson.D{
+		{Key: "status.state", Value: mirror.Failed},
 		{Key: "status.error", Value: errText},
 		{Key: "status.failedAt", Value: now},
 	}, entries...))
@@ -327,11 +329,11 @@ func (s *Store) Fail(ctx context.Context, id bson.ObjectID, errText string, entr
 
 // Dismiss resets an ended process (done, failed, cancelled) to idle: the
 // status timestamps, progress and log are cleared and all descendants deleted.
-func (s *Store) Dismiss(ctx context.Context, id bson.ObjectID) (*Process, error) {
-	p, err := s.cas(ctx, id, Idle, statesFrom(Idle), nil, bson.D{{Key: "$set", Value: bson.D{
-		{Key: "status", Value: Status{State: Idle}},
+func (s *Store) Dismiss(ctx context.Context, id bson.ObjectID) (*mirror.Process, error) {
+	p, err := s.cas(ctx, id, mirror.Idle, statesFrom(mirror.Idle), nil, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "status", Value: mirror.Status{State: mirror.Idle}},
 		{Key: "progress", Value: zeroProgress()},
-		{Key: "log", Value: []LogEntry{}},
+		{Key: "log", Value: []mirror.LogEntry{}},
 	}}})
 	if err != nil {
 		return nil, err
@@ -343,7 +345,7 @@ func (s *Store) Dismiss(ctx context.Context, id bson.ObjectID) (*Process, error)
 }
 
 // AppendLog appends entries to a process's log whatever its state.
-func (s *Store) AppendLog(ctx context.Context, id bson.ObjectID, entries ...LogEntry) error {
+func (s *Store) AppendLog(ctx context.Context, id bson.ObjectID, entries ...mirror.LogEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package mirror
+package docstore
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/optio-temporal/optio/mirror"
 )
 
 // On FerretDB (see docLocks) the store keeps a side collection,
@@ -27,17 +29,17 @@ const parentsSuffix = "_parents"
 // ParentForChildren reads the process id for InsertChildren: its document
 // without the log, which grows with every child spawned. A caller inserting
 // many batches under one parent within one launch may read it once.
-func (s *Store) ParentForChildren(ctx context.Context, id bson.ObjectID) (*Process, error) {
+func (s *Store) ParentForChildren(ctx context.Context, id bson.ObjectID) (*mirror.Process, error) {
 	return s.getHead(ctx, id)
 }
 
 // getHead returns a process's document without its log.
-func (s *Store) getHead(ctx context.Context, id bson.ObjectID) (*Process, error) {
-	var p Process
+func (s *Store) getHead(ctx context.Context, id bson.ObjectID) (*mirror.Process, error) {
+	var p mirror.Process
 	err := s.procs.FindOne(ctx, bson.D{{Key: "_id", Value: id}},
 		options.FindOne().SetProjection(bson.D{{Key: "log", Value: 0}})).Decode(&p)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, ErrNotFound
+		return nil, mirror.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read process: %w", err)

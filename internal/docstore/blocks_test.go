@@ -1,8 +1,7 @@
-package mirror
+package docstore
 
 import (
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -45,12 +44,4 @@ func TestMatchesFilter(t *testing.T) {
 			assert.Equal(t, tc.want, MatchesFilter(tc.metadata, tc.filter))
 		})
 	}
-}
-
-func mustTime(s string) time.Time {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		panic(err)
-	}
-	return t
 }

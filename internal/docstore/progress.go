@@ -1,4 +1,4 @@
-package mirror
+package docstore
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/optio-temporal/optio/mirror"
 )
 
 // MaxMessagesPerFlush bounds how many progress messages one flush appends to
@@ -20,8 +22,8 @@ const MaxMessagesPerFlush = 10
 // WriteProgress sets a running process's progress and appends entries to its
 // log, but only while the process is still in the run that started at
 // runningSince and is active. It reports whether the document was written.
-func (s *Store) WriteProgress(ctx context.Context, id bson.ObjectID, runningSince time.Time, p Progress, entries []LogEntry) (bool, error) {
-	active := []State{Running, CancelRequested, Cancelling}
+func (s *Store) WriteProgress(ctx context.Context, id bson.ObjectID, runningSince time.Time, p mirror.Progress, entries []mirror.LogEntry) (bool, error) {
+	active := []mirror.State{mirror.Running, mirror.CancelRequested, mirror.Cancelling}
 	guard := bson.D{{Key: "status.runningSince", Value: runningSince}}
 	filter := append(bson.D{{Key: "_id", Value: id}, {Key: "status.state", Value: bson.D{{Key: "$in", Value: active}}}}, guard...)
 	unlock := s.lockDoc(id)
@@ -31,7 +33,7 @@ func (s *Store) WriteProgress(ctx context.Context, id bson.ObjectID, runningSinc
 		// Check in Go, then write by _id alone (see lockedCAS), without
 		// reading back a document whose log keeps growing.
 		cur, err := s.getHead(ctx, id)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, mirror.ErrNotFound) {
 			return false, nil
 		}
 		if err != nil {
@@ -68,9 +70,9 @@ type ProgressBuffer struct {
 	onWrite func(took time.Duration, err error)
 
 	mu        sync.Mutex
-	latest    Progress
+	latest    mirror.Progress
 	dirty     bool
-	messages  []LogEntry
+	messages  []mirror.LogEntry
 	lastError error
 
 	wake    chan struct{}
@@ -105,10 +107,10 @@ func NewProgressBuffer(store *Store, id bson.ObjectID, runningSince time.Time, i
 // nil leaves progress.message null and adds no log line, as in optio-core.
 func (b *ProgressBuffer) Report(percent *float64, message *string) {
 	b.mu.Lock()
-	b.latest = Progress{Percent: percent, Message: message}
+	b.latest = mirror.Progress{Percent: percent, Message: message}
 	b.dirty = true
 	if message != nil && *message != "" {
-		b.messages = append(b.messages, NewLogEntry(b.store.now(), LevelInfo, *message))
+		b.messages = append(b.messages, mirror.NewLogEntry(b.store.now(), mirror.LevelInfo, *message))
 	}
 	b.mu.Unlock()
 	select {
@@ -118,7 +120,7 @@ func (b *ProgressBuffer) Report(percent *float64, message *string) {
 }
 
 // Latest returns the most recent report.
-func (b *ProgressBuffer) Latest() Progress {
+func (b *ProgressBuffer) Latest() mirror.Progress {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.latest
@@ -162,18 +164,18 @@ func flushEvery(stop, wake <-chan struct{}, interval time.Duration, flush func()
 
 // take removes what is pending: the latest progress and the log entries to
 // append, with drops summarised.
-func (b *ProgressBuffer) take() (Progress, []LogEntry, bool) {
+func (b *ProgressBuffer) take() (mirror.Progress, []mirror.LogEntry, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.dirty {
-		return Progress{}, nil, false
+		return mirror.Progress{}, nil, false
 	}
 	entries := b.messages
 	if len(entries) > MaxMessagesPerFlush+1 {
 		dropped := len(entries) - MaxMessagesPerFlush - 1
 		last := entries[len(entries)-1]
 		entries = append(entries[:MaxMessagesPerFlush:MaxMessagesPerFlush],
-			LogEntry{Timestamp: last.Timestamp, Level: LevelInfo, Message: fmt.Sprintf("(%d messages dropped)", dropped)}, last)
+			mirror.LogEntry{Timestamp: last.Timestamp, Level: mirror.LevelInfo, Message: fmt.Sprintf("(%d messages dropped)", dropped)}, last)
 	}
 	b.messages = nil
 	b.dirty = false

@@ -1,4 +1,4 @@
-package mirror
+package docstore
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/optio-temporal/optio/mirror"
 )
 
 // DefaultLogLimit is the number of entries a process's log keeps unless
@@ -38,7 +40,7 @@ func (s *Store) LogLimit() int { return s.logLimit }
 
 // pushLog is the $push of entries onto a log, with the limit where the
 // server applies it.
-func (s *Store) pushLog(entries []LogEntry) bson.E {
+func (s *Store) pushLog(entries []mirror.LogEntry) bson.E {
 	each := bson.D{{Key: "$each", Value: entries}}
 	if s.logLimit > 0 && s.locks == nil {
 		each = append(each, bson.E{Key: "$slice", Value: -s.logLimit})
@@ -106,7 +108,7 @@ func (s *Store) afterPush(ctx context.Context, id bson.ObjectID, added int) {
 // its lock, within the limit on FerretDB: a state change's entry may be the
 // one that passes it. Best effort, like afterPush: the next state change
 // tries again.
-func (s *Store) trimRead(ctx context.Context, p *Process) {
+func (s *Store) trimRead(ctx context.Context, p *mirror.Process) {
 	if s.logLimit <= 0 || s.locks == nil || len(p.Log) <= s.logLimit {
 		return
 	}

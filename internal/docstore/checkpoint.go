@@ -1,4 +1,4 @@
-package mirror
+package docstore
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/optio-temporal/optio/mirror"
 )
 
 // A process's checkpoint (the small JSON value its body saves to continue
@@ -24,15 +26,6 @@ import (
 
 // checkpointsSuffix names the side collection: {prefix}_checkpoints.
 const checkpointsSuffix = "_checkpoints"
-
-// Checkpoint is one saved checkpoint: the body's value as JSON, numbered so
-// that of two copies (the Mongo one and a body activity's last heartbeat
-// details) the later one wins. Seq counts saves across the runs of a
-// process, from 1.
-type Checkpoint struct {
-	Seq  int64           `json:"seq"`
-	Data json.RawMessage `json:"data"`
-}
 
 // CheckpointRecord is a process's document in {prefix}_checkpoints.
 type CheckpointRecord struct {
@@ -50,11 +43,11 @@ type CheckpointRecord struct {
 }
 
 // Checkpoint returns the record's checkpoint, nil when it holds none.
-func (r *CheckpointRecord) Checkpoint() *Checkpoint {
+func (r *CheckpointRecord) Checkpoint() *mirror.Checkpoint {
 	if r == nil || r.Data == "" {
 		return nil
 	}
-	return &Checkpoint{Seq: r.Seq, Data: json.RawMessage(r.Data)}
+	return &mirror.Checkpoint{Seq: r.Seq, Data: json.RawMessage(r.Data)}
 }
 
 // LoadCheckpoint returns the checkpoint record of process id, nil when it
@@ -73,7 +66,7 @@ func (s *Store) LoadCheckpoint(ctx context.Context, id bson.ObjectID) (*Checkpoi
 
 // SaveCheckpoint writes process id's checkpoint, keeping the record's
 // resume mark.
-func (s *Store) SaveCheckpoint(ctx context.Context, id bson.ObjectID, cp Checkpoint) error {
+func (s *Store) SaveCheckpoint(ctx context.Context, id bson.ObjectID, cp mirror.Checkpoint) error {
 	release, err := s.gateWrite(ctx)
 	if err != nil {
 		return err
@@ -122,17 +115,17 @@ func (s *Store) SetHasSavedState(ctx context.Context, id bson.ObjectID, v bool) 
 
 // SetAutoResumeScheduled sets autoResumeScheduled on a top-level process
 // and appends entries to its log in the same write.
-func (s *Store) SetAutoResumeScheduled(ctx context.Context, id bson.ObjectID, v bool, entries ...LogEntry) error {
+func (s *Store) SetAutoResumeScheduled(ctx context.Context, id bson.ObjectID, v bool, entries ...mirror.LogEntry) error {
 	return s.setRootFlag(ctx, id, "autoResumeScheduled", v, entries...)
 }
 
-func (s *Store) setRootFlag(ctx context.Context, id bson.ObjectID, key string, v bool, entries ...LogEntry) error {
+func (s *Store) setRootFlag(ctx context.Context, id bson.ObjectID, key string, v bool, entries ...mirror.LogEntry) error {
 	unlock := s.lockDoc(id)
 	defer unlock()
 	// The filter is _id alone (FerretDB scans on any other), so the
 	// parentId check is made on the document as read.
 	cur, err := s.Get(ctx, id)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, mirror.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
@@ -142,7 +135,7 @@ func (s *Store) setRootFlag(ctx context.Context, id bson.ObjectID, key string, v
 		return nil
 	}
 	_, err = s.updateByID(ctx, id, s.setPush(bson.D{{Key: key, Value: v}}, entries...))
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, mirror.ErrNotFound) {
 		return fmt.Errorf("set %s of %s: %w", key, id.Hex(), err)
 	}
 	return nil
@@ -150,12 +143,12 @@ func (s *Store) setRootFlag(ctx context.Context, id bson.ObjectID, key string, v
 
 // AutoResumeScheduled returns the top-level processes whose
 // autoResumeScheduled is true.
-func (s *Store) AutoResumeScheduled(ctx context.Context) ([]Process, error) {
+func (s *Store) AutoResumeScheduled(ctx context.Context) ([]mirror.Process, error) {
 	cur, err := s.procs.Find(ctx, bson.D{{Key: "autoResumeScheduled", Value: true}, {Key: "parentId", Value: nil}})
 	if err != nil {
 		return nil, fmt.Errorf("find processes scheduled for auto-resume: %w", err)
 	}
-	out := []Process{}
+	out := []mirror.Process{}
 	if err := cur.All(ctx, &out); err != nil {
 		return nil, fmt.Errorf("find processes scheduled for auto-resume: %w", err)
 	}
@@ -188,7 +181,7 @@ type CheckpointBuffer struct {
 	interval time.Duration
 
 	mu        sync.Mutex
-	latest    *Checkpoint
+	latest    *mirror.Checkpoint
 	dirty     bool
 	marked    bool
 	lastError error
@@ -218,7 +211,7 @@ func NewCheckpointBuffer(store *Store, id bson.ObjectID, interval time.Duration)
 }
 
 // Save records cp as the latest checkpoint.
-func (b *CheckpointBuffer) Save(cp Checkpoint) {
+func (b *CheckpointBuffer) Save(cp mirror.Checkpoint) {
 	b.mu.Lock()
 	b.latest = &cp
 	b.dirty = true
@@ -274,7 +267,7 @@ func (b *CheckpointBuffer) Flush(ctx context.Context) error {
 	return nil
 }
 
-func (b *CheckpointBuffer) write(ctx context.Context, cp Checkpoint, marked bool) error {
+func (b *CheckpointBuffer) write(ctx context.Context, cp mirror.Checkpoint, marked bool) error {
 	// The flag first: a checkpoint without its flag could be deleted by a
 	// fresh launch that did not know of it.
 	if !marked {

@@ -1,4 +1,4 @@
-package activities_test
+package activitydef_test
 
 import (
 	"testing"

@@ -1,4 +1,4 @@
-package mirror
+package docstore
 
 import (
 	"context"
@@ -11,36 +11,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/optio-temporal/optio/mirror"
 )
-
-// ErrNotFound is returned when no process document matches.
-var ErrNotFound = errors.New("process not found")
-
-// ErrDuplicateProcessID is returned when an insert would create a second
-// document with an existing processId.
-var ErrDuplicateProcessID = errors.New("processId already exists")
-
-// ErrConflict is returned (wrapped in a *ConflictError) when a compare-and-set
-// write found the document in a state the write may not start from.
-var ErrConflict = errors.New("state conflict")
-
-// ConflictError reports a refused compare-and-set write.
-type ConflictError struct {
-	ID      bson.ObjectID
-	To      State
-	Allowed []State
-	Current State // empty when the document is gone
-}
-
-func (e *ConflictError) Error() string {
-	if e.Current == "" {
-		return fmt.Sprintf("process %s: cannot move to %s: document is gone", e.ID.Hex(), e.To)
-	}
-	return fmt.Sprintf("process %s: cannot move from %s to %s (allowed from %v)", e.ID.Hex(), e.Current, e.To, e.Allowed)
-}
-
-// Unwrap makes errors.Is(err, ErrConflict) true.
-func (e *ConflictError) Unwrap() error { return ErrConflict }
 
 // Store reads and writes the {prefix}_processes and {prefix}_launch_blocks
 // collections of one database. It is safe for concurrent use.
@@ -152,11 +125,11 @@ var hexID = regexp.MustCompile(`^[a-fA-F0-9]{24}$`)
 
 // Resolve finds a process by either form of id, as optio-core does: a 24-digit
 // hex string is tried as an _id first, then any string as a processId.
-func (s *Store) Resolve(ctx context.Context, id string) (*Process, error) {
+func (s *Store) Resolve(ctx context.Context, id string) (*mirror.Process, error) {
 	if hexID.MatchString(id) {
 		if oid, err := bson.ObjectIDFromHex(id); err == nil {
 			p, err := s.Get(ctx, oid)
-			if err == nil || !errors.Is(err, ErrNotFound) {
+			if err == nil || !errors.Is(err, mirror.ErrNotFound) {
 				return p, err
 			}
 		}
@@ -165,11 +138,11 @@ func (s *Store) Resolve(ctx context.Context, id string) (*Process, error) {
 }
 
 // Get returns the process with the given _id.
-func (s *Store) Get(ctx context.Context, id bson.ObjectID) (*Process, error) {
-	var p Process
+func (s *Store) Get(ctx context.Context, id bson.ObjectID) (*mirror.Process, error) {
+	var p mirror.Process
 	err := s.procs.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&p)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, ErrNotFound
+		return nil, mirror.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read process: %w", err)
@@ -193,13 +166,13 @@ func (s *Store) knownID(ref string) (bson.ObjectID, bool) {
 }
 
 // ByProcessID returns the process with the given processId.
-func (s *Store) ByProcessID(ctx context.Context, processID string) (*Process, error) {
+func (s *Store) ByProcessID(ctx context.Context, processID string) (*mirror.Process, error) {
 	if v, ok := s.ids.Load(processID); ok {
 		p, err := s.Get(ctx, v.(bson.ObjectID))
 		if err == nil && p.ProcessID == processID {
 			return p, nil
 		}
-		if err != nil && !errors.Is(err, ErrNotFound) {
+		if err != nil && !errors.Is(err, mirror.ErrNotFound) {
 			return nil, err
 		}
 		s.ids.Delete(processID)
@@ -211,11 +184,11 @@ func (s *Store) ByProcessID(ctx context.Context, processID string) (*Process, er
 	return p, err
 }
 
-func (s *Store) findOne(ctx context.Context, filter bson.D) (*Process, error) {
-	var p Process
+func (s *Store) findOne(ctx context.Context, filter bson.D) (*mirror.Process, error) {
+	var p mirror.Process
 	err := s.procs.FindOne(ctx, filter, options.FindOne().SetSort(bson.D{{Key: "_id", Value: -1}})).Decode(&p)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, ErrNotFound
+		return nil, mirror.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read process: %w", err)
@@ -223,20 +196,8 @@ func (s *Store) findOne(ctx context.Context, filter bson.D) (*Process, error) {
 	return &p, nil
 }
 
-// Query selects processes for List. Zero fields do not filter.
-type Query struct {
-	State    State
-	RootID   *bson.ObjectID
-	ParentID *bson.ObjectID
-	// Metadata matches metadata.<key> == value for every entry (Mongo equality).
-	Metadata map[string]any
-	// RootsOnly keeps documents without a parent.
-	RootsOnly bool
-	// States keeps documents in any of these states.
-	States []State
-}
-
-func (q Query) filter() bson.D {
+// queryFilter is the Mongo filter of q.
+func queryFilter(q mirror.Query) bson.D {
 	f := bson.D{}
 	if q.State != "" {
 		f = append(f, bson.E{Key: "status.state", Value: q.State})
@@ -260,14 +221,14 @@ func (q Query) filter() bson.D {
 }
 
 // List returns the matching processes sorted by depth, order, then _id.
-func (s *Store) List(ctx context.Context, q Query) ([]Process, error) {
-	cur, err := s.procs.Find(ctx, q.filter(), options.Find().SetSort(bson.D{
+func (s *Store) List(ctx context.Context, q mirror.Query) ([]mirror.Process, error) {
+	cur, err := s.procs.Find(ctx, queryFilter(q), options.Find().SetSort(bson.D{
 		{Key: "depth", Value: 1}, {Key: "order", Value: 1}, {Key: "_id", Value: 1},
 	}))
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
 	}
-	out := []Process{}
+	out := []mirror.Process{}
 	if err := cur.All(ctx, &out); err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
 	}

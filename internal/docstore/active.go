@@ -1,9 +1,10 @@
-package mirror
+package docstore
 
 import (
 	"context"
 	"fmt"
 
+	"github.com/optio-temporal/optio/mirror"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
@@ -13,9 +14,9 @@ import (
 // and createdAt read: the engine's reconciler lists them on every pass, and
 // a long-running process's log (up to LogLimit entries) is what would make
 // that read grow. On MongoDB the filter uses the status.state index.
-func (s *Store) ActiveHeads(ctx context.Context) ([]Process, error) {
+func (s *Store) ActiveHeads(ctx context.Context) ([]mirror.Process, error) {
 	cur, err := s.procs.Find(ctx,
-		bson.D{{Key: "status.state", Value: bson.D{{Key: "$in", Value: []State{Scheduled, Running, CancelRequested, Cancelling}}}}},
+		bson.D{{Key: "status.state", Value: bson.D{{Key: "$in", Value: []mirror.State{mirror.Scheduled, mirror.Running, mirror.CancelRequested, mirror.Cancelling}}}}},
 		options.Find().SetProjection(bson.D{
 			{Key: "_id", Value: 1}, {Key: "processId", Value: 1}, {Key: "parentId", Value: 1},
 			{Key: "status", Value: 1}, {Key: "createdAt", Value: 1},
@@ -23,7 +24,7 @@ func (s *Store) ActiveHeads(ctx context.Context) ([]Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list active processes: %w", err)
 	}
-	out := []Process{}
+	out := []mirror.Process{}
 	if err := cur.All(ctx, &out); err != nil {
 		return nil, fmt.Errorf("list active processes: %w", err)
 	}
@@ -35,8 +36,8 @@ func (s *Store) ActiveHeads(ctx context.Context) ([]Process, error) {
 // matches every entry of metadata, with only _id, processId, adhoc and
 // status read: a resync lists them all, and their logs are most of what
 // they weigh.
-func (s *Store) TaskRoots(ctx context.Context, metadata map[string]any) ([]Process, error) {
-	f := Query{RootsOnly: true, Metadata: metadata}.filter()
+func (s *Store) TaskRoots(ctx context.Context, metadata map[string]any) ([]mirror.Process, error) {
+	f := queryFilter(mirror.Query{RootsOnly: true, Metadata: metadata})
 	f = append(f, bson.E{Key: "adhoc", Value: bson.D{{Key: "$ne", Value: true}}})
 	cur, err := s.procs.Find(ctx, f, options.Find().SetProjection(bson.D{
 		{Key: "_id", Value: 1}, {Key: "processId", Value: 1}, {Key: "adhoc", Value: 1}, {Key: "status", Value: 1},
@@ -44,7 +45,7 @@ func (s *Store) TaskRoots(ctx context.Context, metadata map[string]any) ([]Proce
 	if err != nil {
 		return nil, fmt.Errorf("list task roots: %w", err)
 	}
-	out := []Process{}
+	out := []mirror.Process{}
 	if err := cur.All(ctx, &out); err != nil {
 		return nil, fmt.Errorf("list task roots: %w", err)
 	}

@@ -1,4 +1,4 @@
-package mirror
+package docstore
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/optio-temporal/optio/mirror"
 )
 
 // Definition holds the definition fields of a root process: what a task
@@ -49,14 +51,14 @@ func nonNilMap(m map[string]any) map[string]any {
 // updates the definition fields of the existing root process with that
 // processId without touching its runtime state (status, progress, log, tree
 // position, adhoc/ephemeral flags).
-func (s *Store) UpsertDefinition(ctx context.Context, d Definition) (*Process, error) {
+func (s *Store) UpsertDefinition(ctx context.Context, d Definition) (*mirror.Process, error) {
 	for attempt := 0; attempt < 2; attempt++ {
 		p, err := s.updateRootDefinition(ctx, d)
-		if !errors.Is(err, ErrNotFound) {
+		if !errors.Is(err, mirror.ErrNotFound) {
 			return p, err
 		}
 		id := bson.NewObjectID()
-		doc := &Process{
+		doc := &mirror.Process{
 			ID:          id,
 			ProcessID:   d.ProcessID,
 			Name:        d.Name,
@@ -67,9 +69,9 @@ func (s *Store) UpsertDefinition(ctx context.Context, d Definition) (*Process, e
 			Cancellable: d.Cancellable,
 			Special:     d.Special,
 			Warning:     optionalString(d.Warning),
-			Status:      Status{State: Idle},
+			Status:      mirror.Status{State: mirror.Idle},
 			Progress:    zeroProgress(),
-			Log:         []LogEntry{},
+			Log:         []mirror.LogEntry{},
 			CreatedAt:   s.now(),
 
 			SupportsResume:      boolPtr(d.SupportsResume),
@@ -87,16 +89,16 @@ func (s *Store) UpsertDefinition(ctx context.Context, d Definition) (*Process, e
 		// Lost a race with a concurrent upsert (retry the update), or the
 		// processId belongs to a child (the retry finds no root and fails).
 	}
-	return nil, fmt.Errorf("define process %q: %w (held by a child process)", d.ProcessID, ErrDuplicateProcessID)
+	return nil, fmt.Errorf("define process %q: %w (held by a child process)", d.ProcessID, mirror.ErrDuplicateProcessID)
 }
 
-func (s *Store) updateRootDefinition(ctx context.Context, d Definition) (*Process, error) {
+func (s *Store) updateRootDefinition(ctx context.Context, d Definition) (*mirror.Process, error) {
 	cur, err := s.ByProcessID(ctx, d.ProcessID)
 	if err != nil {
 		return nil, err
 	}
 	if cur.ParentID != nil {
-		return nil, ErrNotFound // the processId belongs to a child
+		return nil, mirror.ErrNotFound // the processId belongs to a child
 	}
 	set := d.set()
 	// Documents written before the resume fields existed get them, as
@@ -113,7 +115,7 @@ func (s *Store) updateRootDefinition(ctx context.Context, d Definition) (*Proces
 func boolPtr(b bool) *bool { return &b }
 
 // SetAdhoc marks a process as ad-hoc, ephemeral or not.
-func (s *Store) SetAdhoc(ctx context.Context, id bson.ObjectID, ephemeral bool) (*Process, error) {
+func (s *Store) SetAdhoc(ctx context.Context, id bson.ObjectID, ephemeral bool) (*mirror.Process, error) {
 	return s.update(ctx, id, bson.D{{Key: "$set", Value: bson.D{{Key: "adhoc", Value: true}, {Key: "ephemeral", Value: ephemeral}}}})
 }
 
@@ -123,11 +125,11 @@ func (s *Store) SetEphemeral(ctx context.Context, id bson.ObjectID) error {
 	return err
 }
 
-func (s *Store) update(ctx context.Context, id bson.ObjectID, upd bson.D) (*Process, error) {
+func (s *Store) update(ctx context.Context, id bson.ObjectID, upd bson.D) (*mirror.Process, error) {
 	unlock := s.lockDoc(id)
 	defer unlock()
 	p, err := s.updateByID(ctx, id, upd)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, mirror.ErrNotFound) {
 		return nil, fmt.Errorf("update process %s: %w", id.Hex(), err)
 	}
 	return p, err
@@ -135,17 +137,17 @@ func (s *Store) update(ctx context.Context, id bson.ObjectID, upd bson.D) (*Proc
 
 // updateByID applies upd to the document id (filter {_id} alone) and returns
 // it as written; ErrNotFound when there is none.
-func (s *Store) updateByID(ctx context.Context, id bson.ObjectID, upd bson.D) (*Process, error) {
+func (s *Store) updateByID(ctx context.Context, id bson.ObjectID, upd bson.D) (*mirror.Process, error) {
 	release, err := s.gateWrite(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	var p Process
+	var p mirror.Process
 	err = s.procs.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, upd,
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&p)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, ErrNotFound
+		return nil, mirror.ErrNotFound
 	}
 	if err != nil {
 		return nil, err
@@ -166,14 +168,14 @@ type Child struct {
 	// A child about to run is part of its parent's run and takes the
 	// parent's originatingSessionId (null included); an ad-hoc child gets
 	// its own when it is launched.
-	State     State
+	State     mirror.State
 	Adhoc     bool
 	Ephemeral bool
 }
 
 // InsertChild inserts a child process under parent. The child is always
 // cancellable, never special, with no warning, as in optio-core.
-func (s *Store) InsertChild(ctx context.Context, parent *Process, c Child) (*Process, error) {
+func (s *Store) InsertChild(ctx context.Context, parent *mirror.Process, c Child) (*mirror.Process, error) {
 	if err := s.markParent(ctx, parent.ID); err != nil {
 		return nil, err
 	}
@@ -187,7 +189,7 @@ func (s *Store) InsertChild(ctx context.Context, parent *Process, c Child) (*Pro
 // get, it is an earlier, interrupted call's insert, which is kept as if
 // inserted now; with another, it is returned with Known set (a child of the
 // same launch asked for again). It stops at the first other error.
-func (s *Store) InsertChildren(ctx context.Context, parent *Process, firstOrder int, cs []Child) ([]InsertedChild, error) {
+func (s *Store) InsertChildren(ctx context.Context, parent *mirror.Process, firstOrder int, cs []Child) ([]InsertedChild, error) {
 	if err := s.markParent(ctx, parent.ID); err != nil {
 		return nil, err
 	}
@@ -196,7 +198,7 @@ func (s *Store) InsertChildren(ctx context.Context, parent *Process, firstOrder 
 	for i, c := range cs {
 		c.Order = order
 		doc, err := s.insertChild(ctx, parent, c)
-		if errors.Is(err, ErrDuplicateProcessID) {
+		if errors.Is(err, mirror.ErrDuplicateProcessID) {
 			doc, err = s.ByProcessID(ctx, c.ProcessID)
 			if err != nil {
 				return out, err
@@ -221,14 +223,14 @@ func (s *Store) InsertChildren(ctx context.Context, parent *Process, firstOrder 
 type InsertedChild struct {
 	// Doc is the child's document; nil when its processId belongs to
 	// another process.
-	Doc *Process
+	Doc *mirror.Process
 	// Known is true when Doc was there before: a child of the same parent.
 	Known bool
 }
 
-func (s *Store) insertChild(ctx context.Context, parent *Process, c Child) (*Process, error) {
+func (s *Store) insertChild(ctx context.Context, parent *mirror.Process, c Child) (*mirror.Process, error) {
 	pid := parent.ID
-	doc := &Process{
+	doc := &mirror.Process{
 		ID:          bson.NewObjectID(),
 		ProcessID:   c.ProcessID,
 		Name:        c.Name,
@@ -242,16 +244,16 @@ func (s *Store) insertChild(ctx context.Context, parent *Process, c Child) (*Pro
 		Cancellable: true,
 		Adhoc:       c.Adhoc,
 		Ephemeral:   c.Ephemeral,
-		Status:      Status{State: c.State},
+		Status:      mirror.Status{State: c.State},
 		Progress:    zeroProgress(),
-		Log:         []LogEntry{},
+		Log:         []mirror.LogEntry{},
 		CreatedAt:   s.now(),
 	}
 	if doc.RootID.IsZero() {
 		doc.RootID = parent.ID
 	}
 	var insert any = doc
-	runs := c.State != Idle
+	runs := c.State != mirror.Idle
 	if runs {
 		insert = withSession{doc, parent.OriginatingSessionID}
 	}
@@ -263,7 +265,7 @@ func (s *Store) insertChild(ctx context.Context, parent *Process, c Child) (*Pro
 	release()
 	if err != nil {
 		if mongo.IsDuplicateKeyError(err) {
-			return nil, fmt.Errorf("insert child %q: %w", c.ProcessID, ErrDuplicateProcessID)
+			return nil, fmt.Errorf("insert child %q: %w", c.ProcessID, mirror.ErrDuplicateProcessID)
 		}
 		return nil, fmt.Errorf("insert child %q: %w", c.ProcessID, err)
 	}
@@ -278,8 +280,8 @@ func (s *Store) insertChild(ctx context.Context, parent *Process, c Child) (*Pro
 // with its originatingSessionId written even when null, as optio-core
 // writes it for every run.
 type withSession struct {
-	*Process `bson:",inline"`
-	Session  *string `bson:"originatingSessionId"`
+	*mirror.Process `bson:",inline"`
+	Session         *string `bson:"originatingSessionId"`
 }
 
 // HeldByChildren returns those of processIDs that belong to child processes;
