@@ -140,12 +140,17 @@ func TestWebUIInABrowser(t *testing.T) {
 	clicked, err := chromedp.Run(browser, chromedp.Evaluate[bool](expandAll))
 	require.NoError(t, err)
 	require.True(t, clicked, "no Expand All control on the Relationships page")
-	deadline := time.Now().Add(20 * time.Second)
+	// The tree loads a node's children when it is shown, so one click may
+	// expand only what was loaded then: click again while the control
+	// still reads "Expand All".
+	deadline := time.Now().Add(40 * time.Second)
 	for !has("optio_demo/optio:demo-parallel/item-00", "optio_demo/optio:demo-parallel/item-19")(text) {
 		if time.Now().After(deadline) {
 			t.Fatalf("Relationships, expanded, never showed the items; it shows:\n%s", text)
 		}
-		require.NoError(t, chromedp.Do(browser, chromedp.Sleep(250*time.Millisecond)))
+		require.NoError(t, chromedp.Do(browser, chromedp.Sleep(500*time.Millisecond)))
+		_, err = chromedp.Run(browser, chromedp.Evaluate[bool](expandAll))
+		require.NoError(t, err)
 		text, err = chromedp.Run(browser, chromedp.Evaluate[string](`document.body.innerText`))
 		require.NoError(t, err)
 	}
