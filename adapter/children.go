@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/optio-temporal/optio/adapter/internal/bodyhost"
+	"github.com/optio-temporal/optio/internal/workflowdef"
 	"github.com/optio-temporal/optio/mirror"
 	"github.com/optio-temporal/optio/workflows"
 )
@@ -206,9 +207,9 @@ type spawner struct {
 }
 
 type spawnCall struct {
-	req   workflows.ChildRequest
+	req   workflowdef.ChildRequest
 	done  chan struct{}
-	reply workflows.ChildReply
+	reply workflowdef.ChildReply
 	err   error
 }
 
@@ -219,7 +220,7 @@ func (h *engineHost) spawns() *spawner {
 }
 
 // request queues one child request and waits for its reply.
-func (s *spawner) request(req workflows.ChildRequest) (workflows.ChildReply, error) {
+func (s *spawner) request(req workflowdef.ChildRequest) (workflowdef.ChildReply, error) {
 	call := &spawnCall{req: req, done: make(chan struct{})}
 	s.mu.Lock()
 	s.queue = append(s.queue, call)
@@ -249,11 +250,11 @@ func (s *spawner) loop() {
 }
 
 func (s *spawner) send(batch []*spawnCall) {
-	reqs := make([]workflows.ChildRequest, len(batch))
+	reqs := make([]workflowdef.ChildRequest, len(batch))
 	for i, call := range batch {
 		reqs[i] = call.req
 	}
-	var replies []workflows.ChildReply
+	var replies []workflowdef.ChildReply
 	var err error
 	if s.h.revision >= 2 {
 		replies, err = s.sendToHelper(reqs)
@@ -274,9 +275,9 @@ func (s *spawner) send(batch []*spawnCall) {
 }
 
 // update sends one UpdateRunChildren to a workflow.
-func (s *spawner) update(workflowID, runID string, reqs []workflows.ChildRequest) ([]workflows.ChildReply, error) {
+func (s *spawner) update(workflowID, runID string, reqs []workflowdef.ChildRequest) ([]workflowdef.ChildReply, error) {
 	ctx := context.WithoutCancel(s.h.ctx)
-	var replies []workflows.ChildReply
+	var replies []workflowdef.ChildReply
 	handle, err := s.h.e.cfg.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   workflowID,
 		RunID:        runID,
@@ -294,19 +295,19 @@ func (s *spawner) update(workflowID, runID string, reqs []workflows.ChildRequest
 // sendToHelper sends child requests to the launch's children workflow
 // (revision 2), opening it on first use. Requests it answers Retry, and
 // whole updates refused while it rolls over to a new run, go again.
-func (s *spawner) sendToHelper(reqs []workflows.ChildRequest) ([]workflows.ChildReply, error) {
+func (s *spawner) sendToHelper(reqs []workflowdef.ChildRequest) ([]workflowdef.ChildReply, error) {
 	if s.helperID == "" {
 		id, refused, err := s.openHelper()
 		if err != nil || refused {
-			out := make([]workflows.ChildReply, len(reqs))
+			out := make([]workflowdef.ChildReply, len(reqs))
 			for i := range out {
-				out[i] = workflows.ChildReply{State: mirror.Cancelled, Refused: true}
+				out[i] = workflowdef.ChildReply{State: mirror.Cancelled, Refused: true}
 			}
 			return out, err
 		}
 		s.helperID = id
 	}
-	out := make([]workflows.ChildReply, len(reqs))
+	out := make([]workflowdef.ChildReply, len(reqs))
 	todo := make([]int, len(reqs))
 	for i := range todo {
 		todo[i] = i
@@ -314,7 +315,7 @@ func (s *spawner) sendToHelper(reqs []workflows.ChildRequest) ([]workflows.Child
 	backoff := 20 * time.Millisecond
 	var failingSince time.Time
 	for len(todo) > 0 {
-		batch := make([]workflows.ChildRequest, len(todo))
+		batch := make([]workflowdef.ChildRequest, len(todo))
 		for k, i := range todo {
 			batch[k] = reqs[i]
 		}
@@ -364,7 +365,7 @@ func (s *spawner) openHelper() (string, bool, error) {
 		UpdateName:   workflows.UpdateOpenChildren,
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
-	var reply workflows.OpenChildrenReply
+	var reply workflowdef.OpenChildrenReply
 	if err == nil {
 		err = handle.Get(ctx, &reply)
 	}
@@ -384,7 +385,7 @@ const spawnRetryFor = time.Minute
 func retryableSpawn(err error) bool {
 	var exhausted *serviceerror.ResourceExhausted
 	var unavailable *serviceerror.Unavailable
-	return workflows.IsRollingOver(err) || errors.As(err, &exhausted) || errors.As(err, &unavailable)
+	return workflowdef.IsRollingOver(err) || errors.As(err, &exhausted) || errors.As(err, &unavailable)
 }
 
 // sleepCtx waits for d or until ctx is done.

@@ -22,6 +22,7 @@ import (
 	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/internal/docstore"
+	"github.com/optio-temporal/optio/internal/workflowdef"
 	"github.com/optio-temporal/optio/mirror"
 	"github.com/optio-temporal/optio/workflows"
 )
@@ -138,7 +139,7 @@ func (e *Engine) startWorkers() error {
 	hbThrottle := max(e.cfg.BodyHeartbeatTimeout/3, 100*time.Millisecond)
 	// Bodies run on both queues: on the shared one when Temporal hands them
 	// back to the worker whose workflow task scheduled them (eager dispatch,
-	// workflows.CurrentRevision), on the worker-specific one otherwise.
+	// workflowdef.CurrentRevision), on the worker-specific one otherwise.
 	var icpt []interceptor.WorkerInterceptor
 	if e.cfg.Metrics != nil {
 		icpt = append(icpt, &metricsInterceptor{m: e.cfg.Metrics})
@@ -148,9 +149,9 @@ func (e *Engine) startWorkers() error {
 		MaxHeartbeatThrottleInterval: hbThrottle,
 		Interceptors:                 icpt,
 	})
-	shared.RegisterWorkflowWithOptions(workflows.NewProcess(workflows.ProcessOptions{SearchAttributes: e.searchAttrs}), workflow.RegisterOptions{Name: workflows.ProcessName})
-	shared.RegisterWorkflowWithOptions(workflows.ScheduledLaunch, workflow.RegisterOptions{Name: workflows.ScheduledLaunchName})
-	shared.RegisterWorkflowWithOptions(workflows.Children, workflow.RegisterOptions{Name: workflows.ChildrenName})
+	shared.RegisterWorkflowWithOptions(workflowdef.NewProcess(workflowdef.ProcessOptions{SearchAttributes: e.searchAttrs}), workflow.RegisterOptions{Name: workflows.ProcessName})
+	shared.RegisterWorkflowWithOptions(workflowdef.ScheduledLaunch, workflow.RegisterOptions{Name: workflows.ScheduledLaunchName})
+	shared.RegisterWorkflowWithOptions(workflowdef.Children, workflow.RegisterOptions{Name: workflows.ChildrenName})
 	m := &activitydef.Mirror{Store: e.store, Locator: locator{e}, Logger: e.log}
 	kids := &activitydef.Children{Store: e.store, Temporal: e.cfg.Temporal, Logger: e.log}
 	// A body returning and a process's end written here wake the waits

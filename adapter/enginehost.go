@@ -14,8 +14,8 @@ import (
 	"github.com/optio-temporal/optio/adapter/internal/bodyhost"
 	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/internal/docstore"
+	"github.com/optio-temporal/optio/internal/workflowdef"
 	"github.com/optio-temporal/optio/mirror"
-	"github.com/optio-temporal/optio/workflows"
 )
 
 // engineHost runs a body for the engine: progress and checkpoints go to
@@ -155,7 +155,7 @@ func (h *engineHost) RunChild(ctx context.Context, child bodyhost.Child[TaskFunc
 		}
 	})
 	defer stop()
-	reply, err := h.spawns().request(workflows.ChildRequest{
+	reply, err := h.spawns().request(workflowdef.ChildRequest{
 		ProcessID:   child.ProcessID,
 		Name:        child.Name,
 		Description: child.Description,
@@ -163,9 +163,9 @@ func (h *engineHost) RunChild(ctx context.Context, child bodyhost.Child[TaskFunc
 		BodyQueue:   e.localQueue,
 	})
 	if err == nil && !reply.Duplicate && !reply.Refused && reply.WorkflowID != "" && reply.State == "" {
-		var res workflows.ProcessResult
+		var res workflowdef.ProcessResult
 		err := e.cfg.Temporal.GetWorkflow(waitCtx, reply.WorkflowID, reply.RunID).Get(waitCtx, &res)
-		reply = workflows.ReplyFromResult(res, err)
+		reply = workflowdef.ReplyFromResult(res, err)
 	}
 	return bodyhost.Reply{State: reply.State, Error: reply.Error, Refused: reply.Refused, Duplicate: reply.Duplicate}, err
 }

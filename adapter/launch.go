@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/internal/workflowdef"
 	"github.com/optio-temporal/optio/mirror"
 	"github.com/optio-temporal/optio/workflows"
 )
@@ -161,14 +162,14 @@ func (e *Engine) resolveForAction(ctx context.Context, id string) (*mirror.Proce
 // running is stale and is terminated.
 func (e *Engine) startRun(ctx context.Context, doc *mirror.Process, returnDoc bool) (client.WorkflowRun, error) {
 	wfID := e.WorkflowID(doc.ProcessID)
-	in := workflows.ProcessInput{
+	in := workflowdef.ProcessInput{
 		DocID:     doc.ID.Hex(),
 		ProcessID: doc.ProcessID,
 		Name:      doc.Name,
 		IDPrefix:  e.WorkflowID(""),
-		Revision:  workflows.CurrentRevision,
+		Revision:  workflowdef.CurrentRevision,
 		ReturnDoc: returnDoc,
-		Timeouts: workflows.Timeouts{
+		Timeouts: workflowdef.Timeouts{
 			Heartbeat:       e.cfg.BodyHeartbeatTimeout,
 			ScheduleToStart: max(e.cfg.BodyHeartbeatTimeout, 5*time.Second),
 		},
@@ -227,13 +228,13 @@ func (e *Engine) LaunchAndWait(ctx context.Context, id string, opts ...LaunchOpt
 	// The run's own outcome is in the document; the workflow's result (or
 	// its failure's details) carries the document as the terminal write
 	// left it, unless it was too large or deleted.
-	var res workflows.ProcessResult
+	var res workflowdef.ProcessResult
 	err = out.run.GetWithOptions(ctx, &res, client.WorkflowRunGetOptions{DisableFollowingRuns: true})
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
 	if err != nil {
-		res = workflows.ProcessResult{}
+		res = workflowdef.ProcessResult{}
 		var app *temporal.ApplicationError
 		var canceled *temporal.CanceledError
 		var terminated *temporal.TerminatedError

@@ -11,7 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/optio-temporal/optio/adapter"
-	"github.com/optio-temporal/optio/workflows"
+	"github.com/optio-temporal/optio/internal/workflowdef"
 )
 
 // LaunchAndWait returns the final document exactly as a later read of Mongo
@@ -45,7 +45,7 @@ func TestLaunchAndWaitReturnsTheFinalDocument(t *testing.T) {
 	)})
 
 	inline := func(id string) bool {
-		var res workflows.ProcessResult
+		var res workflowdef.ProcessResult
 		_ = s.temporal().GetWorkflow(s.ctx(), s.eng.WorkflowID(id), "").Get(s.ctx(), &res)
 		return len(res.Doc) > 0
 	}

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/optio-temporal/optio/adapter"
+	"github.com/optio-temporal/optio/internal/workflowdef"
 	"github.com/optio-temporal/optio/workflows"
 )
 
@@ -78,7 +79,7 @@ func TestLaunchReplacesAStaleWorkflowRun(t *testing.T) {
 	}})})
 	stale, err := s.temporal().ExecuteWorkflow(s.ctx(), client.StartWorkflowOptions{
 		ID: s.eng.WorkflowID("p"), TaskQueue: "nobody-polls-this-queue",
-	}, workflows.ProcessName, workflows.ProcessInput{ProcessID: "p"})
+	}, workflows.ProcessName, workflowdef.ProcessInput{ProcessID: "p"})
 	require.NoError(t, err)
 
 	s.launch("p")

@@ -14,6 +14,7 @@ import (
 	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/internal/docstore"
+	"github.com/optio-temporal/optio/internal/workflowdef"
 	"github.com/optio-temporal/optio/workflows"
 )
 
@@ -42,7 +43,7 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 	require.NoError(t, err)
 	run, err := s.temporal().ExecuteWorkflow(s.ctx(), client.StartWorkflowOptions{
 		ID: s.eng.WorkflowID("old"), TaskQueue: s.eng.TaskQueue(),
-	}, workflows.ProcessName, workflows.ProcessInput{DocID: doc.ID.Hex(), ProcessID: "old", Name: "Old", IDPrefix: s.eng.WorkflowID("")})
+	}, workflows.ProcessName, workflowdef.ProcessInput{DocID: doc.ID.Hex(), ProcessID: "old", Name: "Old", IDPrefix: s.eng.WorkflowID("")})
 	require.NoError(t, err)
 	require.NoError(t, run.Get(s.ctx(), nil))
 	require.Equal(t, adapter.StateDone, s.get("old").Status.State)
@@ -53,7 +54,7 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 	require.NoError(t, err)
 	run, err = s.temporal().ExecuteWorkflow(s.ctx(), client.StartWorkflowOptions{
 		ID: s.eng.WorkflowID("rev1"), TaskQueue: s.eng.TaskQueue(),
-	}, workflows.ProcessName, workflows.ProcessInput{DocID: doc.ID.Hex(), ProcessID: "rev1", Name: "Rev1", IDPrefix: s.eng.WorkflowID(""), Revision: 1})
+	}, workflows.ProcessName, workflowdef.ProcessInput{DocID: doc.ID.Hex(), ProcessID: "rev1", Name: "Rev1", IDPrefix: s.eng.WorkflowID(""), Revision: 1})
 	require.NoError(t, err)
 	require.NoError(t, run.Get(s.ctx(), nil))
 	require.Equal(t, adapter.StateDone, s.get("rev1").Status.State)
@@ -146,7 +147,7 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 // newReplayer returns a replayer with the workflows of this module.
 func newReplayer() worker.WorkflowReplayer {
 	replayer := worker.NewWorkflowReplayer()
-	replayer.RegisterWorkflowWithOptions(workflows.Process, workflow.RegisterOptions{Name: workflows.ProcessName})
-	replayer.RegisterWorkflowWithOptions(workflows.Children, workflow.RegisterOptions{Name: workflows.ChildrenName})
+	replayer.RegisterWorkflowWithOptions(workflowdef.Process, workflow.RegisterOptions{Name: workflows.ProcessName})
+	replayer.RegisterWorkflowWithOptions(workflowdef.Children, workflow.RegisterOptions{Name: workflows.ChildrenName})
 	return replayer
 }

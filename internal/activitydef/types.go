@@ -119,7 +119,7 @@ type BodyInput struct {
 	// workflow has nothing to wait for then): one local activity fewer per
 	// run. Outcome is set by the activity.
 	Finish *FinishInput `json:",omitempty"`
-	// Revision is the process workflow's revision (workflows.CurrentRevision
+	// Revision is the process workflow's revision (workflowdef.CurrentRevision
 	// when it started): from 2 on, the body sends its children to a children
 	// workflow instead of its own.
 	Revision int `json:",omitempty"`

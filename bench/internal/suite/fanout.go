@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/optio-temporal/optio/adapter"
+	"github.com/optio-temporal/optio/internal/workflowdef"
 	"github.com/optio-temporal/optio/workflows"
 )
 
@@ -71,7 +72,7 @@ type fanoutSide struct {
 // (its children workflow continues as new as its history grows), against a
 // bare workflow that starts as many child workflows of one trivial activity,
 // at most Concurrency at a time, and continues as new at the same event
-// budget (workflows.DefaultChildrenEventBudget) or when the server suggests
+// budget (workflowdef.DefaultChildrenEventBudget) or when the server suggests
 // it. Per side: children per second from launch to the parent's end, the
 // process's peak RSS and its RSS when 2,000 and when all children had
 // finished, the longest history of any run involved and the number of
@@ -117,7 +118,7 @@ func Fanout(ctx context.Context, env *Env, opts FanoutOptions) (*Result, error) 
 	}
 	bareRun := func(ctx context.Context, id string, n int) error {
 		run, err := env.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: bare.Queue + "/" + id, TaskQueue: bare.Queue},
-			BareFanoutWorkflow, BareFanoutInput{N: n, Limit: opts.Concurrency, EventBudget: workflows.DefaultChildrenEventBudget})
+			BareFanoutWorkflow, BareFanoutInput{N: n, Limit: opts.Concurrency, EventBudget: workflowdef.DefaultChildrenEventBudget})
 		if err != nil {
 			return err
 		}
@@ -261,7 +262,7 @@ func Fanout(ctx context.Context, env *Env, opts FanoutOptions) (*Result, error) 
 		order = "bare first"
 	}
 	fmt.Fprintf(&b, "  F fan-out: %d trivial children in one group, at most %d at once, default history limits; both sides continue as new at %d events or when the server suggests it (%s)\n",
-		n, opts.Concurrency, workflows.DefaultChildrenEventBudget, order)
+		n, opts.Concurrency, workflowdef.DefaultChildrenEventBudget, order)
 	if ours.err != nil {
 		done, _ := eng.ListProcesses(ctx, adapter.ListOptions{State: adapter.StateDone})
 		fmt.Fprintf(&b, "    optio FAILED after %.1f s (%d children had finished their body, %d documents done, the 21 of the warm-up included): %v\n",

@@ -1,4 +1,4 @@
-package workflows
+package workflowdef
 
 import (
 	"errors"
@@ -11,29 +11,8 @@ import (
 	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/mirror"
+	"github.com/optio-temporal/optio/workflows"
 )
-
-// ChildrenName is the registered name of the children workflow: the helper
-// that starts and tracks the child processes of one launch of a process
-// (revision 2 and later).
-const ChildrenName = "optio.Children"
-
-// ChildrenIDSuffix is appended to a process's workflow ID to make the ID of
-// its children workflow, so that the helper sorts and filters beside its
-// process in the Temporal Web UI. A processId that ends with this suffix
-// would collide with a parent's helper; do not use one.
-const ChildrenIDSuffix = "#children"
-
-// UpdateOpenChildren is the workflow Update a body (revision 2 and later)
-// sends to its process workflow before its first child: the process workflow
-// starts its children workflow, once per launch, and answers its workflow ID.
-// The body then sends UpdateRunChildren to that workflow.
-const UpdateOpenChildren = "optio.openChildren"
-
-// SignalCloseChildren tells a children workflow that its process's body has
-// returned: it accepts no more children, cancels the running ones when the
-// signal says so (closeChildren), waits for every child to end and completes.
-const SignalCloseChildren = "optio.closeChildren"
 
 // closeChildren is the argument of SignalCloseChildren.
 type closeChildren struct {
@@ -136,7 +115,7 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 	}
 	h := &children{in: in, mctx: mirrorCtx(ctx), cancelled: in.Cancelled}
 	closing := in.Closing
-	closeCh := workflow.GetSignalChannel(ctx, SignalCloseChildren)
+	closeCh := workflow.GetSignalChannel(ctx, workflows.SignalCloseChildren)
 	onClose := func(c closeChildren) {
 		if closing == nil {
 			closing = &closeChildren{}
@@ -153,7 +132,7 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 			c = closeChildren{}
 		}
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRunChildren, h.runChildren, workflow.UpdateHandlerOptions{
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, workflows.UpdateRunChildren, h.runChildren, workflow.UpdateHandlerOptions{
 		Validator: func(ctx workflow.Context, reqs []ChildRequest) error {
 			if h.rollDue(ctx) {
 				return temporal.NewApplicationError(errRollingOver.Error(), rollingOverType)
@@ -216,7 +195,7 @@ func (h *children) continueAsNew(ctx workflow.Context, closing *closeChildren) e
 	next.Runs++
 	next.Proven = max(next.Proven, workflow.GetInfo(ctx).GetCurrentHistoryLength())
 	next.Closing, next.Cancelled = closing, h.cancelled
-	return workflow.NewContinueAsNewError(ctx, ChildrenName, next)
+	return workflow.NewContinueAsNewError(ctx, workflows.ChildrenName, next)
 }
 
 // rollDue reports whether this run should continue as new.
@@ -312,7 +291,7 @@ func (h *children) runChildren(ctx workflow.Context, reqs []ChildRequest) ([]Chi
 			// new body runs.
 			replies[i] = ChildReply{WorkflowID: wfID}
 			if req.BodyQueue != "" {
-				workflow.SignalExternalWorkflow(mctx, wfID, "", SignalBodyQueue, req.BodyQueue)
+				workflow.SignalExternalWorkflow(mctx, wfID, "", workflows.SignalBodyQueue, req.BodyQueue)
 			}
 		default:
 			h.started++
@@ -371,7 +350,7 @@ func (h *children) startChild(ctx workflow.Context, req ChildRequest, docID, wfI
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		StaticSummary:         req.Name,
 	})
-	return workflow.ExecuteChildWorkflow(cctx, ProcessName, ProcessInput{
+	return workflow.ExecuteChildWorkflow(cctx, workflows.ProcessName, ProcessInput{
 		DocID: docID, ProcessID: req.ProcessID, Name: req.Name,
 		HintQueue: req.BodyQueue, Timeouts: h.in.Timeouts, IDPrefix: h.in.IDPrefix,
 		Revision: h.in.Revision,
@@ -419,7 +398,7 @@ func (p *process) openChildren(ctx workflow.Context) (OpenChildrenReply, error) 
 func (p *process) startHelper() *helperRun {
 	info := workflow.GetInfo(p.rootCtx)
 	wfID := p.in.IDPrefix + p.in.ProcessID // the workflow's own ID, from its input
-	h := &helperRun{id: wfID + ChildrenIDSuffix}
+	h := &helperRun{id: wfID + workflows.ChildrenIDSuffix}
 	hctx := p.rootCtx
 	if !p.cancellable {
 		hctx, _ = workflow.NewDisconnectedContext(p.rootCtx)
@@ -432,7 +411,7 @@ func (p *process) startHelper() *helperRun {
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		StaticSummary:         "children of " + p.in.Name,
 	})
-	h.fut = workflow.ExecuteChildWorkflow(cctx, ChildrenName, ChildrenInput{
+	h.fut = workflow.ExecuteChildWorkflow(cctx, workflows.ChildrenName, ChildrenInput{
 		ParentDocID:      p.in.DocID,
 		ParentProcessID:  p.in.ProcessID,
 		ParentWorkflowID: wfID,
@@ -462,6 +441,6 @@ func (p *process) closeHelper(cancelChildren bool) {
 	if h.err != nil {
 		return
 	}
-	workflow.SignalExternalWorkflow(p.mctx, h.id, "", SignalCloseChildren, closeChildren{Cancel: cancelChildren})
+	workflow.SignalExternalWorkflow(p.mctx, h.id, "", workflows.SignalCloseChildren, closeChildren{Cancel: cancelChildren})
 	_ = h.fut.Get(p.mctx, nil)
 }

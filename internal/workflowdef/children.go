@@ -1,4 +1,4 @@
-package workflows
+package workflowdef
 
 import (
 	"errors"
@@ -11,19 +11,8 @@ import (
 	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/mirror"
+	"github.com/optio-temporal/optio/workflows"
 )
-
-// UpdateRunChildren is the workflow Update a body sends to its own process
-// workflow to run child processes as child workflows: a batch of
-// ChildRequests (a parallel group's spawns that queued up while the previous
-// batch was in flight), answered with one ChildReply each once every child
-// has started. Batching keeps the parent workflow's update traffic, and the
-// contention it causes, well below one update per child.
-const UpdateRunChildren = "optio.runChildren"
-
-// SignalBodyQueue tells a child workflow whose body worker was lost where its
-// execute function lives now (the worker of its parent's re-run body).
-const SignalBodyQueue = "optio.bodyQueue"
 
 // ChildRequest asks a process workflow to run a child.
 type ChildRequest struct {
@@ -99,7 +88,7 @@ func (p *process) runChildren(ctx workflow.Context, reqs []ChildRequest) ([]Chil
 			// to the new body's worker, where its function lives now.
 			if !rec.done && req.BodyQueue != "" && req.BodyQueue != rec.queue {
 				rec.queue = req.BodyQueue
-				workflow.SignalExternalWorkflow(mctx, rec.workflowID, "", SignalBodyQueue, req.BodyQueue)
+				workflow.SignalExternalWorkflow(mctx, rec.workflowID, "", workflows.SignalBodyQueue, req.BodyQueue)
 			}
 			continue
 		}
@@ -179,7 +168,7 @@ func (p *process) startChild(ctx workflow.Context, rec *childRec, req ChildReque
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		StaticSummary:         req.Name,
 	})
-	fut := workflow.ExecuteChildWorkflow(cctx, ProcessName, ProcessInput{
+	fut := workflow.ExecuteChildWorkflow(cctx, workflows.ProcessName, ProcessInput{
 		DocID: docID, ProcessID: req.ProcessID, Name: req.Name,
 		HintQueue: req.BodyQueue, Timeouts: p.in.Timeouts, IDPrefix: p.in.IDPrefix,
 		Revision: p.in.Revision,
@@ -212,7 +201,7 @@ func ReplyFromResult(res ProcessResult, err error) ChildReply {
 		return ChildReply{State: mirror.Cancelled}
 	}
 	var app *temporal.ApplicationError
-	if errors.As(err, &app) && app.Type() == ProcessFailedType {
+	if errors.As(err, &app) && app.Type() == workflows.ProcessFailedType {
 		return ChildReply{State: mirror.Failed, Error: app.Message()}
 	}
 	var terminated *temporal.TerminatedError
@@ -228,7 +217,7 @@ func (p *process) awaitBodyQueue(ctx workflow.Context) bool {
 	if p.in.IDPrefix == "" || workflow.GetInfo(ctx).ParentWorkflowExecution == nil {
 		return false
 	}
-	ch := workflow.GetSignalChannel(ctx, SignalBodyQueue)
+	ch := workflow.GetSignalChannel(ctx, workflows.SignalBodyQueue)
 	timer := workflow.NewTimer(p.mctx, 3*p.in.Timeouts.Heartbeat+p.in.Timeouts.ScheduleToStart)
 	got := false
 	sel := workflow.NewSelector(p.mctx)

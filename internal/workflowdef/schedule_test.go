@@ -1,4 +1,4 @@
-package workflows
+package workflowdef
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/internal/activitydef"
+	"github.com/optio-temporal/optio/workflows"
 )
 
 // The schedule launcher launches its process through the engine's launch
@@ -40,7 +41,7 @@ func TestScheduledLaunch(t *testing.T) {
 					}
 					return "launched", nil
 				})
-			h.env.ExecuteWorkflow(ScheduledLaunchName, activitydef.ScheduledLaunchInput{ProcessID: "p1"})
+			h.env.ExecuteWorkflow(workflows.ScheduledLaunchName, activitydef.ScheduledLaunchInput{ProcessID: "p1"})
 			require.True(t, h.env.IsWorkflowCompleted())
 			require.Equal(t, tc.wantCalls, calls)
 			if tc.wantErr {

@@ -1,4 +1,4 @@
-package workflows
+package workflowdef
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/mirror"
+	"github.com/optio-temporal/optio/workflows"
 )
 
 // A process workflow's branches, one case each: which mirror writes and body
@@ -255,7 +256,7 @@ func requireEnd(t *testing.T, res ProcessResult, err error, state mirror.State, 
 	case "failed":
 		var app *temporal.ApplicationError
 		require.True(t, errors.As(err, &app), "want a process failure, got %v", err)
-		require.Equal(t, ProcessFailedType, app.Type())
+		require.Equal(t, workflows.ProcessFailedType, app.Type())
 		require.Contains(t, app.Message(), msg)
 		var out ProcessResult
 		require.NoError(t, app.Details(&out))

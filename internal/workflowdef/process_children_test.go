@@ -1,4 +1,4 @@
-package workflows
+package workflowdef
 
 import (
 	"fmt"
@@ -13,6 +13,7 @@ import (
 	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/mirror"
+	"github.com/optio-temporal/optio/workflows"
 )
 
 // recordChildrenWorkflow notes the start of the (real) children workflow a
@@ -23,7 +24,7 @@ import (
 func (h *harness) recordChildrenWorkflow() *[]ChildrenInput {
 	var inputs []ChildrenInput
 	h.env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, args converter.EncodedValues) {
-		if info.WorkflowType.Name != ChildrenName {
+		if info.WorkflowType.Name != workflows.ChildrenName {
 			return
 		}
 		var in ChildrenInput
@@ -102,7 +103,7 @@ func TestProcessOpensItsChildrenWorkflow(t *testing.T) {
 			}
 			sent := make([]*updateOutcome, len(tc.openAt))
 			for i, at := range tc.openAt {
-				h.at(at, func() { sent[i] = h.update(UpdateOpenChildren) })
+				h.at(at, func() { sent[i] = h.update(workflows.UpdateOpenChildren) })
 			}
 			_, _ = h.runProcess(processInput(2))
 			require.Equal(t, tc.want, h.Trail())
@@ -130,10 +131,10 @@ func TestProcessRunsChildrenItself(t *testing.T) {
 	f := h.mockChildren()
 	h.bodyTakes = func(int) time.Duration { return 10 * time.Minute }
 	var first, again, late *updateOutcome
-	h.at(10*time.Second, func() { first = h.update(UpdateRunChildren, childRequests(2)) })
+	h.at(10*time.Second, func() { first = h.update(workflows.UpdateRunChildren, childRequests(2)) })
 	// The children end a minute after they start.
-	h.at(5*time.Minute, func() { again = h.update(UpdateRunChildren, childRequests(1)) })
-	h.at(11*time.Minute, func() { late = h.update(UpdateRunChildren, []ChildRequest{{ProcessID: "c3", Name: "Late"}}) })
+	h.at(5*time.Minute, func() { again = h.update(workflows.UpdateRunChildren, childRequests(1)) })
+	h.at(11*time.Minute, func() { late = h.update(workflows.UpdateRunChildren, []ChildRequest{{ProcessID: "c3", Name: "Late"}}) })
 	h.finishTakes = 2 * time.Minute
 	res, err := h.runProcess(processInput(1))
 	require.NoError(t, err)
@@ -165,13 +166,13 @@ func TestProcessRunsChildrenItself(t *testing.T) {
 func TestProcessStateQuery(t *testing.T) {
 	h := newHarness(t)
 	h.bodyTakes = func(int) time.Duration { return time.Minute }
-	var view StateView
+	var view workflows.StateView
 	h.at(30*time.Second, func() {
-		v, err := h.env.QueryWorkflow(QueryState)
+		v, err := h.env.QueryWorkflow(workflows.QueryState)
 		require.NoError(t, err)
 		require.NoError(t, v.Get(&view))
 	})
 	_, err := h.runProcess(processInput(0))
 	require.NoError(t, err)
-	require.Equal(t, StateView{ProcessID: "p1", State: mirror.Running, BodyQueue: queueA, BodyRuns: 1}, view)
+	require.Equal(t, workflows.StateView{ProcessID: "p1", State: mirror.Running, BodyQueue: queueA, BodyRuns: 1}, view)
 }

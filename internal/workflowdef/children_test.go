@@ -1,4 +1,4 @@
-package workflows
+package workflowdef
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/mirror"
+	"github.com/optio-temporal/optio/workflows"
 )
 
 // childrenFakes are the children workflow's activities and child processes.
@@ -70,7 +71,7 @@ func (h *harness) mockChildren() *childrenFakes {
 			h.note("WorkflowOpen %s", in.WorkflowID)
 			return f.parentOpen, nil
 		}).Maybe()
-	env.OnWorkflow(ProcessName, mock.Anything, mock.Anything).After(time.Minute).Return(
+	env.OnWorkflow(workflows.ProcessName, mock.Anything, mock.Anything).After(time.Minute).Return(
 		func(ctx workflow.Context, in ProcessInput) (ProcessResult, error) {
 			return ProcessResult{State: mirror.Done}, nil
 		}).Maybe()
@@ -95,8 +96,8 @@ func childRequests(n int) []ChildRequest {
 
 // runChildren runs the children workflow to its end (or roll-over).
 func (h *harness) runChildren(in ChildrenInput) error {
-	h.env.SetStartWorkflowOptions(startOptions(ProcessInput{IDPrefix: "db/", ProcessID: "p1" + ChildrenIDSuffix}))
-	h.env.ExecuteWorkflow(ChildrenName, in)
+	h.env.SetStartWorkflowOptions(startOptions(ProcessInput{IDPrefix: "db/", ProcessID: "p1" + workflows.ChildrenIDSuffix}))
+	h.env.ExecuteWorkflow(workflows.ChildrenName, in)
 	require.True(h.t, h.env.IsWorkflowCompleted(), "workflow did not complete")
 	return h.env.GetWorkflowError()
 }
@@ -106,7 +107,7 @@ func continuedAs(t *testing.T, err error) ChildrenInput {
 	t.Helper()
 	var can *workflow.ContinueAsNewError
 	require.True(t, errors.As(err, &can), "want continue-as-new, got %v", err)
-	require.Equal(t, ChildrenName, can.WorkflowType.Name)
+	require.Equal(t, workflows.ChildrenName, can.WorkflowType.Name)
 	var next ChildrenInput
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	return next
@@ -184,9 +185,9 @@ func TestChildrenSpawnUpdates(t *testing.T) {
 			var sent *updateOutcome
 			h.at(time.Second, func() {
 				h.env.SetCurrentHistoryLength(tc.history)
-				sent = h.update(UpdateRunChildren, tc.reqs)
+				sent = h.update(workflows.UpdateRunChildren, tc.reqs)
 			})
-			h.at(2*time.Second, func() { h.env.SignalWorkflow(SignalCloseChildren, closeChildren{}) })
+			h.at(2*time.Second, func() { h.env.SignalWorkflow(workflows.SignalCloseChildren, closeChildren{}) })
 			err := h.runChildren(tc.in())
 
 			var replies []ChildReply
@@ -242,12 +243,12 @@ func TestChildrenRedirectAKnownRunningChild(t *testing.T) {
 	f.created = func(c activitydef.ChildSpec) *activitydef.CreatedChild {
 		return &activitydef.CreatedChild{DocID: "doc-" + c.ProcessID, Known: true, State: mirror.Running}
 	}
-	h.env.OnSignalExternalWorkflow(mock.Anything, "db/c1", "", SignalBodyQueue, queueB).Return(nil).Once()
+	h.env.OnSignalExternalWorkflow(mock.Anything, "db/c1", "", workflows.SignalBodyQueue, queueB).Return(nil).Once()
 	var sent *updateOutcome
 	h.at(time.Second, func() {
-		sent = h.update(UpdateRunChildren, []ChildRequest{{ProcessID: "c1", Name: "Child 1", BodyQueue: queueB}})
+		sent = h.update(workflows.UpdateRunChildren, []ChildRequest{{ProcessID: "c1", Name: "Child 1", BodyQueue: queueB}})
 	})
-	h.at(2*time.Second, func() { h.env.SignalWorkflow(SignalCloseChildren, closeChildren{}) })
+	h.at(2*time.Second, func() { h.env.SignalWorkflow(workflows.SignalCloseChildren, closeChildren{}) })
 	require.NoError(t, h.runChildren(childrenInput()))
 	var replies []ChildReply
 	sent.decode(t, &replies)
@@ -279,11 +280,11 @@ func TestChildrenRollOver(t *testing.T) {
 			var first, late *updateOutcome
 			h.at(time.Second, func() {
 				h.env.SetCurrentHistoryLength(20)
-				first = h.update(UpdateRunChildren, childRequests(2))
+				first = h.update(workflows.UpdateRunChildren, childRequests(2))
 			})
 			h.at(2*time.Second, func() {
 				tc.trigger(h)
-				late = h.update(UpdateRunChildren, []ChildRequest{{ProcessID: "c9", Name: "Late"}})
+				late = h.update(workflows.UpdateRunChildren, []ChildRequest{{ProcessID: "c9", Name: "Late"}})
 			})
 			next := continuedAs(t, h.runChildren(in))
 
@@ -322,7 +323,7 @@ func TestChildrenCloseAndCancel(t *testing.T) {
 		},
 		{
 			name: "a close after a failed body cancels the children first", cancellable: true,
-			act:  func(h *harness) { h.env.SignalWorkflow(SignalCloseChildren, closeChildren{Cancel: true}) },
+			act:  func(h *harness) { h.env.SignalWorkflow(workflows.SignalCloseChildren, closeChildren{Cancel: true}) },
 			want: []string{"CancelChildren", "AwaitChildren"},
 		},
 		{
@@ -335,7 +336,7 @@ func TestChildrenCloseAndCancel(t *testing.T) {
 			parentOpen: true,
 			act: func(h *harness) {
 				h.env.CancelWorkflow()
-				h.at(time.Second, func() { h.env.SignalWorkflow(SignalCloseChildren, closeChildren{}) })
+				h.at(time.Second, func() { h.env.SignalWorkflow(workflows.SignalCloseChildren, closeChildren{}) })
 			},
 			want: []string{"WorkflowOpen db/p1", "AwaitChildren"},
 		},
@@ -371,7 +372,7 @@ func TestChildrenRefuseSpawnsAfterACancel(t *testing.T) {
 	f.awaitTakes = time.Minute
 	var sent *updateOutcome
 	h.at(time.Second, h.env.CancelWorkflow)
-	h.at(10*time.Second, func() { sent = h.update(UpdateRunChildren, childRequests(2)) })
+	h.at(10*time.Second, func() { sent = h.update(workflows.UpdateRunChildren, childRequests(2)) })
 	require.NoError(t, h.runChildren(childrenInput()))
 	var replies []ChildReply
 	sent.decode(t, &replies)
@@ -384,8 +385,8 @@ func TestChildrenRejectBadRequests(t *testing.T) {
 	h := newHarness(t)
 	h.mockChildren()
 	var sent *updateOutcome
-	h.at(time.Second, func() { sent = h.update(UpdateRunChildren, []ChildRequest{{ProcessID: "c1"}}) })
-	h.at(2*time.Second, func() { h.env.SignalWorkflow(SignalCloseChildren, closeChildren{}) })
+	h.at(time.Second, func() { sent = h.update(workflows.UpdateRunChildren, []ChildRequest{{ProcessID: "c1"}}) })
+	h.at(2*time.Second, func() { h.env.SignalWorkflow(workflows.SignalCloseChildren, closeChildren{}) })
 	require.NoError(t, h.runChildren(childrenInput()))
 	require.True(t, sent.done)
 	require.ErrorContains(t, sent.rejected, "child process id and name are required")

@@ -1,4 +1,4 @@
-package workflows
+package workflowdef
 
 import (
 	"context"
@@ -21,6 +21,7 @@ import (
 	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/mirror"
+	"github.com/optio-temporal/optio/workflows"
 )
 
 // The unit tests of this package run the workflows in the SDK's test
@@ -109,9 +110,9 @@ func newHarness(t *testing.T) *harness {
 func (h *harness) register() {
 	env := h.env
 	env.RegisterWorkflowWithOptions(NewProcess(ProcessOptions{}), workflow.RegisterOptions{Name: rootProcessName})
-	env.RegisterWorkflowWithOptions(Process, workflow.RegisterOptions{Name: ProcessName})
-	env.RegisterWorkflowWithOptions(Children, workflow.RegisterOptions{Name: ChildrenName})
-	env.RegisterWorkflowWithOptions(ScheduledLaunch, workflow.RegisterOptions{Name: ScheduledLaunchName})
+	env.RegisterWorkflowWithOptions(Process, workflow.RegisterOptions{Name: workflows.ProcessName})
+	env.RegisterWorkflowWithOptions(Children, workflow.RegisterOptions{Name: workflows.ChildrenName})
+	env.RegisterWorkflowWithOptions(ScheduledLaunch, workflow.RegisterOptions{Name: workflows.ScheduledLaunchName})
 	for name, fn := range map[string]any{
 		activities.StartRunName: func(context.Context, activitydef.StartRunInput) (activitydef.StartRunResult, error) {
 			return activitydef.StartRunResult{}, errUnmocked

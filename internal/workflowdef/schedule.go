@@ -1,4 +1,4 @@
-package workflows
+package workflowdef
 
 import (
 	"time"
@@ -9,9 +9,6 @@ import (
 	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/internal/activitydef"
 )
-
-// ScheduledLaunchName is the registered name of the schedule launcher workflow.
-const ScheduledLaunchName = "optio.ScheduledLaunch"
 
 // ScheduledLaunch is the action of a process's Temporal Schedule: it launches
 // the process through the engine's ordinary launch path, so a fire while the

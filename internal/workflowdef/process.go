@@ -1,4 +1,4 @@
-package workflows
+package workflowdef
 
 import (
 	"errors"
@@ -12,17 +12,8 @@ import (
 	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/mirror"
+	"github.com/optio-temporal/optio/workflows"
 )
-
-// ProcessName is the registered name of the process workflow.
-const ProcessName = "optio.Process"
-
-// QueryState is the name of the process workflow's query; it returns a StateView.
-const QueryState = "optio.state"
-
-// ProcessFailedType is the ApplicationError type a process workflow fails with
-// when its process ends failed.
-const ProcessFailedType = "optio.ProcessFailed"
 
 // Timeouts tune how the workflow runs a body.
 type Timeouts struct {
@@ -103,24 +94,9 @@ type ProcessResult struct {
 	Doc []byte `json:",omitempty"`
 }
 
-// StateView is what QueryState returns.
-type StateView struct {
-	ProcessID       string       `json:"processId"`
-	State           mirror.State `json:"state"`
-	BodyQueue       string       `json:"bodyQueue,omitempty"`
-	BodyRuns        int          `json:"bodyRuns"`
-	CancelRequested bool         `json:"cancelRequested"`
-	Error           string       `json:"error,omitempty"`
-	// Progress is the latest progress. The workflow itself never knows it
-	// (progress is not a history event): the query leaves it empty, and
-	// adapter.Engine.RunState fills it from the body's last heartbeat or the
-	// document.
-	Progress mirror.Progress `json:"progress"`
-}
-
 type process struct {
 	in   ProcessInput
-	view StateView
+	view workflows.StateView
 	// mctx runs the main coroutine's mirror writes: disconnected, so they
 	// happen after a cancel too. Update handlers make their own (mirrorCtx):
 	// a blocking call must use a context of the coroutine it runs in.
@@ -178,22 +154,22 @@ func processWith(ctx workflow.Context, in ProcessInput, opts ProcessOptions) (Pr
 	in.Timeouts = in.Timeouts.withDefaults()
 	p := &process{
 		in:       in,
-		view:     StateView{ProcessID: in.ProcessID, State: mirror.Scheduled},
+		view:     workflows.StateView{ProcessID: in.ProcessID, State: mirror.Scheduled},
 		mctx:     mirrorCtx(ctx),
 		children: map[string]*childRec{},
 		rootCtx:  ctx,
 		opts:     opts,
 	}
-	if err := workflow.SetQueryHandler(ctx, QueryState, func() (StateView, error) { return p.view, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, workflows.QueryState, func() (workflows.StateView, error) { return p.view, nil }); err != nil {
 		return ProcessResult{}, err
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRunChildren, p.runChildren, workflow.UpdateHandlerOptions{
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, workflows.UpdateRunChildren, p.runChildren, workflow.UpdateHandlerOptions{
 		Validator: validateChildRequests,
 	}); err != nil {
 		return ProcessResult{}, err
 	}
 	if in.Revision >= 2 {
-		if err := workflow.SetUpdateHandler(ctx, UpdateOpenChildren, p.openChildren); err != nil {
+		if err := workflow.SetUpdateHandler(ctx, workflows.UpdateOpenChildren, p.openChildren); err != nil {
 			return ProcessResult{}, err
 		}
 	}
@@ -277,7 +253,7 @@ func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
 	switch {
 	case res.State == mirror.Failed:
 		p.view.Error = fin.Error
-		return out, temporal.NewNonRetryableApplicationError(fin.Error, ProcessFailedType, nil, out)
+		return out, temporal.NewNonRetryableApplicationError(fin.Error, workflows.ProcessFailedType, nil, out)
 	case res.State == mirror.Cancelled && ctx.Err() != nil:
 		return out, temporal.NewCanceledError(out)
 	}
