@@ -1,7 +1,11 @@
 package engineapi
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/optio-temporal/optio/rpc"
 )
@@ -18,6 +22,17 @@ func KeyPrefix(db, prefix string) string { return db + "/" + prefix }
 // with a 15 s expiry, "{db}/{prefix}:heartbeat"; optio-api counts an engine
 // as live while it exists.
 func HeartbeatKey(keyPrefix string) string { return keyPrefix + ":heartbeat" }
+
+// Live reports whether an engine serves keyPrefix: whether its heartbeat key
+// exists. A client should ask before its first call, because a call sent
+// where no engine serves is never answered and waits out its whole timeout.
+func Live(ctx context.Context, rdb redis.Cmdable, keyPrefix string) (bool, error) {
+	n, err := rdb.Exists(ctx, HeartbeatKey(keyPrefix)).Result()
+	if err != nil {
+		return false, fmt.Errorf("read the heartbeat of %q: %w", keyPrefix, err)
+	}
+	return n > 0, nil
+}
 
 // Reason is a failure reason of the contract, sent as {"ok": false,
 // "reason": ...}. A Reason is also an error, so that a Client's caller can

@@ -12,9 +12,10 @@
 //
 // A client finds the engines of a database and prefix at the key prefix
 // "{db}/{prefix}" ([KeyPrefix]); the heartbeat key ([HeartbeatKey]) exists
-// while at least one of them runs:
+// while at least one of them runs, which [Live] asks:
 //
 //	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+//	if live, err := engineapi.Live(ctx, rdb, engineapi.KeyPrefix("app", "optio")); err == nil && !live { ... }
 //	rc, err := rpc.NewClient(rdb, rpc.ClientOptions{KeyPrefix: engineapi.KeyPrefix("app", "optio")})
 //	...
 //	c := engineapi.NewClient(rc)
