@@ -166,7 +166,7 @@ func (a *app) call(method, what string, do func(context.Context, *engineapi.Clie
 	ctx, cancel := context.WithTimeout(a.ctx, a.g.Timeout)
 	defer cancel()
 	err = do(ctx, c)
-	var reason engineapi.Reason
+	var reason mirror.Reason
 	var rpcErr *rpc.Error
 	switch {
 	case err == nil:
@@ -214,7 +214,7 @@ func (a *app) resolve(id string) (*mirror.Process, error) {
 	defer cancel()
 	p, err := store.Resolve(ctx, id)
 	if errors.Is(err, mirror.ErrNotFound) {
-		return nil, &refusedError{what: id, reason: string(engineapi.ReasonNotFound)}
+		return nil, &refusedError{what: id, reason: string(mirror.ReasonNotFound)}
 	}
 	if err != nil {
 		return nil, transportf("read %q: %v", id, err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/optio-temporal/optio/mirror"
 	"github.com/optio-temporal/optio/rpc"
 )
 
@@ -33,31 +34,6 @@ func Live(ctx context.Context, rdb redis.Cmdable, keyPrefix string) (bool, error
 	}
 	return n > 0, nil
 }
-
-// Reason is a failure reason of the contract, sent as {"ok": false,
-// "reason": ...}. A Reason is also an error, so that a Client's caller can
-// check errors.Is(err, engineapi.ReasonNotFound).
-type Reason string
-
-// The failure reasons of the optio-engine contract.
-const (
-	ReasonNotFound                   Reason = "not-found"
-	ReasonNotLaunchable              Reason = "not-launchable"
-	ReasonNotCancellable             Reason = "not-cancellable"
-	ReasonNotDismissable             Reason = "not-dismissable"
-	ReasonLaunchBlocked              Reason = "launch-blocked"
-	ReasonNoResumeSupport            Reason = "no-resume-support"
-	ReasonInvalidPersistWithoutBlock Reason = "invalid-persist-without-block"
-)
-
-// Reasons lists the contract's failure reasons.
-var Reasons = []Reason{
-	ReasonNotFound, ReasonNotLaunchable, ReasonNotCancellable, ReasonNotDismissable,
-	ReasonLaunchBlocked, ReasonNoResumeSupport, ReasonInvalidPersistWithoutBlock,
-}
-
-// Error makes a Reason usable as an error value.
-func (r Reason) Error() string { return string(r) }
 
 // The params of the contract's methods, decoded as strictly as optio-core's
 // generated models decode them: unknown keys, missing required keys and
@@ -133,8 +109,8 @@ type ProcessResult struct {
 
 // ReasonResult is the result of a call refused for a contract reason.
 type ReasonResult struct {
-	OK     bool   `json:"ok"`
-	Reason Reason `json:"reason"`
+	OK     bool          `json:"ok"`
+	Reason mirror.Reason `json:"reason"`
 }
 
 // CountResult is the result of groupCancel and groupCancelAndWait.

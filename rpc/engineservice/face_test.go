@@ -77,17 +77,17 @@ func TestFaceWithTypedClient(t *testing.T) {
 	c := engineapi.NewClient(rc)
 
 	_, err = c.Launch(ctx, engineapi.LaunchParams{ProcessID: "nope"})
-	require.ErrorIs(t, err, engineapi.ReasonNotFound)
+	require.ErrorIs(t, err, adapter.ReasonNotFound)
 	doc, err := c.Launch(ctx, engineapi.LaunchParams{ProcessID: "job"})
 	require.NoError(t, err)
 	var launched map[string]any
 	require.NoError(t, json.Unmarshal(doc, &launched))
 	require.Equal(t, "job", launched["processId"])
 	_, err = c.Dismiss(ctx, "job")
-	require.ErrorIs(t, err, engineapi.ReasonNotDismissable, "an active process is not dismissable")
+	require.ErrorIs(t, err, adapter.ReasonNotDismissable, "an active process is not dismissable")
 
 	_, err = c.GroupCancel(ctx, engineapi.GroupCancelParams{MetadataFilter: engineapi.Filter{"group": "g"}, Persist: ptr(true)})
-	require.ErrorIs(t, err, engineapi.ReasonInvalidPersistWithoutBlock)
+	require.ErrorIs(t, err, adapter.ReasonInvalidPersistWithoutBlock)
 	_, err = c.GroupCancel(ctx, engineapi.GroupCancelParams{MetadataFilter: engineapi.Filter{}})
 	var rpcErr *rpc.Error
 	require.ErrorAs(t, err, &rpcErr)
@@ -101,7 +101,7 @@ func TestFaceWithTypedClient(t *testing.T) {
 
 	require.NoError(t, c.BlockLaunches(ctx, engineapi.BlockLaunchesParams{LaunchFilter: engineapi.LaunchFilter{"group": "g"}}))
 	_, err = c.Launch(ctx, engineapi.LaunchParams{ProcessID: "job"})
-	require.ErrorIs(t, err, engineapi.ReasonLaunchBlocked)
+	require.ErrorIs(t, err, adapter.ReasonLaunchBlocked)
 	removed, err := c.UnblockLaunches(ctx, engineapi.UnblockLaunchesParams{LaunchFilter: engineapi.LaunchFilter{"group": "g"}})
 	require.NoError(t, err)
 	require.Equal(t, 1, removed)
