@@ -411,8 +411,7 @@
 //     a claim whose engine died before the start). It describes a
 //     document's workflow only once the document has kept its state for 6
 //     intervals (30 s), then every 360 (30 min), at most 10 a pass, so its
-//     Temporal calls do not grow with the number of running processes;
-//     [ReconcileMetrics] reports its passes.
+//     Temporal calls do not grow with the number of running processes.
 //
 // # The Mongo mirror
 //

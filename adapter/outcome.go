@@ -13,26 +13,26 @@ type Process = mirror.Process
 
 // Reason is a contract failure reason of the optio-engine service. A Reason is
 // also an error, so a call that fails for a contract reason can be checked with
-// errors.Is(err, adapter.ReasonNotFound).
-type Reason string
+// errors.Is(err, adapter.ReasonNotFound). The contract's reasons are listed
+// once, in package mirror, where the RPC contract (rpc/engineapi) finds them
+// too; the names here are that list, for callers of this package.
+type Reason = mirror.Reason
 
 // The failure reasons of the optio-engine contract.
 const (
-	ReasonNotFound                   Reason = "not-found"
-	ReasonNotLaunchable              Reason = "not-launchable"
-	ReasonNotCancellable             Reason = "not-cancellable"
-	ReasonNotDismissable             Reason = "not-dismissable"
-	ReasonLaunchBlocked              Reason = "launch-blocked"
-	ReasonNoResumeSupport            Reason = "no-resume-support"
-	ReasonInvalidPersistWithoutBlock Reason = "invalid-persist-without-block"
-	// ReasonShuttingDown is returned by Launch while the engine shuts down.
-	// It is not part of the wire contract (optio-core answers it with an RPC
-	// error); the RPC service does the same.
-	ReasonShuttingDown Reason = "shutting-down"
+	ReasonNotFound                   = mirror.ReasonNotFound
+	ReasonNotLaunchable              = mirror.ReasonNotLaunchable
+	ReasonNotCancellable             = mirror.ReasonNotCancellable
+	ReasonNotDismissable             = mirror.ReasonNotDismissable
+	ReasonLaunchBlocked              = mirror.ReasonLaunchBlocked
+	ReasonNoResumeSupport            = mirror.ReasonNoResumeSupport
+	ReasonInvalidPersistWithoutBlock = mirror.ReasonInvalidPersistWithoutBlock
 )
 
-// Error makes a Reason usable as an error value.
-func (r Reason) Error() string { return string(r) }
+// ReasonShuttingDown is returned by Launch while the engine shuts down. It
+// is not part of the wire contract (optio-core answers it with an RPC
+// error); the RPC service does the same.
+const ReasonShuttingDown Reason = "shutting-down"
 
 // ErrNotFound is ReasonNotFound, for callers that think in errors.
 var ErrNotFound error = ReasonNotFound

@@ -13,6 +13,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/optio-temporal/optio/internal/reconcilepass"
 	"github.com/optio-temporal/optio/mirror"
 )
 
@@ -54,29 +55,6 @@ const (
 // workflow run before the reconciler counts it as stuck.
 const newChildGrace = 2 * time.Minute
 
-// ReconcileMetrics is an optional extension of [Metrics]: when
-// Config.Metrics implements it too, the reconciler reports every pass.
-type ReconcileMetrics interface {
-	ReconcilePass(ReconcilePass)
-}
-
-// ReconcilePass is what one pass of the reconciler did.
-type ReconcilePass struct {
-	// Active is the number of documents in an active state (one Mongo
-	// query read them, without their logs).
-	Active int
-	// TemporalCalls is the pass's calls to Temporal: one
-	// DescribeWorkflowExecution per workflow described.
-	TemporalCalls int
-	// Suspects is the number of documents whose workflow was found not
-	// running; the next pass fails them if it finds the same.
-	Suspects int
-	// Failed is the number of documents failed as stuck.
-	Failed int
-	// Took is the pass's duration.
-	Took time.Duration
-}
-
 // reconciler is the reconcile loop's memory between passes.
 type reconciler struct {
 	e        *Engine
@@ -111,7 +89,7 @@ type suspect struct {
 func (e *Engine) reconcileLoop(ctx context.Context) {
 	defer e.bg.Done()
 	r := &reconciler{e: e, interval: e.cfg.ReconcileInterval, watched: map[bson.ObjectID]*watch{}, suspects: map[bson.ObjectID]suspect{}, batch: reconcileBatch}
-	m, _ := e.cfg.Metrics.(ReconcileMetrics)
+	m, _ := e.cfg.Metrics.(reconcilepass.Observer)
 	t := time.NewTicker(e.cfg.ReconcileInterval)
 	defer t.Stop()
 	for {
@@ -132,13 +110,13 @@ func (e *Engine) reconcileLoop(ctx context.Context) {
 
 // pass lists the active documents, describes the workflows of those that
 // are due, and fails the confirmed suspects.
-func (r *reconciler) pass(ctx context.Context, now time.Time) (ReconcilePass, error) {
+func (r *reconciler) pass(ctx context.Context, now time.Time) (reconcilepass.Pass, error) {
 	e := r.e
 	heads, err := e.store.ActiveHeads(ctx)
 	if err != nil {
-		return ReconcilePass{}, err
+		return reconcilepass.Pass{}, err
 	}
-	out := ReconcilePass{Active: len(heads)}
+	out := reconcilepass.Pass{Active: len(heads)}
 	due := r.observe(heads, now)
 	next := map[bson.ObjectID]suspect{}
 	for _, p := range due {

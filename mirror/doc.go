@@ -1,8 +1,9 @@
 // Package mirror is the MongoDB projection of optio processes as readers see
 // it: the documents of the {prefix}_processes collection in optio-core's exact
 // schema (Process, Status, Progress, LogEntry), the state machine their
-// states follow (State, CanTransition), the persisted launch blocks of
-// {prefix}_launch_blocks, and Reader, the queries code outside the engine may
+// states follow (State, CanTransition), the reasons an action on a process
+// is refused for (Reason, the optio-engine contract's failure reasons), the
+// persisted launch blocks of {prefix}_launch_blocks, and Reader, the queries code outside the engine may
 // run on them (adapter.Engine.Store returns one).
 //
 // Only the engine writes these documents, and every state write is a

@@ -10,29 +10,32 @@ import (
 
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/internal/docstore"
+	"github.com/optio-temporal/optio/internal/reconcilepass"
 )
 
 // reconcileTick is the reconcile interval of these tests: a document is
 // described after 6 passes unchanged (600 ms), then every 360 (36 s).
 const reconcileTick = 100 * time.Millisecond
 
-// passLog records the reconciler's passes (adapter.ReconcileMetrics); the
+// passLog records the reconciler's passes (reconcilepass.Observer); the
 // other measurements are dropped.
 type passLog struct {
 	mu     sync.Mutex
-	passes []adapter.ReconcilePass
+	passes []reconcilepass.Pass
 }
 
-func (l *passLog) ReconcilePass(p adapter.ReconcilePass) {
+var _ reconcilepass.Observer = (*passLog)(nil)
+
+func (l *passLog) ReconcilePass(p reconcilepass.Pass) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.passes = append(l.passes, p)
 }
 
-func (l *passLog) snapshot() []adapter.ReconcilePass {
+func (l *passLog) snapshot() []reconcilepass.Pass {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]adapter.ReconcilePass(nil), l.passes...)
+	return append([]reconcilepass.Pass(nil), l.passes...)
 }
 
 func (*passLog) RunStarted()                              {}
@@ -103,7 +106,7 @@ func TestReconcilerCostDoesNotGrowWithRunningProcesses(t *testing.T) {
 	// as running (6 passes unchanged, at most 10 a pass) and 10 passes more.
 	from := len(passes.snapshot())
 	deadline := time.Now().Add(patience)
-	var seen []adapter.ReconcilePass
+	var seen []reconcilepass.Pass
 	described, after := 0, -1
 	for time.Now().Before(deadline) {
 		seen = passes.snapshot()

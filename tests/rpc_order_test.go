@@ -81,7 +81,7 @@ func TestRPCOrderKeptUnderConcurrency(t *testing.T) {
 		require.Equal(t, true, results["cancel-"+pid]["ok"], "cancel %s ran before its launch: %v", pid, results["cancel-"+pid])
 	}
 	require.Equal(t, map[string]any{"ok": true}, results["block"])
-	require.Equal(t, map[string]any{"ok": false, "reason": string(engineapi.ReasonLaunchBlocked)}, results["launch-blockme"])
+	require.Equal(t, map[string]any{"ok": false, "reason": string(adapter.ReasonLaunchBlocked)}, results["launch-blockme"])
 	for i := range n {
 		h.waitState(fmt.Sprintf("order-%d", i), adapter.StateCancelled)
 	}

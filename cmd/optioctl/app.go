@@ -30,7 +30,8 @@ type app struct {
 	tty bool
 
 	rdb    *redis.Client
-	client *rpc.Client
+	rc     *rpc.Client
+	client *engineapi.Client
 	mongo  *mongo.Client
 	store  *docstore.Store
 }
@@ -100,8 +101,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 func (a *app) close() {
-	if a.client != nil {
-		_ = a.client.Close()
+	if a.rc != nil {
+		_ = a.rc.Close()
 	}
 	if a.rdb != nil {
 		_ = a.rdb.Close()
@@ -113,12 +114,12 @@ func (a *app) close() {
 	}
 }
 
-func (a *app) keyPrefix() string { return a.g.DB + "/" + a.g.Prefix }
+func (a *app) keyPrefix() string { return engineapi.KeyPrefix(a.g.DB, a.g.Prefix) }
 
 // engine connects to Redis and checks that an engine is serving the key
 // prefix: a call sent where no engine has ever served would wait for the
 // whole timeout and then never be answered.
-func (a *app) engine() (*rpc.Client, error) {
+func (a *app) engine() (*engineapi.Client, error) {
 	if a.client != nil {
 		return a.client, nil
 	}
@@ -134,15 +135,14 @@ func (a *app) engine() (*rpc.Client, error) {
 	if err := rpc.PingRedis(ctx, a.rdb); err != nil {
 		return nil, &transportError{err}
 	}
-	key := engineapi.HeartbeatKey(a.keyPrefix())
-	n, err := a.rdb.Exists(ctx, key).Result()
+	live, err := engineapi.Live(ctx, a.rdb, a.keyPrefix())
 	if err != nil {
 		return nil, transportf("Redis at %s: %v", opts.Addr, err)
 	}
-	if n == 0 {
-		return nil, transportf("no optio engine is serving %q: its heartbeat key %q is missing (check --db and --prefix, and that an engine with Redis is running)", a.keyPrefix(), key)
+	if !live {
+		return nil, transportf("no optio engine is serving %q: its heartbeat key %q is missing (check --db and --prefix, and that an engine with Redis is running)", a.keyPrefix(), engineapi.HeartbeatKey(a.keyPrefix()))
 	}
-	a.client, err = rpc.NewClient(a.rdb, rpc.ClientOptions{
+	a.rc, err = rpc.NewClient(a.rdb, rpc.ClientOptions{
 		KeyPrefix: a.keyPrefix(),
 		Timeout:   a.g.Timeout,
 		Logger:    slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelError})),
@@ -150,29 +150,38 @@ func (a *app) engine() (*rpc.Client, error) {
 	if err != nil {
 		return nil, transportf("RPC client: %v", err)
 	}
+	a.client = engineapi.NewClient(a.rc)
 	return a.client, nil
 }
 
-// call calls an optio-engine method and returns its raw result.
-func (a *app) call(method string, params any) (json.RawMessage, error) {
+// call runs one call of method through the engine's client within the
+// timeout, and sorts its error: a failure reason is a refusedError (what
+// names the request) whose {"ok": false, "reason": ...} result --json
+// prints, an error reply a replyError, anything else a transportError.
+func (a *app) call(method, what string, do func(context.Context, *engineapi.Client) error) error {
 	c, err := a.engine()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ctx, cancel := context.WithTimeout(a.ctx, a.g.Timeout)
 	defer cancel()
-	var raw json.RawMessage
-	err = c.Call(ctx, engineapi.Service, method, params, &raw)
+	err = do(ctx, c)
+	var reason mirror.Reason
 	var rpcErr *rpc.Error
 	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &reason):
+		if a.g.JSON {
+			_ = a.printResult(engineapi.ReasonResult{Reason: reason})
+		}
+		return &refusedError{what: what, reason: string(reason)}
 	case errors.As(err, &rpcErr):
-		return nil, &replyError{method: method, err: rpcErr}
+		return &replyError{method: method, err: rpcErr}
 	case errors.Is(err, rpc.ErrCallTimeout):
-		return nil, transportf("%s: no answer from an engine within %s", method, a.g.Timeout)
-	case err != nil:
-		return nil, transportf("%s: %v", method, err)
+		return transportf("%s: no answer from an engine within %s", method, a.g.Timeout)
 	}
-	return raw, nil
+	return transportf("%s: %v", method, err)
 }
 
 // mirror connects to Mongo.
@@ -205,12 +214,26 @@ func (a *app) resolve(id string) (*mirror.Process, error) {
 	defer cancel()
 	p, err := store.Resolve(ctx, id)
 	if errors.Is(err, mirror.ErrNotFound) {
-		return nil, &refusedError{what: id, reason: string(engineapi.ReasonNotFound)}
+		return nil, &refusedError{what: id, reason: string(mirror.ReasonNotFound)}
 	}
 	if err != nil {
 		return nil, transportf("read %q: %v", id, err)
 	}
 	return p, nil
+}
+
+// printResult writes a result of the contract (one of engineapi's result
+// types) as printJSON does, with '<', '>' and '&' left as the engine sent
+// them.
+func (a *app) printResult(v any) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return transportf("unreadable result: %v", err)
+	}
+	a.printJSON(b.Bytes())
+	return nil
 }
 
 // printJSON writes JSON text compactly on one line.

@@ -11,65 +11,73 @@ import (
 	"github.com/optio-temporal/optio/rpc/engineapi"
 )
 
-// result is any optio-engine result; each method fills some fields.
-type result struct {
-	OK             *bool  `json:"ok"`
-	Reason         string `json:"reason"`
-	CancelledCount *int   `json:"cancelledCount"`
-	Removed        *int   `json:"removed"`
-	Process        *struct {
+// report prints a call's result: with --json as the contract's result
+// object, else as line.
+func (a *app) report(result any, line string) error {
+	if a.g.JSON {
+		return a.printResult(result)
+	}
+	fmt.Fprintln(a.stdout, line)
+	return nil
+}
+
+// processCall calls a method that answers with a process document and
+// reports it as "<verb> <processId> (<_id>): <state>".
+func (a *app) processCall(method, verb string, inv *invocation, do func(context.Context, *engineapi.Client) (json.RawMessage, error)) error {
+	var doc json.RawMessage
+	err := a.call(method, inv.cmd.name+" "+inv.opts.ID, func(ctx context.Context, c *engineapi.Client) (err error) {
+		doc, err = do(ctx, c)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	line, err := processLine(verb, doc)
+	if err != nil {
+		return transportf("%s: unreadable result %s: %v", method, doc, err)
+	}
+	return a.report(engineapi.ProcessResult{OK: true, Process: doc}, line)
+}
+
+// processLine describes the process document a call answered with (null
+// when the process is gone).
+func processLine(verb string, doc json.RawMessage) (string, error) {
+	var p *struct {
 		ID        string `json:"_id"`
 		ProcessID string `json:"processId"`
 		Status    struct {
 			State string `json:"state"`
 		} `json:"status"`
-	} `json:"process"`
-}
-
-// outcome calls a method and prints its answer; a failure reason is a
-// refusedError.
-func (a *app) outcome(method, what string, params any, describe func(r *result) string) error {
-	raw, err := a.call(method, params)
-	if err != nil {
-		return err
 	}
-	var r result
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return transportf("%s: unreadable result %s: %v", method, raw, err)
+	if len(doc) > 0 {
+		if err := json.Unmarshal(doc, &p); err != nil {
+			return "", err
+		}
 	}
-	if a.g.JSON {
-		a.printJSON(raw)
+	if p == nil {
+		return verb + " (the process document is gone)", nil
 	}
-	if r.OK != nil && !*r.OK {
-		return &refusedError{what: what, reason: r.Reason}
-	}
-	if !a.g.JSON {
-		fmt.Fprintln(a.stdout, describe(&r))
-	}
-	return nil
-}
-
-func processLine(verb string, r *result) string {
-	if r.Process == nil {
-		return verb + " (the process document is gone)"
-	}
-	return fmt.Sprintf("%s %s (%s): %s", verb, r.Process.ProcessID, r.Process.ID, r.Process.Status.State)
+	return fmt.Sprintf("%s %s (%s): %s", verb, p.ProcessID, p.ID, p.Status.State), nil
 }
 
 func (a *app) launch(inv *invocation) error {
-	// What optio-api sends.
-	params := map[string]any{"processId": inv.opts.ID, "resume": false, "sessionId": nil}
-	return a.outcome("launch", "launch "+inv.opts.ID, params, func(r *result) string { return processLine("launched", r) })
+	// What optio-api sends: resume false, sessionId null.
+	resume := false
+	return a.processCall("launch", "launched", inv, func(ctx context.Context, c *engineapi.Client) (json.RawMessage, error) {
+		return c.Launch(ctx, engineapi.LaunchParams{ProcessID: inv.opts.ID, Resume: &resume})
+	})
 }
 
 func (a *app) cancel(inv *invocation) error {
-	return a.outcome("cancel", "cancel "+inv.opts.ID, map[string]any{"processId": inv.opts.ID},
-		func(r *result) string { return processLine("cancel requested:", r) })
+	return a.processCall("cancel", "cancel requested:", inv, func(ctx context.Context, c *engineapi.Client) (json.RawMessage, error) {
+		return c.Cancel(ctx, inv.opts.ID)
+	})
 }
 
 func (a *app) dismiss(inv *invocation) error {
-	return a.outcome("dismiss", "dismiss "+inv.opts.ID, map[string]any{"processId": inv.opts.ID},
-		func(r *result) string { return processLine("dismissed", r) })
+	return a.processCall("dismiss", "dismissed", inv, func(ctx context.Context, c *engineapi.Client) (json.RawMessage, error) {
+		return c.Dismiss(ctx, inv.opts.ID)
+	})
 }
 
 func filterText(f map[string]any) string {
@@ -78,9 +86,10 @@ func filterText(f map[string]any) string {
 }
 
 func (a *app) resync(inv *invocation) error {
-	params := map[string]any{"clean": inv.opts.Clean}
+	params := engineapi.ResyncParams{Clean: &inv.opts.Clean}
 	if len(inv.opts.Filter) > 0 {
-		params["metadataFilter"] = inv.opts.Filter
+		f := engineapi.Filter(inv.opts.Filter)
+		params.MetadataFilter = &f
 	}
 	c, err := a.engine()
 	if err != nil {
@@ -88,7 +97,7 @@ func (a *app) resync(inv *invocation) error {
 	}
 	ctx, cancel := context.WithTimeout(a.ctx, a.g.Timeout)
 	defer cancel()
-	if err := c.Notify(ctx, engineapi.Service, "resync", params); err != nil {
+	if err := c.Resync(ctx, params); err != nil {
 		return transportf("resync: %v", err)
 	}
 	if !a.g.JSON {
@@ -99,49 +108,53 @@ func (a *app) resync(inv *invocation) error {
 
 func (a *app) groupCancel(inv *invocation) error {
 	o := inv.opts
-	params := map[string]any{
-		"metadataFilter":   o.Filter,
-		"blockNewLaunches": o.Block,
-		"persist":          o.Persist,
-		"purgeRecords":     o.Purge,
+	params := engineapi.GroupCancelParams{
+		MetadataFilter:   engineapi.Filter(o.Filter),
+		BlockNewLaunches: &o.Block,
+		Persist:          &o.Persist,
+		PurgeRecords:     &o.Purge,
+		Reason:           o.Reason,
 	}
-	if o.Reason != nil {
-		params["reason"] = *o.Reason
-	}
-	method := "groupCancel"
+	method, send := "groupCancel", (*engineapi.Client).GroupCancel
 	if o.Wait {
-		method = "groupCancelAndWait"
+		method, send = "groupCancelAndWait", (*engineapi.Client).GroupCancelAndWait
 	}
-	return a.outcome(method, "group-cancel "+filterText(o.Filter), params, func(r *result) string {
-		n := 0
-		if r.CancelledCount != nil {
-			n = *r.CancelledCount
-		}
-		if o.Wait {
-			return fmt.Sprintf("cancelled %d process(es); all have ended", n)
-		}
-		return fmt.Sprintf("cancel requested for %d process(es)", n)
+	var n int
+	err := a.call(method, "group-cancel "+filterText(o.Filter), func(ctx context.Context, c *engineapi.Client) (err error) {
+		n, err = send(c, ctx, params)
+		return err
 	})
+	if err != nil {
+		return err
+	}
+	line := fmt.Sprintf("cancel requested for %d process(es)", n)
+	if o.Wait {
+		line = fmt.Sprintf("cancelled %d process(es); all have ended", n)
+	}
+	return a.report(engineapi.CountResult{OK: true, CancelledCount: n}, line)
 }
 
 func (a *app) block(inv *invocation) error {
-	params := map[string]any{"launchFilter": inv.opts.Filter}
-	if inv.opts.Reason != nil {
-		params["reason"] = *inv.opts.Reason
-	}
-	return a.outcome("blockLaunches", "block "+filterText(inv.opts.Filter), params, func(*result) string {
-		return "launches matching " + filterText(inv.opts.Filter) + " are blocked"
+	filter := filterText(inv.opts.Filter)
+	err := a.call("blockLaunches", "block "+filter, func(ctx context.Context, c *engineapi.Client) error {
+		return c.BlockLaunches(ctx, engineapi.BlockLaunchesParams{LaunchFilter: engineapi.LaunchFilter(inv.opts.Filter), Reason: inv.opts.Reason})
 	})
+	if err != nil {
+		return err
+	}
+	return a.report(engineapi.OKResult{OK: true}, "launches matching "+filter+" are blocked")
 }
 
 func (a *app) unblock(inv *invocation) error {
-	return a.outcome("unblockLaunches", "unblock "+filterText(inv.opts.Filter), map[string]any{"launchFilter": inv.opts.Filter}, func(r *result) string {
-		n := 0
-		if r.Removed != nil {
-			n = *r.Removed
-		}
-		return fmt.Sprintf("removed %d block(s)", n)
+	var n int
+	err := a.call("unblockLaunches", "unblock "+filterText(inv.opts.Filter), func(ctx context.Context, c *engineapi.Client) (err error) {
+		n, err = c.UnblockLaunches(ctx, engineapi.UnblockLaunchesParams{LaunchFilter: engineapi.LaunchFilter(inv.opts.Filter)})
+		return err
 	})
+	if err != nil {
+		return err
+	}
+	return a.report(engineapi.RemovedResult{Removed: n}, fmt.Sprintf("removed %d block(s)", n))
 }
 
 func (a *app) list(inv *invocation) error {

@@ -114,10 +114,24 @@ func TestEndToEnd(t *testing.T) {
 	code, out, _ = ctl("unblock", "--filter", "kind=failing")
 	require.Equal(t, exitOK, code)
 	assert.Equal(t, "removed 1 block(s)\n", out)
+	code, out, _ = ctl("--json", "block", "--filter", "kind=none")
+	require.Equal(t, exitOK, code)
+	assert.Equal(t, "{\"ok\":true}\n", out, "the wire result, on one line")
+	code, out, _ = ctl("--json", "unblock", "--filter", "kind=none")
+	require.Equal(t, exitOK, code)
+	assert.Equal(t, "{\"removed\":1}\n", out)
 
 	// A failing process: watch exits 1 with its error.
-	code, _, _ = ctl("launch", demo.FailingID)
+	code, out, _ = ctl("--json", "launch", demo.FailingID)
 	require.Equal(t, exitOK, code)
+	var launched struct {
+		OK      bool           `json:"ok"`
+		Process map[string]any `json:"process"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &launched), out)
+	assert.True(t, launched.OK)
+	assert.Equal(t, demo.FailingID, launched.Process["processId"])
+	assert.Equal(t, 1, strings.Count(out, "\n"), "one line")
 	code, _, errOut = ctl("watch", demo.FailingID, "--interval", "100ms")
 	assert.Equal(t, exitRefused, code)
 	assert.Contains(t, errOut, "watch demo-failing: failed: ")

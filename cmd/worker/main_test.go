@@ -58,26 +58,11 @@ func TestRunDevModeServesUILaunchesAndStopsOnCancel(t *testing.T) {
 	// description shows it.
 	cfg := freePorts(t, "-dev-dynamic-config", "limit.blobSize.error=3145728")
 	cfg.Launch = []string{"demo-quick"}
-	out := &lockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, out, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
-
-	uiURL := regexp.MustCompile(`Temporal Web UI\s+(http://127\.0\.0\.1:\d+)/namespaces/default/workflows`)
-	var base string
-	require.Eventually(t, func() bool {
-		if m := uiURL.FindStringSubmatch(out.String()); m != nil {
-			base = m[1]
-			return true
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("run returned before it was up: %v\n%s", err, out.String())
-		default:
-		}
-		return false
-	}, 60*time.Second, 20*time.Millisecond, "no Web UI URL printed:\n%s", out)
+	w := startRun(t, ctx, cfg)
+	base := w.awaitOutput(t, webUIURL)
+	out := w.out
 	require.Contains(t, out.String(), "redis://127.0.0.1:")
 	require.Regexp(t, `(?m)^  Dynamic config    limit\.blobSize\.error=3145728$`, out.String())
 	temporalAddress := regexp.MustCompile(`Temporal\s+(127\.0\.0\.1:\d+) \(namespace default\) \[embedded\]`).FindStringSubmatch(out.String())
@@ -118,13 +103,7 @@ func TestRunDevModeServesUILaunchesAndStopsOnCancel(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode, path)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return after its context was cancelled")
-	}
+	require.NoError(t, w.stop(t))
 	_, err = net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), time.Second)
 	require.Error(t, err, "the Web UI still answers after shutdown")
 }
@@ -156,6 +135,74 @@ func TestRunPortInUseNamesTheFlag(t *testing.T) {
 			require.Contains(t, msg, "pass "+tc.flag+" ")
 		})
 	}
+}
+
+// webUIURL finds the Web UI's base URL in the worker's banner.
+var webUIURL = regexp.MustCompile(`Temporal Web UI\s+(http://127\.0\.0\.1:\d+)/namespaces/default/workflows`)
+
+// worker is a run of the worker that startRun started.
+type worker struct {
+	out      *lockedBuffer
+	cancel   context.CancelFunc
+	exited   chan struct{} // closed when run returned, with err set
+	err      error
+	stopOnce sync.Once
+	stuck    bool
+}
+
+// startRun runs the worker with cfg in the background, under a context
+// derived from parent (a test that ties other things to the run's lifetime
+// passes their context), writing its output to the returned worker's out.
+// t.Cleanup stops it.
+func startRun(t *testing.T, parent context.Context, cfg config) *worker {
+	t.Helper()
+	ctx, cancel := context.WithCancel(parent)
+	w := &worker{out: &lockedBuffer{}, cancel: cancel, exited: make(chan struct{})}
+	go func() {
+		defer close(w.exited)
+		w.err = run(ctx, cfg, w.out, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
+	t.Cleanup(func() { _ = w.stop(t) })
+	return w
+}
+
+// awaitOutput waits up to 60 s for the worker to print a match of re and
+// returns its first group. The test fails if run returns first.
+func (w *worker) awaitOutput(t *testing.T, re *regexp.Regexp) string {
+	t.Helper()
+	deadline := time.After(60 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if m := re.FindStringSubmatch(w.out.String()); m != nil {
+			return m[1]
+		}
+		select {
+		case <-w.exited:
+			t.Fatalf("run returned before it printed %s: %v\n%s", re, w.err, w.out)
+		case <-deadline:
+			t.Fatalf("run did not print %s within 60 s:\n%s", re, w.out)
+		case <-tick.C:
+		}
+	}
+}
+
+// stop cancels the run and returns what run returned. The test fails if
+// run does not return within 30 s. Stopping again returns the same.
+func (w *worker) stop(t *testing.T) error {
+	t.Helper()
+	w.stopOnce.Do(func() {
+		w.cancel()
+		select {
+		case <-w.exited:
+		case <-time.After(30 * time.Second):
+			w.stuck = true
+		}
+	})
+	if w.stuck {
+		t.Fatal("run did not return within 30 s of its context's end")
+	}
+	return w.err
 }
 
 // lockedBuffer is an io.Writer that run writes to while the test reads.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -31,29 +30,7 @@ func TestMetricsAndReadiness(t *testing.T) {
 	// The second demo-progress is refused (not-launchable: the first is
 	// scheduled or running), and so is a process that does not exist.
 	cfg.Launch = []string{"demo-quick", "demo-failing", "demo-progress", "demo-progress", "no-such-process"}
-	out := &lockedBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, out, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("run did not return")
-		}
-	}()
-
-	metricsURL := regexp.MustCompile(`Metrics\s+(http://127\.0\.0\.1:\d+)/metrics`)
-	var base string
-	require.Eventually(t, func() bool {
-		if m := metricsURL.FindStringSubmatch(out.String()); m != nil {
-			base = m[1]
-			return true
-		}
-		return false
-	}, 60*time.Second, 20*time.Millisecond, "no metrics URL printed:\n%s", out)
+	base := startRun(t, context.Background(), cfg).awaitOutput(t, regexp.MustCompile(`Metrics\s+(http://127\.0\.0\.1:\d+)/metrics`))
 
 	hc := &http.Client{Timeout: 10 * time.Second}
 	get := func(path string) (int, string) {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/url"
 	"os"
 	"os/exec"
@@ -47,28 +45,9 @@ func TestWebUIInABrowser(t *testing.T) {
 	// demo-marathon runs 90 s, so it is running whenever the slow first
 	// page load ends.
 	cfg.Launch = []string{"demo-marathon", "demo-parallel"}
-	out := &lockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, out, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("run did not return")
-		}
-	}()
-	uiURL := regexp.MustCompile(`Temporal Web UI\s+(http://127\.0\.0\.1:\d+)/namespaces/default/workflows`)
-	var base string
-	require.Eventually(t, func() bool {
-		if m := uiURL.FindStringSubmatch(out.String()); m != nil {
-			base = m[1]
-			return true
-		}
-		return false
-	}, 60*time.Second, 20*time.Millisecond, "no Web UI URL printed:\n%s", out)
+	base := startRun(t, ctx, cfg).awaitOutput(t, webUIURL)
 
 	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium),

@@ -5,12 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/optio-temporal/optio/mirror"
 	"github.com/optio-temporal/optio/rpc"
 )
 
 // Client calls the optio-engine service through a clamator client whose
 // KeyPrefix is the engines' (see [KeyPrefix]). A call refused for a contract
-// reason returns that [Reason] as its error; a call the engine could not
+// reason returns that [mirror.Reason] as its error; a call the engine could not
 // take returns the *rpc.Error it answered; others return the client's error
 // (rpc.ErrCallTimeout when no engine answered in time).
 type Client struct {
@@ -24,7 +25,7 @@ func NewClient(rc *rpc.Client) *Client { return &Client{rc: rc} }
 // outcome is any result of the contract: the union of its result types.
 type outcome struct {
 	OK             *bool           `json:"ok"`
-	Reason         Reason          `json:"reason"`
+	Reason         mirror.Reason   `json:"reason"`
 	Process        json.RawMessage `json:"process"`
 	CancelledCount int             `json:"cancelledCount"`
 	Removed        int             `json:"removed"`

@@ -1,8 +1,13 @@
 package engineapi
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/optio-temporal/optio/mirror"
 	"github.com/optio-temporal/optio/rpc"
 )
 
@@ -19,30 +24,16 @@ func KeyPrefix(db, prefix string) string { return db + "/" + prefix }
 // as live while it exists.
 func HeartbeatKey(keyPrefix string) string { return keyPrefix + ":heartbeat" }
 
-// Reason is a failure reason of the contract, sent as {"ok": false,
-// "reason": ...}. A Reason is also an error, so that a Client's caller can
-// check errors.Is(err, engineapi.ReasonNotFound).
-type Reason string
-
-// The failure reasons of the optio-engine contract.
-const (
-	ReasonNotFound                   Reason = "not-found"
-	ReasonNotLaunchable              Reason = "not-launchable"
-	ReasonNotCancellable             Reason = "not-cancellable"
-	ReasonNotDismissable             Reason = "not-dismissable"
-	ReasonLaunchBlocked              Reason = "launch-blocked"
-	ReasonNoResumeSupport            Reason = "no-resume-support"
-	ReasonInvalidPersistWithoutBlock Reason = "invalid-persist-without-block"
-)
-
-// Reasons lists the contract's failure reasons.
-var Reasons = []Reason{
-	ReasonNotFound, ReasonNotLaunchable, ReasonNotCancellable, ReasonNotDismissable,
-	ReasonLaunchBlocked, ReasonNoResumeSupport, ReasonInvalidPersistWithoutBlock,
+// Live reports whether an engine serves keyPrefix: whether its heartbeat key
+// exists. A client should ask before its first call, because a call sent
+// where no engine serves is never answered and waits out its whole timeout.
+func Live(ctx context.Context, rdb redis.Cmdable, keyPrefix string) (bool, error) {
+	n, err := rdb.Exists(ctx, HeartbeatKey(keyPrefix)).Result()
+	if err != nil {
+		return false, fmt.Errorf("read the heartbeat of %q: %w", keyPrefix, err)
+	}
+	return n > 0, nil
 }
-
-// Error makes a Reason usable as an error value.
-func (r Reason) Error() string { return string(r) }
 
 // The params of the contract's methods, decoded as strictly as optio-core's
 // generated models decode them: unknown keys, missing required keys and
@@ -118,8 +109,8 @@ type ProcessResult struct {
 
 // ReasonResult is the result of a call refused for a contract reason.
 type ReasonResult struct {
-	OK     bool   `json:"ok"`
-	Reason Reason `json:"reason"`
+	OK     bool          `json:"ok"`
+	Reason mirror.Reason `json:"reason"`
 }
 
 // CountResult is the result of groupCancel and groupCancelAndWait.

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/optio-temporal/optio/internal/processfixture"
 	"github.com/optio-temporal/optio/mirror"
 )
 
@@ -19,23 +20,6 @@ func mustOID(t *testing.T, hex string) bson.ObjectID {
 	oid, err := bson.ObjectIDFromHex(hex)
 	require.NoError(t, err)
 	return oid
-}
-
-// exampleProcess is the document of the example reply in clamator-wire.md
-// §8.4, as the Go mirror holds it.
-func exampleProcess(t *testing.T) *mirror.Process {
-	id := mustOID(t, "6650f1c2a1b2c3d4e5f60718")
-	return &mirror.Process{
-		ID: id, ProcessID: "opencode-demo", Name: "OpenCode demo",
-		Params: map[string]any{}, Metadata: map[string]any{"tag": "demo"},
-		RootID: id, Cancellable: true,
-		Status:   mirror.Status{State: mirror.Scheduled},
-		Progress: mirror.Progress{Percent: ptr(0.0)},
-		Log: []mirror.LogEntry{{
-			Timestamp: "2026-05-08T10:00:00.123000+00:00", Level: mirror.LevelEvent, Message: "State changed to scheduled",
-		}},
-		CreatedAt: time.Date(2026, 5, 8, 9, 59, 59, 0, time.UTC),
-	}
 }
 
 // A child in an end state, with every kind of value the document can hold.
@@ -93,24 +77,12 @@ func TestProcessJSONGolden(t *testing.T) {
 
 // Documents optio-core's model would reject are errors, not payloads.
 func TestProcessJSONRejects(t *testing.T) {
-	for _, tt := range []struct {
-		name   string
-		mutate func(p *mirror.Process)
-		want   string
-	}{
-		{"percent above 100", func(p *mirror.Process) { p.Progress.Percent = ptr(100.5) }, "outside 0..100"},
-		{"negative percent", func(p *mirror.Process) { p.Progress.Percent = ptr(-1.0) }, "outside 0..100"},
-		{"negative order", func(p *mirror.Process) { p.Order = -1 }, "must be >= 0"},
-		{"unknown state", func(p *mirror.Process) { p.Status.State = "paused" }, "unknown state"},
-		{"unknown log level", func(p *mirror.Process) { p.Log[0].Level = "trace" }, "unknown level"},
-		{"bad log timestamp", func(p *mirror.Process) { p.Log[0].Timestamp = "yesterday" }, "not an ISO-8601"},
-		{"channel in params", func(p *mirror.Process) { p.Params["c"] = make(chan int) }, "cannot encode"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			p := exampleProcess(t)
-			tt.mutate(p)
+	for _, tt := range processfixture.Rejected() {
+		t.Run(tt.Name, func(t *testing.T) {
+			p := processfixture.Example()
+			tt.Mutate(p)
 			_, err := ProcessJSON(p)
-			require.ErrorContains(t, err, tt.want)
+			require.ErrorContains(t, err, tt.Want)
 		})
 	}
 }

@@ -88,7 +88,7 @@ func ExampleFace_Server() {
 
 	doc, err := engineapi.NewClient(c).Launch(ctx, engineapi.LaunchParams{ProcessID: "nightly"})
 	switch {
-	case errors.Is(err, engineapi.ReasonNotLaunchable):
+	case errors.Is(err, adapter.ReasonNotLaunchable):
 		log.Println("already running")
 	case err != nil:
 		log.Fatal(err)

@@ -60,6 +60,16 @@ func TestFaceWithTypedClient(t *testing.T) {
 	ttl, err := rdb.TTL(ctx, engineapi.HeartbeatKey(prefix)).Result()
 	require.NoError(t, err)
 	require.Greater(t, ttl, 10*time.Second, "heartbeat written with its 15 s expiry")
+	live, err := engineapi.Live(ctx, rdb, prefix)
+	require.NoError(t, err)
+	require.True(t, live, "the engine's heartbeat says it serves")
+	live, err = engineapi.Live(ctx, rdb, engineapi.KeyPrefix(env.Mongo.Name, "other"))
+	require.NoError(t, err)
+	require.False(t, live, "no engine serves another prefix")
+	closed := redis.NewClient(opts)
+	require.NoError(t, closed.Close())
+	_, err = engineapi.Live(ctx, closed, prefix)
+	require.ErrorIs(t, err, redis.ErrClosed, "a Redis error is returned, not read as no engine")
 
 	rc, err := rpc.NewClient(rdb, rpc.ClientOptions{KeyPrefix: prefix, Timeout: 20 * time.Second, Logger: testenv.Logger(t)})
 	require.NoError(t, err)
@@ -67,17 +77,17 @@ func TestFaceWithTypedClient(t *testing.T) {
 	c := engineapi.NewClient(rc)
 
 	_, err = c.Launch(ctx, engineapi.LaunchParams{ProcessID: "nope"})
-	require.ErrorIs(t, err, engineapi.ReasonNotFound)
+	require.ErrorIs(t, err, adapter.ReasonNotFound)
 	doc, err := c.Launch(ctx, engineapi.LaunchParams{ProcessID: "job"})
 	require.NoError(t, err)
 	var launched map[string]any
 	require.NoError(t, json.Unmarshal(doc, &launched))
 	require.Equal(t, "job", launched["processId"])
 	_, err = c.Dismiss(ctx, "job")
-	require.ErrorIs(t, err, engineapi.ReasonNotDismissable, "an active process is not dismissable")
+	require.ErrorIs(t, err, adapter.ReasonNotDismissable, "an active process is not dismissable")
 
 	_, err = c.GroupCancel(ctx, engineapi.GroupCancelParams{MetadataFilter: engineapi.Filter{"group": "g"}, Persist: ptr(true)})
-	require.ErrorIs(t, err, engineapi.ReasonInvalidPersistWithoutBlock)
+	require.ErrorIs(t, err, adapter.ReasonInvalidPersistWithoutBlock)
 	_, err = c.GroupCancel(ctx, engineapi.GroupCancelParams{MetadataFilter: engineapi.Filter{}})
 	var rpcErr *rpc.Error
 	require.ErrorAs(t, err, &rpcErr)
@@ -91,7 +101,7 @@ func TestFaceWithTypedClient(t *testing.T) {
 
 	require.NoError(t, c.BlockLaunches(ctx, engineapi.BlockLaunchesParams{LaunchFilter: engineapi.LaunchFilter{"group": "g"}}))
 	_, err = c.Launch(ctx, engineapi.LaunchParams{ProcessID: "job"})
-	require.ErrorIs(t, err, engineapi.ReasonLaunchBlocked)
+	require.ErrorIs(t, err, adapter.ReasonLaunchBlocked)
 	removed, err := c.UnblockLaunches(ctx, engineapi.UnblockLaunchesParams{LaunchFilter: engineapi.LaunchFilter{"group": "g"}})
 	require.NoError(t, err)
 	require.Equal(t, 1, removed)

@@ -117,7 +117,7 @@ func outcomeResult(method, id string, out adapter.Outcome) (any, error) {
 			return nil, &pyError{name: "ValidationError", err: fmt.Errorf(
 				"%s %q: the engine is shutting down (reason %q is not in the contract's reasons)", method, id, out.Reason)}
 		}
-		return engineapi.ReasonResult{Reason: engineapi.Reason(out.Reason)}, nil
+		return engineapi.ReasonResult{Reason: out.Reason}, nil
 	}
 	doc, err := engineapi.ProcessJSON(out.Process)
 	if err != nil {
@@ -166,7 +166,7 @@ func (s service) doGroupCancel(ctx context.Context, p engineapi.GroupCancelParam
 	// Checked before the engine runs, as optio-core's service does, so that
 	// it wins over an empty filter's ValueError.
 	if opts.Persist && !opts.BlockNewLaunches {
-		return engineapi.ReasonResult{Reason: engineapi.ReasonInvalidPersistWithoutBlock}, nil
+		return engineapi.ReasonResult{Reason: adapter.ReasonInvalidPersistWithoutBlock}, nil
 	}
 	if len(p.MetadataFilter) == 0 {
 		// optio-core raises a ValueError here, which its server answers

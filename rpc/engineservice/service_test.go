@@ -42,7 +42,7 @@ func TestRPCErrorNames(t *testing.T) {
 
 	res, err := outcomeResult("cancel", "p1", adapter.Outcome{Reason: adapter.ReasonNotCancellable})
 	require.NoError(t, err)
-	require.Equal(t, engineapi.ReasonResult{Reason: engineapi.ReasonNotCancellable}, res)
+	require.Equal(t, engineapi.ReasonResult{Reason: adapter.ReasonNotCancellable}, res)
 
 	var rpcErr *rpc.Error
 	require.ErrorAs(t, engineapi.CheckProcessID(""), &rpcErr)
@@ -62,17 +62,4 @@ func TestUnattachedFace(t *testing.T) {
 		t.Fatal("an unattached face is not ready")
 	default:
 	}
-}
-
-// The contract's reasons are the engine's, less shutting-down, which
-// optio-core answers with an RPC error.
-func TestReasonsAgree(t *testing.T) {
-	for _, r := range []adapter.Reason{
-		adapter.ReasonNotFound, adapter.ReasonNotLaunchable, adapter.ReasonNotCancellable, adapter.ReasonNotDismissable,
-		adapter.ReasonLaunchBlocked, adapter.ReasonNoResumeSupport, adapter.ReasonInvalidPersistWithoutBlock,
-	} {
-		require.Contains(t, engineapi.Reasons, engineapi.Reason(r))
-	}
-	require.Len(t, engineapi.Reasons, 7)
-	require.NotContains(t, engineapi.Reasons, engineapi.Reason(adapter.ReasonShuttingDown))
 }
