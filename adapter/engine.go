@@ -112,6 +112,11 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	bgCtx, cancel := context.WithCancel(context.Background())
 	e.stopBG = cancel
+	e.bg.Add(1)
+	go func() {
+		defer e.bg.Done()
+		e.store.RunLease(bgCtx)
+	}()
 	if cfg.ReconcileInterval > 0 {
 		e.bg.Add(1)
 		go e.reconcileLoop(bgCtx)

@@ -124,7 +124,11 @@ func (s *Store) setRootFlag(ctx context.Context, id bson.ObjectID, key string, v
 	defer unlock()
 	// The filter is _id alone (FerretDB scans on any other), so the
 	// parentId check is made on the document as read.
-	cur, err := s.Get(ctx, id)
+	var err error
+	cur := s.knownHead(id)
+	if cur == nil {
+		cur, err = s.Get(ctx, id)
+	}
 	if errors.Is(err, mirror.ErrNotFound) {
 		return nil
 	}

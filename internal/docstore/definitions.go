@@ -78,9 +78,13 @@ func (s *Store) UpsertDefinition(ctx context.Context, d Definition) (*mirror.Pro
 			HasSavedState:       boolPtr(false),
 			AutoResumeScheduled: boolPtr(false),
 		}
-		_, err = s.procs.InsertOne(ctx, doc)
+		err = s.gatedWrite(ctx, func() error {
+			_, err := s.procs.InsertOne(ctx, doc)
+			return err
+		})
 		if err == nil {
 			s.ids.Store(doc.ProcessID, doc.ID)
+			s.rememberNew(doc)
 			return doc, nil
 		}
 		if !mongo.IsDuplicateKeyError(err) {
@@ -147,11 +151,14 @@ func (s *Store) updateByID(ctx context.Context, id bson.ObjectID, upd bson.D) (*
 	err = s.procs.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, upd,
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&p)
 	if errors.Is(err, mongo.ErrNoDocuments) {
+		s.forget(id)
 		return nil, mirror.ErrNotFound
 	}
 	if err != nil {
+		s.forget(id)
 		return nil, err
 	}
+	s.remember(&p)
 	return &p, nil
 }
 
@@ -273,6 +280,7 @@ func (s *Store) insertChild(ctx context.Context, parent *mirror.Process, c Child
 		doc.OriginatingSessionID = parent.OriginatingSessionID
 	}
 	s.ids.Store(doc.ProcessID, doc.ID)
+	s.rememberNew(doc)
 	return doc, nil
 }
 

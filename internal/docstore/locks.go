@@ -38,6 +38,9 @@ func (s *Store) gateWrite(ctx context.Context) (func(), error) {
 	if s.writes == nil {
 		return func() {}, nil
 	}
+	if err := s.lease.awaitWritable(ctx); err != nil {
+		return nil, err
+	}
 	select {
 	case s.writes <- struct{}{}:
 		return func() { <-s.writes }, nil
@@ -59,6 +62,7 @@ func (s *Store) detectNonAtomicUpdates(ctx context.Context) error {
 		s.writes = make(chan struct{}, 1)
 		s.parents = s.procs.Database().Collection(s.prefix + parentsSuffix)
 		s.claims = s.procs.Database().Collection(s.prefix + claimsSuffix)
+		s.lease = newLease(s.procs.Database(), s.prefix, s.known.reset)
 	}
 	return nil
 }

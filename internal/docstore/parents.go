@@ -52,6 +52,7 @@ func (s *Store) markParent(ctx context.Context, id bson.ObjectID) error {
 	if s.parents == nil {
 		return nil
 	}
+	s.setChildless(id, false)
 	_, err := s.parents.InsertOne(ctx, bson.D{{Key: "_id", Value: id}})
 	if err != nil && !mongo.IsDuplicateKeyError(err) {
 		return fmt.Errorf("mark %s as a parent: %w", id.Hex(), err)
@@ -64,8 +65,12 @@ func (s *Store) mayHaveChildren(ctx context.Context, id bson.ObjectID) (bool, er
 	if s.parents == nil {
 		return true, nil
 	}
+	if s.knownChildless(id) {
+		return false, nil
+	}
 	err := s.parents.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Err()
 	if errors.Is(err, mongo.ErrNoDocuments) {
+		s.setChildless(id, true)
 		return false, nil
 	}
 	if err != nil {
@@ -87,6 +92,9 @@ func (s *Store) unmarkParents(ctx context.Context, ids ...bson.ObjectID) error {
 	}
 	if err != nil {
 		return fmt.Errorf("unmark parents: %w", err)
+	}
+	for _, id := range ids {
+		s.setChildless(id, true)
 	}
 	return nil
 }

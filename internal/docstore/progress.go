@@ -32,12 +32,15 @@ func (s *Store) WriteProgress(ctx context.Context, id bson.ObjectID, runningSinc
 	if s.locks != nil {
 		// Check in Go, then write by _id alone (see lockedCAS), without
 		// reading back a document whose log keeps growing.
-		cur, err := s.getHead(ctx, id)
-		if errors.Is(err, mirror.ErrNotFound) {
-			return false, nil
-		}
-		if err != nil {
-			return false, err
+		cur := s.knownHead(id)
+		if cur == nil || !casAllows(cur, active, guard) {
+			var err error
+			if cur, err = s.getHead(ctx, id); errors.Is(err, mirror.ErrNotFound) {
+				return false, nil
+			} else if err != nil {
+				return false, err
+			}
+			s.remember(cur)
 		}
 		if !casAllows(cur, active, guard) {
 			return false, nil

@@ -38,6 +38,10 @@ type Store struct {
 	// tracks appends on FerretDB (see logcap.go).
 	logLimit  int
 	logCounts logCounts
+	// lease is set on FerretDB only (see lease.go); known is what the
+	// store may trust while the lease says it is solo (see known.go).
+	lease *lease
+	known known
 }
 
 // NewStore returns a store over db's {prefix}_processes and
@@ -276,6 +280,7 @@ func (s *Store) DeleteDescendants(ctx context.Context, id bson.ObjectID) (int, e
 			return 0, fmt.Errorf("delete descendants: %w", err)
 		}
 		n = int(res.DeletedCount)
+		s.forget(ids...)
 		if err := s.deleteCheckpoints(ctx, ids...); err != nil {
 			return n, err
 		}
@@ -291,6 +296,7 @@ func (s *Store) DeleteTree(ctx context.Context, id bson.ObjectID) (int, error) {
 		return n, err
 	}
 	res, err := s.procs.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	s.forget(id)
 	if err != nil {
 		return n, fmt.Errorf("delete process: %w", err)
 	}
@@ -300,6 +306,7 @@ func (s *Store) DeleteTree(ctx context.Context, id bson.ObjectID) (int, error) {
 // DeleteAll deletes every process document.
 func (s *Store) DeleteAll(ctx context.Context) (int, error) {
 	res, err := s.procs.DeleteMany(ctx, bson.D{})
+	s.known.reset()
 	if err != nil {
 		return 0, fmt.Errorf("delete processes: %w", err)
 	}

@@ -38,7 +38,10 @@ func (s *Store) cas(ctx context.Context, id bson.ObjectID, to mirror.State, from
 	unlock := s.lockDoc(id)
 	defer unlock()
 	if s.locks != nil {
-		if ownsRun(to) {
+		if cur := s.knownHead(id); cur != nil && casAllows(cur, from, extra) {
+			return s.lockedCASFrom(ctx, cur, to, from, extra, upd)
+		}
+		if _, solo := s.lease.solo(); ownsRun(to) && !solo {
 			release, err := s.lockClaim(ctx, id)
 			if err != nil {
 				return nil, err
@@ -84,6 +87,7 @@ func (s *Store) lockedCAS(ctx context.Context, id bson.ObjectID, to mirror.State
 	if err != nil {
 		return nil, err
 	}
+	s.remember(cur)
 	return s.lockedCASFrom(ctx, cur, to, from, extra, upd)
 }
 
@@ -181,9 +185,11 @@ func (s *Store) ResolveAndClaim(ctx context.Context, ref string, session *string
 func (s *Store) claimLocked(ctx context.Context, oid bson.ObjectID, ref string, session *string, check func(*mirror.Process) error) (p *mirror.Process, done bool, err error) {
 	unlock := s.lockDoc(oid)
 	defer unlock()
-	release, err := s.lockClaim(ctx, oid)
-	if err != nil {
-		return nil, true, err
+	release := func() {}
+	if _, solo := s.lease.solo(); !solo {
+		if release, err = s.lockClaim(ctx, oid); err != nil {
+			return nil, true, err
+		}
 	}
 	p, done, err = s.claimReadLocked(ctx, oid, ref, session, check)
 	release()
@@ -195,7 +201,15 @@ func (s *Store) claimLocked(ctx context.Context, oid bson.ObjectID, ref string, 
 
 // claimReadLocked is claimLocked's read, check and write, under both locks.
 func (s *Store) claimReadLocked(ctx context.Context, oid bson.ObjectID, ref string, session *string, check func(*mirror.Process) error) (*mirror.Process, bool, error) {
+	if cur := s.knownHead(oid); cur != nil && (cur.ProcessID == ref || cur.ID.Hex() == ref) &&
+		casAllows(cur, statesFrom(mirror.Scheduled), nil) && check(cur) == nil {
+		p, err := s.lockedCASFrom(ctx, cur, mirror.Scheduled, statesFrom(mirror.Scheduled), nil, s.claimUpdate(session))
+		return p, true, err
+	}
 	cur, err := s.Get(ctx, oid)
+	if err == nil {
+		s.remember(cur)
+	}
 	if errors.Is(err, mirror.ErrNotFound) || (err == nil && cur.ProcessID != ref && cur.ID.Hex() != ref) {
 		return nil, false, nil
 	}
