@@ -64,8 +64,11 @@ type Stats struct {
 	Conns int64
 	// Chunks and Bytes count what it forwarded, both directions together.
 	Chunks, Bytes int64
-	// MeanHold is the mean time from a chunk's read to the end of its write:
-	// half the round trip asked for, plus the timer's lateness and the write.
+	// Held is the time from each chunk's read to the end of its write,
+	// summed over the chunks: per chunk, half the round trip asked for plus
+	// the timer's lateness and the write.
+	Held time.Duration
+	// MeanHold is Held per chunk.
 	MeanHold time.Duration
 }
 
@@ -97,9 +100,9 @@ func (p *Proxy) RTT() time.Duration { return p.rtt }
 
 // Stats returns what the proxy has forwarded so far.
 func (p *Proxy) Stats() Stats {
-	s := Stats{Conns: p.accepted.Load(), Chunks: p.chunks.Load(), Bytes: p.bytes.Load()}
+	s := Stats{Conns: p.accepted.Load(), Chunks: p.chunks.Load(), Bytes: p.bytes.Load(), Held: time.Duration(p.heldNanos.Load())}
 	if s.Chunks > 0 {
-		s.MeanHold = time.Duration(p.heldNanos.Load() / s.Chunks)
+		s.MeanHold = s.Held / time.Duration(s.Chunks)
 	}
 	return s
 }
@@ -274,15 +277,14 @@ func (d *Dialer) Stats() Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var s Stats
-	var held int64
 	for _, p := range d.proxies {
 		s.Conns += p.accepted.Load()
 		s.Chunks += p.chunks.Load()
 		s.Bytes += p.bytes.Load()
-		held += p.heldNanos.Load()
+		s.Held += time.Duration(p.heldNanos.Load())
 	}
 	if s.Chunks > 0 {
-		s.MeanHold = time.Duration(held / s.Chunks)
+		s.MeanHold = s.Held / time.Duration(s.Chunks)
 	}
 	return s
 }

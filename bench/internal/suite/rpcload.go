@@ -245,14 +245,18 @@ func rpcSetting(ctx context.Context, env *Env, rsrv *redisserver.Server, opts RP
 		{"R rpc idle cancel, " + l.label(), [2][]string{ids["idle"], ids["idle"]}, 20, idleCancel},
 		{"R rpc launch+cancel, " + l.label(), [2][]string{ids["serial"], ids["concurrent"]}, 1, launchCancel},
 	} {
+		held0 := heldSoFar(proxies)
 		serial, err := rpcPhase(ctx, eng, clients[:1], m.ids[0], m.rounds, m.steps)
 		if err != nil {
 			return nil, err
 		}
+		held1 := heldSoFar(proxies)
 		conc, err := rpcPhase(ctx, eng, clients, m.ids[1], m.rounds, m.steps)
 		if err != nil {
 			return nil, err
 		}
+		serial.held = heldDuring(proxies, held0, held1)
+		conc.held = heldDuring(proxies, held1, heldSoFar(proxies))
 		ratio := conc.rate() / serial.rate()
 		rows = append(rows,
 			Row{Measure: m.measure, Metric: one + ": calls/s", Ours: serial.rate(), Bare: math.NaN()},
@@ -269,8 +273,8 @@ func rpcSetting(ctx context.Context, env *Env, rsrv *redisserver.Server, opts RP
 					Row{Measure: m.measure, Metric: ph.name + ": " + st.method + " p50 ms", Ours: ms(lat.Percentile(50)), Bare: math.NaN()},
 					Row{Measure: m.measure, Metric: ph.name + ": " + st.method + " p99 ms", Ours: ms(lat.Percentile(99)), Bare: math.NaN()})
 			}
-			fmt.Fprintf(d, "  %s, %s: %d calls in %.2f s, %d unexpected answers or failures%s; CPU %.2f ms per call (whole process); runs ended %.2f s after the last call\n",
-				m.measure, ph.name, ph.r.calls, ph.r.wall.Seconds(), ph.r.failed, ph.r.firstFailure(), ms(ph.r.cpu)/float64(max(ph.r.calls, 1)), ph.r.settle.Seconds())
+			fmt.Fprintf(d, "  %s, %s: %d calls in %.2f s, %d unexpected answers or failures%s; CPU %.2f ms per call (whole process); runs ended %.2f s after the last call%s\n",
+				m.measure, ph.name, ph.r.calls, ph.r.wall.Seconds(), ph.r.failed, ph.r.firstFailure(), ms(ph.r.cpu)/float64(max(ph.r.calls, 1)), ph.r.settle.Seconds(), ph.r.held)
 		}
 	}
 	for _, p := range proxies {
@@ -280,6 +284,29 @@ func rpcSetting(ctx context.Context, env *Env, rsrv *redisserver.Server, opts RP
 		fmt.Fprintf(d, "  %s proxy: %s\n", p.name, proxyStats(st, p.rtt))
 	}
 	return rows, nil
+}
+
+// heldSoFar snapshots the proxies' counters.
+func heldSoFar(proxies []rpcProxy) []netdelay.Stats {
+	out := make([]netdelay.Stats, len(proxies))
+	for i, p := range proxies {
+		out[i] = p.stats()
+	}
+	return out
+}
+
+// heldDuring says how long each proxy held a chunk on average between two
+// snapshots: the delay a phase really got, which the timer stretches most
+// when the phase keeps the machine busy.
+func heldDuring(proxies []rpcProxy, from, to []netdelay.Stats) string {
+	var b strings.Builder
+	for i, p := range proxies {
+		if n := to[i].Chunks - from[i].Chunks; n > 0 {
+			fmt.Fprintf(&b, "; %s held each chunk %v on average (asked %v)",
+				p.name, ((to[i].Held - from[i].Held) / time.Duration(n)).Round(time.Microsecond), p.rtt/2)
+		}
+	}
+	return b.String()
 }
 
 // rpcProxy is a delay of one setting, for its report.
@@ -306,6 +333,7 @@ type rpcPhaseResult struct {
 	failure       string
 	wall, cpu     time.Duration
 	settle        time.Duration
+	held          string // how long the proxies held a chunk, if any
 	lat           map[string]Samples
 }
 
