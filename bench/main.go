@@ -29,7 +29,10 @@
 //
 // "-only rpc" measures the optio-engine service over Redis: launch and
 // cancel of distinct processes from 1 client, then from 16 at once; the
-// rate ratio (target at least 4x) and p50/p99 per method.
+// rate ratio (target at least 4x) and p50/p99 per method. "-rpc-latency
+// 0,1ms" runs it once per round trip added between Redis and its clients
+// (a delaying proxy, bench/internal/netdelay), "-rpc-mongo-latency" adds
+// one between the engine and Mongo, as when they run on other hosts.
 //
 // "-only growth" (on demand) measures how launch, cancel, get, list and
 // resync cost as the collection grows (-growth-sizes documents,
@@ -146,6 +149,8 @@ func parseFlags() config {
 	flag.DurationVar(&c.fanout.Stall, "fanout-stall", 5*time.Minute, "fanout: a side in which no child finishes for this long is given up and reported failed")
 	flag.IntVar(&c.rpc.Processes, "rpc-processes", 96, "rpc: processes launched and cancelled per phase")
 	flag.IntVar(&c.rpc.Clients, "rpc-clients", 16, "rpc: clients calling at once in the concurrent phase")
+	flag.Var((*durations)(&c.rpc.Latencies), "rpc-latency", "rpc: round trips added between Redis and its clients (the engine's face and the bench's), through an in-process delaying proxy, comma-separated; all phases run once per value, 0 meaning direct (default 0)")
+	flag.Var((*durations)(&c.rpc.MongoLatencies), "rpc-mongo-latency", "rpc: round trips added between the engine and Mongo, one for every -rpc-latency value or one per value, comma-separated (default 0)")
 	c.growth.RegisterFlags(flag.CommandLine)
 	c.memory.RegisterFlags(flag.CommandLine)
 	flag.BoolVar(&c.serve, "serve", false, "start the in-process servers only and serve until interrupted; run the bench in another process with the -temporal-address and -mongo-url printed")
@@ -329,7 +334,7 @@ func summarize(w io.Writer, runs [][]suite.Row) {
 			m.Verdict = fmt.Sprintf("%d/%d runs passed", passes, len(ours))
 		}
 		med = append(med, m)
-		line := fmt.Sprintf("%-34s %-30s optio %s  bare %s  ratio %s",
+		line := fmt.Sprintf("%-40s %-30s optio %s  bare %s  ratio %s",
 			r.Measure, r.Metric, rng(ours, "%.2f"), rng(bare, "%.2f"), rng(ratios, "%.2fx"))
 		if mr := median(ratios); !math.IsNaN(mr) {
 			line += fmt.Sprintf(" (median of the runs' ratios %.2fx)", mr)
@@ -361,6 +366,40 @@ func rng(v []float64, format string) string {
 		return "-"
 	}
 	return fmt.Sprintf(format+".."+format, slices.Min(v), slices.Max(v))
+}
+
+// durations is a flag.Value of comma-separated durations ("0,500us,1ms").
+type durations []time.Duration
+
+func (d *durations) String() string {
+	if d == nil {
+		return ""
+	}
+	s := make([]string, len(*d))
+	for i, v := range *d {
+		s[i] = v.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func (d *durations) Set(v string) error {
+	*d = nil
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "0" {
+			*d = append(*d, 0)
+			continue
+		}
+		x, err := time.ParseDuration(f)
+		if err != nil {
+			return err
+		}
+		if x < 0 {
+			return fmt.Errorf("negative duration %v", x)
+		}
+		*d = append(*d, x)
+	}
+	return nil
 }
 
 func loadavg() string {

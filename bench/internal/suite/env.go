@@ -196,13 +196,19 @@ func (env *Env) NewEngine(ctx context.Context, measure string) (*adapter.Engine,
 
 // newEngine is NewEngine with an RPC face (nil for none).
 func (env *Env) newEngine(ctx context.Context, measure string, face adapter.RPCFace) (*adapter.Engine, error) {
+	return env.newEngineOn(ctx, env.freshDB(measure), face)
+}
+
+// newEngineOn is newEngine on a given database, which Close drops if it
+// came from freshDB.
+func (env *Env) newEngineOn(ctx context.Context, db *mongo.Database, face adapter.RPCFace) (*adapter.Engine, error) {
 	var eng *adapter.Engine
 	var err error
 	pprof.Do(ctx, pprof.Labels(SideLabel, "optio"), func(ctx context.Context) {
 		eng, err = adapter.New(ctx, adapter.Config{
 			Temporal:              env.Temporal,
 			Namespace:             env.Opts.Namespace,
-			Mongo:                 env.freshDB(measure),
+			Mongo:                 db,
 			Logger:                env.log,
 			RPC:                   face,
 			ReconcileInterval:     -1,

@@ -51,10 +51,10 @@ func verdict(ok bool) string {
 
 // WriteTable prints rows as an aligned table.
 func WriteTable(w io.Writer, rows []Row) {
-	fmt.Fprintf(w, "%-34s %-30s %12s %12s %8s  %-22s %s\n", "measurement", "metric", "optio", "bare", "ratio", "target", "")
-	fmt.Fprintln(w, strings.Repeat("-", 128))
+	fmt.Fprintf(w, "%-40s %-30s %12s %12s %8s  %-22s %s\n", "measurement", "metric", "optio", "bare", "ratio", "target", "")
+	fmt.Fprintln(w, strings.Repeat("-", 134))
 	for _, r := range rows {
-		fmt.Fprintf(w, "%-34s %-30s %12s %12s %8s  %-22s %s\n",
+		fmt.Fprintf(w, "%-40s %-30s %12s %12s %8s  %-22s %s\n",
 			r.Measure, r.Metric, num(r.Ours), num(r.Bare), ratio(r.Ratio()), r.Target, r.Verdict)
 	}
 }

@@ -10,8 +10,11 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/optio-temporal/optio/adapter"
+	"github.com/optio-temporal/optio/bench/internal/netdelay"
 	"github.com/optio-temporal/optio/internal/redisserver"
 	"github.com/optio-temporal/optio/rpc"
 	"github.com/optio-temporal/optio/rpc/engineapi"
@@ -26,6 +29,73 @@ type RPCOptions struct {
 	// Clients is how many clients call at once in the concurrent phase.
 	// Default 16.
 	Clients int
+	// Latencies are round trips added between Redis and everyone who talks
+	// to it (the engine's RPC face and the bench's clients), through a
+	// netdelay.Proxy: one setting each, whose phases all run before the
+	// next setting's. 0 connects them directly. Default one setting, 0.
+	Latencies []time.Duration
+	// MongoLatencies are round trips added between the engine and Mongo,
+	// through a netdelay.Dialer: one per entry of Latencies, or a single one
+	// for every setting. Default 0 (direct). Temporal is never delayed.
+	MongoLatencies []time.Duration
+}
+
+// rpcLatency is one setting of RPCConcurrency: the round trips added to
+// Redis and to Mongo.
+type rpcLatency struct{ redis, mongo time.Duration }
+
+// settings pairs Latencies with MongoLatencies.
+func (o RPCOptions) settings() ([]rpcLatency, error) {
+	redis := o.Latencies
+	if len(redis) == 0 {
+		redis = []time.Duration{0}
+	}
+	mongo := o.MongoLatencies
+	switch len(mongo) {
+	case 0:
+		mongo = []time.Duration{0}
+	case 1, len(redis):
+	default:
+		return nil, fmt.Errorf("rpc: %d Mongo latencies for %d Redis latencies: give one, or one per Redis latency", len(mongo), len(redis))
+	}
+	out := make([]rpcLatency, len(redis))
+	for i, r := range redis {
+		m := mongo[min(i, len(mongo)-1)]
+		if r < 0 || m < 0 {
+			return nil, fmt.Errorf("rpc: negative latency (Redis %v, Mongo %v)", r, m)
+		}
+		out[i] = rpcLatency{redis: r, mongo: m}
+	}
+	return out, nil
+}
+
+// label names the setting in the table's measure column.
+func (l rpcLatency) label() string {
+	switch {
+	case l.redis == 0 && l.mongo == 0:
+		return "loopback"
+	case l.mongo == 0:
+		return "Redis RTT " + l.redis.String()
+	case l.redis == 0:
+		return "Mongo RTT " + l.mongo.String()
+	case l.redis == l.mongo:
+		return "Redis+Mongo RTT " + l.redis.String()
+	}
+	return "Redis RTT " + l.redis.String() + ", Mongo " + l.mongo.String()
+}
+
+// describe says in a sentence what the setting simulates.
+func (l rpcLatency) describe() string {
+	if l.redis == 0 && l.mongo == 0 {
+		return "no latency added: every hop is a bare loopback"
+	}
+	hop := func(name string, rtt time.Duration, who string) string {
+		if rtt == 0 {
+			return name + " direct (no latency added)"
+		}
+		return fmt.Sprintf("%s round trip %v simulated (%s through a proxy that holds every chunk %v each way)", name, rtt, who, rtt/2)
+	}
+	return hop("Redis", l.redis, "the engine's face and the clients") + "; " + hop("Mongo", l.mongo, "the engine") + "; Temporal direct"
 }
 
 // RPCConcurrencyTarget is the least ratio of the concurrent phase's call
@@ -41,13 +111,19 @@ const RPCConcurrencyTarget = 4.0
 // processes; and launch then cancel of a process whose body waits for its
 // cancel (Temporal start and cancel, Mongo writes), once per process, on
 // fresh processes for each phase; the runs of a phase end before the next
-// one starts. It starts its own redis-server.
+// one starts. It starts its own redis-server, and runs all that once per
+// latency setting (RPCOptions.Latencies), each on an engine and database
+// of its own, with the setting named in every row.
 func RPCConcurrency(ctx context.Context, env *Env, opts RPCOptions) (*Result, error) {
 	if opts.Processes <= 0 {
 		opts.Processes = 96
 	}
 	if opts.Clients <= 0 {
 		opts.Clients = 16
+	}
+	settings, err := opts.settings()
+	if err != nil {
+		return nil, err
 	}
 	if !redisserver.Available() {
 		return nil, errors.New("rpc: needs a redis-server binary on PATH")
@@ -58,8 +134,52 @@ func RPCConcurrency(ctx context.Context, env *Env, opts RPCOptions) (*Result, er
 	}
 	defer func() { _ = rsrv.Stop() }()
 
-	face := engineservice.Redis(rsrv.URL())
-	eng, err := env.newEngine(ctx, "rpc", face)
+	res := &Result{Name: "rpc"}
+	var d strings.Builder
+	fmt.Fprintf(&d, "rpc: %d processes per phase; the engine's server runs up to %d calls at once (rpc.DefaultConcurrency)\n",
+		opts.Processes, rpc.DefaultConcurrency)
+	for _, l := range settings {
+		rows, err := rpcSetting(ctx, env, rsrv, opts, l, &d)
+		if err != nil {
+			return nil, fmt.Errorf("rpc, %s: %w", l.label(), err)
+		}
+		res.Rows = append(res.Rows, rows...)
+	}
+	res.Details = d.String()
+	return res, nil
+}
+
+// rpcSetting runs both kinds of call, serial then concurrent, with the
+// latency l added, on an engine of its own; it writes its details to d.
+func rpcSetting(ctx context.Context, env *Env, rsrv *redisserver.Server, opts RPCOptions, l rpcLatency, d *strings.Builder) ([]Row, error) {
+	fmt.Fprintf(d, "%s: %s\n", l.label(), l.describe())
+	redisAddr := rsrv.Addr()
+	var proxies []rpcProxy
+	if l.redis > 0 {
+		p, err := netdelay.Start(rsrv.Addr(), l.redis)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = p.Close() }()
+		proxies = append(proxies, rpcProxy{"Redis", l.redis, p.Stats})
+		redisAddr = p.Addr()
+	}
+	db := env.freshDB("rpc")
+	if l.mongo > 0 {
+		dialer := netdelay.NewDialer(l.mongo)
+		defer func() { _ = dialer.Close() }()
+		proxies = append(proxies, rpcProxy{"Mongo", l.mongo, dialer.Stats})
+		mc, err := mongo.Connect(options.Client().ApplyURI(env.MongoURL).SetDialer(dialer).
+			SetServerSelectionTimeout(10 * time.Minute).SetMonitor(env.mon.commandMonitor()))
+		if err != nil {
+			return nil, fmt.Errorf("connect to Mongo through the delay: %w", err)
+		}
+		defer func() { _ = mc.Disconnect(context.WithoutCancel(ctx)) }()
+		db = mc.Database(db.Name())
+	}
+
+	face := engineservice.Redis("redis://" + redisAddr + "/0")
+	eng, err := env.newEngineOn(ctx, db, face)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +212,7 @@ func RPCConcurrency(ctx context.Context, env *Env, opts RPCOptions) (*Result, er
 		}
 	}
 
-	rdb := redis.NewClient(&redis.Options{Addr: rsrv.Addr(), PoolSize: 4 * opts.Clients})
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr, PoolSize: 4 * opts.Clients})
 	defer rdb.Close()
 	clients := make([]*rpc.Client, opts.Clients)
 	for i := range clients {
@@ -115,9 +235,6 @@ func RPCConcurrency(ctx context.Context, env *Env, opts RPCOptions) (*Result, er
 	idleCancel := []rpcStep{{"cancel", string(adapter.ReasonNotCancellable)}}
 	one, many := "1 client", fmt.Sprintf("%d clients", opts.Clients)
 	var rows []Row
-	var d strings.Builder
-	fmt.Fprintf(&d, "rpc: %d processes per phase; the engine's server runs up to %d calls at once (rpc.DefaultConcurrency)\n",
-		opts.Processes, rpc.DefaultConcurrency)
 	for _, m := range []struct {
 		measure string
 		ids     [2][]string
@@ -125,17 +242,21 @@ func RPCConcurrency(ctx context.Context, env *Env, opts RPCOptions) (*Result, er
 		steps   []rpcStep
 	}{
 		// The cheap call first: one Mongo read, no Temporal.
-		{"R rpc cancel of idle processes", [2][]string{ids["idle"], ids["idle"]}, 20, idleCancel},
-		{"R rpc launch+cancel", [2][]string{ids["serial"], ids["concurrent"]}, 1, launchCancel},
+		{"R rpc idle cancel, " + l.label(), [2][]string{ids["idle"], ids["idle"]}, 20, idleCancel},
+		{"R rpc launch+cancel, " + l.label(), [2][]string{ids["serial"], ids["concurrent"]}, 1, launchCancel},
 	} {
+		held0 := heldSoFar(proxies)
 		serial, err := rpcPhase(ctx, eng, clients[:1], m.ids[0], m.rounds, m.steps)
 		if err != nil {
 			return nil, err
 		}
+		held1 := heldSoFar(proxies)
 		conc, err := rpcPhase(ctx, eng, clients, m.ids[1], m.rounds, m.steps)
 		if err != nil {
 			return nil, err
 		}
+		serial.held = heldDuring(proxies, held0, held1)
+		conc.held = heldDuring(proxies, held1, heldSoFar(proxies))
 		ratio := conc.rate() / serial.rate()
 		rows = append(rows,
 			Row{Measure: m.measure, Metric: one + ": calls/s", Ours: serial.rate(), Bare: math.NaN()},
@@ -152,11 +273,55 @@ func RPCConcurrency(ctx context.Context, env *Env, opts RPCOptions) (*Result, er
 					Row{Measure: m.measure, Metric: ph.name + ": " + st.method + " p50 ms", Ours: ms(lat.Percentile(50)), Bare: math.NaN()},
 					Row{Measure: m.measure, Metric: ph.name + ": " + st.method + " p99 ms", Ours: ms(lat.Percentile(99)), Bare: math.NaN()})
 			}
-			fmt.Fprintf(&d, "  %s, %s: %d calls in %.2f s, %d unexpected answers or failures%s; CPU %.2f ms per call (whole process); runs ended %.2f s after the last call\n",
-				m.measure, ph.name, ph.r.calls, ph.r.wall.Seconds(), ph.r.failed, ph.r.firstFailure(), ms(ph.r.cpu)/float64(max(ph.r.calls, 1)), ph.r.settle.Seconds())
+			fmt.Fprintf(d, "  %s, %s: %d calls in %.2f s, %d unexpected answers or failures%s; CPU %.2f ms per call (whole process); runs ended %.2f s after the last call%s\n",
+				m.measure, ph.name, ph.r.calls, ph.r.wall.Seconds(), ph.r.failed, ph.r.firstFailure(), ms(ph.r.cpu)/float64(max(ph.r.calls, 1)), ph.r.settle.Seconds(), ph.r.held)
 		}
 	}
-	return &Result{Name: "rpc", Rows: rows, Details: d.String()}, nil
+	for _, p := range proxies {
+		st := p.stats()
+		rows = append(rows, Row{Measure: "R rpc proxy, " + l.label(), Metric: fmt.Sprintf("%s hold ms, asked %.2f", p.name, ms(p.rtt/2)),
+			Ours: ms(st.MeanHold), Bare: math.NaN()})
+		fmt.Fprintf(d, "  %s proxy: %s\n", p.name, proxyStats(st, p.rtt))
+	}
+	return rows, nil
+}
+
+// heldSoFar snapshots the proxies' counters.
+func heldSoFar(proxies []rpcProxy) []netdelay.Stats {
+	out := make([]netdelay.Stats, len(proxies))
+	for i, p := range proxies {
+		out[i] = p.stats()
+	}
+	return out
+}
+
+// heldDuring says how long each proxy held a chunk on average between two
+// snapshots: the delay a phase really got, which the timer stretches most
+// when the phase keeps the machine busy.
+func heldDuring(proxies []rpcProxy, from, to []netdelay.Stats) string {
+	var b strings.Builder
+	for i, p := range proxies {
+		if n := to[i].Chunks - from[i].Chunks; n > 0 {
+			fmt.Fprintf(&b, "; %s held each chunk %v on average (asked %v)",
+				p.name, ((to[i].Held - from[i].Held) / time.Duration(n)).Round(time.Microsecond), p.rtt/2)
+		}
+	}
+	return b.String()
+}
+
+// rpcProxy is a delay of one setting, for its report.
+type rpcProxy struct {
+	name  string
+	rtt   time.Duration
+	stats func() netdelay.Stats
+}
+
+// proxyStats says what a proxy carried and how long it held each chunk,
+// which is the round trip really added: a hold is a timer, and under a
+// millisecond or on a busy machine it lasts longer than asked.
+func proxyStats(s netdelay.Stats, rtt time.Duration) string {
+	return fmt.Sprintf("%d connections, %d chunks, %.1f MB; each chunk held %v on average against %v asked, so each round trip gained about %v, not %v",
+		s.Conns, s.Chunks, float64(s.Bytes)/1e6, s.MeanHold.Round(time.Microsecond), rtt/2, (2 * s.MeanHold).Round(10*time.Microsecond), rtt)
 }
 
 // rpcStep is one call a client makes on each of its processes, and the
@@ -168,6 +333,7 @@ type rpcPhaseResult struct {
 	failure       string
 	wall, cpu     time.Duration
 	settle        time.Duration
+	held          string // how long the proxies held a chunk, if any
 	lat           map[string]Samples
 }
 
