@@ -148,12 +148,16 @@ func (e *Engine) generate(ctx context.Context, filter map[string]any) ([]TaskIns
 
 func (e *Engine) applyDefinitions(ctx context.Context, tasks []TaskInstance, filter map[string]any) (map[string]string, error) {
 	synced := make(map[string]string, len(tasks))
-	for _, t := range tasks {
-		p, err := e.store.UpsertDefinition(ctx, definition(t))
-		if err != nil {
-			return synced, err
-		}
-		synced[t.ProcessID] = p.ID.Hex()
+	defs := make([]docstore.Definition, len(tasks))
+	for i, t := range tasks {
+		defs[i] = definition(t)
+	}
+	written, err := e.store.UpsertDefinitions(ctx, defs)
+	for _, p := range written {
+		synced[p.ProcessID] = p.ID.Hex()
+	}
+	if err != nil {
+		return synced, err
 	}
 	var inScope func(TaskInstance) bool
 	if len(filter) > 0 {

@@ -57,34 +57,8 @@ func (s *Store) UpsertDefinition(ctx context.Context, d Definition) (*mirror.Pro
 		if !errors.Is(err, mirror.ErrNotFound) {
 			return p, err
 		}
-		id := bson.NewObjectID()
-		doc := &mirror.Process{
-			ID:          id,
-			ProcessID:   d.ProcessID,
-			Name:        d.Name,
-			Description: optionalString(d.Description),
-			Params:      nonNilMap(d.Params),
-			Metadata:    nonNilMap(d.Metadata),
-			RootID:      id,
-			Cancellable: d.Cancellable,
-			Special:     d.Special,
-			Warning:     optionalString(d.Warning),
-			Status:      mirror.Status{State: mirror.Idle},
-			Progress:    zeroProgress(),
-			Log:         []mirror.LogEntry{},
-			CreatedAt:   s.now(),
-
-			SupportsResume:      boolPtr(d.SupportsResume),
-			HasSavedState:       boolPtr(false),
-			AutoResumeScheduled: boolPtr(false),
-		}
-		err = s.gatedWrite(ctx, func() error {
-			_, err := s.procs.InsertOne(ctx, doc)
-			return err
-		})
+		doc, err := s.insertDefinition(ctx, d)
 		if err == nil {
-			s.ids.Store(doc.ProcessID, doc.ID)
-			s.rememberNew(doc)
 			return doc, nil
 		}
 		if !mongo.IsDuplicateKeyError(err) {
@@ -96,6 +70,104 @@ func (s *Store) UpsertDefinition(ctx context.Context, d Definition) (*mirror.Pro
 	return nil, fmt.Errorf("define process %q: %w (held by a child process)", d.ProcessID, mirror.ErrDuplicateProcessID)
 }
 
+// UpsertDefinitions is UpsertDefinition for many definitions, in order, with
+// one lookup of all their processIds first instead of one each (on FerretDB
+// a lookup by processId reads the whole collection). It returns the
+// documents written so far with the first error.
+func (s *Store) UpsertDefinitions(ctx context.Context, defs []Definition) ([]*mirror.Process, error) {
+	ids := make([]string, len(defs))
+	for i, d := range defs {
+		ids[i] = d.ProcessID
+	}
+	found, err := s.rootsByProcessID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*mirror.Process, 0, len(defs))
+	for _, d := range defs {
+		var p *mirror.Process
+		if cur, ok := found[d.ProcessID]; ok {
+			p, err = s.updateDefinitionOf(ctx, cur, d)
+		} else if p, err = s.insertDefinition(ctx, d); err != nil && !mongo.IsDuplicateKeyError(err) {
+			err = fmt.Errorf("insert process %q: %w", d.ProcessID, err)
+		}
+		if errors.Is(err, mirror.ErrNotFound) || mongo.IsDuplicateKeyError(err) {
+			// Deleted, or inserted (or held by a child), since the
+			// lookup: the one-by-one path says which.
+			p, err = s.UpsertDefinition(ctx, d)
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// rootsByProcessID returns the root documents among processIDs (the fields
+// a definition update reads only), keyed by processId.
+func (s *Store) rootsByProcessID(ctx context.Context, processIDs []string) (map[string]*mirror.Process, error) {
+	found := map[string]*mirror.Process{}
+	if len(processIDs) == 0 {
+		return found, nil
+	}
+	cur, err := s.procs.Find(ctx, bson.D{{Key: "processId", Value: bson.D{{Key: "$in", Value: processIDs}}}},
+		options.Find().SetProjection(bson.D{
+			{Key: "_id", Value: 1}, {Key: "processId", Value: 1}, {Key: "parentId", Value: 1},
+			{Key: "hasSavedState", Value: 1}, {Key: "autoResumeScheduled", Value: 1},
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("look up task roots: %w", err)
+	}
+	var rows []mirror.Process
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("look up task roots: %w", err)
+	}
+	for i := range rows {
+		if rows[i].ParentID == nil {
+			found[rows[i].ProcessID] = &rows[i]
+			s.ids.Store(rows[i].ProcessID, rows[i].ID)
+		}
+	}
+	return found, nil
+}
+
+// insertDefinition inserts the root process of a new definition, idle. A
+// processId taken meanwhile gives a duplicate-key error.
+func (s *Store) insertDefinition(ctx context.Context, d Definition) (*mirror.Process, error) {
+	id := bson.NewObjectID()
+	doc := &mirror.Process{
+		ID:          id,
+		ProcessID:   d.ProcessID,
+		Name:        d.Name,
+		Description: optionalString(d.Description),
+		Params:      nonNilMap(d.Params),
+		Metadata:    nonNilMap(d.Metadata),
+		RootID:      id,
+		Cancellable: d.Cancellable,
+		Special:     d.Special,
+		Warning:     optionalString(d.Warning),
+		Status:      mirror.Status{State: mirror.Idle},
+		Progress:    zeroProgress(),
+		Log:         []mirror.LogEntry{},
+		CreatedAt:   s.now(),
+
+		SupportsResume:      boolPtr(d.SupportsResume),
+		HasSavedState:       boolPtr(false),
+		AutoResumeScheduled: boolPtr(false),
+	}
+	err := s.gatedWrite(ctx, func() error {
+		_, err := s.procs.InsertOne(ctx, doc)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.ids.Store(doc.ProcessID, doc.ID)
+	s.rememberNew(doc)
+	return doc, nil
+}
+
 func (s *Store) updateRootDefinition(ctx context.Context, d Definition) (*mirror.Process, error) {
 	cur, err := s.ByProcessID(ctx, d.ProcessID)
 	if err != nil {
@@ -104,6 +176,11 @@ func (s *Store) updateRootDefinition(ctx context.Context, d Definition) (*mirror
 	if cur.ParentID != nil {
 		return nil, mirror.ErrNotFound // the processId belongs to a child
 	}
+	return s.updateDefinitionOf(ctx, cur, d)
+}
+
+// updateDefinitionOf writes d's fields on cur, the root process read.
+func (s *Store) updateDefinitionOf(ctx context.Context, cur *mirror.Process, d Definition) (*mirror.Process, error) {
 	set := d.set()
 	// Documents written before the resume fields existed get them, as
 	// optio-core's migration m003 backfills hasSavedState.
