@@ -96,7 +96,11 @@ func startSearchAttrs(ctx workflow.Context, in ProcessInput, wanted bool) *searc
 			// replay reads the same.
 			sa := workflow.GetTypedSearchAttributes(ctx)
 			s.state = mirror.Scheduled
-			s.root, _ = sa.GetKeyword(saRootID)
+			if root, ok := sa.GetKeyword(saRootID); ok {
+				s.root = root
+			} else {
+				s.root = in.ProcessID
+			}
 			s.metadata, _ = sa.GetKeywordList(saMetadata)
 		}
 		return s
