@@ -38,7 +38,8 @@ type Engine struct {
 	localQueue string
 	workers    []worker.Worker
 	// searchAttrs is true when the namespace has optio's search attributes
-	// (searchattrs.go): new process runs keep them current.
+	// (searchattrs.go): launches set them when they start a process run,
+	// which keeps them current.
 	searchAttrs bool
 
 	shuttingDown atomic.Bool
@@ -96,13 +97,14 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if _, err := e.syncDefinitions(ctx, nil); err != nil {
 		return nil, fmt.Errorf("sync task definitions: %w", err)
 	}
+	// Before anything may launch: launches set the attributes at start.
+	e.searchAttrs = e.searchAttributes(ctx)
 	if cfg.RPC != nil {
 		if err := cfg.RPC.Attach(ctx, e); err != nil {
 			return nil, err
 		}
 	}
 	if !cfg.DisableWorker {
-		e.searchAttrs = e.searchAttributes(ctx)
 		if err := e.startWorkers(); err != nil {
 			if cfg.RPC != nil {
 				cfg.RPC.Close()

@@ -192,6 +192,12 @@ func (e *Engine) startRun(ctx context.Context, doc *mirror.Process, returnDoc bo
 		StaticSummary:    doc.Name,
 		StaticDetails:    fmt.Sprintf("optio process `%s` (document %s)", doc.ProcessID, doc.ID.Hex()),
 	}
+	if e.searchAttrs {
+		// Set at start, so the run makes no first upsert; a process
+		// launched here is the root of its tree.
+		opts.TypedSearchAttributes = workflowdef.StartSearchAttributes(doc.ProcessID, doc.ProcessID, "", workflows.MetadataKeywords(doc.Metadata))
+		in.SearchAttributes = true
+	}
 	for attempt := 0; ; attempt++ {
 		run, err := e.cfg.Temporal.ExecuteWorkflow(ctx, opts, workflows.ProcessName, in)
 		var started *serviceerror.WorkflowExecutionAlreadyStarted

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/workflows"
@@ -16,7 +17,8 @@ import (
 
 // Every process workflow carries optio's search attributes, kept current, so
 // that a visibility query by optio's terms (as an operator types it into the
-// Web UI) lists exactly the right workflows.
+// Web UI) lists exactly the right workflows: launched ones, children, and
+// those a cron schedule launches.
 func TestSearchAttributesFindProcesses(t *testing.T) {
 	g := newGate(t)
 	defer g.open()
@@ -33,10 +35,12 @@ func TestSearchAttributesFindProcesses(t *testing.T) {
 	s := newSystem(t, adapter.Config{TaskDefinitions: staticTasks(
 		adapter.TaskInstance{ProcessID: "sa-tree", Name: "Tree", Execute: parent, Metadata: map[string]any{"group": "sa", "size": 3}},
 		adapter.TaskInstance{ProcessID: "sa-lone", Name: "Lone", Execute: g.cooperative, Metadata: map[string]any{"group": "other"}},
+		adapter.TaskInstance{ProcessID: "sa-cron", Name: "Cron", Execute: g.cooperative, Metadata: map[string]any{"group": "cron"}, Schedule: "0 3 * * *"},
 	)})
 	s.launch("sa-tree")
 	s.launch("sa-lone")
-	for _, id := range []string{"sa-tree/c0", "sa-tree/c1", "sa-tree/c2", "sa-lone"} {
+	require.NoError(t, s.eng.Schedule(s.ctx(), "sa-cron").Trigger(s.ctx(), client.ScheduleTriggerOptions{}))
+	for _, id := range []string{"sa-tree/c0", "sa-tree/c1", "sa-tree/c2", "sa-lone", "sa-cron"} {
 		s.waitState(id, adapter.StateRunning)
 	}
 
@@ -71,13 +75,14 @@ func TestSearchAttributesFindProcesses(t *testing.T) {
 	mine := fmt.Sprintf(" AND WorkflowId STARTS_WITH %q", s.eng.WorkflowID(""))
 	expect(`OptioRootProcessId = "sa-tree"`+mine, "sa-tree", "sa-tree/c0", "sa-tree/c1", "sa-tree/c2")
 	expect(`OptioParentProcessId = "sa-tree"`+mine, "sa-tree/c0", "sa-tree/c1", "sa-tree/c2")
-	expect(`OptioState = "running"`+mine, "sa-lone", "sa-tree", "sa-tree/c0", "sa-tree/c1", "sa-tree/c2")
+	expect(`OptioState = "running"`+mine, "sa-cron", "sa-lone", "sa-tree", "sa-tree/c0", "sa-tree/c1", "sa-tree/c2")
 	// Children carry their parent's metadata, as their documents do.
 	require.Equal(t, "sa", s.get("sa-tree/c0").Metadata["group"])
 	expect(`OptioMetadata = "group=sa"`+mine, "sa-tree", "sa-tree/c0", "sa-tree/c1", "sa-tree/c2")
 	expect(`OptioMetadata = "group=other"`+mine, "sa-lone")
 	expect(`OptioMetadata = "size=3" AND OptioParentProcessId IS NULL`+mine, "sa-tree")
 	expect(`OptioProcessId = "sa-lone"`+mine, "sa-lone")
+	expect(`OptioRootProcessId = "sa-cron" AND OptioParentProcessId IS NULL AND OptioMetadata = "group=cron"`+mine, "sa-cron")
 
 	// A cancel and the ends move OptioState along.
 	out, err := s.eng.Cancel(s.ctx(), "sa-lone")
@@ -87,7 +92,8 @@ func TestSearchAttributesFindProcesses(t *testing.T) {
 	expect(`OptioState = "cancelled"`+mine, "sa-lone")
 	g.open()
 	s.waitState("sa-tree", adapter.StateDone)
-	expect(`OptioState = "done"`+mine, "sa-tree", "sa-tree/c0", "sa-tree/c1", "sa-tree/c2")
+	s.waitState("sa-cron", adapter.StateDone)
+	expect(`OptioState = "done"`+mine, "sa-cron", "sa-tree", "sa-tree/c0", "sa-tree/c1", "sa-tree/c2")
 	expect(`OptioState = "running"` + mine)
 }
 
@@ -140,4 +146,51 @@ func TestSearchAttributesShowCancelling(t *testing.T) {
 	g.open()
 	s.waitState("sa-slow", adapter.StateCancelled)
 	eventually(t, `OptioState "cancelled"`, func() bool { return state() == "cancelled" })
+}
+
+// A run carries its search attributes from its start, before any worker has
+// taken it: a launch by an engine that runs no worker shows the process as
+// scheduled, with its identity and metadata, until a worker runs it.
+func TestSearchAttributesFromTheStart(t *testing.T) {
+	tasks := staticTasks(adapter.TaskInstance{ProcessID: "sa-early", Name: "Early", Execute: quick, Metadata: map[string]any{"group": "early"}})
+	s := newSystem(t, adapter.Config{TaskDefinitions: tasks, DisableWorker: true, ReconcileInterval: -1})
+	s.launch("sa-early")
+	attrs := func() map[string]any {
+		resp, err := s.temporal().ListWorkflow(s.ctx(), &workflowservice.ListWorkflowExecutionsRequest{
+			Query: fmt.Sprintf("WorkflowId = %q", s.eng.WorkflowID("sa-early")),
+		})
+		require.NoError(t, err)
+		out := map[string]any{}
+		if len(resp.Executions) == 0 {
+			return out
+		}
+		for k, f := range resp.Executions[0].GetSearchAttributes().GetIndexedFields() {
+			var v any
+			require.NoError(t, json.Unmarshal(f.GetData(), &v))
+			out[k] = v
+		}
+		return out
+	}
+	want := map[string]any{
+		workflows.SearchAttrProcessID:     "sa-early",
+		workflows.SearchAttrRootProcessID: "sa-early",
+		workflows.SearchAttrState:         "scheduled",
+		workflows.SearchAttrMetadata:      []any{"group=early"},
+	}
+	var got map[string]any
+	eventually(t, "the run's search attributes at start", func() bool {
+		got = attrs()
+		return got[workflows.SearchAttrProcessID] != nil
+	})
+	for k, v := range want {
+		require.Equal(t, v, got[k], k)
+	}
+	require.NotContains(t, got, workflows.SearchAttrParentProcessID)
+	require.Equal(t, adapter.StateScheduled, s.get("sa-early").Status.State)
+
+	// A worker takes it and moves OptioState on.
+	s.startEngine(adapter.Config{TaskDefinitions: tasks, ReconcileInterval: -1})
+	s.waitState("sa-early", adapter.StateDone)
+	eventually(t, `OptioState "done"`, func() bool { return attrs()[workflows.SearchAttrState] == "done" })
+	require.Equal(t, []any{"group=early"}, attrs()[workflows.SearchAttrMetadata])
 }

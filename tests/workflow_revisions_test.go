@@ -18,10 +18,10 @@ import (
 	"github.com/optio-temporal/optio/workflows"
 )
 
-// Runs keep the workflow revision they started with: revision-0 and
-// revision-1 runs (as older engines started them) still take their old paths
-// under the current code, and the histories of every revision, and of the
-// children workflow, replay without nondeterminism.
+// Runs keep the workflow revision they started with: revision-0, 1 and 2
+// runs (as older engines started them) still take their old paths under the
+// current code, and the histories of every revision, and of the children
+// workflow, replay without nondeterminism.
 func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 	withChild := func(pc *adapter.ProcessContext) error {
 		_, err := pc.RunChild(adapter.ChildSpec{ProcessID: pc.ProcessID() + "/child", Name: "Child", Execute: func(*adapter.ProcessContext) error { return nil }})
@@ -30,6 +30,7 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 	s := newSystem(t, adapter.Config{TaskDefinitions: staticTasks(
 		adapter.TaskInstance{ProcessID: "old", Name: "Old", Execute: func(*adapter.ProcessContext) error { return nil }},
 		adapter.TaskInstance{ProcessID: "rev1", Name: "Rev1", Execute: withChild},
+		adapter.TaskInstance{ProcessID: "rev2", Name: "Rev2", Execute: func(*adapter.ProcessContext) error { return nil }},
 		adapter.TaskInstance{ProcessID: "new", Name: "New", Execute: func(*adapter.ProcessContext) error { return nil }},
 		adapter.TaskInstance{ProcessID: "parent", Name: "Parent", Execute: withChild},
 	)})
@@ -59,6 +60,17 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 	require.NoError(t, run.Get(s.ctx(), nil))
 	require.Equal(t, adapter.StateDone, s.get("rev1").Status.State)
 	require.Equal(t, adapter.StateDone, s.get("rev1/child").Status.State)
+
+	// Revision 2: the run decides about its search attributes itself.
+	doc = s.get("rev2")
+	_, err = store.Claim(s.ctx(), doc.ID)
+	require.NoError(t, err)
+	run, err = s.temporal().ExecuteWorkflow(s.ctx(), client.StartWorkflowOptions{
+		ID: s.eng.WorkflowID("rev2"), TaskQueue: s.eng.TaskQueue(),
+	}, workflows.ProcessName, workflowdef.ProcessInput{DocID: doc.ID.Hex(), ProcessID: "rev2", Name: "Rev2", IDPrefix: s.eng.WorkflowID(""), Revision: 2})
+	require.NoError(t, err)
+	require.NoError(t, run.Get(s.ctx(), nil))
+	require.Equal(t, adapter.StateDone, s.get("rev2").Status.State)
 
 	s.run("new")
 	s.run("parent")
@@ -92,8 +104,8 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 	// task queue.
 	shape := func(h *historypb.History) (markers int, bodyQueue string) {
 		for _, ev := range h.Events {
-			// Local activities only: a run also records a version marker
-			// and a side effect for its search attributes.
+			// Local activities only: a run before revision 3 also records
+			// a version marker and a side effect for its search attributes.
 			if ev.GetMarkerRecordedEventAttributes().GetMarkerName() == "LocalActivity" {
 				markers++
 			}
@@ -111,8 +123,30 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 	require.Equal(t, 1, markers, "revision 1 and later: StartRun (with the claim); the body activity writes the end")
 	require.Equal(t, s.eng.TaskQueue(), queue, "revision 1 and later: the body runs on the workflow's own queue")
 
+	// Search attributes: decided and first set in the run (revision 2), or
+	// set by the launcher at start (revision 3 and later).
+	saShape := func(h *historypb.History) (markers, upserts int, atStart bool) {
+		for _, ev := range h.Events {
+			if ev.GetMarkerRecordedEventAttributes() != nil {
+				markers++
+			}
+			if ev.GetUpsertWorkflowSearchAttributesEventAttributes() != nil {
+				upserts++
+			}
+		}
+		fields := h.Events[0].GetWorkflowExecutionStartedEventAttributes().GetSearchAttributes().GetIndexedFields()
+		return markers, upserts, fields[workflows.SearchAttrState] != nil
+	}
+	rev2Hist := history("rev2")
+	markers, upserts, atStart := saShape(rev2Hist)
+	require.Equal(t, []any{3, 4, false}, []any{markers, upserts, atStart}, "revision 2: version, side effect, StartRun; the version's TemporalChangeVersion, scheduled, running, done")
+	markers, upserts, atStart = saShape(newHist)
+	require.Equal(t, []any{1, 2, true}, []any{markers, upserts, atStart}, "revision 3: StartRun only; running, done")
+	markers, upserts, atStart = saShape(history("parent/child"))
+	require.Equal(t, []any{1, 2, true}, []any{markers, upserts, atStart}, "revision 3, a child its children workflow started")
+
 	// Who starts a child: the process workflow itself (revision 1), or its
-	// children workflow (revision 2).
+	// children workflow (revision 2 and later).
 	childStarts := func(h *historypb.History) (out []string) {
 		for _, ev := range h.Events {
 			if a := ev.GetStartChildWorkflowExecutionInitiatedEventAttributes(); a != nil {
@@ -131,9 +165,9 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 
 	replayer := newReplayer()
 	histories := map[string]*historypb.History{
-		"revision 0": oldHist, "revision 1": rev1Hist, "revision 2": newHist,
-		"revision 2 with a child": parentHist, "children workflow": helperHist,
-		"children workflow, last run": lastHelperHist,
+		"revision 0": oldHist, "revision 1": rev1Hist, "revision 2": rev2Hist,
+		"revision 3": newHist, "revision 3 with a child": parentHist,
+		"children workflow": helperHist, "children workflow, last run": lastHelperHist,
 	}
 	for name, h := range histories {
 		require.True(t, slices.ContainsFunc(h.Events, func(ev *historypb.HistoryEvent) bool {

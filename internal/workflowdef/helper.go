@@ -75,6 +75,10 @@ type ChildrenInput struct {
 	// many events); zero in the first run. Later runs size their batches to
 	// stay within it.
 	Proven int `json:",omitempty"`
+	// SearchAttributes, from revision 3, starts the children with their
+	// search attributes set (StartSearchAttributes); nil when the process
+	// keeps none.
+	SearchAttributes *ChildSearchAttributes `json:",omitempty"`
 
 	// Carried over by continue-as-new.
 	NextOrder int            `json:",omitempty"`
@@ -343,17 +347,21 @@ func (h *children) batchRoom(ctx workflow.Context) int {
 // their documents, since a child may belong to an earlier run.
 func (h *children) startChild(ctx workflow.Context, req ChildRequest, docID, wfID string) workflow.ChildWorkflowFuture {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	cctx := workflow.WithChildOptions(dctx, workflow.ChildWorkflowOptions{
+	opts := workflow.ChildWorkflowOptions{
 		WorkflowID:            wfID,
 		TaskQueue:             workflow.GetInfo(ctx).TaskQueueName,
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		StaticSummary:         req.Name,
-	})
-	return workflow.ExecuteChildWorkflow(cctx, workflows.ProcessName, ProcessInput{
+	}
+	sa := h.in.SearchAttributes
+	if sa != nil {
+		opts.TypedSearchAttributes = StartSearchAttributes(req.ProcessID, sa.RootProcessID, h.in.ParentProcessID, sa.Metadata)
+	}
+	return workflow.ExecuteChildWorkflow(workflow.WithChildOptions(dctx, opts), workflows.ProcessName, ProcessInput{
 		DocID: docID, ProcessID: req.ProcessID, Name: req.Name,
 		HintQueue: req.BodyQueue, Timeouts: h.in.Timeouts, IDPrefix: h.in.IDPrefix,
-		Revision: h.in.Revision,
+		Revision: h.in.Revision, SearchAttributes: sa != nil,
 	})
 }
 
@@ -419,6 +427,7 @@ func (p *process) startHelper() *helperRun {
 		Timeouts:         p.in.Timeouts,
 		Revision:         p.in.Revision,
 		Cancellable:      p.cancellable,
+		SearchAttributes: p.sa.forChildren(p.in),
 	})
 	workflow.Go(p.rootCtx, func(gctx workflow.Context) {
 		if err := h.fut.GetChildWorkflowExecution().Get(mirrorCtx(gctx), nil); err != nil {

@@ -61,6 +61,11 @@ type ProcessInput struct {
 	// workers of a newer engine replay the histories of older runs
 	// unchanged.
 	Revision int
+	// SearchAttributes says, from revision 3, that the run keeps the custom
+	// search attributes of workflows.SearchAttributeTypes and that its
+	// launcher set them at start (StartSearchAttributes). Earlier revisions
+	// decide in the run (ProcessOptions.SearchAttributes).
+	SearchAttributes bool `json:",omitempty"`
 }
 
 // CurrentRevision is the revision of the process workflow that new runs get.
@@ -81,7 +86,12 @@ type ProcessInput struct {
 //     before its history grows large; the process workflow only starts it
 //     (UpdateOpenChildren) and waits for it, so its own history no longer
 //     grows with its children.
-const CurrentRevision = 2
+//   - 3: the launcher sets the search attributes (identity, state scheduled,
+//     metadata) when it starts the workflow, and says so in the input
+//     (SearchAttributes); the run records no decision about them and makes
+//     no first upsert, and its children workflow starts the children the
+//     same way (ChildrenInput.SearchAttributes).
+const CurrentRevision = 3
 
 // ProcessResult is the end of a run, as the workflow returns it when the
 // process did not fail.
@@ -124,11 +134,13 @@ type process struct {
 
 // ProcessOptions are a worker's settings of the process workflow.
 type ProcessOptions struct {
-	// SearchAttributes makes new runs keep the custom search attributes of
-	// SearchAttributeTypes current; set it only when the namespace has them
-	// registered, as the server fails a workflow task that sets an unknown
-	// attribute. A run records the setting it started with, so workers
-	// that differ replay each other's runs.
+	// SearchAttributes makes runs of revisions before 3 keep the custom
+	// search attributes of workflows.SearchAttributeTypes current; set it
+	// only when the namespace has them registered, as the server fails a
+	// workflow task that sets an unknown attribute. A run records the
+	// setting it started with, so workers that differ replay each other's
+	// runs. From revision 3 the run's input decides
+	// (ProcessInput.SearchAttributes).
 	SearchAttributes bool
 }
 

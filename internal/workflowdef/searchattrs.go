@@ -1,6 +1,7 @@
 package workflowdef
 
 import (
+	"slices"
 	"strings"
 
 	"go.temporal.io/sdk/temporal"
@@ -23,18 +24,87 @@ var (
 	saMetadata  = temporal.NewSearchAttributeKeyKeywordList(workflows.SearchAttrMetadata)
 )
 
+// searchAttrsAtStartRevision is the first revision of the process workflow
+// whose launcher sets its search attributes at start
+// (ProcessInput.SearchAttributes): the run records no decision and makes no
+// first upsert.
+const searchAttrsAtStartRevision = 3
+
+// StartSearchAttributes returns the search attributes a process workflow of
+// revision 3 or later starts with when its launcher keeps them
+// (ProcessInput.SearchAttributes): the process's identity, state scheduled,
+// and its metadata (workflows.MetadataKeywords). parentID is empty for a
+// root process; rootID is its own processId then.
+func StartSearchAttributes(processID, rootID, parentID string, metadata []string) temporal.SearchAttributes {
+	updates := []temporal.SearchAttributeUpdate{
+		saProcessID.ValueSet(processID),
+		saRootID.ValueSet(rootID),
+		saState.ValueSet(string(mirror.Scheduled)),
+	}
+	if parentID != "" {
+		updates = append(updates, saParentID.ValueSet(parentID))
+	}
+	if len(metadata) > 0 {
+		updates = append(updates, saMetadata.ValueSet(metadata))
+	}
+	return temporal.NewSearchAttributes(updates...)
+}
+
+// ChildSearchAttributes is what a children workflow needs to start its
+// children with their search attributes (revision 3 and later), besides
+// what each child request says.
+type ChildSearchAttributes struct {
+	// RootProcessID is the processId of the root of the process's tree.
+	RootProcessID string
+	// Metadata is the process's metadata, as workflows.MetadataKeywords
+	// gives it: children inherit it.
+	Metadata []string `json:",omitempty"`
+}
+
 // searchAttrs keeps a run's search attributes current. Its zero value (off)
 // does nothing: the namespace lacks the attributes, or the run was recorded
 // before they existed.
 type searchAttrs struct {
 	on    bool
 	state mirror.State
+	// root and metadata are the run's OptioRootProcessId and OptioMetadata,
+	// as far as the run knows them (revision 3 and later).
+	root     string
+	metadata []string
 }
 
-// startSearchAttrs decides, once per run and recorded in its history, whether
-// the run keeps search attributes (wanted: this worker's setting), and if so
-// sets the process's identity and state scheduled.
+// forChildren returns what the children workflow needs to start this run's
+// children with their search attributes; nil when they are not kept here
+// or are set by the children themselves (revisions before 3).
+func (s *searchAttrs) forChildren(in ProcessInput) *ChildSearchAttributes {
+	if !s.on || in.Revision < searchAttrsAtStartRevision {
+		return nil
+	}
+	return &ChildSearchAttributes{RootProcessID: s.root, Metadata: s.metadata}
+}
+
+// startSearchAttrs decides whether the run keeps search attributes. From
+// revision 3 its input says, and its launcher set them at start. Earlier
+// revisions decide once per run, recorded in the history (wanted: this
+// worker's setting), and if so set the process's identity and state
+// scheduled.
 func startSearchAttrs(ctx workflow.Context, in ProcessInput, wanted bool) *searchAttrs {
+	if in.Revision >= searchAttrsAtStartRevision {
+		s := &searchAttrs{on: in.SearchAttributes}
+		if s.on {
+			// As the launcher set them: the started event holds them, so a
+			// replay reads the same.
+			sa := workflow.GetTypedSearchAttributes(ctx)
+			s.state = mirror.Scheduled
+			if root, ok := sa.GetKeyword(saRootID); ok {
+				s.root = root
+			} else {
+				s.root = in.ProcessID
+			}
+			s.metadata, _ = sa.GetKeywordList(saMetadata)
+		}
+		return s
+	}
 	s := &searchAttrs{}
 	if workflow.GetVersion(ctx, searchAttributesChange, workflow.DefaultVersion, 1) < 1 {
 		return s
@@ -76,7 +146,9 @@ func (s *searchAttrs) setState(ctx workflow.Context, st mirror.State) {
 	s.upsert(ctx, saState.ValueSet(string(st)))
 }
 
-// started records the state and metadata StartRun found.
+// started records the state and metadata StartRun found; metadata only
+// when it differs from what the run has (revision 3 and later start with
+// it).
 func (s *searchAttrs) started(ctx workflow.Context, st mirror.State, md map[string]any) {
 	if !s.on {
 		return
@@ -87,7 +159,10 @@ func (s *searchAttrs) started(ctx workflow.Context, st mirror.State, md map[stri
 		updates = append(updates, saState.ValueSet(string(st)))
 	}
 	if len(md) > 0 {
-		updates = append(updates, saMetadata.ValueSet(workflows.MetadataKeywords(md)))
+		if kw := workflows.MetadataKeywords(md); !slices.Equal(kw, s.metadata) {
+			s.metadata = kw
+			updates = append(updates, saMetadata.ValueSet(kw))
+		}
 	}
 	if len(updates) > 0 {
 		s.upsert(ctx, updates...)
