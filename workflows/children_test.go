@@ -485,3 +485,30 @@ func TestChildrenRejectBadRequests(t *testing.T) {
 	require.ErrorContains(t, sent.rejected, "child process id and name are required")
 	require.Equal(t, []string{"AwaitChildren"}, h.Trail())
 }
+
+// A Pipelined run due to roll over takes no more of an update's children:
+// the rest are answered Retry, and the next run takes them.
+func TestChildrenPipelinedRetryAtRollOver(t *testing.T) {
+	h := newHarness(t)
+	h.mockChildren()
+	var sent *updateOutcome
+	h.at(time.Second, func() { sent = h.update(UpdateRunChildren, childRequests(childrenBatch+2)) })
+	h.at(time.Second+time.Millisecond, func() { h.env.SetContinueAsNewSuggested(true) })
+	in := childrenInput()
+	in.Pipelined = true
+	next := continuedAs(t, h.runChildren(in))
+	var replies []ChildReply
+	sent.decode(t, &replies)
+	require.Len(t, replies, childrenBatch+2)
+	for i, r := range replies {
+		if i < childrenBatch {
+			require.Equal(t, fmt.Sprintf("db/c%d", i+1), r.WorkflowID)
+			continue
+		}
+		require.Equal(t, ChildReply{Retry: true}, r)
+	}
+	require.Equal(t, []string{"CreateChildren first=0 n=10"}, h.Trail())
+	require.Equal(t, childrenBatch, next.NextOrder)
+	require.Nil(t, next.Closing)
+	require.True(t, next.Pipelined)
+}

@@ -361,9 +361,10 @@ func (h *children) runChildren(ctx workflow.Context, reqs []ChildRequest) ([]Chi
 // workflow's coroutines wake in that order), so order numbers follow the
 // body's requests (each takes a ticket as it begins). An update takes its children in chunks as startRoom
 // allows, without waiting for an earlier update's children to start; it
-// answers once its own children have started. The rest of an update is
-// answered Retry only when the run is due to roll over, and refused once the
-// children were cancelled.
+// answers once its own children have started. What an update has not taken
+// when the run is due to roll over is answered Retry (the updates waiting
+// for their turn take nothing then), and refused once the children were
+// cancelled.
 func (h *children) runChildrenPipelined(ctx workflow.Context, reqs []ChildRequest) ([]ChildReply, error) {
 	replies := make([]ChildReply, len(reqs))
 	refused := func() bool { return h.cancelled || ctx.Err() != nil && h.in.Cancellable }
@@ -387,7 +388,8 @@ func (h *children) runChildrenPipelined(ctx workflow.Context, reqs []ChildReques
 	for next < len(reqs) {
 		room := 0
 		_ = workflow.Await(mctx, func() bool {
-			if refused() || next > 0 && h.rollDue(ctx) {
+			if refused() || h.rollDue(ctx) {
+				room = 0
 				return true
 			}
 			// Wait for room for a chunk worth its document writes and
