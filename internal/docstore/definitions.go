@@ -182,8 +182,10 @@ func (s *Store) InsertChild(ctx context.Context, parent *mirror.Process, c Child
 	return s.insertChild(ctx, parent, c)
 }
 
-// InsertChildren inserts children under parent in order, numbering them from
-// firstOrder (their Order fields are ignored). A child whose processId is
+// InsertMarkedChildren inserts children under parent, which MarkParent
+// marked as a parent (a caller inserting many batches under one parent marks
+// it once), in order, numbering them from firstOrder (their Order fields
+// are ignored). A child whose processId is
 // taken uses no order number and gets a nil document, unless the document
 // holding it is this parent's child: with the very order number it would
 // get, it is an earlier, interrupted call's insert, which is kept as if
@@ -191,10 +193,7 @@ func (s *Store) InsertChild(ctx context.Context, parent *mirror.Process, c Child
 // same launch asked for again). It stops at the first other error. The
 // children go in one ordered insert, which the server stops at the first
 // taken processId; that child is looked up and the rest go in another.
-func (s *Store) InsertChildren(ctx context.Context, parent *mirror.Process, firstOrder int, cs []Child) ([]InsertedChild, error) {
-	if err := s.markParent(ctx, parent.ID); err != nil {
-		return nil, err
-	}
+func (s *Store) InsertMarkedChildren(ctx context.Context, parent *mirror.Process, firstOrder int, cs []Child) ([]InsertedChild, error) {
 	out := make([]InsertedChild, len(cs))
 	order := firstOrder
 	for next := 0; next < len(cs); {
@@ -265,7 +264,7 @@ func (s *Store) insertChildren(ctx context.Context, parent *mirror.Process, docs
 	return inserted, nil
 }
 
-// InsertedChild is what InsertChildren did with one child.
+// InsertedChild is what InsertMarkedChildren did with one child.
 type InsertedChild struct {
 	// Doc is the child's document; nil when its processId belongs to
 	// another process.
