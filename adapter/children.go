@@ -194,28 +194,58 @@ func (c *ProcessContext) runChild(spec ChildSpec) (bodyhost.Reply, error) {
 // maxSpawnBatch bounds how many child requests go in one update.
 const maxSpawnBatch = 100
 
+// maxSpawnUpdates bounds how many updates a body has in flight at once to
+// its children workflow (revision 2). An update is answered once every
+// child it carries has started, so a single update in flight would hold the
+// children that queued meanwhile back for the slowest start of the batch
+// before it; with several, the next batch goes as soon as the previous one
+// was accepted. The children workflow takes them in the order it accepted
+// them. Servers admit 10 updates in flight per workflow by default.
+const maxSpawnUpdates = 4
+
+// minOverlapBatch is the fewest requests sent while another update is in
+// flight: every update costs the parent's document a log write and the
+// children workflow's history a few events, so a lone request waits for the
+// updates before it instead.
+const minOverlapBatch = 8
+
 // spawner sends a body's child requests to its workflow, batching those that
-// queue up while a batch is in flight into one UpdateRunChildren call.
+// queue up while updates are in flight into one UpdateRunChildren call.
 type spawner struct {
 	h *engineHost
 	// helperID is the children workflow's ID (revision 2), once opened;
 	// only the sending goroutine touches it.
 	helperID string
-	mu       sync.Mutex
+	// backoff is the pause before requests whose update failed go again;
+	// only the sending goroutine and update waiters touch it, under mu.
+	backoff time.Duration
+
+	mu sync.Mutex
+	// queue holds the requests to send, in request order (seq).
 	queue    []*spawnCall
+	seq      uint64
 	sending  bool
+	inflight int
+	// slot is signalled when an update in flight ends.
+	slot *sync.Cond
 }
 
 type spawnCall struct {
 	req   workflowdef.ChildRequest
+	seq   uint64
 	done  chan struct{}
 	reply workflowdef.ChildReply
 	err   error
+	// failingSince is when an update carrying this request first failed.
+	failingSince time.Time
 }
 
 func (h *engineHost) spawns() *spawner {
 	h.spawned.Store(true)
-	h.spawnerOnce.Do(func() { h.spawner = &spawner{h: h} })
+	h.spawnerOnce.Do(func() {
+		h.spawner = &spawner{h: h, backoff: minSpawnBackoff}
+		h.spawner.slot = sync.NewCond(&h.spawner.mu)
+	})
 	return h.spawner
 }
 
@@ -223,19 +253,41 @@ func (h *engineHost) spawns() *spawner {
 func (s *spawner) request(req workflowdef.ChildRequest) (workflowdef.ChildReply, error) {
 	call := &spawnCall{req: req, done: make(chan struct{})}
 	s.mu.Lock()
+	s.seq++
+	call.seq = s.seq
 	s.queue = append(s.queue, call)
-	if !s.sending {
-		s.sending = true
-		go s.loop()
+	if s.inflight == 0 || len(s.queue) >= minOverlapBatch {
+		s.wakeLocked()
 	}
 	s.mu.Unlock()
 	<-call.done
 	return call.reply, call.err
 }
 
+// wakeLocked starts the sending goroutine, or tells it of a free slot.
+func (s *spawner) wakeLocked() {
+	if !s.sending {
+		s.sending = true
+		go s.loop()
+		return
+	}
+	s.slot.Signal()
+}
+
+// limit is how many updates may be in flight at once.
+func (s *spawner) limit() int {
+	if s.h.revision >= 2 {
+		return maxSpawnUpdates
+	}
+	return 1
+}
+
 func (s *spawner) loop() {
 	for {
 		s.mu.Lock()
+		for len(s.queue) > 0 && (s.inflight >= s.limit() || s.inflight > 0 && len(s.queue) < minOverlapBatch) {
+			s.slot.Wait()
+		}
 		if len(s.queue) == 0 {
 			s.sending = false
 			s.mu.Unlock()
@@ -244,8 +296,14 @@ func (s *spawner) loop() {
 		n := min(len(s.queue), maxSpawnBatch)
 		batch := s.queue[:n:n]
 		s.queue = s.queue[n:]
+		s.inflight++
 		s.mu.Unlock()
+		if s.h.revision >= 2 {
+			s.sendToHelper(batch)
+			continue
+		}
 		s.send(batch)
+		s.requeue(nil, false)
 	}
 }
 
@@ -254,13 +312,7 @@ func (s *spawner) send(batch []*spawnCall) {
 	for i, call := range batch {
 		reqs[i] = call.req
 	}
-	var replies []workflowdef.ChildReply
-	var err error
-	if s.h.revision >= 2 {
-		replies, err = s.sendToHelper(reqs)
-	} else {
-		replies, err = s.update(s.h.workflowID, s.h.runID, reqs)
-	}
+	replies, err := s.update(s.h.workflowID, s.h.runID, reqs)
 	if err == nil && len(replies) != len(batch) {
 		err = fmt.Errorf("workflow answered %d of %d child requests", len(replies), len(batch))
 	}
@@ -278,81 +330,139 @@ func (s *spawner) send(batch []*spawnCall) {
 func (s *spawner) update(workflowID, runID string, reqs []workflowdef.ChildRequest) ([]workflowdef.ChildReply, error) {
 	ctx := context.WithoutCancel(s.h.ctx)
 	var replies []workflowdef.ChildReply
-	handle, err := s.h.e.cfg.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   workflowID,
-		RunID:        runID,
-		UpdateID:     "children:" + uuid.NewString(),
-		UpdateName:   workflows.UpdateRunChildren,
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-		Args:         []any{reqs},
-	})
+	handle, err := s.startUpdate(workflowID, runID, reqs, client.WorkflowUpdateStageCompleted)
 	if err == nil {
 		err = handle.Get(ctx, &replies)
 	}
 	return replies, err
 }
 
-// sendToHelper sends child requests to the launch's children workflow
-// (revision 2), opening it on first use. Requests it answers Retry, and
-// whole updates refused while it rolls over to a new run, go again.
-func (s *spawner) sendToHelper(reqs []workflowdef.ChildRequest) ([]workflowdef.ChildReply, error) {
+func (s *spawner) startUpdate(workflowID, runID string, reqs []workflowdef.ChildRequest, stage client.WorkflowUpdateStage) (client.WorkflowUpdateHandle, error) {
+	return s.h.e.cfg.Temporal.UpdateWorkflow(context.WithoutCancel(s.h.ctx), client.UpdateWorkflowOptions{
+		WorkflowID:   workflowID,
+		RunID:        runID,
+		UpdateID:     "children:" + uuid.NewString(),
+		UpdateName:   workflows.UpdateRunChildren,
+		WaitForStage: stage,
+		Args:         []any{reqs},
+	})
+}
+
+// sendToHelper sends a batch to the launch's children workflow (revision
+// 2), opening it on first use, and returns once the update was accepted; a
+// goroutine waits for the replies. Requests it answers Retry, and whole
+// updates refused while it rolls over to a new run, go again, in request
+// order.
+func (s *spawner) sendToHelper(batch []*spawnCall) {
 	if s.helperID == "" {
 		id, refused, err := s.openHelper()
 		if err != nil || refused {
-			out := make([]workflowdef.ChildReply, len(reqs))
-			for i := range out {
-				out[i] = workflowdef.ChildReply{State: mirror.Cancelled, Refused: true}
+			for _, call := range batch {
+				call.reply, call.err = workflowdef.ChildReply{State: mirror.Cancelled, Refused: true}, err
+				close(call.done)
 			}
-			return out, err
+			s.requeue(nil, false)
+			return
 		}
 		s.helperID = id
 	}
-	out := make([]workflowdef.ChildReply, len(reqs))
-	todo := make([]int, len(reqs))
-	for i := range todo {
-		todo[i] = i
+	reqs := make([]workflowdef.ChildRequest, len(batch))
+	for i, call := range batch {
+		reqs[i] = call.req
 	}
-	backoff := 20 * time.Millisecond
-	var failingSince time.Time
-	for len(todo) > 0 {
-		batch := make([]workflowdef.ChildRequest, len(todo))
-		for k, i := range todo {
-			batch[k] = reqs[i]
-		}
-		replies, err := s.update(s.helperID, "", batch)
+	handle, err := s.startUpdate(s.helperID, "", reqs, client.WorkflowUpdateStageAccepted)
+	if err != nil {
+		s.failed(batch, err)
+		return
+	}
+	go func() {
+		var replies []workflowdef.ChildReply
+		err := handle.Get(context.WithoutCancel(s.h.ctx), &replies)
 		if err != nil {
-			// Sending again is safe whatever happened to the first try (the
-			// children's documents say which exist), and a roll-over of the
-			// children workflow fails updates in several ways: retry any
-			// error for a while.
-			if failingSince.IsZero() {
-				failingSince = time.Now()
-			}
-			if !retryableSpawn(err) && time.Since(failingSince) > spawnRetryFor {
-				return nil, err
-			}
-			if err := sleepCtx(context.WithoutCancel(s.h.ctx), backoff); err != nil {
-				return nil, err
-			}
-			backoff = min(2*backoff, time.Second)
-			continue
+			s.failed(batch, err)
+			return
 		}
 		if len(replies) != len(batch) {
-			return nil, fmt.Errorf("children workflow answered %d of %d child requests", len(replies), len(batch))
+			err = fmt.Errorf("children workflow answered %d of %d child requests", len(replies), len(batch))
 		}
-		var again []int
-		for k, i := range todo {
-			if replies[k].Retry {
-				again = append(again, i)
+		var again []*spawnCall
+		for i, call := range batch {
+			switch {
+			case err != nil:
+				call.err = err
+			case replies[i].Retry:
+				call.failingSince = time.Time{}
+				again = append(again, call)
 				continue
+			default:
+				call.reply = replies[i]
 			}
-			out[i] = replies[k]
+			close(call.done)
 		}
-		todo = again
-		backoff, failingSince = 20*time.Millisecond, time.Time{}
-	}
-	return out, nil
+		s.mu.Lock()
+		s.backoff = minSpawnBackoff
+		s.mu.Unlock()
+		s.requeue(again, false)
+	}()
 }
+
+// failed handles an update to a children workflow that failed. Sending
+// again is safe whatever happened to the first try (the children's
+// documents say which exist), and a roll-over of the children workflow
+// fails updates in several ways: the requests go again after a pause, for a
+// minute, or however long it takes when the error says so.
+func (s *spawner) failed(batch []*spawnCall, err error) {
+	now := time.Now()
+	retry := retryableSpawn(err)
+	var again []*spawnCall
+	for _, call := range batch {
+		if call.failingSince.IsZero() {
+			call.failingSince = now
+		}
+		if retry || now.Sub(call.failingSince) <= spawnRetryFor {
+			again = append(again, call)
+			continue
+		}
+		call.err = err
+		close(call.done)
+	}
+	s.requeue(again, len(again) > 0)
+}
+
+// requeue ends an update in flight and puts its requests that go again
+// back in the queue, in request order, after the backoff pause if pause.
+func (s *spawner) requeue(again []*spawnCall, pause bool) {
+	if pause {
+		s.mu.Lock()
+		d := s.backoff
+		s.backoff = min(2*s.backoff, time.Second)
+		s.mu.Unlock()
+		_ = sleepCtx(context.WithoutCancel(s.h.ctx), d)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inflight--
+	if len(again) > 0 {
+		merged := make([]*spawnCall, 0, len(s.queue)+len(again))
+		i, j := 0, 0
+		for i < len(s.queue) || j < len(again) {
+			if j == len(again) || i < len(s.queue) && s.queue[i].seq < again[j].seq {
+				merged = append(merged, s.queue[i])
+				i++
+			} else {
+				merged = append(merged, again[j])
+				j++
+			}
+		}
+		s.queue = merged
+	}
+	if len(s.queue) > 0 {
+		s.wakeLocked()
+	}
+}
+
+// minSpawnBackoff is the first pause before failed child requests go again.
+const minSpawnBackoff = 20 * time.Millisecond
 
 // openHelper asks the process workflow for its children workflow.
 func (s *spawner) openHelper() (string, bool, error) {

@@ -49,14 +49,20 @@ func (m *Mirror) parentFor(ctx context.Context, id bson.ObjectID, launch string)
 		}
 	}
 	p, err := m.Store.ParentForChildren(ctx, id)
-	if err == nil && launch != "" {
+	if err == nil {
+		err = m.Store.MarkParent(ctx, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if launch != "" {
 		m.parents.put(key, p)
 	}
-	return p, err
+	return p, nil
 }
 
-// parentCache maps a launch to its parent's document; it forgets everything
-// when full (a re-read costs one lookup).
+// parentCache maps a launch to its parent's document, read and marked as a
+// parent; it forgets everything when full (a re-read costs two commands).
 type parentCache struct {
 	mu   sync.Mutex
 	docs map[string]*mirror.Process
@@ -278,7 +284,7 @@ func (m *Mirror) CreateChildren(ctx context.Context, in CreateChildrenInput) (Cr
 			State:       mirror.Scheduled,
 		}
 	}
-	docs, err := m.Store.InsertChildren(ctx, parent, in.FirstOrder, cs)
+	docs, err := m.Store.InsertMarkedChildren(ctx, parent, in.FirstOrder, cs)
 	if err != nil {
 		return res, err
 	}

@@ -229,4 +229,27 @@ func TestMirrorCreateChildren(t *testing.T) {
 	other, err := m.CreateChildren(ctx, activitydef.CreateChildrenInput{ParentDocID: id.Hex(), FirstOrder: 2, Children: []activitydef.ChildSpec{{ProcessID: "taken", Name: "Taken"}}})
 	require.NoError(t, err)
 	require.True(t, other.Children[0].Duplicate, "a processId of another process is a duplicate")
+
+	// A batch with taken processIds amid new ones: the new ones are
+	// inserted, numbered on without gaps, around them.
+	mixed, err := m.CreateChildren(ctx, activitydef.CreateChildrenInput{ParentDocID: id.Hex(), FirstOrder: 2, Known: true, Children: []activitydef.ChildSpec{
+		{ProcessID: "n1", Name: "New 1"}, {ProcessID: "taken", Name: "Taken"}, {ProcessID: "n2", Name: "New 2"},
+		{ProcessID: "c2", Name: "Child 2"}, {ProcessID: "n3", Name: "New 3"},
+	}})
+	require.NoError(t, err)
+	require.Len(t, mixed.Children, 5)
+	require.True(t, mixed.Children[1].Duplicate)
+	require.True(t, mixed.Children[3].Known)
+	require.Equal(t, res.Children[1].DocID, mixed.Children[3].DocID)
+	for i, want := range map[int]int{0: 2, 2: 3, 4: 4} {
+		c := mixed.Children[i]
+		require.False(t, c.Duplicate || c.Known, "child %d", i)
+		require.Equal(t, want, c.Order, "child %d", i)
+		oid, err := bson.ObjectIDFromHex(c.DocID)
+		require.NoError(t, err)
+		child, err := m.Store.Get(ctx, oid)
+		require.NoError(t, err)
+		require.Equal(t, want, child.Order, "child %d", i)
+		require.Equal(t, id, *child.ParentID)
+	}
 }

@@ -266,44 +266,89 @@ func (s *Store) InsertChild(ctx context.Context, parent *mirror.Process, c Child
 	return s.insertChild(ctx, parent, c)
 }
 
-// InsertChildren inserts children under parent in order, numbering them from
-// firstOrder (their Order fields are ignored). A child whose processId is
+// InsertMarkedChildren inserts children under parent, which MarkParent
+// marked as a parent (a caller inserting many batches under one parent marks
+// it once), in order, numbering them from firstOrder (their Order fields
+// are ignored). A child whose processId is
 // taken uses no order number and gets a nil document, unless the document
 // holding it is this parent's child: with the very order number it would
 // get, it is an earlier, interrupted call's insert, which is kept as if
 // inserted now; with another, it is returned with Known set (a child of the
-// same launch asked for again). It stops at the first other error.
-func (s *Store) InsertChildren(ctx context.Context, parent *mirror.Process, firstOrder int, cs []Child) ([]InsertedChild, error) {
-	if err := s.markParent(ctx, parent.ID); err != nil {
-		return nil, err
-	}
+// same launch asked for again). It stops at the first other error. The
+// children go in one ordered insert, which the server stops at the first
+// taken processId; that child is looked up and the rest go in another.
+func (s *Store) InsertMarkedChildren(ctx context.Context, parent *mirror.Process, firstOrder int, cs []Child) ([]InsertedChild, error) {
 	out := make([]InsertedChild, len(cs))
 	order := firstOrder
-	for i, c := range cs {
-		c.Order = order
-		doc, err := s.insertChild(ctx, parent, c)
-		if errors.Is(err, mirror.ErrDuplicateProcessID) {
-			doc, err = s.ByProcessID(ctx, c.ProcessID)
-			if err != nil {
-				return out, err
-			}
-			if doc.ParentID == nil || *doc.ParentID != parent.ID {
-				continue
-			}
-			if doc.Order != order {
-				out[i] = InsertedChild{Doc: doc, Known: true}
-				continue
-			}
-		} else if err != nil {
+	for next := 0; next < len(cs); {
+		docs := make([]*mirror.Process, len(cs)-next)
+		inserts := make([]any, len(docs))
+		for k := range docs {
+			c := cs[next+k]
+			c.Order = order + k
+			docs[k], inserts[k] = s.newChild(parent, c)
+		}
+		inserted, err := s.insertChildren(ctx, parent, docs, inserts)
+		for k := range inserted {
+			out[next+k] = InsertedChild{Doc: docs[k]}
+		}
+		next += inserted
+		order += inserted
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, mirror.ErrDuplicateProcessID) {
 			return out, err
 		}
-		out[i] = InsertedChild{Doc: doc}
-		order++
+		// cs[next]'s processId is taken.
+		c := cs[next]
+		doc, err := s.ByProcessID(ctx, c.ProcessID)
+		if err != nil {
+			return out, err
+		}
+		switch {
+		case doc.ParentID == nil || *doc.ParentID != parent.ID:
+		case doc.Order != order:
+			out[next] = InsertedChild{Doc: doc, Known: true}
+		default:
+			out[next] = InsertedChild{Doc: doc}
+			order++
+		}
+		next++
 	}
 	return out, nil
 }
 
-// InsertedChild is what InsertChildren did with one child.
+// insertChildren inserts child documents made by newChild, in order, and
+// returns how many were inserted before the first error.
+func (s *Store) insertChildren(ctx context.Context, parent *mirror.Process, docs []*mirror.Process, inserts []any) (int, error) {
+	release, err := s.gateWrite(ctx)
+	if err != nil {
+		return 0, err
+	}
+	_, err = s.procs.InsertMany(ctx, inserts, options.InsertMany().SetOrdered(true))
+	release()
+	inserted := len(docs)
+	if err != nil {
+		inserted = 0
+		var bwe mongo.BulkWriteException
+		if errors.As(err, &bwe) && len(bwe.WriteErrors) > 0 && bwe.WriteConcernError == nil {
+			inserted = min(max(bwe.WriteErrors[0].Index, 0), len(docs))
+		}
+	}
+	for _, doc := range docs[:inserted] {
+		s.insertedChild(parent, doc)
+	}
+	if err != nil {
+		if mongo.IsDuplicateKeyError(err) && inserted < len(docs) {
+			return inserted, fmt.Errorf("insert child %q: %w", docs[inserted].ProcessID, mirror.ErrDuplicateProcessID)
+		}
+		return inserted, fmt.Errorf("insert children: %w", err)
+	}
+	return inserted, nil
+}
+
+// InsertedChild is what InsertMarkedChildren did with one child.
 type InsertedChild struct {
 	// Doc is the child's document; nil when its processId belongs to
 	// another process.
@@ -313,6 +358,25 @@ type InsertedChild struct {
 }
 
 func (s *Store) insertChild(ctx context.Context, parent *mirror.Process, c Child) (*mirror.Process, error) {
+	doc, insert := s.newChild(parent, c)
+	release, err := s.gateWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.procs.InsertOne(ctx, insert)
+	release()
+	if err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return nil, fmt.Errorf("insert child %q: %w", c.ProcessID, mirror.ErrDuplicateProcessID)
+		}
+		return nil, fmt.Errorf("insert child %q: %w", c.ProcessID, err)
+	}
+	s.insertedChild(parent, doc)
+	return doc, nil
+}
+
+// newChild makes a child's document and what to insert for it.
+func (s *Store) newChild(parent *mirror.Process, c Child) (*mirror.Process, any) {
 	pid := parent.ID
 	doc := &mirror.Process{
 		ID:          bson.NewObjectID(),
@@ -336,29 +400,20 @@ func (s *Store) insertChild(ctx context.Context, parent *mirror.Process, c Child
 	if doc.RootID.IsZero() {
 		doc.RootID = parent.ID
 	}
-	var insert any = doc
-	runs := c.State != mirror.Idle
-	if runs {
-		insert = withSession{doc, parent.OriginatingSessionID}
+	if c.State != mirror.Idle {
+		return doc, withSession{doc, parent.OriginatingSessionID}
 	}
-	release, err := s.gateWrite(ctx)
-	if err != nil {
-		return nil, err
-	}
-	_, err = s.procs.InsertOne(ctx, insert)
-	release()
-	if err != nil {
-		if mongo.IsDuplicateKeyError(err) {
-			return nil, fmt.Errorf("insert child %q: %w", c.ProcessID, mirror.ErrDuplicateProcessID)
-		}
-		return nil, fmt.Errorf("insert child %q: %w", c.ProcessID, err)
-	}
-	if runs {
+	return doc, doc
+}
+
+// insertedChild completes an inserted child's document (a child about to
+// run took the parent's originatingSessionId) and remembers its _id.
+func (s *Store) insertedChild(parent *mirror.Process, doc *mirror.Process) {
+	if doc.Status.State != mirror.Idle {
 		doc.OriginatingSessionID = parent.OriginatingSessionID
 	}
 	s.ids.Store(doc.ProcessID, doc.ID)
 	s.rememberNew(doc)
-	return doc, nil
 }
 
 // withSession is a process document (whose own OriginatingSessionID is nil)

@@ -26,7 +26,7 @@ import (
 // parentsSuffix names the side collection: {prefix}_parents.
 const parentsSuffix = "_parents"
 
-// ParentForChildren reads the process id for InsertChildren: its document
+// ParentForChildren reads the process id for InsertMarkedChildren: its document
 // without the log, which grows with every child spawned. A caller inserting
 // many batches under one parent within one launch may read it once.
 func (s *Store) ParentForChildren(ctx context.Context, id bson.ObjectID) (*mirror.Process, error) {
@@ -45,6 +45,12 @@ func (s *Store) getHead(ctx context.Context, id bson.ObjectID) (*mirror.Process,
 		return nil, fmt.Errorf("read process: %w", err)
 	}
 	return &p, nil
+}
+
+// MarkParent records that id has (or is about to have) children, before
+// InsertMarkedChildren inserts them.
+func (s *Store) MarkParent(ctx context.Context, id bson.ObjectID) error {
+	return s.markParent(ctx, id)
 }
 
 // markParent records that id has (or is about to have) children.

@@ -235,6 +235,100 @@ func TestChildrenSpawnUpdates(t *testing.T) {
 	}
 }
 
+// A Pipelined run takes an update's children in chunks as the history room
+// allows instead of answering Retry, and takes overlapping updates one after
+// another in the order they came.
+func TestChildrenPipelinedUpdates(t *testing.T) {
+	cases := []struct {
+		name    string
+		in      func() ChildrenInput
+		history int
+		sizes   []int // the updates, sent together
+		// wantCreates are the CreateChildren calls, in order.
+		wantCreates []string
+	}{
+		{
+			name:        "a first run starts a batch past childrenBatch in chunks",
+			in:          childrenInput,
+			sizes:       []int{childrenBatch + 2},
+			wantCreates: []string{"CreateChildren first=0 n=10", "CreateChildren first=10 n=2"},
+		},
+		{
+			name:  "updates in flight together take their children in the order they came",
+			in:    childrenInput,
+			sizes: []int{5, 3, 4},
+			// The third waits for room for all of its four children.
+			wantCreates: []string{"CreateChildren first=0 n=5", "CreateChildren first=5 n=3", "CreateChildren first=8 n=4"},
+		},
+		{
+			name: "a later run takes more as its children start",
+			in: func() ChildrenInput {
+				in := childrenInput()
+				in.Proven = 100 + 5*eventsPerChild + 1
+				return in
+			},
+			history:     100,
+			sizes:       []int{7},
+			wantCreates: []string{"CreateChildren first=0 n=5", "CreateChildren first=5 n=2"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			f := h.mockChildren()
+			var started []string
+			h.env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, _ converter.EncodedValues) {
+				started = append(started, info.WorkflowExecution.ID)
+			})
+			sent := make([]*updateOutcome, len(tc.sizes))
+			var batches [][]ChildRequest
+			n := 0
+			for _, size := range tc.sizes {
+				reqs := childRequests(n + size)[n:]
+				n += size
+				batches = append(batches, reqs)
+			}
+			h.at(time.Second, func() {
+				h.env.SetCurrentHistoryLength(tc.history)
+				for i, reqs := range batches {
+					sent[i] = h.update(workflows.UpdateRunChildren, reqs)
+				}
+			})
+			h.at(2*time.Second, func() { h.env.SignalWorkflow(workflows.SignalCloseChildren, closeChildren{}) })
+			in := tc.in()
+			in.Pipelined = true
+			next := continuedAs(t, h.runChildren(in))
+
+			var wantIDs []string
+			for i, reqs := range batches {
+				var replies []ChildReply
+				sent[i].decode(t, &replies)
+				require.Len(t, replies, len(reqs))
+				for k, r := range replies {
+					require.Equal(t, "db/"+reqs[k].ProcessID, r.WorkflowID, "update %d, child %d: %+v", i, k, r)
+					require.NotEmpty(t, r.RunID)
+					wantIDs = append(wantIDs, r.WorkflowID)
+				}
+			}
+			slices.Sort(started)
+			slices.Sort(wantIDs)
+			require.Equal(t, wantIDs, started)
+			require.Equal(t, tc.wantCreates, h.Trail())
+			var order []string
+			for _, in := range f.inputs {
+				for _, c := range in.Children {
+					order = append(order, c.ProcessID)
+				}
+			}
+			for i, id := range order {
+				require.Equal(t, fmt.Sprintf("c%d", i+1), id, "children are created in the order of the updates")
+			}
+			require.Equal(t, n, next.NextOrder)
+			require.True(t, next.Pipelined, "the next run goes on pipelining")
+		})
+	}
+}
+
 // A re-run body asking for a child that runs since an earlier body run
 // tells that child where its function lives now.
 func TestChildrenRedirectAKnownRunningChild(t *testing.T) {
@@ -391,4 +485,31 @@ func TestChildrenRejectBadRequests(t *testing.T) {
 	require.True(t, sent.done)
 	require.ErrorContains(t, sent.rejected, "child process id and name are required")
 	require.Equal(t, []string{"AwaitChildren"}, h.Trail())
+}
+
+// A Pipelined run due to roll over takes no more of an update's children:
+// the rest are answered Retry, and the next run takes them.
+func TestChildrenPipelinedRetryAtRollOver(t *testing.T) {
+	h := newHarness(t)
+	h.mockChildren()
+	var sent *updateOutcome
+	h.at(time.Second, func() { sent = h.update(workflows.UpdateRunChildren, childRequests(childrenBatch+2)) })
+	h.at(time.Second+time.Millisecond, func() { h.env.SetContinueAsNewSuggested(true) })
+	in := childrenInput()
+	in.Pipelined = true
+	next := continuedAs(t, h.runChildren(in))
+	var replies []ChildReply
+	sent.decode(t, &replies)
+	require.Len(t, replies, childrenBatch+2)
+	for i, r := range replies {
+		if i < childrenBatch {
+			require.Equal(t, fmt.Sprintf("db/c%d", i+1), r.WorkflowID)
+			continue
+		}
+		require.Equal(t, ChildReply{Retry: true}, r)
+	}
+	require.Equal(t, []string{"CreateChildren first=0 n=10"}, h.Trail())
+	require.Equal(t, childrenBatch, next.NextOrder)
+	require.Nil(t, next.Closing)
+	require.True(t, next.Pipelined)
 }

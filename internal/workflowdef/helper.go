@@ -80,6 +80,15 @@ type ChildrenInput struct {
 	// keeps none.
 	SearchAttributes *ChildSearchAttributes `json:",omitempty"`
 
+	// Pipelined makes the run take an update's children as the history
+	// room allows, one update after another in arrival order, while the
+	// children of earlier updates are still starting: the body may have
+	// several updates in flight, and an update is answered Retry only when
+	// the run is about to roll over (runChildrenPipelined). Process
+	// workflows set it from this version on; the recorded runs without it
+	// replay as they ran.
+	Pipelined bool `json:",omitempty"`
+
 	// Carried over by continue-as-new.
 	NextOrder int            `json:",omitempty"`
 	Closing   *closeChildren `json:",omitempty"`
@@ -97,6 +106,9 @@ type children struct {
 	pending int // children being started by update handlers
 	// creating is set while an update inserts documents.
 	creating bool
+	// tickets numbers the updates of a Pipelined run as they come; turn is
+	// the one taking its children now.
+	tickets, turn int
 	// started counts the children this run started; starts holds them, to
 	// count those whose end is still to come into this run's history.
 	started int
@@ -243,6 +255,9 @@ func (h *children) cancelChildren() {
 // At most childrenBatch new children are started per update; the rest are
 // answered Retry, so that a run never takes more than it can hold.
 func (h *children) runChildren(ctx workflow.Context, reqs []ChildRequest) ([]ChildReply, error) {
+	if h.in.Pipelined {
+		return h.runChildrenPipelined(ctx, reqs)
+	}
 	replies := make([]ChildReply, len(reqs))
 	if h.cancelled || ctx.Err() != nil && h.in.Cancellable {
 		for i := range replies {
@@ -322,6 +337,149 @@ func (h *children) runChildren(ctx workflow.Context, reqs []ChildRequest) ([]Chi
 		}
 	}
 	return replies, nil
+}
+
+// runChildrenPipelined handles UpdateRunChildren in a Pipelined run. Updates
+// take their children one after another, in the order they came (the
+// workflow's coroutines wake in that order), so order numbers follow the
+// body's requests (each takes a ticket as it begins). An update takes its children in chunks as startRoom
+// allows, without waiting for an earlier update's children to start; it
+// answers once its own children have started. What an update has not taken
+// when the run is due to roll over is answered Retry (the updates waiting
+// for their turn take nothing then), and refused once the children were
+// cancelled.
+func (h *children) runChildrenPipelined(ctx workflow.Context, reqs []ChildRequest) ([]ChildReply, error) {
+	replies := make([]ChildReply, len(reqs))
+	refused := func() bool { return h.cancelled || ctx.Err() != nil && h.in.Cancellable }
+	if refused() {
+		for i := range replies {
+			replies[i] = ChildReply{State: mirror.Cancelled, Refused: true}
+		}
+		return replies, nil
+	}
+	h.pending++
+	defer func() { h.pending-- }()
+	mctx := mirrorCtx(ctx)
+	// Take a turn: handlers begin in the order their updates came, but
+	// wake from a wait in no set order.
+	turn := h.tickets
+	h.tickets++
+	_ = workflow.Await(mctx, func() bool { return h.turn == turn })
+	var starts []workflow.ChildWorkflowFuture
+	var startedAt []int
+	next := 0
+	for next < len(reqs) {
+		room := 0
+		_ = workflow.Await(mctx, func() bool {
+			if refused() || h.rollDue(ctx) {
+				room = 0
+				return true
+			}
+			// Wait for room for a chunk worth its document writes and
+			// history events, or for as much as there will be.
+			var starting int
+			room, starting = h.startRoom(ctx)
+			return room >= min(len(reqs)-next, childrenBatch) || room > 0 && starting == 0
+		})
+		if refused() || room == 0 {
+			for i := next; i < len(reqs); i++ {
+				if refused() {
+					replies[i] = ChildReply{State: mirror.Cancelled, Refused: true}
+				} else {
+					replies[i] = ChildReply{Retry: true}
+				}
+			}
+			break
+		}
+		take := min(room, len(reqs)-next)
+		chunk := reqs[next : next+take]
+		specs := make([]activitydef.ChildSpec, take)
+		for i, req := range chunk {
+			specs[i] = activitydef.ChildSpec{ProcessID: req.ProcessID, Name: req.Name, Description: req.Description, Params: req.Params}
+		}
+		var created activitydef.CreateChildrenResult
+		err := localIn(mctx, activities.CreateChildrenName, activitydef.CreateChildrenInput{
+			ParentDocID: h.in.ParentDocID, FirstOrder: h.in.NextOrder, Children: specs, Known: true,
+			Launch: workflow.GetInfo(ctx).FirstRunID,
+		}, &created)
+		if err != nil {
+			h.turn++
+			return nil, err
+		}
+		for k, c := range created.Children {
+			i, req := next+k, chunk[k]
+			if !c.Duplicate && !c.Known {
+				h.in.NextOrder++
+			}
+			wfID := h.in.IDPrefix + req.ProcessID
+			switch {
+			case c.Duplicate:
+				replies[i] = ChildReply{State: mirror.Failed, Duplicate: true}
+			case c.Known && c.State.End():
+				replies[i] = ChildReply{State: c.State, Error: c.Error}
+			case c.Known:
+				replies[i] = ChildReply{WorkflowID: wfID}
+				if req.BodyQueue != "" {
+					workflow.SignalExternalWorkflow(mctx, wfID, "", workflows.SignalBodyQueue, req.BodyQueue)
+				}
+			default:
+				h.started++
+				fut := h.startChild(ctx, req, c.DocID, wfID)
+				h.starts = append(h.starts, fut)
+				starts = append(starts, fut)
+				startedAt = append(startedAt, i)
+			}
+		}
+		next += take
+	}
+	h.turn++
+	for k, fut := range starts {
+		i := startedAt[k]
+		var exec workflow.Execution
+		if err := fut.GetChildWorkflowExecution().Get(mctx, &exec); err != nil {
+			replies[i] = ReplyFromResult(ProcessResult{}, err)
+			continue
+		}
+		replies[i] = ChildReply{WorkflowID: exec.ID, RunID: exec.RunID}
+		if h.cancelled {
+			workflow.RequestCancelExternalWorkflow(mctx, exec.ID, exec.RunID)
+		}
+	}
+	return replies, nil
+}
+
+// startRoom is how many children a Pipelined run may start now, and how
+// many are starting. Children
+// whose start is still on its way count as a whole child's events each
+// (eventsPerChild), started ones still to end as their end's share. The
+// first run keeps at most childrenBatch children starting at once; a later
+// run fills the room between its history and the length an earlier run
+// proved, with at least one child when none is starting, and at most
+// maxChildrenBatch starting at once. It forgets the children that ended.
+func (h *children) startRoom(ctx workflow.Context) (room, starting int) {
+	open := 0
+	kept := h.starts[:0]
+	for _, f := range h.starts {
+		if f.IsReady() {
+			continue
+		}
+		kept = append(kept, f)
+		open++
+		if !f.GetChildWorkflowExecution().IsReady() {
+			starting++
+		}
+	}
+	clear(h.starts[len(kept):])
+	h.starts = kept
+	if h.in.Proven == 0 {
+		return max(childrenBatch-starting, 0), starting
+	}
+	events := h.in.Proven - workflow.GetInfo(ctx).GetCurrentHistoryLength() - open*eventsPerChild/3 - starting*(eventsPerChild-eventsPerChild/3)
+	n := events / eventsPerChild
+	if starting == 0 {
+		n = max(n, 1)
+	}
+	return min(max(n, 0), maxChildrenBatch-starting), starting
 }
 
 // batchRoom is how many children the next update may start. The first run
@@ -428,6 +586,7 @@ func (p *process) startHelper() *helperRun {
 		Revision:         p.in.Revision,
 		Cancellable:      p.cancellable,
 		SearchAttributes: p.sa.forChildren(p.in),
+		Pipelined:        true,
 	})
 	workflow.Go(p.rootCtx, func(gctx workflow.Context) {
 		if err := h.fut.GetChildWorkflowExecution().Get(mirrorCtx(gctx), nil); err != nil {

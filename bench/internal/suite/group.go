@@ -130,9 +130,11 @@ func ParallelGroup(ctx context.Context, env *Env, opts GroupOptions) (*Result, e
 		fmt.Fprintf(&b, "    optio parent history: %d events, %d workflow tasks, %d local-activity markers\n", ev, wt, mk)
 	}
 	fmt.Fprintf(&b, "      by type: %s\n", env.historyTypes(ctx, eng.WorkflowID("group"), ""))
+	b.WriteString(env.childrenRuns(ctx, eng.WorkflowID("group")+"#children"))
 	if ev, wt, mk, err := env.historyStats(ctx, eng.WorkflowID("group/0000"), ""); err == nil {
 		fmt.Fprintf(&b, "    optio child history:  %d events, %d workflow tasks, %d local-activity markers\n", ev, wt, mk)
 	}
+	fmt.Fprintf(&b, "      by type: %s\n", env.historyTypes(ctx, eng.WorkflowID("group/0000"), ""))
 	if ev, wt, mk, err := env.historyStats(ctx, bare.Queue+"/group", ""); err == nil {
 		fmt.Fprintf(&b, "    bare parent history:  %d events, %d workflow tasks, %d local-activity markers\n", ev, wt, mk)
 	}

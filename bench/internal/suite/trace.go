@@ -153,3 +153,41 @@ func (env *Env) historyTypes(ctx context.Context, id, runID string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// childrenRuns sums the histories of every run of a workflow that continues
+// as new (a children workflow), from its first run on: runs, events and
+// the counts per event type.
+func (env *Env) childrenRuns(ctx context.Context, id string) string {
+	last, err := env.history(ctx, id, "")
+	if err != nil || len(last) == 0 {
+		return fmt.Sprintf("    optio children workflow: %v\n", err)
+	}
+	runID := last[0].GetWorkflowExecutionStartedEventAttributes().GetFirstExecutionRunId()
+	counts := map[string]int{}
+	runs, events := 0, 0
+	for runID != "" {
+		hist, err := env.history(ctx, id, runID)
+		if err != nil {
+			return fmt.Sprintf("    optio children workflow: %v\n", err)
+		}
+		runs++
+		events += len(hist)
+		runID = ""
+		for _, ev := range hist {
+			counts[strings.ToLower(strings.TrimPrefix(ev.GetEventType().String(), "EVENT_TYPE_"))]++
+			if a := ev.GetWorkflowExecutionContinuedAsNewEventAttributes(); a != nil {
+				runID = a.GetNewExecutionRunId()
+			}
+		}
+	}
+	names := make([]string, 0, len(counts))
+	for k := range counts {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool { return counts[names[i]] > counts[names[j]] })
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = fmt.Sprintf("%s %d", k, counts[k])
+	}
+	return fmt.Sprintf("    optio children workflow: %d runs, %d events\n      by type: %s\n", runs, events, strings.Join(parts, ", "))
+}
