@@ -57,15 +57,18 @@ func TestWebUIInABrowser(t *testing.T) {
 	defer cancelAlloc()
 	browser, cancelBrowser := chromedp.NewContext(alloc)
 	defer cancelBrowser()
-	browser, cancelTimeout := context.WithTimeout(browser, 4*time.Minute)
+	browser, cancelTimeout := context.WithTimeout(browser, 6*time.Minute)
 	defer cancelTimeout()
 
 	// waitPage reloads the page until its text satisfies ok, as an
-	// operator would while a list catches up, and returns the text.
+	// operator would while a list catches up, and returns the text. Under
+	// -race on a loaded machine a page's first data can take a minute or
+	// more (a CI run saw a workflow's page show no tabs for 45 s), so it
+	// tries for 2 minutes.
 	waitPage := func(page, what string, ok func(text string) bool) string {
 		t.Helper()
 		var text string
-		deadline := time.Now().Add(45 * time.Second)
+		deadline := time.Now().Add(2 * time.Minute)
 		for {
 			require.NoError(t, chromedp.Do(browser, chromedp.Navigate(page)))
 			for range 20 {
