@@ -299,20 +299,8 @@ func (h *children) runChildren(ctx workflow.Context, reqs []ChildRequest) ([]Chi
 	for i, c := range created.Children {
 		req := reqs[i]
 		wfID := h.in.IDPrefix + req.ProcessID
-		switch {
-		case c.Duplicate:
-			replies[i] = ChildReply{State: mirror.Failed, Duplicate: true}
-		case c.Known && c.State.End():
-			replies[i] = ChildReply{State: c.State, Error: c.Error}
-		case c.Known:
-			// Running since an earlier body run: the new body waits for it,
-			// and its own body (if it lived with the lost one) runs where the
-			// new body runs.
-			replies[i] = ChildReply{WorkflowID: wfID}
-			if req.BodyQueue != "" {
-				workflow.SignalExternalWorkflow(mctx, wfID, "", workflows.SignalBodyQueue, req.BodyQueue)
-			}
-		default:
+		var fresh bool
+		if replies[i], fresh = replyExisting(mctx, c, req, wfID); fresh {
 			h.started++
 			fut := h.startChild(ctx, req, c.DocID, wfID)
 			if h.in.Proven > 0 {
@@ -412,17 +400,8 @@ func (h *children) runChildrenPipelined(ctx workflow.Context, reqs []ChildReques
 				h.in.NextOrder++
 			}
 			wfID := h.in.IDPrefix + req.ProcessID
-			switch {
-			case c.Duplicate:
-				replies[i] = ChildReply{State: mirror.Failed, Duplicate: true}
-			case c.Known && c.State.End():
-				replies[i] = ChildReply{State: c.State, Error: c.Error}
-			case c.Known:
-				replies[i] = ChildReply{WorkflowID: wfID}
-				if req.BodyQueue != "" {
-					workflow.SignalExternalWorkflow(mctx, wfID, "", workflows.SignalBodyQueue, req.BodyQueue)
-				}
-			default:
+			var fresh bool
+			if replies[i], fresh = replyExisting(mctx, c, req, wfID); fresh {
 				h.started++
 				fut := h.startChild(ctx, req, c.DocID, wfID)
 				h.starts = append(h.starts, fut)
@@ -611,4 +590,24 @@ func (p *process) closeHelper(cancelChildren bool) {
 	}
 	workflow.SignalExternalWorkflow(p.mctx, h.id, "", workflows.SignalCloseChildren, closeChildren{Cancel: cancelChildren})
 	_ = h.fut.Get(p.mctx, nil)
+}
+
+// replyExisting answers a child request whose document was there before:
+// a duplicate processId, or a child of an earlier body run, ended (its end)
+// or running (its workflow, told where the new body runs: its own body, if
+// it lived with the lost one, runs there too). fresh is true for a child
+// created just now, which the caller starts; its reply is then zero.
+func replyExisting(mctx workflow.Context, c activitydef.CreatedChild, req ChildRequest, wfID string) (reply ChildReply, fresh bool) {
+	switch {
+	case c.Duplicate:
+		return ChildReply{State: mirror.Failed, Duplicate: true}, false
+	case c.Known && c.State.End():
+		return ChildReply{State: c.State, Error: c.Error}, false
+	case c.Known:
+		if req.BodyQueue != "" {
+			workflow.SignalExternalWorkflow(mctx, wfID, "", workflows.SignalBodyQueue, req.BodyQueue)
+		}
+		return ChildReply{WorkflowID: wfID}, false
+	}
+	return ChildReply{}, true
 }
