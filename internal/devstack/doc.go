@@ -6,8 +6,9 @@
 // # Parts
 //
 //   - [StartTemporal]: go.temporal.io/server (frontend, history, matching
-//     and worker services, one history shard) on SQLite, in memory or in
-//     DataDir/temporal.db. Namespace "default" is always registered, plus
+//     and worker services, one history shard) on SQLite in WAL mode, in
+//     DataDir/temporal.db or, without a DataDir, in a scratch file removed
+//     at Stop. Namespace "default" is always registered, plus
 //     any others asked for. The dynamic config turns on what optio relies
 //     on (workflow Updates, Schedules and the scheduler worker) whatever the
 //     server version's defaults, uses one task-queue partition, and lets

@@ -17,7 +17,7 @@ type Config struct {
 	Host string
 	// DataDir, when set, is where the parts keep their data: DataDir/temporal,
 	// DataDir/mongo and DataDir/redis, unless a part config names its own.
-	// Empty keeps Temporal in memory and Mongo in a temporary directory. The
+	// Empty keeps Temporal and Mongo in temporary directories. The
 	// stack locks DataDir while it runs (see [LockDataDir]): a second stack
 	// on it fails with a *DataDirInUseError. DataDir and the directories the
 	// parts create in it are readable by the owner only.

@@ -59,7 +59,8 @@ type TemporalConfig struct {
 	Port int
 	// DataDir, when set, keeps the server's state in DataDir/temporal.db, so
 	// workflows, their histories and schedules survive a restart. Empty
-	// keeps everything in memory (tests).
+	// keeps them in a scratch file under the system's temporary directory,
+	// written without sync and removed at Stop (tests, benchmarks).
 	DataDir string
 	// Namespaces are registered besides [DefaultNamespace].
 	Namespaces []string
@@ -93,6 +94,8 @@ type Temporal struct {
 	namespace string
 	logLevel  *slog.LevelVar
 	tls       *TemporalTLS
+	// scratch holds the database of a server started without a DataDir.
+	scratch *scratchDir
 
 	stopOnce sync.Once
 	stopErr  error
@@ -100,11 +103,6 @@ type Temporal struct {
 
 // quiet is a log level above every level the server uses.
 const quiet = slog.LevelError + 4
-
-// memoryDBSeq makes in-memory database names unique within a process: the
-// SQLite plugin keeps every database it has opened for the life of the
-// process, so a name must never be reused.
-var memoryDBSeq atomic.Int64
 
 // StartTemporal starts a Temporal server and returns once its frontend
 // accepts calls. A Port already in use gives a *PortInUseError.
@@ -128,11 +126,24 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 		}
 	}
 
-	sqlCfg, err := prepareSQLite(cfg)
+	sqlCfg, scratch, err := prepareSQLite(cfg)
 	if err != nil {
 		return nil, err
 	}
+	t, err := startTemporalWithRetries(ctx, cfg, sqlCfg, logger, level)
+	if err != nil {
+		if rerr := scratch.remove(); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return nil, err
+	}
+	t.scratch = scratch
+	return t, nil
+}
 
+// startTemporalWithRetries starts the server on sqlCfg, picking new ports when one is
+// taken before the server binds it.
+func startTemporalWithRetries(ctx context.Context, cfg TemporalConfig, sqlCfg *config.SQL, logger *slog.Logger, level *slog.LevelVar) (*Temporal, error) {
 	// The internal services' ports (and Port, when 0) are picked free, but
 	// another process can take one before the server binds it; such a clash
 	// gets a few tries with new picks.
@@ -336,48 +347,66 @@ func (t *Temporal) Stop() error {
 		pprof.Do(context.Background(), pprof.Labels(GoroutineLabel, PartTemporal), func(context.Context) {
 			t.stopErr = t.server.Stop()
 		})
+		t.stopErr = errors.Join(t.stopErr, t.scratch.remove())
 	})
 	return t.stopErr
 }
 
 // prepareSQLite returns the persistence config and makes sure the database
-// has its schema and namespaces. The SQLite plugin keeps each database open
-// for the life of the process, so its connection goroutines carry the
-// server's label too.
-func prepareSQLite(cfg TemporalConfig) (sqlCfg *config.SQL, err error) {
+// has its schema and namespaces; scratch is the directory to remove when
+// the server stops (nil with a DataDir). The SQLite plugin keeps each
+// database open for the life of the process, so its connection goroutines
+// carry the server's label too.
+func prepareSQLite(cfg TemporalConfig) (sqlCfg *config.SQL, scratch *scratchDir, err error) {
 	pprof.Do(context.Background(), pprof.Labels(GoroutineLabel, PartTemporal), func(context.Context) {
-		sqlCfg, err = prepareSQLiteUnlabeled(cfg)
+		sqlCfg, scratch, err = prepareSQLiteUnlabeled(cfg)
 	})
-	return sqlCfg, err
+	return sqlCfg, scratch, err
 }
 
-func prepareSQLiteUnlabeled(cfg TemporalConfig) (*config.SQL, error) {
-	sqlCfg := &config.SQL{PluginName: sqliteplugin.PluginName}
-	if cfg.DataDir == "" {
-		sqlCfg.ConnectAttributes = map[string]string{"mode": "memory", "cache": "shared"}
-		sqlCfg.DatabaseName = fmt.Sprintf("optio-devstack-%d-%d", os.Getpid(), memoryDBSeq.Add(1))
-	} else {
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("%s: data dir: %w", PartTemporal, err)
+func prepareSQLiteUnlabeled(cfg TemporalConfig) (*config.SQL, *scratchDir, error) {
+	dir := cfg.DataDir
+	// WAL keeps a dev server's writes cheap; NORMAL sync is safe against a
+	// crash of the process, which is what dev mode meets. A scratch
+	// database is thrown away with its process, so it need not sync at all.
+	sync := "normal"
+	var scratch *scratchDir
+	if dir == "" {
+		var err error
+		if scratch, err = newScratchDir(); err != nil {
+			return nil, nil, err
 		}
-		file := filepath.Join(cfg.DataDir, TemporalDBFile)
-		sqlCfg.DatabaseName = file
-		sqlCfg.ConnectAttributes = map[string]string{
-			"mode": "rwc",
-			// WAL keeps a dev server's writes cheap; NORMAL sync is safe
-			// against a crash of the process, which is what dev mode meets.
+		dir, sync = scratch.path(), "off"
+	}
+	sqlCfg, err := openSQLite(cfg, dir, sync)
+	if err != nil {
+		return nil, nil, errors.Join(err, scratch.remove())
+	}
+	return sqlCfg, scratch, nil
+}
+
+func openSQLite(cfg TemporalConfig, dir, sync string) (*config.SQL, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("%s: data dir: %w", PartTemporal, err)
+	}
+	file := filepath.Join(dir, TemporalDBFile)
+	sqlCfg := &config.SQL{
+		PluginName:   sqliteplugin.PluginName,
+		DatabaseName: file,
+		ConnectAttributes: map[string]string{
+			"mode":         "rwc",
 			"journal_mode": "wal",
-			"synchronous":  "normal",
+			"synchronous":  sync,
 			"busy_timeout": "5000",
+		},
+	}
+	if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
+		if err := sqliteschema.SetupSchema(sqlCfg); err != nil {
+			_ = os.Remove(file)
+			return nil, fmt.Errorf("%s: create schema in %s: %w", PartTemporal, file, err)
 		}
-		if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
-			if err := sqliteschema.SetupSchema(sqlCfg); err != nil {
-				_ = os.Remove(file)
-				return nil, fmt.Errorf("%s: create schema in %s: %w", PartTemporal, file, err)
-			}
-		} else if err != nil {
-			return nil, fmt.Errorf("%s: %w", PartTemporal, err)
-		}
+	} else if err != nil {
+		return nil, fmt.Errorf("%s: %w", PartTemporal, err)
 	}
 
 	names := append([]string{DefaultNamespace}, cfg.Namespaces...)

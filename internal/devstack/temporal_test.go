@@ -228,8 +228,9 @@ func TestTemporalBindFailureInsideServerIsAnError(t *testing.T) {
 	require.NoError(t, err)
 	defer ln.Close()
 	cfg := TemporalConfig{Host: DefaultHost, Port: portOf(ln.Addr().String()), Retention: time.Hour}
-	sqlCfg, err := prepareSQLite(cfg)
+	sqlCfg, scratch, err := prepareSQLite(cfg)
 	require.NoError(t, err)
+	defer func() { require.NoError(t, scratch.remove()) }()
 	level := &slog.LevelVar{}
 	level.Set(quiet)
 	_, err = startTemporalOnce(cfg, sqlCfg, slog.Default(), level)
