@@ -45,7 +45,7 @@
 // cost on the Mongo server with the filter shapes optio's mirror uses,
 // against _id-only filters, on collections of growing size.
 //
-// It starts its own in-process Temporal server (in memory) and FerretDB
+// It starts its own in-process Temporal server (on a scratch SQLite file) and FerretDB
 // unless -temporal-address and -mongo-url point elsewhere. Each measurement
 // gets a fresh database and a fresh engine. See bench/README.md.
 //
@@ -128,7 +128,7 @@ type config struct {
 
 func parseFlags() config {
 	var c config
-	flag.StringVar(&c.env.TemporalAddress, "temporal-address", "", "Temporal frontend host:port (default: start an in-process server, in memory)")
+	flag.StringVar(&c.env.TemporalAddress, "temporal-address", "", "Temporal frontend host:port (default: start an in-process server on a scratch database)")
 	flag.StringVar(&c.env.Namespace, "namespace", "default", "Temporal namespace")
 	flag.StringVar(&c.env.MongoURL, "mongo-url", "", "mongodb:// URL (default: start an embedded FerretDB)")
 	flag.DurationVar(&c.env.HeartbeatTimeout, "heartbeat-timeout", 10*time.Second, "body heartbeat timeout of optio and of the bare heartbeating activity")

@@ -17,17 +17,39 @@ import (
 	"github.com/optio-temporal/optio/mirror"
 )
 
-// commandLog counts the commands a client sends, by "name collection".
+// commandLog counts the commands a client sends, by "name collection",
+// and keeps the filter keys of the finds on process documents.
 type commandLog struct {
-	mu   sync.Mutex
-	seen []string
+	mu    sync.Mutex
+	seen  []string
+	finds []string
 }
 
 func (c *commandLog) started(_ context.Context, e *event.CommandStartedEvent) {
 	coll, _ := e.Command.Lookup(e.CommandName).StringValueOK()
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.seen = append(c.seen, e.CommandName+" "+coll)
-	c.mu.Unlock()
+	if e.CommandName == "find" && coll == "optio_processes" {
+		keys := []string{}
+		if filter, ok := e.Command.Lookup("filter").DocumentOK(); ok {
+			elems, _ := filter.Elements()
+			for _, el := range elems {
+				keys = append(keys, el.Key())
+			}
+		}
+		c.finds = append(c.finds, "{"+strings.Join(keys, ",")+"}")
+	}
+}
+
+// takeFinds returns the filter keys of the finds on process documents
+// since the last takeFinds.
+func (c *commandLog) takeFinds() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.finds
+	c.finds = nil
+	return out
 }
 
 // take returns the commands on process documents and their side

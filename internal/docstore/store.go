@@ -34,6 +34,9 @@ type Store struct {
 	// ids remembers processId -> _id, so that a lookup by processId is a
 	// lookup by _id (verified) rather than a collection scan on FerretDB.
 	ids sync.Map
+	// idsFill fills ids with every document's processId, once, on
+	// FerretDB (see fillIDs).
+	idsFill idsFill
 	// logLimit is the number of entries a log keeps (0: all); logCounts
 	// tracks appends on FerretDB (see logcap.go).
 	logLimit  int
@@ -171,21 +174,80 @@ func (s *Store) knownID(ref string) (bson.ObjectID, bool) {
 
 // ByProcessID returns the process with the given processId.
 func (s *Store) ByProcessID(ctx context.Context, processID string) (*mirror.Process, error) {
-	if v, ok := s.ids.Load(processID); ok {
-		p, err := s.Get(ctx, v.(bson.ObjectID))
-		if err == nil && p.ProcessID == processID {
-			return p, nil
-		}
-		if err != nil && !errors.Is(err, mirror.ErrNotFound) {
-			return nil, err
-		}
-		s.ids.Delete(processID)
+	p, err := s.byKnownProcessID(ctx, processID)
+	if p != nil || err != nil {
+		return p, err
 	}
-	p, err := s.findOne(ctx, bson.D{{Key: "processId", Value: processID}})
+	if s.fillIDs(ctx) {
+		if p, err := s.byKnownProcessID(ctx, processID); p != nil || err != nil {
+			return p, err
+		}
+	}
+	p, err = s.findOne(ctx, bson.D{{Key: "processId", Value: processID}})
 	if err == nil {
 		s.ids.Store(processID, p.ID)
 	}
 	return p, err
+}
+
+// byKnownProcessID reads the process the store knows processId's _id of,
+// verified; nil, nil when it knows none or the document no longer matches.
+func (s *Store) byKnownProcessID(ctx context.Context, processID string) (*mirror.Process, error) {
+	v, ok := s.ids.Load(processID)
+	if !ok {
+		return nil, nil
+	}
+	p, err := s.Get(ctx, v.(bson.ObjectID))
+	if err == nil && p.ProcessID == processID {
+		return p, nil
+	}
+	if err != nil && !errors.Is(err, mirror.ErrNotFound) {
+		return nil, err
+	}
+	s.ids.Delete(processID)
+	return nil, nil
+}
+
+// idsFill is the state of fillIDs.
+type idsFill struct {
+	mu   sync.Mutex
+	done bool
+}
+
+// fillIDs learns the processId of every document with one read of the
+// collection, the first time a lookup by processId misses on FerretDB,
+// and says whether ids holds them (filled now or before). FerretDB answers a find by processId by reading
+// and decoding the whole collection (it pushes only {_id} filters down to
+// SQLite): 1.5 s a lookup at 10,000 documents here. After one such read
+// every processId there was is a lookup by _id. A document inserted
+// since by another writer is found, as before, by the scan. The price is
+// about 100 bytes of memory per document. On MongoDB the processId index
+// does the work and nothing is filled.
+func (s *Store) fillIDs(ctx context.Context) bool {
+	if s.lease == nil {
+		return false
+	}
+	s.idsFill.mu.Lock()
+	defer s.idsFill.mu.Unlock()
+	if s.idsFill.done {
+		return true
+	}
+	cur, err := s.procs.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "processId", Value: 1}}))
+	if err != nil {
+		return false
+	}
+	defer func() { _ = cur.Close(ctx) }()
+	for cur.Next(ctx) {
+		var head struct {
+			ID        bson.ObjectID `bson:"_id"`
+			ProcessID string        `bson:"processId"`
+		}
+		if cur.Decode(&head) == nil && head.ProcessID != "" {
+			s.ids.LoadOrStore(head.ProcessID, head.ID)
+		}
+	}
+	s.idsFill.done = cur.Err() == nil
+	return s.idsFill.done
 }
 
 func (s *Store) findOne(ctx context.Context, filter bson.D) (*mirror.Process, error) {
