@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -34,8 +35,8 @@ type Store struct {
 	// ids remembers processId -> _id, so that a lookup by processId is a
 	// lookup by _id (verified) rather than a collection scan on FerretDB.
 	ids sync.Map
-	// idsFill fills ids with every document's processId, once, on
-	// FerretDB (see fillIDs).
+	// idsFill serializes the reads that fill ids with every document's
+	// processId on FerretDB (see fillIDs).
 	idsFill idsFill
 	// logLimit is the number of entries a log keeps (0: all); logCounts
 	// tracks appends on FerretDB (see logcap.go).
@@ -174,14 +175,23 @@ func (s *Store) knownID(ref string) (bson.ObjectID, bool) {
 
 // ByProcessID returns the process with the given processId.
 func (s *Store) ByProcessID(ctx context.Context, processID string) (*mirror.Process, error) {
+	gen := s.idsFill.generation()
 	p, err := s.byKnownProcessID(ctx, processID)
 	if p != nil || err != nil {
 		return p, err
 	}
-	if s.fillIDs(ctx) {
-		if p, err := s.byKnownProcessID(ctx, processID); p != nil || err != nil {
-			return p, err
+	if s.lease != nil {
+		// FerretDB: one read of every processId costs what a find by
+		// processId does (both read the whole collection), and answers
+		// the lookups that follow too.
+		if err := s.fillIDs(ctx, gen); err != nil {
+			return nil, err
 		}
+		p, err := s.byKnownProcessID(ctx, processID)
+		if p == nil && err == nil {
+			err = mirror.ErrNotFound
+		}
+		return p, err
 	}
 	p, err = s.findOne(ctx, bson.D{{Key: "processId", Value: processID}})
 	if err == nil {
@@ -204,37 +214,37 @@ func (s *Store) byKnownProcessID(ctx context.Context, processID string) (*mirror
 	if err != nil && !errors.Is(err, mirror.ErrNotFound) {
 		return nil, err
 	}
-	s.ids.Delete(processID)
+	s.ids.CompareAndDelete(processID, v)
 	return nil, nil
 }
 
-// idsFill is the state of fillIDs.
+// idsFill serializes fillIDs and counts the reads it made.
 type idsFill struct {
-	mu   sync.Mutex
-	done bool
+	mu  sync.Mutex
+	gen atomic.Int64
 }
 
-// fillIDs learns the processId of every document with one read of the
-// collection, the first time a lookup by processId misses on FerretDB,
-// and says whether ids holds them (filled now or before). FerretDB answers a find by processId by reading
-// and decoding the whole collection (it pushes only {_id} filters down to
-// SQLite): 1.5 s a lookup at 10,000 documents here. After one such read
-// every processId there was is a lookup by _id. A document inserted
-// since by another writer is found, as before, by the scan. The price is
-// about 100 bytes of memory per document. On MongoDB the processId index
-// does the work and nothing is filled.
-func (s *Store) fillIDs(ctx context.Context) bool {
-	if s.lease == nil {
-		return false
-	}
+func (f *idsFill) generation() int64 { return f.gen.Load() }
+
+// fillIDs reads the processId of every document into ids, on FerretDB,
+// where a lookup by processId misses what the store knows: FerretDB
+// answers a find by processId by reading and decoding the whole
+// collection (it pushes only {_id} filters down to SQLite), 1.5 s at
+// 10,000 documents here, and this read costs the same but leaves every
+// processId a lookup by _id. A lookup that misses then costs one such read,
+// as a find by processId did, and those after it nothing. seen is the
+// generation the caller looked up at: a read completed since serves it, so
+// concurrent misses share one read. The price is about 100 bytes of memory
+// per document.
+func (s *Store) fillIDs(ctx context.Context, seen int64) error {
 	s.idsFill.mu.Lock()
 	defer s.idsFill.mu.Unlock()
-	if s.idsFill.done {
-		return true
+	if s.idsFill.gen.Load() != seen {
+		return nil
 	}
 	cur, err := s.procs.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "processId", Value: 1}}))
 	if err != nil {
-		return false
+		return fmt.Errorf("read processIds: %w", err)
 	}
 	defer func() { _ = cur.Close(ctx) }()
 	for cur.Next(ctx) {
@@ -243,11 +253,14 @@ func (s *Store) fillIDs(ctx context.Context) bool {
 			ProcessID string        `bson:"processId"`
 		}
 		if cur.Decode(&head) == nil && head.ProcessID != "" {
-			s.ids.LoadOrStore(head.ProcessID, head.ID)
+			s.ids.Store(head.ProcessID, head.ID)
 		}
 	}
-	s.idsFill.done = cur.Err() == nil
-	return s.idsFill.done
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("read processIds: %w", err)
+	}
+	s.idsFill.gen.Add(1)
+	return nil
 }
 
 func (s *Store) findOne(ctx context.Context, filter bson.D) (*mirror.Process, error) {
