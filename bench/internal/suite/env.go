@@ -55,6 +55,9 @@ type EnvOptions struct {
 	// ProfileDir, when set, receives a CPU profile per measurement and side
 	// (see Env.Profile).
 	ProfileDir string
+	// NoCompression turns off the gzip compression of the Temporal
+	// client's requests (the SDK's default), for both sides.
+	NoCompression bool
 }
 
 // Env is what every measurement runs on: one Temporal client and one Mongo
@@ -130,7 +133,8 @@ func NewEnv(ctx context.Context, opts EnvOptions) (env *Env, err error) {
 			Namespace: opts.Namespace,
 			Logger:    sdklog.NewStructuredLogger(env.log),
 			ConnectionOptions: client.ConnectionOptions{
-				DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(env.mon.unary)},
+				DialOptions:     []grpc.DialOption{grpc.WithChainUnaryInterceptor(env.mon.unary)},
+				GrpcCompression: compression(opts.NoCompression),
 			},
 		})
 		if err != nil {
@@ -384,4 +388,13 @@ func inOrder(bareFirst bool, optio, bare func() error) error {
 // on every goroutine f starts).
 func side(ctx context.Context, name string, f func(context.Context)) {
 	pprof.Do(ctx, pprof.Labels(SideLabel, name), f)
+}
+
+// compression is the client's gRPC compression: the SDK's default (gzip),
+// or none.
+func compression(none bool) client.GrpcCompression {
+	if none {
+		return &client.GrpcCompressionNone{}
+	}
+	return nil
 }

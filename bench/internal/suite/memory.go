@@ -291,6 +291,11 @@ func Memory(ctx context.Context, env *Env, opts MemoryOptions) (*Result, error) 
 	say("churning launches for %s", opts.Churn)
 	cctx, cancel := context.WithTimeout(ctx, opts.Churn)
 	defer cancel()
+	end, _ := cctx.Deadline()
+	// over tells a launch the churn's end cut off from one that failed: a
+	// socket deadline taken from cctx can fire before cctx's own timer has
+	// set cctx.Err().
+	over := func() bool { return cctx.Err() != nil || !time.Now().Before(end) }
 	var launches atomic.Int64
 	errs := make(chan error, opts.ChurnConcurrency)
 	var wg sync.WaitGroup
@@ -299,7 +304,7 @@ func Memory(ctx context.Context, env *Env, opts MemoryOptions) (*Result, error) 
 		wg.Go(func() {
 			for cctx.Err() == nil {
 				p, err := eng.LaunchAndWait(cctx, id)
-				if cctx.Err() != nil {
+				if over() {
 					return
 				}
 				if err == nil && p.Status.State != adapter.StateDone {
