@@ -5,7 +5,7 @@
 //
 //  1. launch-to-done latency of a trivial task (p50, p99; target optio p50
 //     at most 1.3x bare);
-//  2. throughput of 500 concurrent trivial processes (target at least 0.7x
+//  2. throughput of 500 concurrent trivial processes (target at least 0.9x
 //     bare);
 //  3. cancel to ShouldContinue() == false, from Engine.Cancel and from
 //     client.CancelWorkflow (target p50 under 250 ms), against an activity
@@ -13,7 +13,7 @@
 //  4. ReportProgress calls per second in a tight loop and the Mongo writes
 //     they cause, against activity.RecordHeartbeat;
 //  5. a parallel group of 1000 trivial children, at most 50 at once (target
-//     at least 0.6x bare).
+//     at least 1.0x bare).
 //
 // "-only fanout" runs an on-demand measurement, not among the defaults: a
 // group of 10,000 trivial children at most 200 at once under the server's

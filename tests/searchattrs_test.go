@@ -8,10 +8,13 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/optio-temporal/optio/adapter"
+	"github.com/optio-temporal/optio/internal/testenv"
 	"github.com/optio-temporal/optio/workflows"
 )
 
@@ -193,4 +196,44 @@ func TestSearchAttributesFromTheStart(t *testing.T) {
 	s.waitState("sa-early", adapter.StateDone)
 	eventually(t, `OptioState "done"`, func() bool { return attrs()[workflows.SearchAttrState] == "done" })
 	require.Equal(t, []any{"group=early"}, attrs()[workflows.SearchAttrMetadata])
+}
+
+// An engine with CreateSearchAttributes on a namespace that lacks optio's
+// search attributes registers them and waits until the server applies them,
+// so that its first launch, right after New, is accepted and findable by
+// them.
+func TestEngineRegistersMissingSearchAttributes(t *testing.T) {
+	env := testenv.New(t)
+	ns := "optio-sa-" + testenv.DatabaseName(t)
+	_, err := env.Temporal.Client.WorkflowService().RegisterNamespace(t.Context(), &workflowservice.RegisterNamespaceRequest{
+		Namespace:                        ns,
+		WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour),
+	})
+	require.NoError(t, err)
+	c, err := client.NewClientFromExisting(env.Temporal.Client, client.Options{Namespace: ns})
+	require.NoError(t, err)
+	defer c.Close()
+	list, err := c.OperatorService().ListSearchAttributes(t.Context(), &operatorservice.ListSearchAttributesRequest{Namespace: ns})
+	require.NoError(t, err)
+	require.Len(t, workflows.MissingSearchAttributes(list.GetCustomAttributes()), len(workflows.SearchAttributeTypes()), "a new namespace has none of them")
+
+	s := &system{t: t, env: env}
+	s.eng = s.startEngine(adapter.Config{
+		Temporal: c, Namespace: ns, CreateSearchAttributes: true, ReconcileInterval: -1,
+		TaskDefinitions: staticTasks(adapter.TaskInstance{ProcessID: "sa-fresh", Name: "Fresh", Execute: quick, Metadata: map[string]any{"group": "fresh"}}),
+	})
+	s.procs = env.Mongo.DB.Collection("optio_processes")
+	s.launch("sa-fresh")
+	s.waitState("sa-fresh", adapter.StateDone)
+
+	list, err = c.OperatorService().ListSearchAttributes(t.Context(), &operatorservice.ListSearchAttributesRequest{Namespace: ns})
+	require.NoError(t, err)
+	require.Empty(t, workflows.MissingSearchAttributes(list.GetCustomAttributes()))
+	eventually(t, "the run found by its search attributes", func() bool {
+		resp, err := c.ListWorkflow(t.Context(), &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: ns, Query: `OptioProcessId = "sa-fresh" AND OptioState = "done" AND OptioMetadata = "group=fresh"`,
+		})
+		require.NoError(t, err)
+		return len(resp.Executions) == 1
+	})
 }

@@ -491,10 +491,16 @@ func dynamicConfig(overrides map[string]any) dynamicconfig.StaticClient {
 		// a partition nobody polls and wait to be forwarded.
 		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  1,
 		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
-		// Search attributes and Nexus endpoints are visible as soon as they
-		// are created, as in the Temporal CLI's dev server; the persistence
-		// limits go up because those caches are bypassed.
-		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key():      true,
+		// Nexus endpoints are visible as soon as they are created, as in the
+		// Temporal CLI's dev server; the persistence limits go up because
+		// that cache is bypassed. Search attributes are not forced the same
+		// way (the CLI's dev server does): that made every workflow start,
+		// upsert and visibility write read the namespace and the cluster
+		// metadata from SQLite, some 2.5 ms of CPU per process. Namespaces
+		// the server creates have optio's attributes from the start, and
+		// attributes added later show within the namespace registry's
+		// refresh (registerSearchAttributes, Engine's search attribute
+		// check wait for it).
 		dynamicconfig.ForceNexusEndpointRefreshOnRead.Key():              true,
 		dynamicconfig.FrontendPersistenceMaxQPS.Key():                    10000,
 		dynamicconfig.HistoryPersistenceMaxQPS.Key():                     45000,

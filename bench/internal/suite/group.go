@@ -25,7 +25,7 @@ type GroupOptions struct {
 
 // GroupTarget is the parallel-group target: optio at least this fraction of
 // bare Temporal's children per second.
-const GroupTarget = 0.6
+const GroupTarget = 1.0
 
 // ParallelGroup measures a parallel group of trivial children: optio's
 // LaunchAndWait of a process whose body spawns Children trivial children in

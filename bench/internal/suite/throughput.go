@@ -22,7 +22,7 @@ type ThroughputOptions struct {
 
 // ThroughputTarget is the throughput target: optio at least this fraction of
 // bare Temporal's processes per second.
-const ThroughputTarget = 0.7
+const ThroughputTarget = 0.9
 
 // Throughput measures how many trivial processes per second complete when N
 // are launched at once: optio's LaunchAndWait of N ad-hoc processes (defined
