@@ -132,23 +132,10 @@ func StartMongo(ctx context.Context, cfg MongoConfig) (*Mongo, error) {
 //   - synchronous(normal): in WAL mode a commit no longer waits for fsync;
 //     the database stays consistent, and an OS crash (not a process crash)
 //     can lose the last commits, which suits a development server.
-//   - wal_autocheckpoint(10000): the WAL is copied back into the database
-//     every 10,000 pages (40 MiB) instead of every 1,000, so a page that
-//     every launch rewrites is copied once per many launches; checkpoints
-//     were a fifth of FerretDB's CPU in the bench's throughput measurement.
-//   - mmap_size(268435456): pages of the database file are read through a
-//     mapping of up to 256 MiB rather than a read call each. FerretDB
-//     spreads its work over a pool of connections, and in WAL mode a
-//     connection drops its page cache whenever another one has written.
-//
-// Together they took FerretDB's share of the throughput measurement's CPU
-// from 17-20% to about 16%.
 func sqliteURL(dir string) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(60000)")
 	q.Add("_pragma", "synchronous(normal)")
-	q.Add("_pragma", "wal_autocheckpoint(10000)")
-	q.Add("_pragma", "mmap_size(268435456)")
 	return (&url.URL{Scheme: "file", Path: dir + "/", RawQuery: q.Encode()}).String()
 }
 
