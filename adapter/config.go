@@ -83,10 +83,11 @@ type Config struct {
 	// CreateSearchAttributes lets New register the custom search attributes
 	// of process workflows (OptioProcessId, OptioRootProcessId,
 	// OptioParentProcessId, OptioState, OptioMetadata) on the namespace
-	// when they are missing. Off (the default), or when the server refuses,
-	// New logs once the `temporal operator search-attribute create` command
-	// that registers them, and processes run without them until an engine
-	// starts and finds them.
+	// when they are missing, and then wait (up to 15 s) until the server
+	// applies them, so that the first launches are not refused. Off (the
+	// default), or when the server refuses, New logs once the `temporal
+	// operator search-attribute create` command that registers them, and
+	// processes run without them until an engine starts and finds them.
 	CreateSearchAttributes bool
 	// DisableWorker makes a client-only engine: it can launch, cancel and
 	// query processes but runs no workflows or bodies.

@@ -212,7 +212,7 @@ func TestEngineRegistersMissingSearchAttributes(t *testing.T) {
 	require.NoError(t, err)
 	c, err := client.NewClientFromExisting(env.Temporal.Client, client.Options{Namespace: ns})
 	require.NoError(t, err)
-	defer c.Close()
+	t.Cleanup(c.Close) // after the engine's shutdown, which startEngine registers later
 	list, err := c.OperatorService().ListSearchAttributes(t.Context(), &operatorservice.ListSearchAttributesRequest{Namespace: ns})
 	require.NoError(t, err)
 	require.Len(t, workflows.MissingSearchAttributes(list.GetCustomAttributes()), len(workflows.SearchAttributeTypes()), "a new namespace has none of them")

@@ -498,9 +498,9 @@ func dynamicConfig(overrides map[string]any) dynamicconfig.StaticClient {
 		// upsert and visibility write read the namespace and the cluster
 		// metadata from SQLite, some 2.5 ms of CPU per process. Namespaces
 		// the server creates have optio's attributes from the start, and
-		// attributes added later show within the namespace registry's
-		// refresh (registerSearchAttributes, Engine's search attribute
-		// check wait for it).
+		// attributes added later apply within the namespace registry's
+		// refresh (registerSearchAttributes and the engine's search
+		// attribute check wait for it).
 		dynamicconfig.ForceNexusEndpointRefreshOnRead.Key():              true,
 		dynamicconfig.FrontendPersistenceMaxQPS.Key():                    10000,
 		dynamicconfig.HistoryPersistenceMaxQPS.Key():                     45000,
