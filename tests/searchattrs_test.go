@@ -217,12 +217,10 @@ func TestEngineRegistersMissingSearchAttributes(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, workflows.MissingSearchAttributes(list.GetCustomAttributes()), len(workflows.SearchAttributeTypes()), "a new namespace has none of them")
 
-	s := &system{t: t, env: env}
-	s.eng = s.startEngine(adapter.Config{
+	s := newSystemOn(t, env, adapter.Config{
 		Temporal: c, Namespace: ns, CreateSearchAttributes: true, ReconcileInterval: -1,
 		TaskDefinitions: staticTasks(adapter.TaskInstance{ProcessID: "sa-fresh", Name: "Fresh", Execute: quick, Metadata: map[string]any{"group": "fresh"}}),
 	})
-	s.procs = env.Mongo.DB.Collection("optio_processes")
 	s.launch("sa-fresh")
 	s.waitState("sa-fresh", adapter.StateDone)
 

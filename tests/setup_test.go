@@ -43,7 +43,12 @@ type system struct {
 // and Logger are filled in when unset; the engine is shut down on cleanup.
 func newSystem(t *testing.T, cfg adapter.Config) *system {
 	t.Helper()
-	env := testenv.New(t)
+	return newSystemOn(t, testenv.New(t), cfg)
+}
+
+// newSystemOn is newSystem on servers the test has set up already.
+func newSystemOn(t *testing.T, env *testenv.Env, cfg adapter.Config) *system {
+	t.Helper()
 	s := &system{t: t, env: env}
 	s.eng = s.startEngine(cfg)
 	s.procs = env.Mongo.DB.Collection(prefixOf(cfg) + "_processes")
