@@ -70,6 +70,7 @@ func StartMongo(ctx context.Context, cfg MongoConfig) (*Mongo, error) {
 		}
 	}
 
+	pinAllocator()
 	m := &Mongo{dir: cfg.Dir, done: make(chan struct{}), indexed: make(chan struct{})}
 	if m.dir == "" {
 		dir, err := os.MkdirTemp("", "optio-mongo-*")
@@ -132,10 +133,15 @@ func StartMongo(ctx context.Context, cfg MongoConfig) (*Mongo, error) {
 //   - synchronous(normal): in WAL mode a commit no longer waits for fsync;
 //     the database stays consistent, and an OS crash (not a process crash)
 //     can lose the last commits, which suits a development server.
+//   - temp_store(memory): a write statement's sub-journal (FerretDB writes
+//     in transactions, so each UPDATE keeps one for its rollback) grows in
+//     1 KiB chunks, which pinAllocator keeps mapped, rather than in one
+//     64 KiB chunk that the allocator mapped and unmapped per statement.
 func sqliteURL(dir string) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(60000)")
 	q.Add("_pragma", "synchronous(normal)")
+	q.Add("_pragma", "temp_store(memory)")
 	return (&url.URL{Scheme: "file", Path: dir + "/", RawQuery: q.Encode()}).String()
 }
 

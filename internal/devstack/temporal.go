@@ -113,6 +113,7 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 	if cfg.Retention <= 0 {
 		cfg.Retention = 24 * time.Hour
 	}
+	pinAllocator()
 	logger := orDefault(cfg.Logger).With("part", PartTemporal)
 	level := &slog.LevelVar{}
 	level.Set(slog.LevelWarn)

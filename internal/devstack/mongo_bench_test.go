@@ -1,0 +1,121 @@
+package devstack
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// BenchmarkMongoFindAndModify measures the embedded server's cost of the
+// write optio's mirror makes most: a findAndModify by _id that sets the
+// state and appends a log entry to a process document, on a collection of
+// 1000 such documents. It reports the whole process's CPU per write
+// (cpu-ms/op), the server's share being most of it. The sub-benchmarks
+// differ in the secondary indexes of the collection: none, or those optio's
+// mirror creates (each is an SQLite index over the JSON document that every
+// update rewrites).
+func BenchmarkMongoFindAndModify(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		indexes []string
+	}{
+		{"indexes=_id", nil},
+		{"indexes=optio", []string{"processId", "parentId", "rootId", "status.state"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			ctx := context.Background()
+			m, err := StartMongo(ctx, MongoConfig{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() { _ = m.Stop() }()
+			c, err := mongo.Connect(options.Client().ApplyURI(m.URL()).SetTimeout(time.Minute))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() { _ = c.Disconnect(ctx) }()
+			coll := c.Database("bench").Collection("optio_processes")
+			for i, key := range bc.indexes {
+				o := options.Index().SetName(strings.ReplaceAll(key, ".", "_"))
+				if i == 0 {
+					o.SetUnique(true)
+				}
+				if _, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: key, Value: 1}}, Options: o}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			const docs = 1000
+			ids := make([]bson.ObjectID, docs)
+			batch := make([]any, docs)
+			for i := range docs {
+				ids[i] = bson.NewObjectID()
+				batch[i] = processDoc(ids[i], i)
+			}
+			if _, err := coll.InsertMany(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+			// Let the lookup indexer index the table.
+			time.Sleep(3 * defaultIndexInterval)
+			var ru0, ru1 syscall.Rusage
+			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+			n := 0
+			for b.Loop() {
+				id := ids[n%docs]
+				state := "running"
+				if n%2 == 1 {
+					state = "done"
+				}
+				err := coll.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{
+					{Key: "$set", Value: bson.D{{Key: "status.state", Value: state}}},
+					{Key: "$push", Value: bson.D{{Key: "log", Value: bson.D{
+						{Key: "timestamp", Value: time.Now()}, {Key: "level", Value: "event"},
+						{Key: "message", Value: "State changed to " + state}}}}},
+				}).Err()
+				if err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+			cpu := time.Duration(syscall.TimevalToNsec(ru1.Utime) - syscall.TimevalToNsec(ru0.Utime) +
+				syscall.TimevalToNsec(ru1.Stime) - syscall.TimevalToNsec(ru0.Stime))
+			b.ReportMetric(float64(cpu.Microseconds())/1000/float64(n), "cpu-ms/op")
+		})
+	}
+}
+
+// processDoc is a process document of the size and shape optio's mirror
+// writes for a small task.
+func processDoc(id bson.ObjectID, i int) bson.D {
+	now := time.Now()
+	return bson.D{
+		{Key: "_id", Value: id},
+		{Key: "processId", Value: fmt.Sprintf("bench-%05d", i)},
+		{Key: "name", Value: "Bench process"},
+		{Key: "params", Value: bson.D{{Key: "items", Value: 20}, {Key: "source", Value: "s3://bucket/path"}}},
+		{Key: "metadata", Value: bson.D{{Key: "team", Value: "data"}, {Key: "kind", Value: "import"}}},
+		{Key: "parentId", Value: nil},
+		{Key: "rootId", Value: id},
+		{Key: "depth", Value: 0},
+		{Key: "order", Value: 0},
+		{Key: "cancellable", Value: true},
+		{Key: "special", Value: false},
+		{Key: "warning", Value: nil},
+		{Key: "status", Value: bson.D{{Key: "state", Value: "idle"}, {Key: "error", Value: nil},
+			{Key: "runningSince", Value: nil}, {Key: "doneAt", Value: nil}, {Key: "duration", Value: nil},
+			{Key: "failedAt", Value: nil}, {Key: "stoppedAt", Value: nil}}},
+		{Key: "progress", Value: bson.D{{Key: "percent", Value: nil}, {Key: "message", Value: nil}}},
+		{Key: "log", Value: bson.A{
+			bson.D{{Key: "timestamp", Value: now}, {Key: "level", Value: "event"}, {Key: "message", Value: "State changed to scheduled"}},
+		}},
+		{Key: "createdAt", Value: now},
+		{Key: "updatedAt", Value: now},
+	}
+}
