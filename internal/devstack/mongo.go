@@ -39,6 +39,8 @@ type Mongo struct {
 	addr    string
 	dir     string
 	tempDir bool
+	// pins keeps SQLite's allocator mappings while the server runs.
+	pins    *allocatorPins
 	cancel  context.CancelFunc
 	done    chan struct{}
 	indexed chan struct{}
@@ -70,7 +72,6 @@ func StartMongo(ctx context.Context, cfg MongoConfig) (*Mongo, error) {
 		}
 	}
 
-	pinAllocator()
 	m := &Mongo{dir: cfg.Dir, done: make(chan struct{}), indexed: make(chan struct{})}
 	if m.dir == "" {
 		dir, err := os.MkdirTemp("", "optio-mongo-*")
@@ -87,6 +88,7 @@ func StartMongo(ctx context.Context, cfg MongoConfig) (*Mongo, error) {
 		return nil, fmt.Errorf("mongo: data dir: %w", err)
 	}
 
+	m.pins = pinAllocator()
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: hostPort(cfg.Host, cfg.Port)},
 		Logger:    withMinLevel(logger, level),
@@ -94,6 +96,7 @@ func StartMongo(ctx context.Context, cfg MongoConfig) (*Mongo, error) {
 		SQLiteURL: sqliteURL(abs),
 	})
 	if err != nil {
+		m.pins.release()
 		m.removeTemp()
 		if isAddrInUse(err) || strings.Contains(err.Error(), "address already in use") {
 			return nil, &PortInUseError{Part: PartMongo, Host: cfg.Host, Port: cfg.Port}
@@ -162,6 +165,7 @@ func (m *Mongo) Stop() error {
 		m.cancel()
 		<-m.done
 		<-m.indexed
+		m.pins.release()
 		m.stopErr = m.removeTemp()
 	})
 	return m.stopErr

@@ -1,8 +1,6 @@
 package devstack
 
 import (
-	"sync"
-
 	"modernc.org/libc"
 )
 
@@ -10,36 +8,72 @@ import (
 // through modernc.org/libc's process-wide allocator. It hands out slots of
 // up to 16 KiB from 64 KiB mappings, one size class per mapping, and
 // returns a mapping to the OS as soon as its last slot is freed. A write
-// statement allocates and frees its memory cells, statement journal
-// chunks and JSON texts within the statement, so on a quiet size class
-// every statement mapped fresh regions (and page-faulted them in) and
-// unmapped them again.
-//
-// pinAllocator keeps pinnedPages mappings of every size class for the life
-// of the process: it fills them, then frees every slot but the last of
-// each mapping, so the freed slots are reused and the mappings stay. That
-// holds at most 44 mappings of 64 KiB, of which only the pages written
-// (the slots' free-list links) take memory.
-var pinAllocator = sync.OnceFunc(func() {
-	tls := libc.NewTLS()
-	defer tls.Close()
+// statement allocates and frees its memory cells, JSON texts and
+// sub-journal within the statement, so on a quiet size class every
+// statement mapped fresh regions (and page-faulted them in) and unmapped
+// them again: in a profile of FerretDB's findAndModify, about a quarter of
+// its CPU.
+
+// allocatorPins holds a slot in each of a few mappings of every size
+// class, so that those mappings stay while the server that took them runs
+// and the slots freed in them are reused.
+type allocatorPins struct {
+	tls   *libc.TLS
+	slots []uintptr
+}
+
+// pinAllocator fills pinnedPages(class) mappings of every size class, then
+// frees every slot but the last of each mapping. About 1 MiB is resident
+// while it is held.
+func pinAllocator() *allocatorPins {
+	p := &allocatorPins{tls: libc.NewTLS()}
 	for log := minSlotLog; log <= maxSlotLog; log++ {
 		size := 1 << log
-		slots := make([]uintptr, pinnedPages*(mappingSize/size))
+		slots := make([]uintptr, pinnedPages(log)*(mappingSize/size))
 		for i := range slots {
-			slots[i] = libc.Xmalloc(tls, libc.Tsize_t(size))
+			slots[i] = libc.Xmalloc(p.tls, libc.Tsize_t(size))
 		}
-		for i, p := range slots {
-			last := i == len(slots)-1 || mapping(slots[i+1]) != mapping(p)
-			if !last && p != 0 {
-				libc.Xfree(tls, p)
+		for i, s := range slots {
+			if s == 0 {
+				continue
 			}
+			if i == len(slots)-1 || mapping(slots[i+1]) != mapping(s) {
+				p.slots = append(p.slots, s)
+				continue
+			}
+			libc.Xfree(p.tls, s)
 		}
 	}
-})
+	return p
+}
+
+// release frees the pinned slots; the allocator then unmaps the mappings
+// nothing else uses. Calling it again does nothing.
+func (p *allocatorPins) release() {
+	if p == nil || p.tls == nil {
+		return
+	}
+	for _, s := range p.slots {
+		libc.Xfree(p.tls, s)
+	}
+	p.slots = nil
+	p.tls.Close()
+	p.tls = nil
+}
 
 // mapping is the start of the allocator's mapping that holds p.
 func mapping(p uintptr) uintptr { return p &^ (mappingSize - 1) }
+
+// pinnedPages is how many mappings of the size class of 1<<log bytes are
+// kept. A write statement's sub-journal takes about 50 slots of the 2 KiB
+// class, two mappings' worth; the small classes serve dozens of slots from
+// one.
+func pinnedPages(log int) int {
+	if log >= 11 {
+		return 4
+	}
+	return 1
+}
 
 const (
 	// minSlotLog and maxSlotLog bound the allocator's size classes: 16 B
@@ -48,7 +82,4 @@ const (
 	maxSlotLog = 14
 	// mappingSize is the size and alignment of the allocator's mappings.
 	mappingSize = 64 << 10
-	// pinnedPages is how many mappings of each class are kept. A write
-	// statement's sub-journal alone takes about two of the 2 KiB class.
-	pinnedPages = 4
 )

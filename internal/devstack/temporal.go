@@ -96,6 +96,8 @@ type Temporal struct {
 	tls       *TemporalTLS
 	// scratch holds the database of a server started without a DataDir.
 	scratch *scratchDir
+	// pins keeps SQLite's allocator mappings while the server runs.
+	pins *allocatorPins
 
 	stopOnce sync.Once
 	stopErr  error
@@ -113,7 +115,6 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 	if cfg.Retention <= 0 {
 		cfg.Retention = 24 * time.Hour
 	}
-	pinAllocator()
 	logger := orDefault(cfg.Logger).With("part", PartTemporal)
 	level := &slog.LevelVar{}
 	level.Set(slog.LevelWarn)
@@ -127,18 +128,21 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 		}
 	}
 
+	pins := pinAllocator()
 	sqlCfg, scratch, err := prepareSQLite(cfg)
 	if err != nil {
+		pins.release()
 		return nil, err
 	}
 	t, err := startTemporalWithRetries(ctx, cfg, sqlCfg, logger, level)
 	if err != nil {
+		pins.release()
 		if rerr := scratch.remove(); rerr != nil {
 			err = errors.Join(err, rerr)
 		}
 		return nil, err
 	}
-	t.scratch = scratch
+	t.scratch, t.pins = scratch, pins
 	return t, nil
 }
 
@@ -349,6 +353,7 @@ func (t *Temporal) Stop() error {
 			t.stopErr = t.server.Stop()
 		})
 		t.stopErr = errors.Join(t.stopErr, t.scratch.remove())
+		t.pins.release()
 	})
 	return t.stopErr
 }
