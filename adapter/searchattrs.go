@@ -76,11 +76,9 @@ func (e *Engine) awaitSearchAttributes(ctx context.Context, names []string) {
 		if !errors.As(err, &invalid) {
 			return
 		}
-		select {
-		case <-ctx.Done():
+		if sleepCtx(ctx, 100*time.Millisecond) != nil {
 			e.log.Warn("the server does not apply optio's search attributes yet; launches fail until it does", "namespace", e.cfg.Namespace, "error", err)
 			return
-		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
