@@ -11,12 +11,16 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/optio-temporal/optio/internal/processfixture"
+	"github.com/optio-temporal/optio/mirror"
 )
 
 // BenchmarkMongoFindAndModify measures the embedded server's cost of the
 // write optio's mirror makes most: a findAndModify by _id that sets the
-// state and appends a log entry to a process document, on a collection of
-// 1000 such documents. It reports the whole process's CPU per write
+// state and appends a log entry to a process document (the project's
+// example document, processfixture.Example), on a collection of 1000 such
+// documents. It reports the whole process's CPU per write
 // (cpu-ms/op), the server's share being most of it. The sub-benchmarks
 // differ in the secondary indexes of the collection: none, or those optio's
 // mirror creates (each is an SQLite index over the JSON document that every
@@ -56,7 +60,9 @@ func BenchmarkMongoFindAndModify(b *testing.B) {
 			batch := make([]any, docs)
 			for i := range docs {
 				ids[i] = bson.NewObjectID()
-				batch[i] = processDoc(ids[i], i)
+				doc := processfixture.Example()
+				doc.ID, doc.RootID, doc.ProcessID = ids[i], ids[i], fmt.Sprintf("bench-%05d", i)
+				batch[i] = doc
 			}
 			if _, err := coll.InsertMany(ctx, batch); err != nil {
 				b.Fatal(err)
@@ -68,15 +74,13 @@ func BenchmarkMongoFindAndModify(b *testing.B) {
 			n := 0
 			for b.Loop() {
 				id := ids[n%docs]
-				state := "running"
+				state := mirror.Running
 				if n%2 == 1 {
-					state = "done"
+					state = mirror.Done
 				}
 				err := coll.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{
 					{Key: "$set", Value: bson.D{{Key: "status.state", Value: state}}},
-					{Key: "$push", Value: bson.D{{Key: "log", Value: bson.D{
-						{Key: "timestamp", Value: time.Now()}, {Key: "level", Value: "event"},
-						{Key: "message", Value: "State changed to " + state}}}}},
+					{Key: "$push", Value: bson.D{{Key: "log", Value: mirror.NewLogEntry(time.Now(), mirror.LevelEvent, "State changed to "+string(state))}}},
 				}).Err()
 				if err != nil {
 					b.Fatal(err)
@@ -88,34 +92,5 @@ func BenchmarkMongoFindAndModify(b *testing.B) {
 				syscall.TimevalToNsec(ru1.Stime) - syscall.TimevalToNsec(ru0.Stime))
 			b.ReportMetric(float64(cpu.Microseconds())/1000/float64(n), "cpu-ms/op")
 		})
-	}
-}
-
-// processDoc is a process document of the size and shape optio's mirror
-// writes for a small task.
-func processDoc(id bson.ObjectID, i int) bson.D {
-	now := time.Now()
-	return bson.D{
-		{Key: "_id", Value: id},
-		{Key: "processId", Value: fmt.Sprintf("bench-%05d", i)},
-		{Key: "name", Value: "Bench process"},
-		{Key: "params", Value: bson.D{{Key: "items", Value: 20}, {Key: "source", Value: "s3://bucket/path"}}},
-		{Key: "metadata", Value: bson.D{{Key: "team", Value: "data"}, {Key: "kind", Value: "import"}}},
-		{Key: "parentId", Value: nil},
-		{Key: "rootId", Value: id},
-		{Key: "depth", Value: 0},
-		{Key: "order", Value: 0},
-		{Key: "cancellable", Value: true},
-		{Key: "special", Value: false},
-		{Key: "warning", Value: nil},
-		{Key: "status", Value: bson.D{{Key: "state", Value: "idle"}, {Key: "error", Value: nil},
-			{Key: "runningSince", Value: nil}, {Key: "doneAt", Value: nil}, {Key: "duration", Value: nil},
-			{Key: "failedAt", Value: nil}, {Key: "stoppedAt", Value: nil}}},
-		{Key: "progress", Value: bson.D{{Key: "percent", Value: nil}, {Key: "message", Value: nil}}},
-		{Key: "log", Value: bson.A{
-			bson.D{{Key: "timestamp", Value: now}, {Key: "level", Value: "event"}, {Key: "message", Value: "State changed to scheduled"}},
-		}},
-		{Key: "createdAt", Value: now},
-		{Key: "updatedAt", Value: now},
 	}
 }
