@@ -140,11 +140,14 @@ func StartMongo(ctx context.Context, cfg MongoConfig) (*Mongo, error) {
 //     in transactions, so each UPDATE keeps one for its rollback) grows in
 //     1 KiB chunks, which pinAllocator keeps mapped, rather than in one
 //     64 KiB chunk that the allocator mapped and unmapped per statement.
+//   - wal_autocheckpoint(0): FerretDB's connections leave checkpoints to
+//     the indexer's pass (see checkpoint).
 func sqliteURL(dir string) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(60000)")
 	q.Add("_pragma", "synchronous(normal)")
 	q.Add("_pragma", "temp_store(memory)")
+	q.Add("_pragma", "wal_autocheckpoint(0)")
 	return (&url.URL{Scheme: "file", Path: dir + "/", RawQuery: q.Encode()}).String()
 }
 

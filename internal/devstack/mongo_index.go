@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // the SQLite driver FerretDB uses, by name "sqlite"
+	"modernc.org/sqlite" // the SQLite driver FerretDB uses, by name "sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // FerretDB v1 on SQLite keeps each collection in a table of one JSON column,
@@ -86,7 +88,8 @@ func (x *idIndexer) run(ctx context.Context, interval time.Duration) {
 }
 
 // indexAll indexes the collections of every database file that changed
-// since it was last found fully indexed.
+// since it was last found fully indexed, and checkpoints its log
+// (checkpoint).
 func (x *idIndexer) indexAll(ctx context.Context) error {
 	files, err := filepath.Glob(filepath.Join(x.dir, "*"+sqliteExt))
 	if err != nil {
@@ -98,24 +101,42 @@ func (x *idIndexer) indexAll(ctx context.Context) error {
 		if prev, ok := x.seen[f]; ok && prev.same(stamp) {
 			continue
 		}
-		if err := indexFile(ctx, f); err != nil {
+		if err := maintainFile(ctx, f); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", filepath.Base(f), err))
 			continue
 		}
-		x.seen[f] = stamp
+		x.seen[f] = stampOf(f)
 	}
 	return errors.Join(errs...)
 }
 
-// indexFile adds the _id lookup index to every collection table of one
-// database file that lacks it.
-func indexFile(ctx context.Context, path string) error {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+// maintainFile indexes the collections of one database file and
+// checkpoints its log, on a connection of its own.
+func maintainFile(ctx context.Context, path string) error {
+	q := url.Values{}
+	q.Set("mode", "rw") // a database FerretDB just dropped stays dropped
+	q.Add("_pragma", "busy_timeout(10000)")
+	db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}).String())
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
+	if err := indexFile(ctx, db); err != nil {
+		if isNoSuchFile(err) {
+			return nil
+		}
+		return err
+	}
+	if err := checkpoint(ctx, db); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
+
+// indexFile adds the _id lookup index to every collection table of one
+// database file that lacks it.
+func indexFile(ctx context.Context, db *sql.DB) error {
 	rows, err := db.QueryContext(ctx, `SELECT c.table_name FROM `+collectionsMeta+` c
 		WHERE NOT EXISTS (SELECT 1 FROM sqlite_master m WHERE m.type = 'index' AND m.name = c.table_name || ?)`, idIndexSuffix)
 	if err != nil {
@@ -150,3 +171,11 @@ func indexFile(ctx context.Context, path string) error {
 }
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// isNoSuchFile reports whether err is SQLite's refusal to open a database
+// file that does not exist (mode=rw): FerretDB dropped it since the pass
+// listed it.
+func isNoSuchFile(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CANTOPEN
+}

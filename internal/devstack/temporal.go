@@ -435,6 +435,9 @@ func openSQLite(cfg TemporalConfig, dir, sync string) (*config.SQL, error) {
 	if err := sqliteschema.CreateNamespaces(sqlCfg, nsConfigs...); err != nil {
 		return nil, fmt.Errorf("%s: register namespaces: %w", PartTemporal, err)
 	}
+	if err := trimVisibilityIndexes(context.Background(), file); err != nil {
+		return nil, fmt.Errorf("%s: visibility indexes of %s: %w", PartTemporal, file, err)
+	}
 	return sqlCfg, nil
 }
 
