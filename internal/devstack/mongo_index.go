@@ -105,7 +105,9 @@ func (x *idIndexer) indexAll(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("%s: %w", filepath.Base(f), err))
 			continue
 		}
-		x.seen[f] = stampOf(f)
+		// The state found before the pass: a change made during it, even
+		// the pass's own checkpoint, gets another pass.
+		x.seen[f] = stamp
 	}
 	return errors.Join(errs...)
 }

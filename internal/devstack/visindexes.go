@@ -95,7 +95,7 @@ func trimVisibilityIndexesIn(ctx context.Context, tx *sql.Tx) error {
 			ix.name, ix.column, ix.create); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DROP INDEX "`+ix.name+`"`); err != nil {
+		if _, err := tx.ExecContext(ctx, `DROP INDEX `+quoteIdent(ix.name)); err != nil {
 			return fmt.Errorf("drop visibility index %s: %w", ix.name, err)
 		}
 	}
