@@ -128,3 +128,33 @@ func TestVisibilityListsAnswerOnTrimmedIndexes(t *testing.T) {
 		}, 10*time.Second, 50*time.Millisecond, "query %q", q)
 	}
 }
+
+func TestVisibilityIndexesUntouchedWhenANamespaceCannotBeRead(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, TemporalDBFile)
+	_, _, err := prepareSQLite(TemporalConfig{DataDir: dir, Retention: 24 * time.Hour})
+	require.NoError(t, err)
+
+	db, err := sql.Open("sqlite", "file:"+file)
+	require.NoError(t, err)
+	// Put one dropped index back, as a run would find it that trimmed
+	// nothing yet, and add a namespace whose detail is not Proto3.
+	var create string
+	require.NoError(t, db.QueryRow(`SELECT create_sql FROM `+visibilityDroppedTable+` WHERE name = 'by_history_length'`).Scan(&create))
+	_, err = db.Exec(create)
+	require.NoError(t, err)
+	_, err = db.Exec(`DELETE FROM ` + visibilityDroppedTable + ` WHERE name = 'by_history_length'`)
+	require.NoError(t, err)
+	_, err = db.Exec(`INSERT INTO namespaces (partition_id, id, name, notification_version, data, data_encoding, is_global)
+		VALUES (54321, x'00112233445566778899aabbccddeeff', 'odd', 1, x'7b7d', 'Json', 0)`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	present, dropped := visibilityIndexSet(t, file)
+	require.Equal(t, "history_length", present["by_history_length"])
+
+	err = trimVisibilityIndexes(context.Background(), file)
+	require.ErrorContains(t, err, `namespace "odd": unknown encoding "Json"`)
+	present2, dropped2 := visibilityIndexSet(t, file)
+	require.Equal(t, present, present2)
+	require.ElementsMatch(t, dropped, dropped2)
+}
