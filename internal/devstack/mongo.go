@@ -143,12 +143,20 @@ func StartMongo(ctx context.Context, cfg MongoConfig) (*Mongo, error) {
 //   - wal_autocheckpoint(0): FerretDB's connections leave checkpoints to
 //     the indexer's pass (see checkpoint).
 func sqliteURL(dir string) string {
+	return sqliteFileURL(dir+"/", "", "busy_timeout(60000)", "synchronous(normal)", "temp_store(memory)", "wal_autocheckpoint(0)")
+}
+
+// sqliteFileURL is the SQLite driver's URL of path, opened in mode ("" for
+// SQLite's default, rwc), with pragmas run on each new connection.
+func sqliteFileURL(path, mode string, pragmas ...string) string {
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(60000)")
-	q.Add("_pragma", "synchronous(normal)")
-	q.Add("_pragma", "temp_store(memory)")
-	q.Add("_pragma", "wal_autocheckpoint(0)")
-	return (&url.URL{Scheme: "file", Path: dir + "/", RawQuery: q.Encode()}).String()
+	if mode != "" {
+		q.Set("mode", mode)
+	}
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
+	return (&url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}).String()
 }
 
 // Addr returns the server's "host:port".

@@ -13,10 +13,10 @@ import (
 // command on a pool of connections, in transactions that read before they
 // write, and under a steady stream of writes one of them nearly always
 // holds its snapshot in the log while it waits for the write lock, so the
-// log never started over: it grew to
-// 57 MB during 500 concurrent processes (on a 2 MB database), and from its
-// 1000th page on every commit checkpointed, indexing the whole log, copying
-// the few new pages and syncing both files.
+// log never started over: it grew to 57 MB during 500 concurrent processes
+// (on a 2 MB database), and from its 1000th page on every commit
+// checkpointed, indexing the whole log, copying the few new pages and
+// syncing both files.
 //
 // So FerretDB's own connections never checkpoint (wal_autocheckpoint(0) in
 // sqliteURL); the indexer's pass checkpoints every database whose files

@@ -15,7 +15,7 @@ import (
 
 // A burst of concurrent writes leaves FerretDB's log with pages that the
 // pass copies back, and once the writes stop the log is emptied: it does not
-// keep the size of the burst (36 MB for these 3000 updates, when FerretDB's
+// keep the size of the burst (37 MB for these 3000 updates, when FerretDB's
 // connections checkpointed themselves). Every update is still there, and
 // after a restart on the same directory.
 func TestMongoEmptiesItsLogAfterABurst(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,10 +114,8 @@ func (x *idIndexer) indexAll(ctx context.Context) error {
 // maintainFile indexes the collections of one database file and
 // checkpoints its log, on a connection of its own.
 func maintainFile(ctx context.Context, path string) error {
-	q := url.Values{}
-	q.Set("mode", "rw") // a database FerretDB just dropped stays dropped
-	q.Add("_pragma", "busy_timeout(10000)")
-	db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}).String())
+	// Mode rw: a database FerretDB just dropped stays dropped.
+	db, err := sql.Open("sqlite", sqliteFileURL(path, "rw", "busy_timeout(10000)"))
 	if err != nil {
 		return err
 	}

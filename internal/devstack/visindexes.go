@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 
 	persistencespb "go.temporal.io/server/api/persistence/v1"
 	"google.golang.org/protobuf/proto"
@@ -55,9 +54,7 @@ type visibilityIndex struct {
 // visibilityDroppedTable), in one transaction. It runs before the server
 // opens the file.
 func trimVisibilityIndexes(ctx context.Context, file string) error {
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(5000)")
-	db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Path: file, RawQuery: q.Encode()}).String())
+	db, err := sql.Open("sqlite", sqliteFileURL(file, "", "busy_timeout(5000)"))
 	if err != nil {
 		return err
 	}
