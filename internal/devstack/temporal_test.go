@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -43,7 +44,7 @@ func greetWorkflow(ctx workflow.Context, name string) (string, error) {
 
 func sleepWorkflow(ctx workflow.Context, d time.Duration) error { return workflow.Sleep(ctx, d) }
 
-func startTemporal(t *testing.T, cfg TemporalConfig) *Temporal {
+func startTemporal(t testing.TB, cfg TemporalConfig) *Temporal {
 	t.Helper()
 	srv, err := StartTemporal(context.Background(), cfg)
 	require.NoError(t, err)
@@ -53,7 +54,7 @@ func startTemporal(t *testing.T, cfg TemporalConfig) *Temporal {
 
 // dialWorker connects a client to srv and runs a worker for the test
 // workflows; both are closed on cleanup, before the server stops.
-func dialWorker(t *testing.T, srv *Temporal) client.Client {
+func dialWorker(t testing.TB, srv *Temporal) client.Client {
 	t.Helper()
 	c, err := client.Dial(client.Options{HostPort: srv.HostPort(), Namespace: srv.Namespace(), Logger: quietSDKLogger()})
 	require.NoError(t, err)
@@ -65,6 +66,17 @@ func dialWorker(t *testing.T, srv *Temporal) client.Client {
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 	return c
+}
+
+// eachEvent calls f with each event of the run's history, in order.
+func eachEvent(t testing.TB, c client.Client, run client.WorkflowRun, f func(*historypb.HistoryEvent)) {
+	t.Helper()
+	it := c.GetWorkflowHistory(context.Background(), run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		f(ev)
+	}
 }
 
 func TestTemporalRunsWorkflowWithActivity(t *testing.T) {
@@ -132,17 +144,14 @@ func TestTemporalTimersFireOnTime(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, run.Get(ctx, nil))
 		var started, fired time.Time
-		it := c.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		for it.HasNext() {
-			ev, err := it.Next()
-			require.NoError(t, err)
+		eachEvent(t, c, run, func(ev *historypb.HistoryEvent) {
 			switch ev.GetEventType() {
 			case enumspb.EVENT_TYPE_TIMER_STARTED:
 				started = ev.GetEventTime().AsTime()
 			case enumspb.EVENT_TYPE_TIMER_FIRED:
 				fired = ev.GetEventTime().AsTime()
 			}
-		}
+		})
 		require.False(t, started.IsZero() || fired.IsZero(), "no timer events in the history")
 		fastest = min(fastest, fired.Sub(started))
 	}
