@@ -524,8 +524,9 @@ func dynamicConfig(overrides map[string]any) dynamicconfig.StaticClient {
 		// of hundreds; on this server's single shard it held each such hop
 		// of every run for up to 50 ms: a workflow task waited about 40 ms
 		// between scheduled and started, and a workflow with one activity
-		// took 96 ms from start to result instead of 17. At 200 a hop waits
-		// 5 ms at most, and a busy server still loads its tasks in batches.
+		// took 100 ms from start to result instead of 20
+		// (BenchmarkTemporalWorkflowTaskDispatch). At 200 a hop waits 5 ms
+		// at most, and a busy server still loads its tasks in batches.
 		dynamicconfig.TransferProcessorMaxPollRPS.Key(): 200,
 		// A client waiting for a run to close (the SDK's WorkflowRun.Get:
 		// LaunchAndWait, a body waiting for its child) long-polls the
@@ -534,7 +535,7 @@ func dynamicConfig(overrides map[string]any) dynamicconfig.StaticClient {
 		// buffer of one and drops any that finds it full, so when a run
 		// closes within milliseconds of an earlier change, the waiter can
 		// miss the close and learns of it only when its poll expires. Seen
-		// here once runs got fast: 1 run in a few hundred ended 20 s late,
+		// here once runs got fast: about 1 run in 500 ended 20 s late,
 		// Temporal's default expiry. The waiter polls again after 5 s.
 		dynamicconfig.HistoryLongPollExpirationInterval.Key(): 5 * time.Second,
 		// The scanners garbage-collect task queues and history branches of
