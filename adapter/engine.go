@@ -66,6 +66,9 @@ type Engine struct {
 	// cancel wait for the launches in flight when it blocked launches.
 	changed changes
 	claims  claimGate
+	// ends hands the ends of child runs written here to the bodies
+	// waiting for them (ends.go).
+	ends runEnds
 }
 
 // New initializes an engine, as optio-core's init does: it creates the indexes,
@@ -163,7 +166,7 @@ func (e *Engine) startWorkers() error {
 	kids := &activitydef.Children{Store: e.store, Temporal: e.cfg.Temporal, Logger: e.log}
 	// A body returning and a process's end written here wake the waits
 	// for them.
-	finish := notifying(&e.changed, m.Finish)
+	finish := notifying(&e.changed, e.publishingEnds(m.Finish))
 	body := notifying(&e.changed, e.bodies.Body)
 	e.bodies.Finish = finish
 	for name, fn := range map[string]any{

@@ -155,6 +155,10 @@ func (h *engineHost) RunChild(ctx context.Context, child bodyhost.Child[TaskFunc
 		}
 	})
 	defer stop()
+	// Watched before the child can start, so that its end is not missed.
+	wfID := e.WorkflowID(child.ProcessID)
+	ends, unwatch := e.ends.watch(wfID)
+	defer unwatch()
 	reply, err := h.spawns().request(workflowdef.ChildRequest{
 		ProcessID:   child.ProcessID,
 		Name:        child.Name,
@@ -163,9 +167,11 @@ func (h *engineHost) RunChild(ctx context.Context, child bodyhost.Child[TaskFunc
 		BodyQueue:   e.localQueue,
 	})
 	if err == nil && !reply.Duplicate && !reply.Refused && reply.WorkflowID != "" && reply.State == "" {
-		var res workflowdef.ProcessResult
-		err := e.cfg.Temporal.GetWorkflow(waitCtx, reply.WorkflowID, reply.RunID).Get(waitCtx, &res)
-		reply = workflowdef.ReplyFromResult(res, err)
+		if reply.WorkflowID == wfID {
+			reply = e.awaitChild(waitCtx, wfID, reply.RunID, ends)
+		} else {
+			reply = e.awaitChild(waitCtx, reply.WorkflowID, reply.RunID, nil)
+		}
 	}
 	return bodyhost.Reply{State: reply.State, Error: reply.Error, Refused: reply.Refused, Duplicate: reply.Duplicate}, err
 }

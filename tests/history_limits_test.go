@@ -268,6 +268,16 @@ func TestFanoutSurvivesAKilledWorkerWithinLoweredHistoryLimits(t *testing.T) {
 		p, err = survivor.GetProcess(ls.ctx, demo.FanoutID)
 		return err == nil && p.Status.State.End()
 	}, 8*time.Minute, 200*time.Millisecond, "demo-fanout never ended")
+	if p.Status.State != adapter.StateDone {
+		// Say how the first children that did not end done ended.
+		n := 0
+		for _, k := range ls.children(p) {
+			if k.Status.State != mirror.Done && n < 5 {
+				n++
+				t.Logf("child %s ended %s (%s), log:\n%s", k.ProcessID, k.Status.State, errText(&k), formatLog(&k))
+			}
+		}
+	}
 	require.Equal(t, adapter.StateDone, p.Status.State, "%s\nlog:\n%s", errText(p), lastLog(p, 15))
 	ls.assertChildrenEnded(p, fanoutChildren(), isDone)
 

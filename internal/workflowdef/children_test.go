@@ -297,7 +297,10 @@ func TestChildrenPipelinedUpdates(t *testing.T) {
 			h.at(2*time.Second, func() { h.env.SignalWorkflow(workflows.SignalCloseChildren, closeChildren{}) })
 			in := tc.in()
 			in.Pipelined = true
-			next := continuedAs(t, h.runChildren(in))
+			// The children have ended by the time the last update is
+			// answered: the run waits for nothing more in itself
+			// (TestChildrenCloseWaitsInRun).
+			require.NoError(t, h.runChildren(in))
 
 			var wantIDs []string
 			for i, reqs := range batches {
@@ -313,7 +316,7 @@ func TestChildrenPipelinedUpdates(t *testing.T) {
 			slices.Sort(started)
 			slices.Sort(wantIDs)
 			require.Equal(t, wantIDs, started)
-			require.Equal(t, tc.wantCreates, h.Trail())
+			require.Equal(t, append(tc.wantCreates, "AwaitChildren"), h.Trail())
 			var order []string
 			for _, in := range f.inputs {
 				for _, c := range in.Children {
@@ -323,8 +326,51 @@ func TestChildrenPipelinedUpdates(t *testing.T) {
 			for i, id := range order {
 				require.Equal(t, fmt.Sprintf("c%d", i+1), id, "children are created in the order of the updates")
 			}
-			require.Equal(t, n, next.NextOrder)
-			require.True(t, next.Pipelined, "the next run goes on pipelining")
+			require.Len(t, order, n)
+		})
+	}
+}
+
+// At its close a Pipelined run with room for the ends of the children it
+// started waits for them in itself, then for the launch's other children
+// (AwaitChildren), and completes; with the server suggesting a roll-over it
+// waits in a fresh run instead.
+func TestChildrenCloseWaitsInRun(t *testing.T) {
+	cases := []struct {
+		name     string
+		children int
+		suggest  bool
+		wantCAN  bool
+	}{
+		{name: "room for the ends", children: 3},
+		{name: "roll-over suggested", children: 3, suggest: true, wantCAN: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.mockChildren()
+			var sent *updateOutcome
+			h.at(time.Second, func() { sent = h.update(workflows.UpdateRunChildren, childRequests(tc.children)) })
+			h.at(2*time.Second, func() {
+				h.env.SetContinueAsNewSuggested(tc.suggest)
+				h.env.SignalWorkflow(workflows.SignalCloseChildren, closeChildren{})
+			})
+			in := childrenInput()
+			in.Pipelined = true
+			err := h.runChildren(in)
+			var replies []ChildReply
+			sent.decode(t, &replies)
+			require.Len(t, replies, tc.children)
+			if tc.wantCAN {
+				next := continuedAs(t, err)
+				require.Equal(t, &closeChildren{}, next.Closing)
+				require.True(t, next.Pipelined, "the next run goes on pipelining")
+				require.NotContains(t, h.Trail(), "AwaitChildren")
+				return
+			}
+			require.NoError(t, err)
+			trail := h.Trail()
+			require.Equal(t, "AwaitChildren", trail[len(trail)-1], "trail: %v", trail)
 		})
 	}
 }

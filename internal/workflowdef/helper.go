@@ -190,7 +190,7 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 		h.cancelChildren()
 	}
 	_ = workflow.Await(h.mctx, func() bool { return h.pending == 0 && workflow.AllHandlersFinished(h.mctx) })
-	if h.started > 0 {
+	if h.started > 0 && !h.waitInRun(ctx) {
 		// The ends of the children this run started would land in its
 		// history while it waits: wait in a fresh run instead.
 		return h.continueAsNew(ctx, closing)
@@ -203,6 +203,40 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 		Summary:             "wait for the children to end",
 	})
 	return workflow.ExecuteActivity(actx, activities.AwaitChildrenName, h.childrenOf()).Get(actx, nil)
+}
+
+// waitInRunChange is the workflow.GetVersion change ID under which a closing
+// Pipelined run waits for the children it started in itself, when their ends
+// fit in its history (waitInRun); runs recorded before it continued as new
+// to wait.
+const waitInRunChange = "optio.children-wait-in-run"
+
+// waitInRun waits for the children this run started to end, in this run,
+// when it has room for their ends: at most childrenBatch of them still open,
+// their events within EventBudget, and no continue-as-new suggested by the
+// server. It reports whether it waited. Continuing as new instead would
+// cost a short parent up to a second: the server holds back the first
+// workflow task of a run continued from one younger than
+// history.workflowIdReuseMinimalInterval (1 s) until that age.
+func (h *children) waitInRun(ctx workflow.Context) bool {
+	if !h.in.Pipelined || workflow.GetVersion(ctx, waitInRunChange, workflow.DefaultVersion, 1) < 1 {
+		return false
+	}
+	open := func() int {
+		n := 0
+		for _, f := range h.starts {
+			if !f.IsReady() {
+				n++
+			}
+		}
+		return n
+	}
+	info := workflow.GetInfo(ctx)
+	if n := open(); n > childrenBatch || info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength()+n*eventsPerChild >= h.in.EventBudget {
+		return false
+	}
+	_ = workflow.Await(h.mctx, func() bool { return open() == 0 })
+	return true
 }
 
 // continueAsNew ends this run and carries what the next one needs.

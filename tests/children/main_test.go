@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
 
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/internal/testenv"
@@ -19,7 +20,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 // harness is one engine over a fresh database, with the test's tasks.
 type harness struct {
-	t   *testing.T
+	t   testing.TB
 	env *testenv.Env
 	eng *adapter.Engine
 	ctx context.Context
@@ -28,10 +29,17 @@ type harness struct {
 func newHarness(t *testing.T, tasks ...adapter.TaskInstance) *harness {
 	t.Helper()
 	env := testenv.New(t)
+	return newHarnessOn(t, env, env.Temporal.Client, tasks...)
+}
+
+// newHarnessOn is newHarness with the engine on the given client of env's
+// server.
+func newHarnessOn(t testing.TB, env *testenv.Env, tc client.Client, tasks ...adapter.TaskInstance) *harness {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	t.Cleanup(cancel)
 	eng, err := adapter.New(ctx, adapter.Config{
-		Temporal:             env.Temporal.Client,
+		Temporal:             tc,
 		Namespace:            env.Temporal.Namespace,
 		Mongo:                env.Mongo.DB,
 		Logger:               testenv.Logger(t),
