@@ -69,6 +69,14 @@ type Config struct {
 	// per interval, whatever the number of processes. Default 500 ms;
 	// negative disables (ReconcileInterval still catches them, later).
 	ClosedRunWatchInterval time.Duration
+	// ChildPollDelay is how long a child runs before the body waiting for it
+	// (RunChild, a ParallelGroup) also polls its workflow on Temporal. A
+	// child's end is normally written on its parent's engine, which tells
+	// the waiting body at once, with no Temporal call; the poll catches an
+	// end written by another engine, or by none (a run terminated from the
+	// Web UI), which a longer delay learns of later. Default 1 s; negative
+	// polls from the start.
+	ChildPollDelay time.Duration
 	// LogLimit is the number of entries a process's log keeps: past it the
 	// oldest entries are dropped, so that a run of days or a parent of many
 	// children stays below MongoDB's 16 MB document limit. Default
@@ -140,6 +148,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ClosedRunWatchInterval == 0 {
 		c.ClosedRunWatchInterval = 500 * time.Millisecond
+	}
+	switch {
+	case c.ChildPollDelay == 0:
+		c.ChildPollDelay = time.Second
+	case c.ChildPollDelay < 0:
+		c.ChildPollDelay = 0
 	}
 	if c.ScheduleTimeZone != "" {
 		if _, err := time.LoadLocation(c.ScheduleTimeZone); err != nil {

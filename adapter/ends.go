@@ -20,14 +20,8 @@ import (
 // fewer, and no poll sitting out a close notice the server dropped. A child
 // whose end is written elsewhere, or not by a terminal write at all (a
 // workflow terminated from the Temporal side), is still waited for on
-// Temporal, with a poll that starts once the child has run childPollDelay
-// without a notice.
-
-// childPollDelay is how long a child runs before its parent's body also
-// waits for it on Temporal. It bounds the extra wait of a short child whose
-// end this engine does not write; a child that runs longer is polled for
-// from then on, as before.
-const childPollDelay = time.Second
+// Temporal, with a poll that starts once the child has run
+// Config.ChildPollDelay without a notice.
 
 // runEnd is the end of one child run, as its parent's body gets it.
 type runEnd struct {
@@ -105,12 +99,12 @@ func (e *Engine) publishingEnds(finish func(context.Context, activitydef.FinishI
 
 // awaitChild waits for the end of child run runID of workflow wfID (runID
 // empty: its current run): the first notice on ends of that run, or, once
-// childPollDelay has passed without one, Temporal's answer to a poll of the
-// run, whichever comes first; with no ends to watch, the poll starts at
-// once. ctx ends only the poll; the wait itself lasts until the child ends,
+// Config.ChildPollDelay has passed without one, Temporal's answer to a poll
+// of the run, whichever comes first; with no ends to watch, the poll starts
+// at once. ctx ends only the poll; the wait itself lasts until the child ends,
 // as a parent's body waits for its children.
 func (e *Engine) awaitChild(ctx context.Context, wfID, runID string, ends <-chan runEnd) workflowdef.ChildReply {
-	wait := childPollDelay
+	wait := e.cfg.ChildPollDelay
 	if ends == nil {
 		wait = 0
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -49,8 +50,9 @@ func (h *historyPolls) of(part string) map[string]int {
 	return out
 }
 
-// countingHarness is a harness whose engine's client counts history polls.
-func countingHarness(t *testing.T, tasks ...adapter.TaskInstance) (*harness, *historyPolls) {
+// countingHarness is a harness whose engine's client counts history polls,
+// with the engine's ChildPollDelay.
+func countingHarness(t *testing.T, childPollDelay time.Duration, tasks ...adapter.TaskInstance) (*harness, *historyPolls) {
 	t.Helper()
 	env := testenv.New(t)
 	polls := &historyPolls{polls: map[string]int{}}
@@ -63,7 +65,9 @@ func countingHarness(t *testing.T, tasks ...adapter.TaskInstance) (*harness, *hi
 	})
 	require.NoError(t, err)
 	t.Cleanup(tc.Close)
-	return newHarnessOn(t, env, tc, tasks...), polls
+	return newHarnessOn(t, env, func(c *adapter.Config) {
+		c.Temporal, c.ChildPollDelay = tc, childPollDelay
+	}, tasks...), polls
 }
 
 // A parent's body learns how its children ended from their terminal writes
@@ -120,7 +124,9 @@ func TestChildEndsReachTheParentWithoutAHistoryPoll(t *testing.T) {
 		}
 		return nil
 	}}
-	h, polls := countingHarness(t, parent)
+	// Long enough for any child to end before its parent would poll it,
+	// however slow the machine: a poll would be a missed notice.
+	h, polls := countingHarness(t, 2*time.Minute, parent)
 	p, err := h.eng.LaunchAndWait(h.ctx, "q")
 	require.NoError(t, err)
 	require.Equal(t, adapter.StateDone, p.Status.State, "error: %s", errText(p))
@@ -166,7 +172,7 @@ func TestTerminatedChildReachesTheParentThroughTemporal(t *testing.T) {
 		errors.As(err, &childErr)
 		return nil
 	}}
-	h, polls := countingHarness(t, parent)
+	h, polls := countingHarness(t, 0, parent) // the default delay
 	h.launch("t")
 	h.waitState("t/child", adapter.StateRunning)
 	require.NoError(t, h.env.Temporal.Client.TerminateWorkflow(h.ctx, h.eng.WorkflowID("t/child"), "", "stop it"))
@@ -186,8 +192,7 @@ func BenchmarkParentWithOneChild(b *testing.B) {
 		_, err := pc.RunChild(adapter.ChildSpec{ProcessID: "b/child", Name: "Child", Execute: phase})
 		return err
 	}}
-	env := testenv.New(b)
-	h := newHarnessOn(b, env, env.Temporal.Client, parent)
+	h := newHarnessOn(b, testenv.New(b), nil, parent)
 	for b.Loop() {
 		p, err := h.eng.LaunchAndWait(h.ctx, "b")
 		require.NoError(b, err)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/client"
 
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/internal/testenv"
@@ -28,18 +27,17 @@ type harness struct {
 
 func newHarness(t *testing.T, tasks ...adapter.TaskInstance) *harness {
 	t.Helper()
-	env := testenv.New(t)
-	return newHarnessOn(t, env, env.Temporal.Client, tasks...)
+	return newHarnessOn(t, testenv.New(t), nil, tasks...)
 }
 
-// newHarnessOn is newHarness with the engine on the given client of env's
-// server.
-func newHarnessOn(t testing.TB, env *testenv.Env, tc client.Client, tasks ...adapter.TaskInstance) *harness {
+// newHarnessOn is newHarness on env, with configure (if not nil) changing
+// the engine's configuration before it starts.
+func newHarnessOn(t testing.TB, env *testenv.Env, configure func(*adapter.Config), tasks ...adapter.TaskInstance) *harness {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	t.Cleanup(cancel)
-	eng, err := adapter.New(ctx, adapter.Config{
-		Temporal:             tc,
+	cfg := adapter.Config{
+		Temporal:             env.Temporal.Client,
 		Namespace:            env.Temporal.Namespace,
 		Mongo:                env.Mongo.DB,
 		Logger:               testenv.Logger(t),
@@ -48,7 +46,11 @@ func newHarnessOn(t testing.TB, env *testenv.Env, tc client.Client, tasks ...ada
 		TaskDefinitions: func(context.Context, map[string]any, map[string]any) ([]adapter.TaskInstance, error) {
 			return tasks, nil
 		},
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	eng, err := adapter.New(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
