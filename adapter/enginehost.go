@@ -167,11 +167,10 @@ func (h *engineHost) RunChild(ctx context.Context, child bodyhost.Child[TaskFunc
 		BodyQueue:   e.localQueue,
 	})
 	if err == nil && !reply.Duplicate && !reply.Refused && reply.WorkflowID != "" && reply.State == "" {
-		if reply.WorkflowID == wfID {
-			reply = e.awaitChild(waitCtx, wfID, reply.RunID, ends)
-		} else {
-			reply = e.awaitChild(waitCtx, reply.WorkflowID, reply.RunID, nil)
+		if reply.WorkflowID != wfID {
+			ends = nil // not the run watched: wait on Temporal alone
 		}
+		reply = e.awaitChild(waitCtx, reply.WorkflowID, reply.RunID, ends)
 	}
 	return bodyhost.Reply{State: reply.State, Error: reply.Error, Refused: reply.Refused, Duplicate: reply.Duplicate}, err
 }

@@ -50,7 +50,6 @@ func BenchmarkTemporalWorkflowTaskDispatch(b *testing.B) {
 			for b.Loop() {
 				runs = append(runs, run())
 			}
-			b.StopTimer()
 			b.ReportMetric(medianMillis(workflowTaskWaits(b, c, runs)), "wft-wait-ms")
 			b.ReportMetric(medianMillis(took), "run-p50-ms")
 			b.ReportMetric(millis(slices.Max(took)), "run-max-ms")

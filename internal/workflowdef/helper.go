@@ -222,21 +222,23 @@ func (h *children) waitInRun(ctx workflow.Context) bool {
 	if !h.in.Pipelined || workflow.GetVersion(ctx, waitInRunChange, workflow.DefaultVersion, 1) < 1 {
 		return false
 	}
-	open := func() int {
-		n := 0
-		for _, f := range h.starts {
-			if !f.IsReady() {
-				n++
-			}
-		}
-		return n
-	}
 	info := workflow.GetInfo(ctx)
-	if n := open(); n > childrenBatch || info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength()+n*eventsPerChild >= h.in.EventBudget {
+	if n := h.openStarts(); n > childrenBatch || info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength()+n*eventsPerChild >= h.in.EventBudget {
 		return false
 	}
-	_ = workflow.Await(h.mctx, func() bool { return open() == 0 })
+	_ = workflow.Await(h.mctx, func() bool { return h.openStarts() == 0 })
 	return true
+}
+
+// openStarts counts the children in starts whose end has not come yet.
+func (h *children) openStarts() int {
+	n := 0
+	for _, f := range h.starts {
+		if !f.IsReady() {
+			n++
+		}
+	}
+	return n
 }
 
 // continueAsNew ends this run and carries what the next one needs.
@@ -503,13 +505,7 @@ func (h *children) batchRoom(ctx workflow.Context) int {
 	if h.in.Proven == 0 {
 		return childrenBatch
 	}
-	open := 0
-	for _, f := range h.starts {
-		if !f.IsReady() {
-			open++
-		}
-	}
-	room := h.in.Proven - workflow.GetInfo(ctx).GetCurrentHistoryLength() - open*eventsPerChild/3
+	room := h.in.Proven - workflow.GetInfo(ctx).GetCurrentHistoryLength() - h.openStarts()*eventsPerChild/3
 	return min(max(room/eventsPerChild, 1), maxChildrenBatch)
 }
 
