@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -20,6 +21,11 @@ type serverLogger struct {
 	// fatal keeps the first Fatal message, shared by every With copy, so
 	// that a start that hit one fails instead of limping on.
 	fatal *atomic.Pointer[string]
+	// failFast, while set, makes Fatal panic as well. It is set while the
+	// server is built, which runs on the starting goroutine: a Fatal there
+	// (a port it could not bind) leaves a nil the server later panics on in
+	// a goroutine of its own, where nothing can recover it.
+	failFast *atomic.Bool
 }
 
 var (
@@ -33,7 +39,8 @@ func (l serverLogger) Warn(msg string, tags ...tag.Tag)  { l.emit(slog.LevelWarn
 func (l serverLogger) Error(msg string, tags ...tag.Tag) { l.emit(slog.LevelError, msg, tags) }
 
 // DPanic, Panic and Fatal are logged as errors: an embedded server must not
-// take the host process down. Fatal is also remembered; see StartTemporal.
+// take the host process down. Fatal is also remembered, and panics while
+// failFast is set; see StartTemporal.
 func (l serverLogger) DPanic(msg string, tags ...tag.Tag) { l.emit(slog.LevelError, msg, tags) }
 func (l serverLogger) Panic(msg string, tags ...tag.Tag)  { l.emit(slog.LevelError, msg, tags) }
 func (l serverLogger) Fatal(msg string, tags ...tag.Tag) {
@@ -44,6 +51,9 @@ func (l serverLogger) Fatal(msg string, tags ...tag.Tag) {
 			text += fmt.Sprintf(" %s=%v", t.Key(), t.Value())
 		}
 		l.fatal.CompareAndSwap(nil, &text)
+		if l.failFast != nil && l.failFast.Load() {
+			panic(errors.New(text))
+		}
 	}
 }
 
@@ -52,7 +62,7 @@ func (l serverLogger) With(tags ...tag.Tag) log.Logger {
 	all := make([]tag.Tag, 0, len(l.tags)+len(tags))
 	all = append(all, l.tags...)
 	all = append(all, tags...)
-	return serverLogger{log: l.log, level: l.level, tags: all, fatal: l.fatal}
+	return serverLogger{log: l.log, level: l.level, tags: all, fatal: l.fatal, failFast: l.failFast}
 }
 
 func (l serverLogger) emit(level slog.Level, msg string, tags []tag.Tag) {

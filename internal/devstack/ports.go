@@ -3,6 +3,7 @@ package devstack
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"syscall"
@@ -61,8 +62,28 @@ func checkPortFree(part, host string, port int) error {
 	return ln.Close()
 }
 
-// freePort asks the kernel for a port that is free on host right now.
+// Internal ports are picked from [lowPortMin, lowPortMax), below the range
+// every common kernel hands out for outgoing connections (32768-60999 on
+// Linux, 49152-65535 on macOS and Windows). A port from that range, picked
+// free, can be taken by any process's outgoing connection before the server
+// binds it; one below it can be taken only by another listener.
+const (
+	lowPortMin   = 20000
+	lowPortMax   = 32768
+	lowPortTries = 64
+)
+
+// freePort returns a port that is free on host right now, from the low
+// range when one answers within a few tries, else from the kernel.
 func freePort(host string) (int, error) {
+	for range lowPortTries {
+		port := lowPortMin + rand.IntN(lowPortMax-lowPortMin)
+		ln, err := net.Listen("tcp", hostPort(host, port))
+		if err == nil {
+			_ = ln.Close()
+			return port, nil
+		}
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return 0, fmt.Errorf("pick a free port on %s: %w", host, err)

@@ -84,6 +84,11 @@ type TemporalConfig struct {
 	// the server's own system workers send none. For tests of clients that
 	// send keys.
 	APIKey string
+
+	// pickPort, when set, replaces freePort for the internal ports; part
+	// is "http" or a service name. Tests use it to hand the server a port
+	// that is taken.
+	pickPort func(host, part string) (int, error)
 }
 
 // Temporal is an in-process Temporal server (frontend, history, matching and
@@ -177,7 +182,11 @@ func startTemporalWithRetries(ctx context.Context, cfg TemporalConfig, sqlCfg *c
 func startTemporalOnce(cfg TemporalConfig, sqlCfg *config.SQL, logger *slog.Logger, level *slog.LevelVar) (*Temporal, error) {
 	// The frontend's HTTP API is on a free port too: without it the server
 	// warns at every start that Nexus is unavailable.
-	httpPort, err := freePort(cfg.Host)
+	pick := cfg.pickPort
+	if pick == nil {
+		pick = func(host, _ string) (int, error) { return freePort(host) }
+	}
+	httpPort, err := pick(cfg.Host, "http")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", PartTemporal, err)
 	}
@@ -191,7 +200,7 @@ func startTemporalOnce(cfg TemporalConfig, sqlCfg *config.SQL, logger *slog.Logg
 			port = cfg.Port
 		}
 		if port == 0 {
-			p, err := freePort(cfg.Host)
+			p, err := pick(cfg.Host, string(svc))
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", PartTemporal, err)
 			}
@@ -205,7 +214,7 @@ func startTemporalOnce(cfg TemporalConfig, sqlCfg *config.SQL, logger *slog.Logg
 	if cfg.TLS != nil {
 		conf.Global.TLS = cfg.TLS.rootTLS()
 	}
-	slogger := serverLogger{log: logger, level: level, fatal: &atomic.Pointer[string]{}}
+	slogger := serverLogger{log: logger, level: level, fatal: &atomic.Pointer[string]{}, failFast: &atomic.Bool{}}
 	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
 	if err != nil {
 		return nil, fmt.Errorf("%s: authorizer: %w", PartTemporal, err)
@@ -231,6 +240,7 @@ func startTemporalOnce(cfg TemporalConfig, sqlCfg *config.SQL, logger *slog.Logg
 		// port it cannot bind, say) and may then panic on what it failed
 		// to build; during start both become this function's error.
 		defer func() {
+			slogger.failFast.Store(false)
 			if r := recover(); r != nil {
 				err = fmt.Errorf("%s: server panicked while starting on %s: %v%s", PartTemporal, frontend, r, fatalSuffix(slogger))
 				level.Set(quiet)
@@ -239,6 +249,7 @@ func startTemporalOnce(cfg TemporalConfig, sqlCfg *config.SQL, logger *slog.Logg
 				}
 			}
 		}()
+		slogger.failFast.Store(true)
 		srv, err = temporal.NewServer(
 			temporal.WithConfig(conf),
 			temporal.ForServices(temporal.DefaultServices),
@@ -248,6 +259,7 @@ func startTemporalOnce(cfg TemporalConfig, sqlCfg *config.SQL, logger *slog.Logg
 			temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
 			temporal.WithDynamicConfigClient(dynamicConfig(cfg.DynamicConfig)),
 		)
+		slogger.failFast.Store(false)
 		if err != nil {
 			err = fmt.Errorf("%s: create server: %w", PartTemporal, err)
 			return

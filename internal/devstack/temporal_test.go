@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -245,4 +246,45 @@ func TestTemporalBindFailureInsideServerIsAnError(t *testing.T) {
 	_, err = startTemporalOnce(cfg, sqlCfg, slog.Default(), level)
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "address already in use")
+}
+
+// An internal service's port taken between its pick and the server's bind
+// (by another process's connection, say) costs a new pick, not the host
+// process: the worker service binds in a goroutine of the server's own, so
+// the clash must stop the start before that goroutine runs.
+func TestTemporalInternalPortTakenIsRetried(t *testing.T) {
+	for _, part := range []string{"history", "matching", "worker"} {
+		t.Run(part, func(t *testing.T) {
+			ln, err := listen("test", DefaultHost, 0)
+			require.NoError(t, err)
+			defer ln.Close()
+			taken := portOf(ln.Addr().String())
+			var handed atomic.Int32
+			cfg := TemporalConfig{Logger: slog.New(slog.DiscardHandler), pickPort: func(host, p string) (int, error) {
+				if p == part && handed.CompareAndSwap(0, 1) {
+					return taken, nil
+				}
+				return freePort(host)
+			}}
+			srv := startTemporal(t, cfg)
+			require.EqualValues(t, 1, handed.Load(), "the taken port was never handed out")
+			c := dialWorker(t, srv)
+			run, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{TaskQueue: testQueue}, greetWorkflow, "again")
+			require.NoError(t, err)
+			var out string
+			require.NoError(t, run.Get(context.Background(), &out))
+			require.Equal(t, "hello again", out)
+		})
+	}
+}
+
+// freePort picks below the kernel's range for outgoing connections, so that
+// no connection can take a picked port before the server binds it.
+func TestFreePortAvoidsTheEphemeralRange(t *testing.T) {
+	for range 20 {
+		port, err := freePort(DefaultHost)
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, port, lowPortMin)
+		require.Less(t, port, lowPortMax)
+	}
 }
