@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 
 	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/internal/workflowdef"
@@ -128,6 +129,55 @@ func (e *Engine) awaitChild(ctx context.Context, wfID, runID string, ends <-chan
 			}()
 		case reply := <-polled:
 			return reply
+		}
+	}
+}
+
+// runRepollDelay is how long after a run's end was written here awaitRun
+// lets its poll run before asking Temporal again; the run's close normally
+// follows the write within one workflow task.
+const runRepollDelay = 2 * time.Second
+
+// awaitRun waits for the result of run, as its GetWithOptions does, and asks
+// Temporal again when the run's end was written on this engine (a notice on
+// ends) and the poll has not answered runRepollDelay later, then after twice
+// that, and so on. The server can drop the notice that should end a long
+// poll of a run's close when the close follows another change of the run
+// within milliseconds; the poll then sits out its expiry, 20 s on a default
+// cluster. A poll started after the close answers at once. With no ends, or
+// an end written elsewhere, it is the plain poll.
+func (e *Engine) awaitRun(ctx context.Context, run client.WorkflowRun, ends <-chan runEnd, res *workflowdef.ProcessResult) error {
+	opts := client.WorkflowRunGetOptions{DisableFollowingRuns: true}
+	if ends == nil {
+		return run.GetWithOptions(ctx, res, opts)
+	}
+	var repoll <-chan time.Time // set once the end is noticed
+	wait := runRepollDelay
+	for {
+		pctx, cancel := context.WithCancel(ctx)
+		got := make(chan error, 1)
+		go func() { got <- run.GetWithOptions(pctx, res, opts) }()
+	poll:
+		for {
+			select {
+			case err := <-got:
+				cancel()
+				return err
+			case end := <-ends:
+				if end.runID == run.GetRunID() {
+					repoll, ends = time.After(wait), nil
+				}
+			case <-repoll:
+				cancel()
+				if err := <-got; err == nil || ctx.Err() != nil {
+					return err // answered before the cancel, or the caller gave up
+				}
+				// Cancelled here (or answered with the run's failure just
+				// before, which the next poll gives again).
+				wait *= 2
+				repoll = time.After(wait)
+				break poll
+			}
 		}
 	}
 }

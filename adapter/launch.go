@@ -122,13 +122,21 @@ func (e *Engine) tryLaunch(ctx context.Context, id string, wait bool, opts []Lau
 	if err := e.prepareResume(ctx, &before, o); err != nil {
 		return Outcome{}, e.failUnstarted(ctx, doc, "could not prepare the run's saved state", err)
 	}
-	run, err := e.startRun(ctx, doc, wait)
-	if err != nil {
+	out := Outcome{OK: true, Process: doc}
+	if wait {
+		// Watched before the start: a trivial run can end before the
+		// start's answer is read.
+		out.ends, out.stopWatch = e.ends.watch(e.WorkflowID(doc.ProcessID))
+	}
+	if out.run, err = e.startRun(ctx, doc, wait); err != nil {
+		if out.stopWatch != nil {
+			out.stopWatch()
+		}
 		return Outcome{}, e.failUnstarted(ctx, doc, "could not start the process workflow", err)
 	}
 	// The document as the launch left it (scheduled); the run may already
 	// have moved it on, as in optio-core, whose re-read races the same way.
-	return Outcome{OK: true, Process: doc, run: run}, nil
+	return out, nil
 }
 
 // failUnstarted fails a claimed document that nothing will run, rather than
@@ -231,11 +239,12 @@ func (e *Engine) LaunchAndWait(ctx context.Context, id string, opts ...LaunchOpt
 	if !out.OK {
 		return nil, fmt.Errorf("launch %q: %w", id, out.Reason)
 	}
+	defer out.stopWatch()
 	// The run's own outcome is in the document; the workflow's result (or
 	// its failure's details) carries the document as the terminal write
 	// left it, unless it was too large or deleted.
 	var res workflowdef.ProcessResult
-	err = out.run.GetWithOptions(ctx, &res, client.WorkflowRunGetOptions{DisableFollowingRuns: true})
+	err = e.awaitRun(ctx, out.run, out.ends, &res)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}

@@ -54,6 +54,10 @@ type Outcome struct {
 	Process *Process
 
 	run client.WorkflowRun // the run a launch started
+	// ends has the notices of the run's end written on this engine, for a
+	// launch that waits (LaunchAndWait), which calls stopWatch when done.
+	ends      <-chan runEnd
+	stopWatch func()
 }
 
 // Err returns nil for an OK outcome and the Reason otherwise.

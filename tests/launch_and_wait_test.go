@@ -1,16 +1,23 @@
 package tests
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"google.golang.org/grpc"
 
 	"github.com/optio-temporal/optio/adapter"
+	"github.com/optio-temporal/optio/internal/testenv"
 	"github.com/optio-temporal/optio/internal/workflowdef"
 )
 
@@ -79,4 +86,62 @@ func TestLaunchAndWaitReturnsTheFinalDocument(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lostClosePoll makes the first long poll of a workflow's close that
+// matches part hang, unanswered, until its caller gives up: as a poll
+// does whose close notice the server dropped.
+type lostClosePoll struct {
+	part string
+	lost atomic.Int32 // polls swallowed
+	sent atomic.Int32 // polls passed to the server
+}
+
+func (l *lostClosePoll) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	r, ok := req.(*workflowservice.GetWorkflowExecutionHistoryRequest)
+	if !ok || !r.GetWaitNewEvent() || !strings.Contains(r.GetExecution().GetWorkflowId(), l.part) {
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	if l.lost.CompareAndSwap(0, 1) {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	l.sent.Add(1)
+	return invoker(ctx, method, req, reply, cc, opts...)
+}
+
+// LaunchAndWait does not sit out a poll that misses its run's close: once
+// the run's end is written on its engine and the poll has not answered, it
+// asks Temporal again. Without that, a dropped close notice held it for the
+// poll's expiry (20 s on a default cluster); here the lost poll never
+// answers at all.
+func TestLaunchAndWaitAsksAgainWhenThePollMissesTheClose(t *testing.T) {
+	env := testenv.New(t)
+	lost := &lostClosePoll{part: ":quick"}
+	tc, err := client.Dial(client.Options{
+		HostPort:  env.Temporal.HostPort,
+		Namespace: env.Temporal.Namespace,
+		Logger:    sdklog.NewStructuredLogger(testenv.Logger(t)),
+		ConnectionOptions: client.ConnectionOptions{
+			DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(lost.intercept)},
+		},
+	})
+	require.NoError(t, err)
+	t.Cleanup(tc.Close)
+	s := newSystemOn(t, env, adapter.Config{Temporal: tc, TaskDefinitions: staticTasks(
+		adapter.TaskInstance{ProcessID: "quick", Name: "Quick",
+			Execute: func(pc *adapter.ProcessContext) error { pc.ReportProgress(100, "done"); return nil }},
+	)})
+
+	ctx, cancel := context.WithTimeout(s.ctx(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	got, err := s.eng.LaunchAndWait(ctx, "quick")
+	took := time.Since(start)
+	require.NoError(t, err, "LaunchAndWait sat out the lost poll until its context ended")
+	require.Equal(t, adapter.StateDone, got.Status.State)
+	require.Equal(t, s.get("quick"), got)
+	require.EqualValues(t, 1, lost.lost.Load(), "the first poll was not the one lost")
+	require.EqualValues(t, 1, lost.sent.Load(), "one poll after the lost one answers")
+	t.Logf("LaunchAndWait returned in %v", took)
 }
