@@ -133,6 +133,28 @@ func (e *Engine) awaitChild(ctx context.Context, wfID, runID string, ends <-chan
 	}
 }
 
+// endWatch is a watch of runEnds for one launch that waits; its methods
+// take a nil *endWatch as no watch.
+type endWatch struct {
+	ends <-chan runEnd
+	stop func()
+}
+
+// notices returns the channel of ends, nil for no watch.
+func (w *endWatch) notices() <-chan runEnd {
+	if w == nil {
+		return nil
+	}
+	return w.ends
+}
+
+// close stops the watch.
+func (w *endWatch) close() {
+	if w != nil {
+		w.stop()
+	}
+}
+
 // runRepollDelay is how long after a run's end was written here awaitRun
 // lets its poll run before asking Temporal again; the run's close normally
 // follows the write within one workflow task.

@@ -123,15 +123,15 @@ func (e *Engine) tryLaunch(ctx context.Context, id string, wait bool, opts []Lau
 		return Outcome{}, e.failUnstarted(ctx, doc, "could not prepare the run's saved state", err)
 	}
 	out := Outcome{OK: true, Process: doc}
-	if wait {
+	if wait && !e.cfg.DisableWorker {
 		// Watched before the start: a trivial run can end before the
-		// start's answer is read.
-		out.ends, out.stopWatch = e.ends.watch(e.WorkflowID(doc.ProcessID))
+		// start's answer is read. An engine without a worker writes no
+		// ends.
+		out.watch = &endWatch{}
+		out.watch.ends, out.watch.stop = e.ends.watch(e.WorkflowID(doc.ProcessID))
 	}
 	if out.run, err = e.startRun(ctx, doc, wait); err != nil {
-		if out.stopWatch != nil {
-			out.stopWatch()
-		}
+		out.watch.close()
 		return Outcome{}, e.failUnstarted(ctx, doc, "could not start the process workflow", err)
 	}
 	// The document as the launch left it (scheduled); the run may already
@@ -239,12 +239,12 @@ func (e *Engine) LaunchAndWait(ctx context.Context, id string, opts ...LaunchOpt
 	if !out.OK {
 		return nil, fmt.Errorf("launch %q: %w", id, out.Reason)
 	}
-	defer out.stopWatch()
+	defer out.watch.close()
 	// The run's own outcome is in the document; the workflow's result (or
 	// its failure's details) carries the document as the terminal write
 	// left it, unless it was too large or deleted.
 	var res workflowdef.ProcessResult
-	err = e.awaitRun(ctx, out.run, out.ends, &res)
+	err = e.awaitRun(ctx, out.run, out.watch.notices(), &res)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}

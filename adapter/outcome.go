@@ -54,10 +54,10 @@ type Outcome struct {
 	Process *Process
 
 	run client.WorkflowRun // the run a launch started
-	// ends has the notices of the run's end written on this engine, for a
-	// launch that waits (LaunchAndWait), which calls stopWatch when done.
-	ends      <-chan runEnd
-	stopWatch func()
+	// watch has the notices of the run's end written on this engine, for a
+	// launch that waits (LaunchAndWait); nil otherwise. A pointer keeps
+	// Outcome comparable.
+	watch *endWatch
 }
 
 // Err returns nil for an OK outcome and the Reason otherwise.

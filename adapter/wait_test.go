@@ -68,3 +68,13 @@ func TestClaimGateSettle(t *testing.T) {
 	require.ErrorIs(t, g.settle(ctx), context.Canceled)
 	leave()
 }
+
+// Outcome stays comparable with ==, as callers may compare it with a value
+// of their own: the watch of a launch that waits is held by pointer.
+func TestOutcomeIsComparable(t *testing.T) {
+	w := &endWatch{}
+	waited := Outcome{OK: true, watch: w}
+	require.True(t, waited == Outcome{OK: true, watch: w})
+	require.False(t, waited == okOutcome(nil))
+	require.True(t, failOutcome(ReasonNotFound) == failOutcome(ReasonNotFound))
+}
