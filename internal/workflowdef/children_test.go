@@ -341,9 +341,12 @@ func TestChildrenCloseWaitsInRun(t *testing.T) {
 		children int
 		suggest  bool
 		wantCAN  bool
+		// cancel cancels the run after the close, while it waits.
+		cancel bool
 	}{
 		{name: "room for the ends", children: 3},
 		{name: "roll-over suggested", children: 3, suggest: true, wantCAN: true},
+		{name: "a cancel while it waits cancels the children", children: 3, cancel: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -355,6 +358,9 @@ func TestChildrenCloseWaitsInRun(t *testing.T) {
 				h.env.SetContinueAsNewSuggested(tc.suggest)
 				h.env.SignalWorkflow(workflows.SignalCloseChildren, closeChildren{})
 			})
+			if tc.cancel {
+				h.at(3*time.Second, h.env.CancelWorkflow)
+			}
 			in := childrenInput()
 			in.Pipelined = true
 			err := h.runChildren(in)
@@ -371,6 +377,7 @@ func TestChildrenCloseWaitsInRun(t *testing.T) {
 			require.NoError(t, err)
 			trail := h.Trail()
 			require.Equal(t, "AwaitChildren", trail[len(trail)-1], "trail: %v", trail)
+			require.Equal(t, tc.cancel, slices.Contains(trail, "CancelChildren"), "trail: %v", trail)
 		})
 	}
 }
@@ -453,6 +460,7 @@ func TestChildrenCloseAndCancel(t *testing.T) {
 		cancellable bool
 		parentOpen  bool
 		closing     *closeChildren // carried in from an earlier run
+		awaitTakes  time.Duration
 		act         func(h *harness)
 		want        []string
 	}{
@@ -486,12 +494,47 @@ func TestChildrenCloseAndCancel(t *testing.T) {
 			act:        func(h *harness) { h.env.CancelWorkflow() },
 			want:       []string{"WorkflowOpen db/p1", "CancelChildren", "AwaitChildren"},
 		},
+		{
+			// A cancelled parent's close can arrive before the cancel.
+			name: "a cancel after the close, while the run waits for the children, cancels them", cancellable: true,
+			awaitTakes: time.Hour,
+			act: func(h *harness) {
+				h.env.SignalWorkflow(workflows.SignalCloseChildren, closeChildren{})
+				h.at(time.Second, h.env.CancelWorkflow)
+			},
+			want: []string{"CancelChildren", "AwaitChildren"},
+		},
+		{
+			name: "a cancel after the close in an earlier run, while the last run waits, cancels the children", cancellable: true,
+			closing: &closeChildren{}, awaitTakes: time.Hour,
+			act:  func(h *harness) { h.env.CancelWorkflow() },
+			want: []string{"CancelChildren", "AwaitChildren"},
+		},
+		{
+			name: "a cancel after a close that cancelled the children cancels nothing more", cancellable: true,
+			awaitTakes: time.Hour,
+			act: func(h *harness) {
+				h.env.SignalWorkflow(workflows.SignalCloseChildren, closeChildren{Cancel: true})
+				h.at(time.Second, h.env.CancelWorkflow)
+			},
+			want: []string{"CancelChildren", "AwaitChildren"},
+		},
+		{
+			name:       "a cancel after the close, of a process that is not cancellable, whose workflow still runs, is ignored",
+			parentOpen: true, awaitTakes: time.Hour,
+			act: func(h *harness) {
+				h.env.SignalWorkflow(workflows.SignalCloseChildren, closeChildren{})
+				h.at(time.Second, h.env.CancelWorkflow)
+			},
+			want: []string{"WorkflowOpen db/p1", "AwaitChildren"},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
 			f := h.mockChildren()
 			f.parentOpen = tc.parentOpen
+			f.awaitTakes = tc.awaitTakes
 			in := childrenInput()
 			in.Cancellable = tc.cancellable
 			in.Closing = tc.closing

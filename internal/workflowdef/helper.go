@@ -186,11 +186,15 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 		}
 		return h.continueAsNew(ctx, closing)
 	}
+	// From this version on, a cancel that comes while the run waits for the
+	// children still cancels them: the close signal of a cancelled parent
+	// can arrive before the cancel itself.
+	w := closeWait{watch: workflow.GetVersion(ctx, cancelWhileClosingChange, workflow.DefaultVersion, 1) >= 1, seen: cancelSeen}
 	if closing.Cancel && !h.cancelled {
 		h.cancelChildren()
 	}
 	_ = workflow.Await(h.mctx, func() bool { return h.pending == 0 && workflow.AllHandlersFinished(h.mctx) })
-	if h.started > 0 && !h.waitInRun(ctx) {
+	if h.started > 0 && !h.waitInRun(ctx, &w) {
 		// The ends of the children this run started would land in its
 		// history while it waits: wait in a fresh run instead.
 		return h.continueAsNew(ctx, closing)
@@ -202,7 +206,37 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
 		Summary:             "wait for the children to end",
 	})
-	return workflow.ExecuteActivity(actx, activities.AwaitChildrenName, h.childrenOf()).Get(actx, nil)
+	fut := workflow.ExecuteActivity(actx, activities.AwaitChildrenName, h.childrenOf())
+	h.awaitCancelling(ctx, &w, fut.IsReady)
+	return fut.Get(actx, nil)
+}
+
+// cancelWhileClosingChange is the workflow.GetVersion change ID from which
+// a closing run goes on honouring a cancel while it waits for the children
+// (closeWait); runs recorded before it ignored one.
+const cancelWhileClosingChange = "optio.children-cancel-while-closing"
+
+// closeWait is how a closing run treats a cancel while it waits for the
+// children: watch says it honours one, seen that it has handled one.
+type closeWait struct {
+	watch, seen bool
+}
+
+// awaitCancelling waits until done reports true. A cancel that comes
+// meanwhile, when w watches for one and has not handled one, is honoured as
+// in the run's main loop: the children still active are cancelled, and the
+// wait goes on for their ends.
+func (h *children) awaitCancelling(ctx workflow.Context, w *closeWait, done func() bool) {
+	for {
+		_ = workflow.Await(h.mctx, func() bool { return done() || w.watch && !w.seen && ctx.Err() != nil })
+		if done() {
+			return
+		}
+		w.seen = true
+		if !h.cancelled && h.cancelHonoured(ctx) {
+			h.cancelChildren()
+		}
+	}
 }
 
 // waitInRunChange is the workflow.GetVersion change ID under which a closing
@@ -218,7 +252,7 @@ const waitInRunChange = "optio.children-wait-in-run"
 // cost a short parent up to a second: the server holds back the first
 // workflow task of a run continued from one younger than
 // history.workflowIdReuseMinimalInterval (1 s) until that age.
-func (h *children) waitInRun(ctx workflow.Context) bool {
+func (h *children) waitInRun(ctx workflow.Context, w *closeWait) bool {
 	if !h.in.Pipelined || workflow.GetVersion(ctx, waitInRunChange, workflow.DefaultVersion, 1) < 1 {
 		return false
 	}
@@ -226,7 +260,7 @@ func (h *children) waitInRun(ctx workflow.Context) bool {
 	if n := h.openStarts(); n > childrenBatch || info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength()+n*eventsPerChild >= h.in.EventBudget {
 		return false
 	}
-	_ = workflow.Await(h.mctx, func() bool { return h.openStarts() == 0 })
+	h.awaitCancelling(ctx, w, func() bool { return h.openStarts() == 0 })
 	return true
 }
 

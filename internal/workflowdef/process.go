@@ -249,7 +249,10 @@ func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
 		// Nothing will wait for the children any more.
 		p.cancelInflight()
 	}
-	p.closeHelper(fin.Outcome == activitydef.OutcomeFailed)
+	// A failed or cancelled run cancels its children still active. The
+	// close says so itself: a cancelled run's children workflow is cancelled
+	// as well, but that cancel can reach it after the close.
+	p.closeHelper(fin.Outcome == activitydef.OutcomeFailed || fin.Outcome == activitydef.OutcomeCancelled)
 	// Children end before their parent: its end state is written last.
 	_ = workflow.Await(p.mctx, func() bool { return p.inflight == 0 && workflow.AllHandlersFinished(p.mctx) })
 	var res activitydef.FinishResult

@@ -7,8 +7,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/optio-temporal/optio/adapter"
+	"github.com/optio-temporal/optio/workflows"
 )
 
 // waitForCancel is a body that runs until its process is cancelled.
@@ -166,4 +169,46 @@ func TestFailingChildCancelsSiblings(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, adapter.StateFailed, p2.Status.State)
 	assert.Equal(t, "Child 'Bad Child' (process_id=s/bad) failed: Child failed", *p2.Status.Error)
+}
+
+// A cancelled parent's close tells its children workflow to cancel the
+// children still active. The cancel of the children workflow, which goes
+// out with the close, can reach it after the close; a run that had taken the
+// close as a plain one waited for children nobody cancelled (a naive body
+// that returns a refused spawn at once, not waiting for its group, left
+// such a child behind).
+func TestCancelledParentsCloseCancelsItsChildren(t *testing.T) {
+	naive := adapter.TaskInstance{ProcessID: "naive", Name: "Naive", Execute: func(pc *adapter.ProcessContext) error {
+		g := pc.ParallelGroup(adapter.GroupOptions{MaxConcurrency: 2})
+		for i := range 3 {
+			if err := g.Spawn(adapter.ChildSpec{ProcessID: fmt.Sprintf("naive/item-%d", i), Name: fmt.Sprintf("Item %d", i), Execute: waitForCancel}); err != nil {
+				return err
+			}
+		}
+		_, err := g.Wait()
+		return err
+	}}
+	h := newHarness(t, naive)
+	h.launch("naive")
+	h.waitState("naive/item-0", adapter.StateRunning)
+	h.waitState("naive/item-1", adapter.StateRunning)
+	out, err := h.eng.Cancel(h.ctx, "naive")
+	require.NoError(t, err)
+	require.True(t, out.OK)
+	p := h.waitState("naive", adapter.StateCancelled, adapter.StateFailed)
+	require.Equal(t, adapter.StateCancelled, p.Status.State, "error: %s", errText(p))
+
+	// The close the children workflow got asked it to cancel the children.
+	it := h.env.Temporal.Client.GetWorkflowHistory(h.ctx, h.eng.WorkflowID("naive")+workflows.ChildrenIDSuffix, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var closes []map[string]any
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		if a := ev.GetWorkflowExecutionSignaledEventAttributes(); a != nil && a.GetSignalName() == workflows.SignalCloseChildren {
+			var c map[string]any
+			require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(a.GetInput(), &c))
+			closes = append(closes, c)
+		}
+	}
+	require.Equal(t, []map[string]any{{"Cancel": true}}, closes)
 }
