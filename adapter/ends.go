@@ -37,10 +37,33 @@ type runEnds struct {
 	waiting map[string][]chan runEnd
 }
 
+// endWatch is a watch of the ends of one workflow's runs. Its methods take
+// a nil *endWatch as no watch; a pointer keeps the Outcome holding one
+// comparable.
+type endWatch struct {
+	ends <-chan runEnd
+	stop func()
+}
+
+// notices returns the channel of ends, nil for no watch.
+func (w *endWatch) notices() <-chan runEnd {
+	if w == nil {
+		return nil
+	}
+	return w.ends
+}
+
+// close stops the watch.
+func (w *endWatch) close() {
+	if w != nil {
+		w.stop()
+	}
+}
+
 // watch starts watching the ends of workflow wfID's runs; call it before
-// the run can end, and stop when done. A notice that finds the channel full
-// is dropped: the waiter's poll on Temporal still ends its wait.
-func (r *runEnds) watch(wfID string) (ends <-chan runEnd, stop func()) {
+// the run can end, and close it when done. A notice that finds the channel
+// full is dropped: the waiter's poll on Temporal still ends its wait.
+func (r *runEnds) watch(wfID string) *endWatch {
 	ch := make(chan runEnd, 2)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -48,7 +71,7 @@ func (r *runEnds) watch(wfID string) (ends <-chan runEnd, stop func()) {
 		r.waiting = map[string][]chan runEnd{}
 	}
 	r.waiting[wfID] = append(r.waiting[wfID], ch)
-	return ch, func() {
+	return &endWatch{ends: ch, stop: func() {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		chans := r.waiting[wfID]
@@ -63,7 +86,7 @@ func (r *runEnds) watch(wfID string) (ends <-chan runEnd, stop func()) {
 		} else {
 			r.waiting[wfID] = chans
 		}
-	}
+	}}
 }
 
 // publish tells the watchers of wfID that its run runID ended.
@@ -130,28 +153,6 @@ func (e *Engine) awaitChild(ctx context.Context, wfID, runID string, ends <-chan
 		case reply := <-polled:
 			return reply
 		}
-	}
-}
-
-// endWatch is a watch of runEnds for one launch that waits; its methods
-// take a nil *endWatch as no watch.
-type endWatch struct {
-	ends <-chan runEnd
-	stop func()
-}
-
-// notices returns the channel of ends, nil for no watch.
-func (w *endWatch) notices() <-chan runEnd {
-	if w == nil {
-		return nil
-	}
-	return w.ends
-}
-
-// close stops the watch.
-func (w *endWatch) close() {
-	if w != nil {
-		w.stop()
 	}
 }
 

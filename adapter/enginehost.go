@@ -157,8 +157,8 @@ func (h *engineHost) RunChild(ctx context.Context, child bodyhost.Child[TaskFunc
 	defer stop()
 	// Watched before the child can start, so that its end is not missed.
 	wfID := e.WorkflowID(child.ProcessID)
-	ends, unwatch := e.ends.watch(wfID)
-	defer unwatch()
+	watch := e.ends.watch(wfID)
+	defer watch.close()
 	reply, err := h.spawns().request(workflowdef.ChildRequest{
 		ProcessID:   child.ProcessID,
 		Name:        child.Name,
@@ -167,6 +167,7 @@ func (h *engineHost) RunChild(ctx context.Context, child bodyhost.Child[TaskFunc
 		BodyQueue:   e.localQueue,
 	})
 	if err == nil && !reply.Duplicate && !reply.Refused && reply.WorkflowID != "" && reply.State == "" {
+		ends := watch.notices()
 		if reply.WorkflowID != wfID {
 			ends = nil // not the run watched: wait on Temporal alone
 		}

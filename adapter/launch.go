@@ -127,8 +127,7 @@ func (e *Engine) tryLaunch(ctx context.Context, id string, wait bool, opts []Lau
 		// Watched before the start: a trivial run can end before the
 		// start's answer is read. An engine without a worker writes no
 		// ends.
-		out.watch = &endWatch{}
-		out.watch.ends, out.watch.stop = e.ends.watch(e.WorkflowID(doc.ProcessID))
+		out.watch = e.ends.watch(e.WorkflowID(doc.ProcessID))
 	}
 	if out.run, err = e.startRun(ctx, doc, wait); err != nil {
 		out.watch.close()

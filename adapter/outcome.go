@@ -55,8 +55,7 @@ type Outcome struct {
 
 	run client.WorkflowRun // the run a launch started
 	// watch has the notices of the run's end written on this engine, for a
-	// launch that waits (LaunchAndWait); nil otherwise. A pointer keeps
-	// Outcome comparable.
+	// launch that waits (LaunchAndWait); nil otherwise.
 	watch *endWatch
 }
 
