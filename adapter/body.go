@@ -67,6 +67,10 @@ func (r bodyRunner) RunBody(ctx context.Context, run *activitydef.BodyRun) (acti
 		e.log.Info("re-running body after a lost worker", "process", in.ProcessID, "attempt", in.Attempt)
 	}
 	bodyErr := callBody(fn, pc)
+	if left := pc.leftGroups(); bodyErr == nil && len(left) > 0 {
+		e.log.Warn("body returned without waiting for its parallel group; waiting for its children", "process", in.ProcessID, "groups", len(left))
+		bodyErr = waitLeft(left)
+	}
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := buf.Close(flushCtx); err != nil {

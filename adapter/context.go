@@ -30,6 +30,11 @@ type ProcessContext struct {
 	children    *childTracker
 	cpOnce      sync.Once
 	cp          checkpoints
+
+	// groupsMu guards groups, every ParallelGroup the body made, so that
+	// its return can wait for the ones it left unwaited.
+	groupsMu sync.Mutex
+	groups   []*ParallelGroup
 }
 
 // newProcessContext builds the context of a body that host runs.

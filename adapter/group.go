@@ -73,6 +73,14 @@ func (e *GroupError) cancelledOnly() bool {
 
 // ParallelGroup runs child processes concurrently, at most MaxConcurrency at a
 // time. Spawn children, then call Wait once.
+//
+// A body that returns nil without calling Wait does not leave its children
+// behind: its return waits for them as Wait would, so its process ends only
+// after them, a cancel of the process still reaches them, and a child that
+// breaks the group fails (or cancels) the process as Wait's error would.
+// The engine logs a warning when it does this. A body that returns an error
+// (or panics) ends failed at once, and the children it did not wait for are
+// cancelled.
 type ParallelGroup struct {
 	pc   *ProcessContext
 	opts GroupOptions
@@ -95,12 +103,47 @@ func (c *ProcessContext) ParallelGroup(opts GroupOptions) *ParallelGroup {
 	if opts.OnChildProgress != nil {
 		c.tracker().setCallback(opts.OnChildProgress)
 	}
-	return &ParallelGroup{
+	g := &ParallelGroup{
 		pc: c, opts: opts,
 		sem:    make(chan struct{}, opts.MaxConcurrency),
 		specs:  map[string]bool{},
 		active: map[string]bool{},
 	}
+	c.groupsMu.Lock()
+	c.groups = append(c.groups, g)
+	c.groupsMu.Unlock()
+	return g
+}
+
+// leftGroups returns the groups with spawned children that the body has
+// not called Wait on. Only a body that returned nil waits for them (see
+// waitLeft); the close of a failed one cancels their children.
+func (c *ProcessContext) leftGroups() []*ParallelGroup {
+	c.groupsMu.Lock()
+	groups := c.groups
+	c.groupsMu.Unlock()
+	var left []*ParallelGroup
+	for _, g := range groups {
+		g.mu.Lock()
+		if !g.closed && len(g.results) > 0 {
+			left = append(left, g)
+		}
+		g.mu.Unlock()
+	}
+	return left
+}
+
+// waitLeft waits for the children of groups that a body returning nil left
+// unwaited, and returns the body's outcome: nil, or the error of the first
+// group broken by its children.
+func waitLeft(groups []*ParallelGroup) error {
+	var first error
+	for _, g := range groups {
+		if _, err := g.Wait(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // Spawn starts a child in the group; it blocks while MaxConcurrency children

@@ -18,6 +18,9 @@ import (
 func RunHosted(ctx context.Context, host bodyhost.Host[TaskFunc], fn TaskFunc) (State, error) {
 	pc := newProcessContext(ctx, host)
 	err := callBody(fn, pc)
+	if err == nil {
+		err = waitLeft(pc.leftGroups())
+	}
 	// As on the engine, a failed final write does not change the outcome
 	// (the kit's never fails).
 	_ = pc.closeCheckpoints(context.WithoutCancel(ctx))

@@ -303,3 +303,48 @@ func TestSequentialProgressFollowsTheChildren(t *testing.T) {
 	require.Equal(t, 100.0, last)
 	require.Contains(t, res.Progress, optiotest.Report{Percent: 50}, "the first phase's end fills its half")
 }
+
+func TestBodyReturningWithoutWaitWaitsForItsChildren(t *testing.T) {
+	spawnAndReturn := func(child adapter.TaskFunc) adapter.TaskFunc {
+		return func(pc *adapter.ProcessContext) error {
+			g := pc.ParallelGroup(adapter.GroupOptions{})
+			for i := range 2 {
+				if err := g.Spawn(adapter.ChildSpec{Execute: child, ProcessID: fmt.Sprintf("p/%d", i), Name: fmt.Sprint(i)}); err != nil {
+					return err
+				}
+			}
+			return nil // without Wait
+		}
+	}
+	t.Run("done", func(t *testing.T) {
+		res, err := optiotest.Run(context.Background(), spawnAndReturn(succeed), optiotest.Options{ProcessID: "p"})
+		require.NoError(t, err)
+		require.Equal(t, adapter.StateDone, res.State, "%v", res.Err)
+		for _, id := range []string{"p/0", "p/1"} {
+			require.Equal(t, adapter.StateDone, res.Child(id).State, id)
+		}
+	})
+	t.Run("a child fails", func(t *testing.T) {
+		res, err := optiotest.Run(context.Background(), spawnAndReturn(fail), optiotest.Options{ProcessID: "p"})
+		require.NoError(t, err)
+		require.Equal(t, adapter.StateFailed, res.State)
+		var ge *adapter.GroupError
+		require.ErrorAs(t, res.Err, &ge)
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		var running sync.WaitGroup
+		running.Add(2)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() { running.Wait(); cancel() }()
+		res, err := optiotest.Run(ctx, spawnAndReturn(func(pc *adapter.ProcessContext) error {
+			running.Done()
+			return waitForCancel(pc)
+		}), optiotest.Options{ProcessID: "p"})
+		require.NoError(t, err)
+		require.Equal(t, adapter.StateCancelled, res.State, "%v", res.Err)
+		for _, id := range []string{"p/0", "p/1"} {
+			require.Equal(t, adapter.StateCancelled, res.Child(id).State, id)
+		}
+	})
+}

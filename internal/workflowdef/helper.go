@@ -208,7 +208,12 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 	})
 	fut := workflow.ExecuteActivity(actx, activities.AwaitChildrenName, h.childrenOf())
 	h.awaitCancelling(ctx, &w, fut.IsReady)
-	return fut.Get(actx, nil)
+	err := fut.Get(actx, nil)
+	// A close that came after the one acted on (a cancelled parent's, behind
+	// the cancel) asks for nothing more; it is read so that the run does not
+	// end with it unhandled, which the SDK logs as a warning.
+	drainClose()
+	return err
 }
 
 // cancelWhileClosingChange is the workflow.GetVersion change ID from which

@@ -1,0 +1,95 @@
+package children
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/optio-temporal/optio/adapter"
+)
+
+// unwaitedParent is a task whose body spawns n children in a group and
+// returns nil without calling Wait.
+func unwaitedParent(n int, child adapter.TaskFunc) adapter.TaskInstance {
+	return adapter.TaskInstance{ProcessID: "p", Name: "P", Execute: func(pc *adapter.ProcessContext) error {
+		g := pc.ParallelGroup(adapter.GroupOptions{MaxConcurrency: n})
+		for i := range n {
+			if err := g.Spawn(adapter.ChildSpec{ProcessID: fmt.Sprintf("p/c%d", i), Name: "C", Execute: child}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}
+}
+
+// A body that returns nil without waiting for its group still has its
+// children run, and ends after them: Spawn's nil is a promise kept.
+func TestBodyReturningWithoutWaitEndsAfterItsChildren(t *testing.T) {
+	release := make(chan struct{})
+	h := newHarness(t, unwaitedParent(3, func(pc *adapter.ProcessContext) error {
+		select {
+		case <-release:
+			return nil
+		case <-pc.Context().Done():
+			return pc.Context().Err()
+		}
+	}))
+	h.launch("p")
+	for i := range 3 {
+		h.waitState(fmt.Sprintf("p/c%d", i), adapter.StateRunning)
+	}
+	time.Sleep(500 * time.Millisecond)
+	assert.Equal(t, adapter.StateRunning, h.get("p").Status.State, "the parent runs while its children do")
+	close(release)
+
+	parent := h.waitState("p", adapter.StateDone, adapter.StateFailed, adapter.StateCancelled)
+	require.Equal(t, adapter.StateDone, parent.Status.State)
+	for i := range 3 {
+		c := h.get(fmt.Sprintf("p/c%d", i))
+		require.Equal(t, adapter.StateDone, c.Status.State, c.ProcessID)
+		require.NotNil(t, c.Status.DoneAt)
+		require.NotNil(t, parent.Status.DoneAt)
+		assert.False(t, c.Status.DoneAt.After(*parent.Status.DoneAt), "child %s ends before its parent", c.ProcessID)
+	}
+}
+
+// A cancel that comes while the returned body waits for its children
+// reaches them, and the parent ends cancelled; before, the parent had ended
+// done with its children not even created, and the cancel was refused.
+func TestCancelReachesChildrenOfABodyThatDidNotWait(t *testing.T) {
+	for _, n := range []int{1, 12} { // 12: more than a children workflow waits for in its own run
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			h := newHarness(t, unwaitedParent(n, waitForCancel))
+			h.launch("p")
+			for i := range n {
+				h.waitState(fmt.Sprintf("p/c%d", i), adapter.StateRunning)
+			}
+			out, err := h.eng.Cancel(h.ctx, "p")
+			require.NoError(t, err)
+			require.True(t, out.OK, "cancel: %s", out.Reason)
+
+			parent := h.waitState("p", adapter.StateDone, adapter.StateFailed, adapter.StateCancelled)
+			require.Equal(t, adapter.StateCancelled, parent.Status.State)
+			for i := range n {
+				c := h.get(fmt.Sprintf("p/c%d", i))
+				require.Equal(t, adapter.StateCancelled, c.Status.State, c.ProcessID)
+			}
+		})
+	}
+}
+
+// A child that breaks the unwaited group fails the parent, as the error of
+// Wait would have.
+func TestFailedChildFailsABodyThatDidNotWait(t *testing.T) {
+	h := newHarness(t, unwaitedParent(1, func(*adapter.ProcessContext) error { return errors.New("child broke") }))
+	h.launch("p")
+	parent := h.waitState("p", adapter.StateDone, adapter.StateFailed, adapter.StateCancelled)
+	require.Equal(t, adapter.StateFailed, parent.Status.State)
+	require.NotNil(t, parent.Status.Error)
+	assert.Contains(t, *parent.Status.Error, "Parallel group failed (1 sub-exception)")
+	assert.Equal(t, adapter.StateFailed, h.get("p/c0").Status.State)
+}
