@@ -66,11 +66,9 @@ func (r bodyRunner) RunBody(ctx context.Context, run *activitydef.BodyRun) (acti
 	if in.Attempt > 1 {
 		e.log.Info("re-running body after a lost worker", "process", in.ProcessID, "attempt", in.Attempt)
 	}
-	bodyErr := callBody(fn, pc)
-	if left := pc.leftGroups(); bodyErr == nil && len(left) > 0 {
-		e.log.Warn("body returned without waiting for its parallel group; waiting for its children", "process", in.ProcessID, "groups", len(left))
-		bodyErr = waitLeft(left)
-	}
+	bodyErr := pc.settle(callBody(fn, pc), func(groups, children int) {
+		e.log.Warn("body returned before its children ended; waiting for them", "process", in.ProcessID, "unwaitedGroups", groups, "childrenRunning", children)
+	})
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := buf.Close(flushCtx); err != nil {

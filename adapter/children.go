@@ -56,6 +56,12 @@ func (s ChildSpec) validate() error {
 // context.Canceled: a body that returns it ends cancelled.
 var ErrParentCancelled error = cancellation("parent already cancelled")
 
+// ErrBodyReturned is returned (wrapped) by RunChild and recorded for a
+// group's child when a goroutine asks for a child after its process's body
+// has returned and the children it started have ended: the process is
+// ending, so no document is created.
+var ErrBodyReturned = errors.New("the parent's body has already returned")
+
 // ChildError reports a child that ended failed or cancelled where the parent
 // did not choose to survive it. Inspect it with errors.As. A cancelled child's
 // error also matches context.Canceled, so a parent that returns it while
@@ -122,7 +128,9 @@ type ChildProgressInfo struct {
 // a cancelled one unless SurviveCancel. When this process is cancelled, the
 // child is cancelled too and RunChild returns once it has ended. A body
 // re-run after a lost worker gets the recorded result of children that
-// already ended in this launch, without running them again.
+// already ended in this launch, without running them again. A body that
+// returns nil while goroutines of its own are still in RunChild ends only
+// after those children (see ParallelGroup for the same rule on groups).
 func (c *ProcessContext) RunChild(spec ChildSpec) (State, error) {
 	if err := spec.validate(); err != nil {
 		return "", err
@@ -149,6 +157,20 @@ func childErr(spec ChildSpec, reply bodyhost.Reply, surviveFailure, surviveCance
 // runChild asks the host to run the child and waits for it, keeping the
 // parent's list of children for its on-child-progress callback.
 func (c *ProcessContext) runChild(spec ChildSpec) (bodyhost.Reply, error) {
+	c.groupsMu.Lock()
+	if c.settled {
+		c.groupsMu.Unlock()
+		return bodyhost.Reply{}, fmt.Errorf("run child %q: %w", spec.ProcessID, ErrBodyReturned)
+	}
+	c.childCalls++
+	c.groupsMu.Unlock()
+	defer func() {
+		c.groupsMu.Lock()
+		if c.childCalls--; c.childCalls == 0 && c.childIdle != nil {
+			c.childIdle.Broadcast()
+		}
+		c.groupsMu.Unlock()
+	}()
 	if c.ctx.Err() != nil {
 		return bodyhost.Reply{}, c.refuse(spec)
 	}

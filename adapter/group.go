@@ -115,9 +115,61 @@ func (c *ProcessContext) ParallelGroup(opts GroupOptions) *ParallelGroup {
 	return g
 }
 
+// childrenLeft reports how many children are still running: those of
+// groups, and those the body's own goroutines run.
+func (c *ProcessContext) childrenLeft() int {
+	c.groupsMu.Lock()
+	defer c.groupsMu.Unlock()
+	return c.childCalls
+}
+
+// bodyReturned reports whether the body has returned and the children it
+// started have ended, so that no child may start any more.
+func (c *ProcessContext) bodyReturned() bool {
+	c.groupsMu.Lock()
+	defer c.groupsMu.Unlock()
+	return c.settled
+}
+
+// awaitChildren waits until no runChild call is in progress (the children
+// that goroutines of a returned body still run), then refuses any later
+// one.
+func (c *ProcessContext) awaitChildren() {
+	c.groupsMu.Lock()
+	defer c.groupsMu.Unlock()
+	if c.childIdle == nil {
+		c.childIdle = sync.NewCond(&c.groupsMu)
+	}
+	for c.childCalls > 0 {
+		c.childIdle.Wait()
+	}
+	c.settled = true
+}
+
+// settle runs once the body's function has returned bodyErr, and returns
+// the process's outcome. A body that returned nil ends only after the
+// children it started: it waits for the groups it left unwaited (whose
+// error, if one broke, becomes the outcome) and for the children its own
+// goroutines still run. warn, when not nil, is told what was left first.
+// A failed body does not wait: its close cancels its children.
+func (c *ProcessContext) settle(bodyErr error, warn func(groups, children int)) error {
+	if bodyErr != nil {
+		c.groupsMu.Lock()
+		c.settled = true
+		c.groupsMu.Unlock()
+		return bodyErr
+	}
+	groups := c.leftGroups()
+	if children := c.childrenLeft(); (len(groups) > 0 || children > 0) && warn != nil {
+		warn(len(groups), children)
+	}
+	bodyErr = waitLeft(groups)
+	c.awaitChildren()
+	return bodyErr
+}
+
 // leftGroups returns the groups with spawned children that the body has
-// not called Wait on. Only a body that returned nil waits for them (see
-// waitLeft); the close of a failed one cancels their children.
+// not called Wait on.
 func (c *ProcessContext) leftGroups() []*ParallelGroup {
 	c.groupsMu.Lock()
 	groups := c.groups
@@ -148,11 +200,15 @@ func waitLeft(groups []*ParallelGroup) error {
 
 // Spawn starts a child in the group; it blocks while MaxConcurrency children
 // are running. It returns an error, and starts nothing, for a bad spec, a
-// process ID already spawned in this group, a closed group, or a cancelled
-// parent (the last is logged on the parent as optio-core does).
+// process ID already spawned in this group, a closed group, a body that has
+// returned (ErrBodyReturned), or a cancelled parent (the last is logged on
+// the parent as optio-core does).
 func (g *ParallelGroup) Spawn(spec ChildSpec) error {
 	if err := spec.validate(); err != nil {
 		return err
+	}
+	if g.pc.bodyReturned() {
+		return fmt.Errorf("spawn child %q: %w", spec.ProcessID, ErrBodyReturned)
 	}
 	g.mu.Lock()
 	switch {

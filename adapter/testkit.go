@@ -17,10 +17,7 @@ import (
 // The process is cancelled when ctx is; its context is ctx itself.
 func RunHosted(ctx context.Context, host bodyhost.Host[TaskFunc], fn TaskFunc) (State, error) {
 	pc := newProcessContext(ctx, host)
-	err := callBody(fn, pc)
-	if err == nil {
-		err = waitLeft(pc.leftGroups())
-	}
+	err := pc.settle(callBody(fn, pc), nil)
 	// As on the engine, a failed final write does not change the outcome
 	// (the kit's never fails).
 	_ = pc.closeCheckpoints(context.WithoutCancel(ctx))

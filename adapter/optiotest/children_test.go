@@ -348,3 +348,17 @@ func TestBodyReturningWithoutWaitWaitsForItsChildren(t *testing.T) {
 		}
 	})
 }
+
+func TestRunChildAfterTheBodyReturnedIsRefused(t *testing.T) {
+	var pc *adapter.ProcessContext
+	res, err := optiotest.Run(context.Background(), func(c *adapter.ProcessContext) error {
+		pc = c
+		return nil
+	}, optiotest.Options{ProcessID: "p"})
+	require.NoError(t, err)
+	require.Equal(t, adapter.StateDone, res.State)
+	_, err = pc.RunChild(adapter.ChildSpec{ProcessID: "p/late", Name: "Late", Execute: succeed})
+	require.ErrorIs(t, err, adapter.ErrBodyReturned)
+	g := pc.ParallelGroup(adapter.GroupOptions{})
+	require.ErrorIs(t, g.Spawn(adapter.ChildSpec{ProcessID: "p/late", Name: "Late", Execute: succeed}), adapter.ErrBodyReturned)
+}

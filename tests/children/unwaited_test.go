@@ -93,3 +93,31 @@ func TestFailedChildFailsABodyThatDidNotWait(t *testing.T) {
 	assert.Contains(t, *parent.Status.Error, "Parallel group failed (1 sub-exception)")
 	assert.Equal(t, adapter.StateFailed, h.get("p/c0").Status.State)
 }
+
+// The same holds for children run by goroutines of the body, outside any
+// group: a body that returns while such a child's spawn is still on its way
+// waits for that child too.
+func TestBodyReturningWhileItsGoroutinesRunChildren(t *testing.T) {
+	release := make(chan struct{})
+	h := newHarness(t, adapter.TaskInstance{ProcessID: "p", Name: "P", Execute: func(pc *adapter.ProcessContext) error {
+		calling := make(chan struct{})
+		go func() {
+			close(calling)
+			_, _ = pc.RunChild(adapter.ChildSpec{ProcessID: "p/c", Name: "C", Execute: func(*adapter.ProcessContext) error {
+				<-release
+				return nil
+			}})
+		}()
+		<-calling
+		time.Sleep(time.Millisecond) // into RunChild, whose spawn takes longer
+		return nil
+	}})
+	h.launch("p")
+	h.waitState("p/c", adapter.StateRunning)
+	time.Sleep(500 * time.Millisecond)
+	assert.Equal(t, adapter.StateRunning, h.get("p").Status.State, "the parent runs while its child does")
+	close(release)
+	parent := h.waitState("p", adapter.StateDone, adapter.StateFailed, adapter.StateCancelled)
+	require.Equal(t, adapter.StateDone, parent.Status.State)
+	require.Equal(t, adapter.StateDone, h.get("p/c").Status.State)
+}
