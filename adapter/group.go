@@ -150,7 +150,8 @@ func (c *ProcessContext) awaitChildren() {
 // the process's outcome. A body that returned nil ends only after the
 // children it started: it waits for the groups it left unwaited (whose
 // error, if one broke, becomes the outcome) and for the children its own
-// goroutines still run. warn, when not nil, is told what was left first.
+// goroutines still run. warn, when not nil, is told first how many groups
+// were left and how many children had not ended, when some had not.
 // A failed body does not wait: its close cancels its children.
 func (c *ProcessContext) settle(bodyErr error, warn func(groups, children int)) error {
 	if bodyErr != nil {
@@ -159,8 +160,8 @@ func (c *ProcessContext) settle(bodyErr error, warn func(groups, children int)) 
 		c.groupsMu.Unlock()
 		return bodyErr
 	}
-	groups := c.leftGroups()
-	if children := c.childrenLeft(); (len(groups) > 0 || children > 0) && warn != nil {
+	groups, active := c.leftGroups()
+	if children := max(active, c.childrenLeft()); children > 0 && warn != nil {
 		warn(len(groups), children)
 	}
 	bodyErr = waitLeft(groups)
@@ -169,20 +170,20 @@ func (c *ProcessContext) settle(bodyErr error, warn func(groups, children int)) 
 }
 
 // leftGroups returns the groups with spawned children that the body has
-// not called Wait on.
-func (c *ProcessContext) leftGroups() []*ParallelGroup {
+// not called Wait on, and how many of their children have not ended yet.
+func (c *ProcessContext) leftGroups() (left []*ParallelGroup, active int) {
 	c.groupsMu.Lock()
 	groups := c.groups
 	c.groupsMu.Unlock()
-	var left []*ParallelGroup
 	for _, g := range groups {
 		g.mu.Lock()
 		if !g.closed && len(g.results) > 0 {
 			left = append(left, g)
+			active += len(g.active)
 		}
 		g.mu.Unlock()
 	}
-	return left
+	return left, active
 }
 
 // waitLeft waits for the children of groups that a body returning nil left
