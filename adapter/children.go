@@ -56,10 +56,10 @@ func (s ChildSpec) validate() error {
 // context.Canceled: a body that returns it ends cancelled.
 var ErrParentCancelled error = cancellation("parent already cancelled")
 
-// ErrBodyReturned is returned (wrapped) by RunChild and recorded for a
-// group's child when a goroutine asks for a child after its process's body
-// has returned and the children it started have ended: the process is
-// ending, so no document is created.
+// ErrBodyReturned is returned (wrapped) by RunChild and ParallelGroup.Spawn
+// when a goroutine asks for a child after its process's body has returned
+// and the children it started have ended: the process is ending, so no
+// document is created.
 var ErrBodyReturned = errors.New("the parent's body has already returned")
 
 // ChildError reports a child that ended failed or cancelled where the parent

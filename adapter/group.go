@@ -79,7 +79,7 @@ func (e *GroupError) cancelledOnly() bool {
 // after them, a cancel of the process still reaches them, and a child that
 // breaks the group fails (or cancels) the process as Wait's error would.
 // The engine logs a warning when it does this. A body that returns an error
-// (or panics) ends failed at once, and the children it did not wait for are
+// (or panics) ends at once, and the children it did not wait for are
 // cancelled.
 type ParallelGroup struct {
 	pc   *ProcessContext
@@ -177,7 +177,7 @@ func (c *ProcessContext) leftGroups() (left []*ParallelGroup, active int) {
 	c.groupsMu.Unlock()
 	for _, g := range groups {
 		g.mu.Lock()
-		if !g.closed && len(g.results) > 0 {
+		if !g.closed && len(g.specs) > 0 {
 			left = append(left, g)
 			active += len(g.active)
 		}
@@ -221,16 +221,25 @@ func (g *ParallelGroup) Spawn(spec ChildSpec) error {
 		return fmt.Errorf("%w: child process id %q spawned twice in this group", ErrInvalidInput, spec.ProcessID)
 	}
 	g.specs[spec.ProcessID] = true
+	// Counted before the lock is let go, so that a Wait from another
+	// goroutine, once it has closed the group, waits for this child too.
+	g.wg.Add(1)
 	g.mu.Unlock()
 
+	slot := false
 	select {
 	case g.sem <- struct{}{}:
+		slot = true
 	case <-g.pc.ctx.Done():
 	}
 	if g.pc.ctx.Err() != nil {
+		if slot {
+			<-g.sem
+		}
 		g.mu.Lock()
 		g.results = append(g.results, ChildResult{ProcessID: spec.ProcessID, Name: spec.Name, State: StateCancelled, Error: "parent cancelled"})
 		g.mu.Unlock()
+		g.wg.Done()
 		return g.pc.refuse(spec)
 	}
 	g.mu.Lock()
@@ -238,7 +247,6 @@ func (g *ParallelGroup) Spawn(spec ChildSpec) error {
 	g.results = append(g.results, ChildResult{ProcessID: spec.ProcessID, Name: spec.Name, State: StateScheduled})
 	g.active[spec.ProcessID] = true
 	g.mu.Unlock()
-	g.wg.Add(1)
 	go g.run(idx, spec)
 	return nil
 }

@@ -362,3 +362,41 @@ func TestRunChildAfterTheBodyReturnedIsRefused(t *testing.T) {
 	g := pc.ParallelGroup(adapter.GroupOptions{})
 	require.ErrorIs(t, g.Spawn(adapter.ChildSpec{ProcessID: "p/late", Name: "Late", Execute: succeed}), adapter.ErrBodyReturned)
 }
+
+// Spawns from other goroutines racing the group's Wait: each child is either
+// refused with ErrGroupClosed or counted in Wait's results, never lost.
+func TestSpawnRacingWaitIsRefusedOrWaitedFor(t *testing.T) {
+	for range 20 {
+		const n = 8
+		errs := make([]error, n)
+		var results []adapter.ChildResult
+		res, err := optiotest.Run(context.Background(), func(pc *adapter.ProcessContext) error {
+			g := pc.ParallelGroup(adapter.GroupOptions{MaxConcurrency: 2})
+			var spawning sync.WaitGroup
+			for i := range n {
+				spawning.Go(func() {
+					errs[i] = g.Spawn(adapter.ChildSpec{Execute: succeed, ProcessID: fmt.Sprintf("p/%d", i), Name: fmt.Sprint(i)})
+				})
+			}
+			var err error
+			results, err = g.Wait()
+			spawning.Wait()
+			return err
+		}, optiotest.Options{ProcessID: "p"})
+		require.NoError(t, err)
+		require.Equal(t, adapter.StateDone, res.State, "%v", res.Err)
+		waited := map[string]adapter.State{}
+		for _, r := range results {
+			waited[r.ProcessID] = r.State
+		}
+		for i, err := range errs {
+			id := fmt.Sprintf("p/%d", i)
+			if err != nil {
+				require.ErrorIs(t, err, adapter.ErrGroupClosed, id)
+				require.NotContains(t, waited, id)
+				continue
+			}
+			require.Equal(t, adapter.StateDone, waited[id], id)
+		}
+	}
+}
