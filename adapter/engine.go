@@ -169,6 +169,7 @@ func (e *Engine) startWorkers() error {
 	finish := notifying(&e.changed, e.publishingEnds(m.Finish))
 	body := notifying(&e.changed, e.bodies.Body)
 	e.bodies.Finish = finish
+	e.bodies.EndWritten = m.EndWritten
 	for name, fn := range map[string]any{
 		activities.StartRunName:        m.StartRun,
 		activities.ClaimBodyName:       m.ClaimBody,

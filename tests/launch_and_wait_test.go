@@ -12,8 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 	"google.golang.org/grpc"
 
 	"github.com/optio-temporal/optio/adapter"
@@ -118,16 +116,7 @@ func (l *lostClosePoll) intercept(ctx context.Context, method string, req, reply
 func TestLaunchAndWaitAsksAgainWhenThePollMissesTheClose(t *testing.T) {
 	env := testenv.New(t)
 	lost := &lostClosePoll{part: ":quick"}
-	tc, err := client.Dial(client.Options{
-		HostPort:  env.Temporal.HostPort,
-		Namespace: env.Temporal.Namespace,
-		Logger:    sdklog.NewStructuredLogger(testenv.Logger(t)),
-		ConnectionOptions: client.ConnectionOptions{
-			DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(lost.intercept)},
-		},
-	})
-	require.NoError(t, err)
-	t.Cleanup(tc.Close)
+	tc := dialIntercepted(t, env, lost.intercept)
 	s := newSystemOn(t, env, adapter.Config{Temporal: tc, TaskDefinitions: staticTasks(
 		adapter.TaskInstance{ProcessID: "quick", Name: "Quick",
 			Execute: func(pc *adapter.ProcessContext) error { pc.ReportProgress(100, "done"); return nil }},

@@ -1,14 +1,22 @@
 package tests
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/optio-temporal/optio/adapter"
+	"github.com/optio-temporal/optio/internal/testenv"
 	"github.com/optio-temporal/optio/internal/workerproc"
 )
 
@@ -95,4 +103,44 @@ func TestWorkerKilledMidBody(t *testing.T) {
 		require.Equal(t, -1, findLog(p, "warning", "re-running the body"), "log:\n%s", formatLog(p))
 		require.GreaterOrEqual(t, findLog(p, "error", "Worker running the body was lost (heartbeat timeout) and no live worker holds"), 0, "log:\n%s", formatLog(p))
 	})
+}
+
+// lostCompletion makes the first completion of a body activity that wrote
+// its run's end fail, unsent, as when the worker dies between its terminal
+// write and telling Temporal: the server hears nothing, and the body's
+// heartbeat timeout runs out.
+type lostCompletion struct{ lost atomic.Int32 }
+
+func (l *lostCompletion) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	r, ok := req.(*workflowservice.RespondActivityTaskCompletedRequest)
+	if ok && bytes.Contains([]byte(r.GetResult().String()), []byte("Finished")) && l.lost.CompareAndSwap(0, 1) {
+		return status.Error(codes.NotFound, "completion lost with its worker")
+	}
+	return invoker(ctx, method, req, reply, cc, opts...)
+}
+
+// A body whose run's end was written before its worker was lost is not run
+// again: the re-run finds the end in the document and reports it, and the
+// task's function ran once.
+func TestBodyThatFinishedBeforeItsWorkerWasLostIsNotRunAgain(t *testing.T) {
+	env := testenv.New(t)
+	lost := &lostCompletion{}
+	tc := dialIntercepted(t, env, lost.intercept)
+	var runs atomic.Int32
+	s := newSystemOn(t, env, adapter.Config{Temporal: tc, BodyHeartbeatTimeout: lostBodyHeartbeat, TaskDefinitions: staticTasks(
+		adapter.TaskInstance{ProcessID: "once", Name: "Once", Execute: func(pc *adapter.ProcessContext) error {
+			runs.Add(1)
+			pc.ReportProgress(100, "did it")
+			return nil
+		}},
+	)})
+
+	ctx, cancel := context.WithTimeout(s.ctx(), time.Minute)
+	defer cancel()
+	got, err := s.eng.LaunchAndWait(ctx, "once")
+	require.NoError(t, err)
+	require.EqualValues(t, 1, lost.lost.Load(), "no completion was lost")
+	require.Equal(t, adapter.StateDone, got.Status.State)
+	require.Equal(t, s.get("once"), got)
+	require.EqualValues(t, 1, runs.Load(), "the task's function ran again after its end was written")
 }

@@ -78,6 +78,11 @@ type Bodies struct {
 	// Finish writes a run's terminal state (Mirror.Finish), for bodies that
 	// finish themselves (BodyInput.Finish).
 	Finish func(context.Context, FinishInput) (FinishResult, error)
+	// EndWritten reports whether a run's end is already in its document
+	// (Mirror.EndWritten). A body that finishes itself checks it before a
+	// re-run after a lost worker: the lost attempt may have written the end
+	// and died before Temporal heard of it, and the body must not run again.
+	EndWritten func(ctx context.Context, docID string) (bool, error)
 	// HeartbeatInterval is how often the body activity heartbeats.
 	HeartbeatInterval time.Duration
 
@@ -92,6 +97,9 @@ func bodyKey(workflowID, runID string) string { return workflowID + "\x00" + run
 // latest progress (and checkpoint) as details. An error from the function fails the activity
 // with a non-retryable ApplicationError of type BodyFailedType.
 func (b *Bodies) Body(ctx context.Context, in BodyInput) (BodyResult, error) {
+	if res, ok := b.endedBefore(ctx, in); ok {
+		return res, nil
+	}
 	bodyCtx, cancel := context.WithCancelCause(ctx)
 	key := bodyKey(in.WorkflowID, in.RunID)
 	b.mu.Lock()
@@ -162,6 +170,29 @@ func (b *Bodies) Body(ctx context.Context, in BodyInput) (BodyResult, error) {
 		} // else the workflow's Finish local activity retries it
 	}
 	return res, nil
+}
+
+// endedBefore reports, for a body re-run after a lost worker, whether the
+// lost attempt had already finished the run (BodyInput.Finish) and only its
+// completion was lost; it then returns what that attempt would have
+// reported, read back from the document, and the body does not run again.
+// A failed check runs the body, as before.
+func (b *Bodies) endedBefore(ctx context.Context, in BodyInput) (BodyResult, bool) {
+	if in.Attempt <= 1 || in.Finish == nil || b.Finish == nil || b.EndWritten == nil {
+		return BodyResult{}, false
+	}
+	if ended, err := b.EndWritten(ctx, in.DocID); err != nil || !ended {
+		return BodyResult{}, false
+	}
+	fin := *in.Finish
+	fin.Outcome = OutcomeDone
+	// The document is past running, so this writes nothing: it reads the end
+	// back (and deletes an ephemeral process left behind).
+	fr, err := b.Finish(ctx, fin)
+	if err != nil {
+		return BodyResult{}, false
+	}
+	return BodyResult{Finished: &fr}, true
 }
 
 // CancelBody cancels the body of the given workflow run if it runs here.

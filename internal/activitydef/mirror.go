@@ -140,6 +140,25 @@ func (m *Mirror) ClaimBody(_ context.Context, in ClaimBodyInput) (ClaimBodyResul
 	return ClaimBodyResult{}, nil
 }
 
+// EndWritten reports whether the run a body belongs to has its end in its
+// document already: done (only the run's own terminal write puts a running
+// process there), or the document gone (an ephemeral process's end deletes
+// it).
+func (m *Mirror) EndWritten(ctx context.Context, docID string) (bool, error) {
+	id, err := parseDocID(docID)
+	if err != nil {
+		return false, err
+	}
+	p, err := m.Store.Get(ctx, id)
+	if errors.Is(err, mirror.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return p.Status.State == mirror.Done, nil
+}
+
 // RequestCancel records a cancel on the document: running moves to
 // cancel_requested (a cancel from the Temporal side), then cancel_requested to
 // cancelling (the workflow is delivering it to the body). States already past

@@ -162,6 +162,31 @@ func TestMirrorFinishReturnsTheDocument(t *testing.T) {
 	require.Equal(t, mirror.Done, doc.Status.State)
 }
 
+// EndWritten says a run's end is in its document once it is done or gone,
+// and not while it is scheduled or running.
+func TestMirrorEndWritten(t *testing.T) {
+	m, id := newMirror(t)
+	ctx := context.Background()
+	ended := func() bool {
+		t.Helper()
+		ok, err := m.EndWritten(ctx, id.Hex())
+		require.NoError(t, err)
+		return ok
+	}
+	require.False(t, ended(), "scheduled")
+	start, err := m.StartRun(ctx, activitydef.StartRunInput{DocID: id.Hex()})
+	require.NoError(t, err)
+	require.False(t, ended(), "running")
+	_, err = m.Finish(ctx, activitydef.FinishInput{DocID: id.Hex(), ProcessID: "p1", RunningSince: start.RunningSince, Outcome: activitydef.OutcomeDone})
+	require.NoError(t, err)
+	require.True(t, ended(), "done")
+	_, err = m.Store.DeleteTree(ctx, id)
+	require.NoError(t, err)
+	require.True(t, ended(), "gone")
+	_, err = m.EndWritten(ctx, "not-an-id")
+	require.ErrorContains(t, err, `bad process document id "not-an-id"`)
+}
+
 // Bad input gets an error and changes nothing.
 func TestMirrorBadInput(t *testing.T) {
 	m, id := newMirror(t)
