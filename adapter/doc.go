@@ -210,6 +210,13 @@
 // still running, and Wait returns a [*GroupError] that lists every child that
 // did not end done; SurviveCancel is the same for cancelled children.
 //
+// A process ends after the children it started. A body that returns nil
+// without calling Wait, or while goroutines of its own are still in RunChild,
+// waits for those children before its process ends (the engine logs a
+// warning), and a group they break fails the process as Wait's error would.
+// A body that returns an error ends at once, and its children are cancelled.
+// A child asked for after that is refused with [ErrBodyReturned].
+//
 // A parent learns its children's progress through an on-child-progress
 // callback (ChildSpec.OnChildProgress, GroupOptions.OnChildProgress), which
 // receives a [ChildProgressInfo] for each child of the parent, at most every
