@@ -1,15 +1,23 @@
 package children
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"google.golang.org/grpc"
 
 	"github.com/optio-temporal/optio/adapter"
+	"github.com/optio-temporal/optio/internal/testenv"
+	"github.com/optio-temporal/optio/workflows"
 )
 
 // unwaitedParent is a task whose body spawns n children in a group and
@@ -94,22 +102,48 @@ func TestFailedChildFailsABodyThatDidNotWait(t *testing.T) {
 	assert.Equal(t, adapter.StateFailed, h.get("p/c0").Status.State)
 }
 
+// heldSpawn holds the first child spawn update a Temporal client sends for
+// a while, once it has told seen: a spawn still on its way.
+type heldSpawn struct {
+	seen chan struct{}
+	once sync.Once
+}
+
+func (h *heldSpawn) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	if r, ok := req.(*workflowservice.UpdateWorkflowExecutionRequest); ok && r.GetRequest().GetInput().GetName() == workflows.UpdateRunChildren {
+		h.once.Do(func() {
+			close(h.seen)
+			time.Sleep(500 * time.Millisecond)
+		})
+	}
+	return invoker(ctx, method, req, reply, cc, opts...)
+}
+
 // The same holds for children run by goroutines of the body, outside any
 // group: a body that returns while such a child's spawn is still on its way
 // waits for that child too.
 func TestBodyReturningWhileItsGoroutinesRunChildren(t *testing.T) {
+	env := testenv.New(t)
+	held := &heldSpawn{seen: make(chan struct{})}
+	tc, err := client.Dial(client.Options{
+		HostPort:  env.Temporal.HostPort,
+		Namespace: env.Temporal.Namespace,
+		Logger:    sdklog.NewStructuredLogger(testenv.Logger(t)),
+		ConnectionOptions: client.ConnectionOptions{
+			DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(held.intercept)},
+		},
+	})
+	require.NoError(t, err)
+	t.Cleanup(tc.Close)
 	release := make(chan struct{})
-	h := newHarness(t, adapter.TaskInstance{ProcessID: "p", Name: "P", Execute: func(pc *adapter.ProcessContext) error {
-		calling := make(chan struct{})
+	h := newHarnessOn(t, env, func(cfg *adapter.Config) { cfg.Temporal = tc }, adapter.TaskInstance{ProcessID: "p", Name: "P", Execute: func(pc *adapter.ProcessContext) error {
 		go func() {
-			close(calling)
 			_, _ = pc.RunChild(adapter.ChildSpec{ProcessID: "p/c", Name: "C", Execute: func(*adapter.ProcessContext) error {
 				<-release
 				return nil
 			}})
 		}()
-		<-calling
-		time.Sleep(time.Millisecond) // into RunChild, whose spawn takes longer
+		<-held.seen // the goroutine is in RunChild, its spawn held on its way
 		return nil
 	}})
 	h.launch("p")
