@@ -157,20 +157,10 @@ func childErr(spec ChildSpec, reply bodyhost.Reply, surviveFailure, surviveCance
 // runChild asks the host to run the child and waits for it, keeping the
 // parent's list of children for its on-child-progress callback.
 func (c *ProcessContext) runChild(spec ChildSpec) (bodyhost.Reply, error) {
-	c.groupsMu.Lock()
-	if c.settled {
-		c.groupsMu.Unlock()
+	if !c.kids.enter() {
 		return bodyhost.Reply{}, fmt.Errorf("run child %q: %w", spec.ProcessID, ErrBodyReturned)
 	}
-	c.childCalls++
-	c.groupsMu.Unlock()
-	defer func() {
-		c.groupsMu.Lock()
-		if c.childCalls--; c.childCalls == 0 && c.childIdle != nil {
-			c.childIdle.Broadcast()
-		}
-		c.groupsMu.Unlock()
-	}()
+	defer c.kids.leave()
 	if c.ctx.Err() != nil {
 		return bodyhost.Reply{}, c.refuse(spec)
 	}

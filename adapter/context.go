@@ -31,17 +31,9 @@ type ProcessContext struct {
 	cpOnce      sync.Once
 	cp          checkpoints
 
-	// groupsMu guards groups, every ParallelGroup the body made, and
-	// childCalls, the runChild calls in progress, so that the body's return
-	// can wait for the groups it left unwaited and the children its own
-	// goroutines still run; childIdle is signalled when childCalls drops
-	// to zero. settled is set once the body has returned and those have
-	// ended: later calls are refused.
-	groupsMu   sync.Mutex
-	groups     []*ParallelGroup
-	childCalls int
-	childIdle  *sync.Cond
-	settled    bool
+	// kids accounts for the children the body starts, so that its return
+	// can wait for those it left running.
+	kids bodyChildren
 }
 
 // newProcessContext builds the context of a body that host runs.

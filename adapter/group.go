@@ -109,41 +109,8 @@ func (c *ProcessContext) ParallelGroup(opts GroupOptions) *ParallelGroup {
 		specs:  map[string]bool{},
 		active: map[string]bool{},
 	}
-	c.groupsMu.Lock()
-	c.groups = append(c.groups, g)
-	c.groupsMu.Unlock()
+	c.kids.addGroup(g)
 	return g
-}
-
-// childrenLeft reports how many children are still running: those of
-// groups, and those the body's own goroutines run.
-func (c *ProcessContext) childrenLeft() int {
-	c.groupsMu.Lock()
-	defer c.groupsMu.Unlock()
-	return c.childCalls
-}
-
-// bodyReturned reports whether the body has returned and the children it
-// started have ended, so that no child may start any more.
-func (c *ProcessContext) bodyReturned() bool {
-	c.groupsMu.Lock()
-	defer c.groupsMu.Unlock()
-	return c.settled
-}
-
-// awaitChildren waits until no runChild call is in progress (the children
-// that goroutines of a returned body still run), then refuses any later
-// one.
-func (c *ProcessContext) awaitChildren() {
-	c.groupsMu.Lock()
-	defer c.groupsMu.Unlock()
-	if c.childIdle == nil {
-		c.childIdle = sync.NewCond(&c.groupsMu)
-	}
-	for c.childCalls > 0 {
-		c.childIdle.Wait()
-	}
-	c.settled = true
 }
 
 // settle runs once the body's function has returned bodyErr, and returns
@@ -155,26 +122,24 @@ func (c *ProcessContext) awaitChildren() {
 // A failed body does not wait: its close cancels its children.
 func (c *ProcessContext) settle(bodyErr error, warn func(groups, children int)) error {
 	if bodyErr != nil {
-		c.groupsMu.Lock()
-		c.settled = true
-		c.groupsMu.Unlock()
+		c.kids.close(false)
 		return bodyErr
 	}
-	groups, active := c.leftGroups()
-	if children := max(active, c.childrenLeft()); children > 0 && warn != nil {
+	groups, active, calls := c.leftGroups()
+	if children := max(active, calls); children > 0 && warn != nil {
 		warn(len(groups), children)
 	}
 	bodyErr = waitLeft(groups)
-	c.awaitChildren()
+	c.kids.close(true)
 	return bodyErr
 }
 
 // leftGroups returns the groups with spawned children that the body has
-// not called Wait on, and how many of their children have not ended yet.
-func (c *ProcessContext) leftGroups() (left []*ParallelGroup, active int) {
-	c.groupsMu.Lock()
-	groups := c.groups
-	c.groupsMu.Unlock()
+// not called Wait on, how many of their children have not ended yet, and
+// how many runChild calls (of groups or of the body's goroutines) are in
+// progress.
+func (c *ProcessContext) leftGroups() (left []*ParallelGroup, active, calls int) {
+	groups, calls := c.kids.snapshot()
 	for _, g := range groups {
 		g.mu.Lock()
 		if !g.closed && len(g.specs) > 0 {
@@ -183,7 +148,7 @@ func (c *ProcessContext) leftGroups() (left []*ParallelGroup, active int) {
 		}
 		g.mu.Unlock()
 	}
-	return left, active
+	return left, active, calls
 }
 
 // waitLeft waits for the children of groups that a body returning nil left
@@ -208,7 +173,7 @@ func (g *ParallelGroup) Spawn(spec ChildSpec) error {
 	if err := spec.validate(); err != nil {
 		return err
 	}
-	if g.pc.bodyReturned() {
+	if g.pc.kids.isClosed() {
 		return fmt.Errorf("spawn child %q: %w", spec.ProcessID, ErrBodyReturned)
 	}
 	g.mu.Lock()
