@@ -116,7 +116,7 @@ func (l *lostClosePoll) intercept(ctx context.Context, method string, req, reply
 func TestLaunchAndWaitAsksAgainWhenThePollMissesTheClose(t *testing.T) {
 	env := testenv.New(t)
 	lost := &lostClosePoll{part: ":quick"}
-	tc := dialIntercepted(t, env, lost.intercept)
+	tc := env.Temporal.DialIntercepted(t, lost.intercept)
 	s := newSystemOn(t, env, adapter.Config{Temporal: tc, TaskDefinitions: staticTasks(
 		adapter.TaskInstance{ProcessID: "quick", Name: "Quick",
 			Execute: func(pc *adapter.ProcessContext) error { pc.ReportProgress(100, "done"); return nil }},

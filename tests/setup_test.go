@@ -16,8 +16,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
-	"google.golang.org/grpc"
 
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/internal/testenv"
@@ -393,21 +391,4 @@ func (r *stateRecorder) states() []adapter.State {
 	close(r.stop)
 	<-r.done
 	return r.seen
-}
-
-// dialIntercepted returns a Temporal client of env whose calls go through
-// intercept, closed when the test ends.
-func dialIntercepted(t *testing.T, env *testenv.Env, intercept grpc.UnaryClientInterceptor) client.Client {
-	t.Helper()
-	tc, err := client.Dial(client.Options{
-		HostPort:  env.Temporal.HostPort,
-		Namespace: env.Temporal.Namespace,
-		Logger:    sdklog.NewStructuredLogger(testenv.Logger(t)),
-		ConnectionOptions: client.ConnectionOptions{
-			DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(intercept)},
-		},
-	})
-	require.NoError(t, err)
-	t.Cleanup(tc.Close)
-	return tc
 }

@@ -125,7 +125,7 @@ func (l *lostCompletion) intercept(ctx context.Context, method string, req, repl
 func TestBodyThatFinishedBeforeItsWorkerWasLostIsNotRunAgain(t *testing.T) {
 	env := testenv.New(t)
 	lost := &lostCompletion{}
-	tc := dialIntercepted(t, env, lost.intercept)
+	tc := env.Temporal.DialIntercepted(t, lost.intercept)
 	var runs atomic.Int32
 	s := newSystemOn(t, env, adapter.Config{Temporal: tc, BodyHeartbeatTimeout: lostBodyHeartbeat, TaskDefinitions: staticTasks(
 		adapter.TaskInstance{ProcessID: "once", Name: "Once", Execute: func(pc *adapter.ProcessContext) error {

@@ -18,6 +18,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	"google.golang.org/grpc"
 
 	"github.com/optio-temporal/optio/internal/devstack"
 	"github.com/optio-temporal/optio/internal/redisserver"
@@ -112,16 +113,34 @@ func NewTemporalWith(t testing.TB, dynamicConfig map[string]any) Temporal {
 // dialTemporal connects a client, closed on cleanup, to srv.
 func dialTemporal(t testing.TB, srv *devstack.Temporal) Temporal {
 	t.Helper()
+	tp := Temporal{HostPort: srv.HostPort(), Namespace: srv.Namespace()}
+	tp.Client = tp.dial(t)
+	return tp
+}
+
+// DialIntercepted connects another client to the same server and namespace,
+// closed on cleanup, whose calls go through intercept: a test's way to
+// watch, hold or lose particular calls of an engine.
+func (tp Temporal) DialIntercepted(t testing.TB, intercept grpc.UnaryClientInterceptor) client.Client {
+	t.Helper()
+	return tp.dial(t, grpc.WithChainUnaryInterceptor(intercept))
+}
+
+// dial connects a client with the test's logger and opts, closed on
+// cleanup.
+func (tp Temporal) dial(t testing.TB, opts ...grpc.DialOption) client.Client {
+	t.Helper()
 	c, err := client.Dial(client.Options{
-		HostPort:  srv.HostPort(),
-		Namespace: srv.Namespace(),
-		Logger:    sdklog.NewStructuredLogger(Logger(t)),
+		HostPort:          tp.HostPort,
+		Namespace:         tp.Namespace,
+		Logger:            sdklog.NewStructuredLogger(Logger(t)),
+		ConnectionOptions: client.ConnectionOptions{DialOptions: opts},
 	})
 	if err != nil {
-		t.Fatalf("testenv: connect to Temporal at %s: %v", srv.HostPort(), err)
+		t.Fatalf("testenv: connect to Temporal at %s: %v", tp.HostPort, err)
 	}
 	t.Cleanup(c.Close)
-	return Temporal{Client: c, HostPort: srv.HostPort(), Namespace: srv.Namespace()}
+	return c
 }
 
 // NewMongo gives the test a fresh database, dropped on cleanup.

@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/client"
 	"google.golang.org/grpc"
 
 	"github.com/optio-temporal/optio/adapter"
@@ -56,15 +55,7 @@ func countingHarness(t *testing.T, childPollDelay time.Duration, tasks ...adapte
 	t.Helper()
 	env := testenv.New(t)
 	polls := &historyPolls{polls: map[string]int{}}
-	tc, err := client.Dial(client.Options{
-		HostPort:  env.Temporal.HostPort,
-		Namespace: env.Temporal.Namespace,
-		ConnectionOptions: client.ConnectionOptions{
-			DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(polls.intercept)},
-		},
-	})
-	require.NoError(t, err)
-	t.Cleanup(tc.Close)
+	tc := env.Temporal.DialIntercepted(t, polls.intercept)
 	return newHarnessOn(t, env, func(c *adapter.Config) {
 		c.Temporal, c.ChildPollDelay = tc, childPollDelay
 	}, tasks...), polls

@@ -11,8 +11,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 	"google.golang.org/grpc"
 
 	"github.com/optio-temporal/optio/adapter"
@@ -125,16 +123,7 @@ func (h *heldSpawn) intercept(ctx context.Context, method string, req, reply any
 func TestBodyReturningWhileItsGoroutinesRunChildren(t *testing.T) {
 	env := testenv.New(t)
 	held := &heldSpawn{seen: make(chan struct{})}
-	tc, err := client.Dial(client.Options{
-		HostPort:  env.Temporal.HostPort,
-		Namespace: env.Temporal.Namespace,
-		Logger:    sdklog.NewStructuredLogger(testenv.Logger(t)),
-		ConnectionOptions: client.ConnectionOptions{
-			DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(held.intercept)},
-		},
-	})
-	require.NoError(t, err)
-	t.Cleanup(tc.Close)
+	tc := env.Temporal.DialIntercepted(t, held.intercept)
 	release := make(chan struct{})
 	h := newHarnessOn(t, env, func(cfg *adapter.Config) { cfg.Temporal = tc }, adapter.TaskInstance{ProcessID: "p", Name: "P", Execute: func(pc *adapter.ProcessContext) error {
 		go func() {
