@@ -11,6 +11,7 @@ const (
 	CreateChildrenName  = "optio.CreateChildren"
 	CancelScheduledName = "optio.CancelScheduled"
 	BodyName            = "optio.Body"
+	BodyInlineName      = "optio.BodyInline"
 	CancelBodyName      = "optio.CancelBody"
 	ScheduledLaunchName = "optio.ScheduledLaunch"
 	CancelChildrenName  = "optio.CancelChildren"
@@ -24,3 +25,8 @@ const BodyFailedType = "optio.BodyFailed"
 // NoExecuteType is the ApplicationError type of a body activity that found no
 // execute function for its process on the worker it was routed to.
 const NoExecuteType = "optio.NoExecuteFunction"
+
+// BodyGoneType is the ApplicationError type of a body activity sent to take
+// over a body that started inline (activitydef.BodyInput.Adopt) on a worker
+// where that body does not run.
+const BodyGoneType = "optio.BodyGone"

@@ -22,6 +22,10 @@ type bodyRunner struct{ e *Engine }
 // progress flush before the body activity reports back.
 func (r bodyRunner) RunBody(ctx context.Context, run *activitydef.BodyRun) (activitydef.BodyResult, error) {
 	e, in := r.e, run.Input
+	if m := e.cfg.Metrics; m != nil {
+		m.BodyStarted()
+		defer m.BodyEnded()
+	}
 	entry, ok := e.reg.lookup(in.ProcessID)
 	fn, params := entry.execute, entry.params
 	if !ok {

@@ -350,6 +350,7 @@ func (s *spawner) update(workflowID, runID string, reqs []workflowdef.ChildReque
 }
 
 func (s *spawner) startUpdate(workflowID, runID string, reqs []workflowdef.ChildRequest, stage client.WorkflowUpdateStage) (client.WorkflowUpdateHandle, error) {
+	s.h.needWorkflow()
 	return s.h.e.cfg.Temporal.UpdateWorkflow(context.WithoutCancel(s.h.ctx), client.UpdateWorkflowOptions{
 		WorkflowID:   workflowID,
 		RunID:        runID,
@@ -479,6 +480,7 @@ const minSpawnBackoff = 20 * time.Millisecond
 // openHelper asks the process workflow for its children workflow.
 func (s *spawner) openHelper() (string, bool, error) {
 	h := s.h
+	h.needWorkflow()
 	ctx := context.WithoutCancel(h.ctx)
 	handle, err := h.e.cfg.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   h.workflowID,

@@ -58,6 +58,17 @@ type Config struct {
 	// BodyHeartbeatTimeout is how long a body's worker may go silent before
 	// the body counts as lost and is re-run on a live worker. Default 10 s.
 	BodyHeartbeatTimeout time.Duration
+	// InlineBody is how long a body may run inside the workflow task that
+	// starts its process's run, on the engine whose worker runs that task
+	// when it holds the task's function. A body that returns within it ends
+	// its run in that one workflow task, with no activity: about half the
+	// Temporal work of a short process. A body that runs longer, or starts
+	// children, goes on running and is taken over by a body activity as
+	// usual (heartbeats, cancel, re-run after a lost worker). While it runs
+	// inline its workflow answers a cancel from the Temporal side (the Web
+	// UI) only once it returns or the window ends; Cancel reaches it at once.
+	// Default 50 ms; negative runs every body as an activity.
+	InlineBody time.Duration
 	// ReconcileInterval is how often the engine looks for documents in an
 	// active state whose workflow has closed (terminated from the Temporal
 	// UI, for instance) and fails them. Default 5 s; negative disables.
@@ -142,6 +153,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.BodyHeartbeatTimeout <= 0 {
 		c.BodyHeartbeatTimeout = 10 * time.Second
+	}
+	if c.InlineBody == 0 {
+		c.InlineBody = 50 * time.Millisecond
 	}
 	if c.ReconcileInterval == 0 {
 		c.ReconcileInterval = 5 * time.Second

@@ -6,8 +6,9 @@
 // MongoDB in optio-core's document schema, so optio's readers (optio-api,
 // dashboards) work unchanged. Temporal does the executing: a launch is a
 // workflow run, a child process is a child workflow, the task's function runs
-// in an activity, a cron task is a Temporal Schedule, and operators see and
-// cancel all of it in the Temporal Web UI.
+// in an activity (a short one inside the run's first workflow task), a cron
+// task is a Temporal Schedule, and operators see and cancel all of it in the
+// Temporal Web UI.
 //
 // # An Optio-style task
 //
@@ -383,6 +384,15 @@
 //     in one group, run as 10 do. Children outlive a roll-over (parent close
 //     policy Abandon); a cancel of the parent reaches them from the
 //     documents, whichever run started them.
+//   - When the engine whose worker handles the run's first workflow task
+//     holds the function, the body starts there inline, in the local
+//     activity "optio.BodyInline" of that task, for up to
+//     [Config.InlineBody] (50 ms): a body that returns within it ends its
+//     run in that one workflow task, with no activity, so a short process
+//     costs Temporal about half of what a workflow with one activity does.
+//     A body that runs longer, or asks for children (which its workflow
+//     must start), goes on running in the same goroutine and is taken over
+//     by the activity "optio.Body", as below.
 //   - The body runs as the activity "optio.Body" in the one process that
 //     holds its function; it heartbeats with its latest progress as details.
 //     When the engine whose worker handles the workflow task holds the
@@ -489,8 +499,8 @@
 // A launch then starts its workflow within the span of Launch's context,
 // and the process workflow, its body activity and its children's workflows
 // and bodies join that trace (a launch over RPC starts a trace of its own).
-// A body's [ProcessContext.Context] carries its activity's span, so task
-// code makes child spans from it:
+// A body's [ProcessContext.Context] carries the span of the local activity
+// that started it, so task code makes child spans from it:
 //
 //	span := trace.SpanFromContext(pc.Context())
 //	ctx, child := span.TracerProvider().Tracer("my-task").Start(pc.Context(), "fetch")

@@ -162,7 +162,7 @@ func (e *Engine) startWorkers() error {
 	shared.RegisterWorkflowWithOptions(workflowdef.NewProcess(workflowdef.ProcessOptions{SearchAttributes: e.searchAttrs}), workflow.RegisterOptions{Name: workflows.ProcessName})
 	shared.RegisterWorkflowWithOptions(workflowdef.ScheduledLaunch, workflow.RegisterOptions{Name: workflows.ScheduledLaunchName})
 	shared.RegisterWorkflowWithOptions(workflowdef.Children, workflow.RegisterOptions{Name: workflows.ChildrenName})
-	m := &activitydef.Mirror{Store: e.store, Locator: locator{e}, Logger: e.log}
+	m := &activitydef.Mirror{Store: e.store, Locator: locator{e}, Logger: e.log, BodyHere: e.bodies.Has}
 	kids := &activitydef.Children{Store: e.store, Temporal: e.cfg.Temporal, Logger: e.log}
 	// A body returning and a process's end written here wake the waits
 	// for them.
@@ -170,6 +170,7 @@ func (e *Engine) startWorkers() error {
 	body := notifying(&e.changed, e.bodies.Body)
 	e.bodies.Finish = finish
 	e.bodies.EndWritten = m.EndWritten
+	e.bodies.Ended = e.changed.notify
 	for name, fn := range map[string]any{
 		activities.StartRunName:        m.StartRun,
 		activities.ClaimBodyName:       m.ClaimBody,
@@ -180,6 +181,7 @@ func (e *Engine) startWorkers() error {
 		activities.CreateChildrenName:  m.CreateChildren,
 		activities.ScheduledLaunchName: e.scheduledLaunch,
 		activities.BodyName:            body,
+		activities.BodyInlineName:      notifying(&e.changed, e.bodies.BodyInline),
 		activities.CancelChildrenName:  kids.CancelChildren,
 		activities.AwaitChildrenName:   kids.AwaitChildren,
 		activities.WorkflowOpenName:    kids.WorkflowOpen,

@@ -177,10 +177,13 @@ func (h *engineHost) RunChild(ctx context.Context, child bodyhost.Child[TaskFunc
 }
 
 // CancelChild cancels a child as Engine.Cancel does.
-func (h *engineHost) CancelChild(ctx context.Context, processID string) {
-	if _, err := h.e.Cancel(ctx, processID); err != nil {
+func (h *engineHost) CancelChild(ctx context.Context, processID string) bool {
+	out, err := h.e.Cancel(ctx, processID)
+	if err != nil {
 		h.e.log.Debug("cancel sibling", "child", processID, "error", err)
+		return true
 	}
+	return out.OK || !errors.Is(out.Reason, ReasonNotFound)
 }
 
 // RefusedChild writes the progress reported so far, then the refusal.
@@ -189,5 +192,14 @@ func (h *engineHost) RefusedChild(ctx context.Context, name, processID string) {
 	entry := mirror.NewLogEntry(h.e.store.Now(), mirror.LevelEvent, docstore.MsgRefusedChild(name, processID))
 	if err := h.e.store.AppendLog(ctx, h.docID, entry); err != nil {
 		h.e.log.Warn("log refused child", "child", processID, "error", err)
+	}
+}
+
+// needWorkflow tells a body started inline that it is about to ask its
+// workflow for children, which that workflow can answer only once the
+// local activity holding its task open has let the body go.
+func (h *engineHost) needWorkflow() {
+	if h.body != nil {
+		h.body.NeedWorkflow()
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // GroupOptions shapes a ParallelGroup.
@@ -244,10 +245,50 @@ func (g *ParallelGroup) run(idx int, spec ChildSpec) {
 		}
 	}
 	g.mu.Unlock()
-	for _, id := range siblings {
-		g.pc.host.CancelChild(g.pc.ctx, id)
+	g.cancelSiblings(siblings)
+}
+
+// cancelSiblings cancels the children of the group still active after one
+// broke it. A child whose spawn is still on its way has no document to
+// cancel yet: it is asked again, more slowly each time, until it is there
+// or has ended (its spawn refused, say).
+func (g *ParallelGroup) cancelSiblings(ids []string) {
+	wait := minSiblingRetry
+	for len(ids) > 0 {
+		var again []string
+		for _, id := range ids {
+			if !g.pc.host.CancelChild(g.pc.ctx, id) {
+				again = append(again, id)
+			}
+		}
+		if len(again) == 0 {
+			return
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-g.pc.ctx.Done():
+			// A cancelled parent cancels its children itself.
+			t.Stop()
+			return
+		}
+		wait = min(2*wait, maxSiblingRetry)
+		g.mu.Lock()
+		ids = ids[:0]
+		for _, id := range again {
+			if _, ok := g.active[id]; ok {
+				ids = append(ids, id)
+			}
+		}
+		g.mu.Unlock()
 	}
 }
+
+// minSiblingRetry and maxSiblingRetry bound the pauses of cancelSiblings.
+const (
+	minSiblingRetry = 10 * time.Millisecond
+	maxSiblingRetry = time.Second
+)
 
 // Wait closes the group, waits for every child to end and returns their
 // results in spawn order. It returns a *GroupError when a child failed (or

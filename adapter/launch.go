@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/internal/docstore"
 	"github.com/optio-temporal/optio/internal/workflowdef"
 	"github.com/optio-temporal/optio/mirror"
 	"github.com/optio-temporal/optio/workflows"
@@ -170,15 +171,17 @@ func (e *Engine) resolveForAction(ctx context.Context, id string) (*mirror.Proce
 func (e *Engine) startRun(ctx context.Context, doc *mirror.Process, returnDoc bool) (client.WorkflowRun, error) {
 	wfID := e.WorkflowID(doc.ProcessID)
 	in := workflowdef.ProcessInput{
-		DocID:     doc.ID.Hex(),
-		ProcessID: doc.ProcessID,
-		Name:      doc.Name,
-		IDPrefix:  e.WorkflowID(""),
-		Revision:  workflowdef.CurrentRevision,
-		ReturnDoc: returnDoc,
+		DocID:      doc.ID.Hex(),
+		ProcessID:  doc.ProcessID,
+		Name:       doc.Name,
+		IDPrefix:   e.WorkflowID(""),
+		Revision:   workflowdef.CurrentRevision,
+		ReturnDoc:  returnDoc,
+		ClaimStamp: docstore.ClaimStamp(doc),
 		Timeouts: workflowdef.Timeouts{
 			Heartbeat:       e.cfg.BodyHeartbeatTimeout,
 			ScheduleToStart: max(e.cfg.BodyHeartbeatTimeout, 5*time.Second),
+			InlineBody:      max(e.cfg.InlineBody, 0),
 		},
 	}
 	if !e.cfg.DisableWorker && e.reg.holds(doc.ProcessID) {

@@ -63,10 +63,6 @@ type metricsActivity struct {
 func (a *metricsActivity) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
 	name := activity.GetInfo(ctx).ActivityType.Name
 	start := time.Now()
-	if name == activities.BodyName {
-		a.m.BodyStarted()
-		defer a.m.BodyEnded()
-	}
 	res, err := a.Next.ExecuteActivity(ctx, in)
 	took := time.Since(start)
 	switch name {

@@ -5,7 +5,8 @@ import (
 )
 
 // TaskFunc is the body of a process: an Optio-style function that runs
-// durably inside a Temporal activity. Returning nil ends the process done (or
+// durably inside a Temporal activity (a short one inside its run's first
+// workflow task: Config.InlineBody). Returning nil ends the process done (or
 // cancelled, when a cancel was requested); returning an error ends it failed
 // with the error's text in status.error.
 type TaskFunc func(ctx *ProcessContext) error

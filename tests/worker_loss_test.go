@@ -1,10 +1,10 @@
 package tests
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -59,11 +59,27 @@ var lostWorkerTasks = workerproc.Register("lost-worker", func(map[string]string)
 // also holds is re-run there and ends done, its log saying the worker was
 // lost; the ad-hoc process whose function lived only in the dead process
 // ends failed with an error that says so. Neither stays active.
+//
+// Killed while its bodies run in body activities, the worker is found lost
+// by their heartbeat timeout; killed while they still run inline, in the
+// first workflow task of their runs, by that task's timeout.
 func TestWorkerKilledMidBody(t *testing.T) {
 	t.Parallel()
+	t.Run("body activity", func(t *testing.T) {
+		t.Parallel()
+		testWorkerKilledMidBody(t, -1, "heartbeat timeout")
+	})
+	t.Run("inline", func(t *testing.T) {
+		t.Parallel()
+		testWorkerKilledMidBody(t, time.Hour, "workflow task timeout")
+	})
+}
+
+func testWorkerKilledMidBody(t *testing.T, inlineBody time.Duration, reason string) {
 	// A client-only engine launches, so the bodies land in the worker
-	// process, the only worker there is.
-	s := newSystem(t, adapter.Config{DisableWorker: true, BodyHeartbeatTimeout: lostBodyHeartbeat})
+	// process, the only worker there is. Its launches set how long a body
+	// runs inline.
+	s := newSystem(t, adapter.Config{DisableWorker: true, BodyHeartbeatTimeout: lostBodyHeartbeat, InlineBody: inlineBody})
 	w := workerproc.Start(t, workerproc.Config{
 		HostPort: s.env.Temporal.HostPort, Namespace: s.env.Temporal.Namespace,
 		MongoURI: s.env.Mongo.URI, Database: s.env.Mongo.Name,
@@ -81,7 +97,7 @@ func TestWorkerKilledMidBody(t *testing.T) {
 		BodyHeartbeatTimeout: lostBodyHeartbeat,
 	})
 	w.Kill()
-	lost := "Worker running the body was lost (heartbeat timeout); re-running the body on a live worker"
+	lost := "Worker running the body was lost (" + reason + "); re-running the body on a live worker"
 
 	t.Run("body re-run on a live worker", func(t *testing.T) {
 		p := s.waitState("survivor", adapter.StateDone, adapter.StateFailed, adapter.StateCancelled)
@@ -101,7 +117,7 @@ func TestWorkerKilledMidBody(t *testing.T) {
 		require.Contains(t, *p.Status.Error, `"orphan"`)
 		// No warning promises a re-run that cannot happen: the error says it all.
 		require.Equal(t, -1, findLog(p, "warning", "re-running the body"), "log:\n%s", formatLog(p))
-		require.GreaterOrEqual(t, findLog(p, "error", "Worker running the body was lost (heartbeat timeout) and no live worker holds"), 0, "log:\n%s", formatLog(p))
+		require.GreaterOrEqual(t, findLog(p, "error", "Worker running the body was lost ("+reason+") and no live worker holds"), 0, "log:\n%s", formatLog(p))
 	})
 }
 
@@ -109,11 +125,27 @@ func TestWorkerKilledMidBody(t *testing.T) {
 // its run's end fail, unsent, as when the worker dies between its terminal
 // write and telling Temporal: the server hears nothing, and the body's
 // heartbeat timeout runs out.
-type lostCompletion struct{ lost atomic.Int32 }
+// With inline, it loses the first workflow task completion that carries
+// such an end instead: the body ran inline, in a local activity of the
+// run's first workflow task, which times out and runs again.
+type lostCompletion struct {
+	inline bool
+	lost   atomic.Int32
+}
 
 func (l *lostCompletion) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	r, ok := req.(*workflowservice.RespondActivityTaskCompletedRequest)
-	if ok && bytes.Contains([]byte(r.GetResult().String()), []byte("Finished")) && l.lost.CompareAndSwap(0, 1) {
+	var carried string
+	switch r := req.(type) {
+	case *workflowservice.RespondActivityTaskCompletedRequest:
+		if !l.inline {
+			carried = r.GetResult().String()
+		}
+	case *workflowservice.RespondWorkflowTaskCompletedRequest:
+		if l.inline {
+			carried = fmt.Sprint(r.GetCommands())
+		}
+	}
+	if strings.Contains(carried, "Finished") && l.lost.CompareAndSwap(0, 1) {
 		return status.Error(codes.NotFound, "completion lost with its worker")
 	}
 	return invoker(ctx, method, req, reply, cc, opts...)
@@ -122,12 +154,26 @@ func (l *lostCompletion) intercept(ctx context.Context, method string, req, repl
 // A body whose run's end was written before its worker was lost is not run
 // again: the re-run finds the end in the document and reports it, and the
 // task's function ran once.
+//
+// Run inline, the body's end rides on the run's first workflow task; when
+// its completion is lost, the task times out and runs again, and its
+// StartRun finds the run's end already written: the run ends done without
+// running the function again.
 func TestBodyThatFinishedBeforeItsWorkerWasLostIsNotRunAgain(t *testing.T) {
+	t.Run("body activity", func(t *testing.T) { testFinishedBodyNotRunAgain(t, false) })
+	t.Run("inline", func(t *testing.T) { testFinishedBodyNotRunAgain(t, true) })
+}
+
+func testFinishedBodyNotRunAgain(t *testing.T, inline bool) {
 	env := testenv.New(t)
-	lost := &lostCompletion{}
+	lost := &lostCompletion{inline: inline}
 	tc := env.Temporal.DialIntercepted(t, lost.intercept)
 	var runs atomic.Int32
-	s := newSystemOn(t, env, adapter.Config{Temporal: tc, BodyHeartbeatTimeout: lostBodyHeartbeat, TaskDefinitions: staticTasks(
+	inlineBody := time.Duration(-1)
+	if inline {
+		inlineBody = time.Minute
+	}
+	s := newSystemOn(t, env, adapter.Config{Temporal: tc, BodyHeartbeatTimeout: lostBodyHeartbeat, InlineBody: inlineBody, TaskDefinitions: staticTasks(
 		adapter.TaskInstance{ProcessID: "once", Name: "Once", Execute: func(pc *adapter.ProcessContext) error {
 			runs.Add(1)
 			pc.ReportProgress(100, "did it")

@@ -3,6 +3,7 @@ package tests
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -18,8 +19,8 @@ import (
 	"github.com/optio-temporal/optio/workflows"
 )
 
-// Runs keep the workflow revision they started with: revision-0, 1 and 2
-// runs (as older engines started them) still take their old paths under the
+// Runs keep the workflow revision they started with: revision-0 to 3 runs
+// (as older engines started them) still take their old paths under the
 // current code, and the histories of every revision, and of the children
 // workflow, replay without nondeterminism.
 func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
@@ -31,6 +32,7 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 		adapter.TaskInstance{ProcessID: "old", Name: "Old", Execute: func(*adapter.ProcessContext) error { return nil }},
 		adapter.TaskInstance{ProcessID: "rev1", Name: "Rev1", Execute: withChild},
 		adapter.TaskInstance{ProcessID: "rev2", Name: "Rev2", Execute: func(*adapter.ProcessContext) error { return nil }},
+		adapter.TaskInstance{ProcessID: "rev3", Name: "Rev3", Execute: func(*adapter.ProcessContext) error { return nil }},
 		adapter.TaskInstance{ProcessID: "new", Name: "New", Execute: func(*adapter.ProcessContext) error { return nil }},
 		adapter.TaskInstance{ProcessID: "parent", Name: "Parent", Execute: withChild},
 	)})
@@ -71,6 +73,22 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, run.Get(s.ctx(), nil))
 	require.Equal(t, adapter.StateDone, s.get("rev2").Status.State)
+
+	// Revision 3: the launcher sets the search attributes; the body runs in
+	// a body activity.
+	doc = s.get("rev3")
+	_, err = store.Claim(s.ctx(), doc.ID)
+	require.NoError(t, err)
+	run, err = s.temporal().ExecuteWorkflow(s.ctx(), client.StartWorkflowOptions{
+		ID: s.eng.WorkflowID("rev3"), TaskQueue: s.eng.TaskQueue(),
+		TypedSearchAttributes: workflowdef.StartSearchAttributes("rev3", "rev3", "", nil),
+	}, workflows.ProcessName, workflowdef.ProcessInput{
+		DocID: doc.ID.Hex(), ProcessID: "rev3", Name: "Rev3", IDPrefix: s.eng.WorkflowID(""), Revision: 3, SearchAttributes: true,
+		Timeouts: workflowdef.Timeouts{InlineBody: time.Second}, // ignored before revision 4
+	})
+	require.NoError(t, err)
+	require.NoError(t, run.Get(s.ctx(), nil))
+	require.Equal(t, adapter.StateDone, s.get("rev3").Status.State)
 
 	s.run("new")
 	s.run("parent")
@@ -115,13 +133,17 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 		}
 		return markers, bodyQueue
 	}
-	oldHist, newHist := history("old"), history("new")
+	oldHist, rev3Hist, newHist := history("old"), history("rev3"), history("new")
 	markers, queue := shape(oldHist)
 	require.Equal(t, 3, markers, "revision 0: StartRun, ClaimBody and Finish local activities")
 	require.NotEqual(t, s.eng.TaskQueue(), queue, "revision 0: the body runs on the worker-specific queue")
+	markers, queue = shape(rev3Hist)
+	require.Equal(t, 1, markers, "revisions 1 to 3: StartRun (with the claim); the body activity writes the end")
+	require.Equal(t, s.eng.TaskQueue(), queue, "revisions 1 to 3: the body runs on the workflow's own queue")
 	markers, queue = shape(newHist)
-	require.Equal(t, 1, markers, "revision 1 and later: StartRun (with the claim); the body activity writes the end")
-	require.Equal(t, s.eng.TaskQueue(), queue, "revision 1 and later: the body runs on the workflow's own queue")
+	require.Equal(t, 2, markers, "revision 4: StartRun, then the body inline, which writes the end")
+	require.Empty(t, queue, "revision 4: a short body needs no body activity")
+	require.Equal(t, 1, workflowTasks(newHist), "revision 4: a short process is one workflow task")
 
 	// Search attributes: decided and first set in the run (revision 2), or
 	// set by the launcher at start (revision 3 and later).
@@ -140,10 +162,14 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 	rev2Hist := history("rev2")
 	markers, upserts, atStart := saShape(rev2Hist)
 	require.Equal(t, []any{3, 4, false}, []any{markers, upserts, atStart}, "revision 2: version, side effect, StartRun; the version's TemporalChangeVersion, scheduled, running, done")
-	markers, upserts, atStart = saShape(newHist)
+	markers, upserts, atStart = saShape(rev3Hist)
 	require.Equal(t, []any{1, 2, true}, []any{markers, upserts, atStart}, "revision 3: StartRun only; running, done")
+	markers, upserts, atStart = saShape(newHist)
+	require.Equal(t, []any{2, 1, true}, []any{markers, upserts, atStart}, "revision 4: StartRun and the inline body; done (it never showed running)")
 	markers, upserts, atStart = saShape(history("parent/child"))
-	require.Equal(t, []any{1, 2, true}, []any{markers, upserts, atStart}, "revision 3, a child its children workflow started")
+	require.Equal(t, []any{2, 1, true}, []any{markers, upserts, atStart}, "revision 4, a child its children workflow started")
+	markers, upserts, atStart = saShape(history("parent"))
+	require.Equal(t, []any{3, 2, true}, []any{markers, upserts, atStart}, "revision 4, a body that goes on in a body activity: running, done")
 
 	// Who starts a child: the process workflow itself (revision 1), or its
 	// children workflow (revision 2 and later).
@@ -156,6 +182,11 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 		return out
 	}
 	rev1Hist, parentHist := history("rev1"), history("parent")
+	// The parent's body asks for a child, which only its workflow can
+	// start: it is let go from the inline local activity, and a body
+	// activity takes it over.
+	markers, queue = shape(parentHist)
+	require.Equal(t, []any{3, s.eng.TaskQueue()}, []any{markers, queue}, "revision 4 with a child: StartRun, the inline body, Finish; the body activity that took it over")
 	helperRuns := runsOf("parent" + workflows.ChildrenIDSuffix)
 	require.Equal(t, []string{s.eng.WorkflowID("rev1/child")}, childStarts(rev1Hist))
 	require.Equal(t, []string{s.eng.WorkflowID("parent" + workflows.ChildrenIDSuffix)}, childStarts(parentHist))
@@ -169,7 +200,7 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 	replayer := newReplayer()
 	histories := map[string]*historypb.History{
 		"revision 0": oldHist, "revision 1": rev1Hist, "revision 2": rev2Hist,
-		"revision 3": newHist, "revision 3 with a child": parentHist,
+		"revision 3": rev3Hist, "revision 4": newHist, "revision 4 with a child": parentHist,
 		"children workflow": helperHist,
 	}
 	for name, h := range histories {
@@ -179,6 +210,17 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 		require.NoError(t, replayer.ReplayWorkflowHistory(nil, h), "replay %s", name)
 	}
 	recordHistories(t, histories)
+}
+
+// workflowTasks counts the workflow tasks a run completed.
+func workflowTasks(h *historypb.History) int {
+	n := 0
+	for _, ev := range h.Events {
+		if ev.GetWorkflowTaskCompletedEventAttributes() != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // newReplayer returns a replayer with the workflows of this module.

@@ -227,13 +227,14 @@ func (h *host) RunChild(_ context.Context, child bodyhost.Child[adapter.TaskFunc
 	return reply, nil
 }
 
-func (h *host) CancelChild(_ context.Context, processID string) {
+func (h *host) CancelChild(_ context.Context, processID string) bool {
 	h.mu.Lock()
 	c := h.running[processID]
 	h.mu.Unlock()
 	if c != nil {
 		c.cancelProcess()
 	}
+	return c != nil
 }
 
 func (h *host) RefusedChild(_ context.Context, name, processID string) {

@@ -31,7 +31,22 @@ type BodyRun struct {
 	Input      BodyInput
 	progress   atomic.Pointer[func() mirror.Progress]
 	checkpoint atomic.Pointer[func() *mirror.Checkpoint]
+	// workflowNeeded is closed when the body first needs its workflow.
+	workflowNeeded chan struct{}
+	needOnce       sync.Once
 }
+
+// NeedWorkflow tells a body started inline that it needs its workflow (to
+// start children): the local activity that started it then stops holding
+// the workflow task open and leaves the body running. It returns at once.
+func (r *BodyRun) NeedWorkflow() {
+	if r.workflowNeeded != nil {
+		r.needOnce.Do(func() { close(r.workflowNeeded) })
+	}
+}
+
+// needsWorkflow is closed once NeedWorkflow was called.
+func (r *BodyRun) needsWorkflow() <-chan struct{} { return r.workflowNeeded }
 
 // SetCheckpointSource tells the heartbeat where to read the latest
 // checkpoint, which it sends as the second heartbeat detail.
@@ -73,6 +88,12 @@ func (r *BodyRun) Progress() *mirror.Progress {
 // Bodies implements the body activity and keeps track of the bodies running
 // in this process, so that a cancel reaches them directly rather than through
 // the next heartbeat response.
+//
+// A body starts either in the body activity or inline, in a local activity
+// of the workflow task that started its run (BodyInline). An inline body
+// that ends soon ends the run in that same workflow task; one that runs on
+// is left running (detached) and taken over by a body activity (Adopt),
+// which heartbeats for it and reports its end.
 type Bodies struct {
 	Runner BodyRunner
 	// Finish writes a run's terminal state (Mirror.Finish), for bodies that
@@ -83,42 +104,198 @@ type Bodies struct {
 	// re-run after a lost worker: the lost attempt may have written the end
 	// and died before Temporal heard of it, and the body must not run again.
 	EndWritten func(ctx context.Context, docID string) (bool, error)
+	// Ended, when set, is called each time a body's function has returned
+	// and its end is settled.
+	Ended func()
 	// HeartbeatInterval is how often the body activity heartbeats.
 	HeartbeatInterval time.Duration
 
 	mu      sync.Mutex
-	running map[string]context.CancelCauseFunc
-	docs    map[string]string
+	entries map[string]*bodyEntry
 }
+
+// bodyEntry is one body started in this process: running, or ended and
+// waiting for the activity that reports it.
+type bodyEntry struct {
+	docID  string
+	run    *BodyRun
+	cancel context.CancelCauseFunc
+	// returned is closed when the Runner has returned; done once res and
+	// err are final (the body's own terminal write included).
+	returned, done chan struct{}
+	res            BodyResult
+	err            error
+	// detached, adopted and expire are guarded by Bodies.mu.
+	detached bool
+	adopted  bool
+	expire   *time.Timer
+}
+
+// errNotAdopted cancels a detached body that no body activity took over in
+// time: its workflow counts the worker lost and runs the body elsewhere.
+var errNotAdopted = errors.New("optio: no body activity took the inline body over")
 
 func bodyKey(workflowID, runID string) string { return workflowID + "\x00" + runID }
 
 // Body runs a process's function until it returns. It heartbeats with the
 // latest progress (and checkpoint) as details. An error from the function fails the activity
-// with a non-retryable ApplicationError of type BodyFailedType.
+// with a non-retryable ApplicationError of type BodyFailedType. With
+// BodyInput.Adopt it takes over the body BodyInline left running here
+// instead.
 func (b *Bodies) Body(ctx context.Context, in BodyInput) (BodyResult, error) {
+	key := bodyKey(in.WorkflowID, in.RunID)
+	if in.Adopt {
+		b.mu.Lock()
+		e := b.entries[key]
+		ok := e != nil && !e.adopted
+		if ok {
+			e.adopted = true
+			if e.expire != nil {
+				e.expire.Stop()
+			}
+		}
+		b.mu.Unlock()
+		if !ok {
+			return BodyResult{}, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("the body of %q started inline does not run on this worker", in.ProcessID), activities.BodyGoneType, nil)
+		}
+		return b.watch(ctx, key, e)
+	}
 	if res, ok := b.endedBefore(ctx, in); ok {
 		return res, nil
 	}
-	bodyCtx, cancel := context.WithCancelCause(ctx)
+	return b.watch(ctx, key, b.start(ctx, in))
+}
+
+// BodyInline is the local activity that starts a body in the workflow task
+// that started its run. It waits up to BodyInput.InlineFor for the body to
+// end and then reports its end as Body would. A body that runs longer, or
+// that asks for children (it needs its workflow, whose task this local
+// activity holds open), is left running and reported Detached; it waits up
+// to BodyInput.AdoptWithin for a body activity with Adopt to take it over.
+func (b *Bodies) BodyInline(ctx context.Context, in BodyInput) (BodyResult, error) {
 	key := bodyKey(in.WorkflowID, in.RunID)
 	b.mu.Lock()
-	if b.running == nil {
-		b.running = map[string]context.CancelCauseFunc{}
-		b.docs = map[string]string{}
-	}
-	b.running[key] = cancel
-	b.docs[key] = in.DocID
+	e := b.entries[key]
 	b.mu.Unlock()
-	defer func() {
-		b.mu.Lock()
-		delete(b.running, key)
-		delete(b.docs, key)
-		b.mu.Unlock()
-		cancel(nil)
-	}()
+	if e == nil {
+		// Else the workflow task that started it failed, and this is its
+		// retry: the body runs already.
+		e = b.start(ctx, in)
+	}
+	window := time.NewTimer(in.InlineFor)
+	defer window.Stop()
+	select {
+	case <-e.returned:
+		<-e.done
+		b.remove(key, e)
+		return e.res, e.err
+	case <-e.run.needsWorkflow():
+	case <-window.C:
+	case <-ctx.Done():
+	}
+	b.mu.Lock()
+	if !e.detached && !e.adopted {
+		e.detached = true
+		e.expire = time.AfterFunc(in.AdoptWithin, func() { b.abandon(key, e) })
+	}
+	b.mu.Unlock()
+	return BodyResult{Detached: true}, nil
+}
 
-	run := &BodyRun{Input: in}
+// Has reports whether a body of the given workflow run runs here, or has
+// ended here and waits for the activity that reports it.
+func (b *Bodies) Has(workflowID, runID string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, ok := b.entries[bodyKey(workflowID, runID)]
+	return ok
+}
+
+// abandon cancels a detached body that nothing took over.
+func (b *Bodies) abandon(key string, e *bodyEntry) {
+	b.mu.Lock()
+	gone := !e.adopted && b.entries[key] == e
+	if gone {
+		delete(b.entries, key)
+	}
+	b.mu.Unlock()
+	if gone {
+		e.cancel(errNotAdopted)
+	}
+}
+
+// start runs the body of in in a goroutine of its own and registers it. Its
+// context keeps ctx's values but not its cancellation: the body outlives a
+// local activity that starts it inline.
+func (b *Bodies) start(ctx context.Context, in BodyInput) *bodyEntry {
+	bodyCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	e := &bodyEntry{
+		docID:    in.DocID,
+		run:      &BodyRun{Input: in, workflowNeeded: make(chan struct{})},
+		cancel:   cancel,
+		returned: make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	key := bodyKey(in.WorkflowID, in.RunID)
+	b.mu.Lock()
+	if b.entries == nil {
+		b.entries = map[string]*bodyEntry{}
+	}
+	b.entries[key] = e
+	b.mu.Unlock()
+	go b.execute(bodyCtx, e)
+	return e
+}
+
+// execute runs the body and settles its end: the result or typed failure,
+// and the run's terminal write when the body finishes itself.
+func (b *Bodies) execute(bodyCtx context.Context, e *bodyEntry) {
+	defer func() {
+		e.cancel(nil)
+		close(e.done)
+		if b.Ended != nil {
+			b.Ended()
+		}
+	}()
+	in := e.run.Input
+	res, err := b.Runner.RunBody(bodyCtx, e.run)
+	close(e.returned)
+	if bodyCtx.Err() != nil {
+		switch cause := context.Cause(bodyCtx); {
+		case errors.Is(cause, activities.ErrCancelRequested), errors.Is(cause, activities.ErrShutdown):
+		default:
+			// Whatever the body made of it, it was cut short from outside.
+			e.res = BodyResult{Interrupted: true}
+			return
+		}
+	}
+	switch {
+	case errors.Is(err, activities.ErrNoExecute):
+		e.res, e.err = res, temporal.NewNonRetryableApplicationError(err.Error(), activities.NoExecuteType, nil)
+		return
+	case err != nil:
+		e.res, e.err = res, temporal.NewNonRetryableApplicationError(err.Error(), activities.BodyFailedType, nil)
+		return
+	}
+	if in.Finish != nil && b.Finish != nil && !res.Cancelled && !res.Interrupted && !res.SpawnedChildren {
+		fin := *in.Finish
+		fin.Outcome = OutcomeDone
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(bodyCtx), 30*time.Second)
+		fr, ferr := b.Finish(fctx, fin)
+		cancel()
+		if ferr == nil {
+			res.Finished = &fr
+		} // else the workflow's Finish local activity retries it
+	}
+	e.res = res
+}
+
+// watch reports the body of e to the body activity of ctx: it heartbeats
+// for it and returns its end. The activity's context ending (a cancel the
+// server delivered, heartbeats that kept failing, the worker stopping) cuts
+// the body short.
+func (b *Bodies) watch(ctx context.Context, key string, e *bodyEntry) (BodyResult, error) {
 	stop := make(chan struct{})
 	var hb sync.WaitGroup
 	hb.Add(1)
@@ -139,37 +316,31 @@ func (b *Bodies) Body(ctx context.Context, in BodyInput) (BodyResult, error) {
 				return
 			case <-t.C:
 			}
-			activity.RecordHeartbeat(ctx, run.heartbeatDetails()...)
+			activity.RecordHeartbeat(ctx, e.run.heartbeatDetails()...)
 		}
 	}()
-	res, err := b.Runner.RunBody(bodyCtx, run)
+	select {
+	case <-e.done:
+	case <-ctx.Done():
+		e.cancel(context.Cause(ctx))
+		<-e.done
+	}
 	close(stop)
 	hb.Wait()
-	if bodyCtx.Err() != nil {
-		switch cause := context.Cause(bodyCtx); {
-		case errors.Is(cause, activities.ErrCancelRequested), errors.Is(cause, activities.ErrShutdown):
-		default:
-			// Whatever the body made of it, it was cut short from outside.
-			return BodyResult{Interrupted: true}, nil
-		}
+	b.remove(key, e)
+	return e.res, e.err
+}
+
+// remove forgets e once its end was reported.
+func (b *Bodies) remove(key string, e *bodyEntry) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e.expire != nil {
+		e.expire.Stop()
 	}
-	switch {
-	case errors.Is(err, activities.ErrNoExecute):
-		return res, temporal.NewNonRetryableApplicationError(err.Error(), activities.NoExecuteType, nil)
-	case err != nil:
-		return res, temporal.NewNonRetryableApplicationError(err.Error(), activities.BodyFailedType, nil)
+	if b.entries[key] == e {
+		delete(b.entries, key)
 	}
-	if in.Finish != nil && b.Finish != nil && !res.Cancelled && !res.Interrupted && !res.SpawnedChildren {
-		fin := *in.Finish
-		fin.Outcome = OutcomeDone
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		fr, ferr := b.Finish(fctx, fin)
-		cancel()
-		if ferr == nil {
-			res.Finished = &fr
-		} // else the workflow's Finish local activity retries it
-	}
-	return res, nil
 }
 
 // endedBefore reports, for a body re-run after a lost worker, whether the
@@ -204,40 +375,12 @@ func (b *Bodies) CancelBody(_ context.Context, in CancelBodyInput) (bool, error)
 // process, and reports whether it did.
 func (b *Bodies) Cancel(workflowID, runID string, cause error) bool {
 	b.mu.Lock()
-	cancel, ok := b.running[bodyKey(workflowID, runID)]
+	e, ok := b.entries[bodyKey(workflowID, runID)]
 	b.mu.Unlock()
 	if ok {
-		cancel(cause)
+		e.cancel(cause)
 	}
 	return ok
-}
-
-// CancelAll cancels every body running in this process and returns how many.
-func (b *Bodies) CancelAll(cause error) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, cancel := range b.running {
-		cancel(cause)
-	}
-	return len(b.running)
-}
-
-// Running returns how many bodies run in this process.
-func (b *Bodies) Running() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.running)
-}
-
-// RunningDocs returns the document ids of the bodies running in this process.
-func (b *Bodies) RunningDocs() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := make([]string, 0, len(b.docs))
-	for _, d := range b.docs {
-		out = append(out, d)
-	}
-	return out
 }
 
 // CancelWorkflow cancels the body of any run of workflowID running here.
@@ -245,13 +388,57 @@ func (b *Bodies) CancelWorkflow(workflowID string, cause error) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	found := false
-	for key, cancel := range b.running {
+	for key, e := range b.entries {
 		if len(key) > len(workflowID) && key[:len(workflowID)] == workflowID && key[len(workflowID)] == 0 {
-			cancel(cause)
+			e.cancel(cause)
 			found = true
 		}
 	}
 	return found
+}
+
+// CancelAll cancels every body running in this process and returns how many.
+func (b *Bodies) CancelAll(cause error) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, e := range b.entries {
+		e.cancel(cause)
+	}
+	return b.runningLocked()
+}
+
+// Running returns how many bodies run in this process.
+func (b *Bodies) Running() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.runningLocked()
+}
+
+func (b *Bodies) runningLocked() int {
+	n := 0
+	for _, e := range b.entries {
+		select {
+		case <-e.done:
+		default:
+			n++
+		}
+	}
+	return n
+}
+
+// RunningDocs returns the document ids of the bodies running in this process.
+func (b *Bodies) RunningDocs() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]string, 0, len(b.entries))
+	for _, e := range b.entries {
+		select {
+		case <-e.done:
+		default:
+			out = append(out, e.docID)
+		}
+	}
+	return out
 }
 
 // PreviousCheckpoint returns the checkpoint in the last heartbeat details

@@ -182,3 +182,159 @@ func TestBodyActivityHeartbeatsProgressAndCheckpoint(t *testing.T) {
 	require.Equal(t, int64(3), gotCheckpoint.Seq)
 	require.JSONEq(t, `{"step":3}`, string(gotCheckpoint.Data))
 }
+
+// inlineBodies is a Bodies whose Finish counts its calls, for the inline
+// tests, with the environments that run its local and body activities.
+func inlineBodies(t *testing.T, run func(ctx context.Context, r *activitydef.BodyRun) (activitydef.BodyResult, error)) (*activitydef.Bodies, *atomic.Int32) {
+	t.Helper()
+	finished := &atomic.Int32{}
+	bodies := &activitydef.Bodies{
+		Finish: func(context.Context, activitydef.FinishInput) (activitydef.FinishResult, error) {
+			finished.Add(1)
+			return activitydef.FinishResult{State: mirror.Done}, nil
+		},
+		HeartbeatInterval: time.Hour,
+		Runner:            runnerFunc(run),
+	}
+	return bodies, finished
+}
+
+func inlineInput(window, adoptWithin time.Duration) activitydef.BodyInput {
+	return activitydef.BodyInput{
+		WorkflowID: "db/p1", RunID: "run-1", DocID: "doc-p1", ProcessID: "p1", Attempt: 1,
+		Finish:    &activitydef.FinishInput{DocID: "doc-p1", ProcessID: "p1"},
+		InlineFor: window, AdoptWithin: adoptWithin,
+	}
+}
+
+func runInline(t *testing.T, bodies *activitydef.Bodies, in activitydef.BodyInput) (activitydef.BodyResult, error) {
+	t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	val, err := env.ExecuteLocalActivity(bodies.BodyInline, in)
+	var got activitydef.BodyResult
+	if err == nil {
+		require.NoError(t, val.Get(&got))
+	}
+	return got, err
+}
+
+func runAdopt(t *testing.T, bodies *activitydef.Bodies, in activitydef.BodyInput) (activitydef.BodyResult, error) {
+	t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivityWithOptions(bodies.Body, activity.RegisterOptions{Name: activities.BodyName})
+	in.Adopt, in.InlineFor, in.AdoptWithin = true, 0, 0
+	val, err := env.ExecuteActivity(activities.BodyName, in)
+	var got activitydef.BodyResult
+	if err == nil {
+		require.NoError(t, val.Get(&got))
+	}
+	return got, err
+}
+
+// A body that returns within the inline window ends there: the local
+// activity reports its end, terminal write included, and forgets it.
+func TestBodyInlineEndsWithinItsWindow(t *testing.T) {
+	bodies, finished := inlineBodies(t, func(context.Context, *activitydef.BodyRun) (activitydef.BodyResult, error) {
+		return activitydef.BodyResult{}, nil
+	})
+	got, err := runInline(t, bodies, inlineInput(time.Hour, time.Hour))
+	require.NoError(t, err)
+	require.Equal(t, activitydef.BodyResult{Finished: &activitydef.FinishResult{State: mirror.Done}}, got)
+	require.Equal(t, int32(1), finished.Load())
+	require.Zero(t, bodies.Running())
+
+	// A failure is reported as the body activity would.
+	bodies, finished = inlineBodies(t, func(context.Context, *activitydef.BodyRun) (activitydef.BodyResult, error) {
+		return activitydef.BodyResult{}, errors.New("boom")
+	})
+	_, err = runInline(t, bodies, inlineInput(time.Hour, time.Hour))
+	var app *temporal.ApplicationError
+	require.ErrorAs(t, err, &app)
+	require.Equal(t, activities.BodyFailedType, app.Type())
+	require.Zero(t, finished.Load())
+}
+
+// A body that outlasts the window is left running, detached, and the body
+// activity with Adopt takes it over and reports its end; the function ran
+// once.
+func TestBodyInlineDetachesAndIsAdopted(t *testing.T) {
+	release := make(chan struct{})
+	var calls atomic.Int32
+	bodies, finished := inlineBodies(t, func(ctx context.Context, _ *activitydef.BodyRun) (activitydef.BodyResult, error) {
+		calls.Add(1)
+		<-release
+		return activitydef.BodyResult{}, nil
+	})
+	in := inlineInput(20*time.Millisecond, time.Hour)
+	got, err := runInline(t, bodies, in)
+	require.NoError(t, err)
+	require.Equal(t, activitydef.BodyResult{Detached: true}, got)
+	require.Equal(t, 1, bodies.Running(), "the detached body still runs")
+	require.Equal(t, []string{"doc-p1"}, bodies.RunningDocs())
+
+	time.AfterFunc(50*time.Millisecond, func() { close(release) })
+	got, err = runAdopt(t, bodies, in)
+	require.NoError(t, err)
+	require.Equal(t, activitydef.BodyResult{Finished: &activitydef.FinishResult{State: mirror.Done}}, got)
+	require.Equal(t, int32(1), calls.Load())
+	require.Equal(t, int32(1), finished.Load())
+	require.Zero(t, bodies.Running())
+
+	// Taken over once: a second adopter finds nothing.
+	_, err = runAdopt(t, bodies, in)
+	var app *temporal.ApplicationError
+	require.ErrorAs(t, err, &app)
+	require.Equal(t, activities.BodyGoneType, app.Type())
+}
+
+// A body that asks for its workflow (children) is let go at once, whatever
+// the window; a cancel reaches a detached body, which its adopter reports.
+func TestBodyInlineLetsGoABodyThatNeedsItsWorkflow(t *testing.T) {
+	bodies, finished := inlineBodies(t, func(ctx context.Context, r *activitydef.BodyRun) (activitydef.BodyResult, error) {
+		r.NeedWorkflow()
+		<-ctx.Done()
+		require.ErrorIs(t, context.Cause(ctx), activities.ErrCancelRequested)
+		return activitydef.BodyResult{Cancelled: true}, nil
+	})
+	in := inlineInput(time.Hour, time.Hour)
+	start := time.Now()
+	got, err := runInline(t, bodies, in)
+	require.NoError(t, err)
+	require.True(t, got.Detached)
+	require.Less(t, time.Since(start), time.Minute)
+	require.True(t, bodies.Cancel(in.WorkflowID, in.RunID, activities.ErrCancelRequested))
+	got, err = runAdopt(t, bodies, in)
+	require.NoError(t, err)
+	require.Equal(t, activitydef.BodyResult{Cancelled: true}, got)
+	require.Zero(t, finished.Load(), "a cancelled body does not finish the run")
+}
+
+// A detached body that nothing takes over within AdoptWithin is cut short
+// (its workflow counts the worker lost) and forgotten.
+func TestBodyInlineNotAdoptedIsCancelled(t *testing.T) {
+	stopped := make(chan error, 1)
+	bodies, finished := inlineBodies(t, func(ctx context.Context, _ *activitydef.BodyRun) (activitydef.BodyResult, error) {
+		<-ctx.Done()
+		stopped <- context.Cause(ctx)
+		return activitydef.BodyResult{}, nil
+	})
+	in := inlineInput(10*time.Millisecond, 50*time.Millisecond)
+	got, err := runInline(t, bodies, in)
+	require.NoError(t, err)
+	require.True(t, got.Detached)
+	select {
+	case cause := <-stopped:
+		require.Error(t, cause)
+		require.NotErrorIs(t, cause, activities.ErrCancelRequested)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the body that nothing took over was not cancelled")
+	}
+	require.Eventually(t, func() bool { return bodies.Running() == 0 }, 10*time.Second, 5*time.Millisecond)
+	require.Zero(t, finished.Load())
+	_, err = runAdopt(t, bodies, in)
+	var app *temporal.ApplicationError
+	require.ErrorAs(t, err, &app)
+	require.Equal(t, activities.BodyGoneType, app.Type())
+}

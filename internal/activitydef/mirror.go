@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.temporal.io/sdk/activity"
 
 	"github.com/optio-temporal/optio/internal/docstore"
 	"github.com/optio-temporal/optio/mirror"
@@ -31,6 +32,10 @@ type Mirror struct {
 	Store   *docstore.Store
 	Locator Locator
 	Logger  *slog.Logger
+	// BodyHere reports whether a body of the given workflow run runs (or
+	// waits to be taken over) on this worker (Bodies.Has); StartRun uses it
+	// to tell a lost first workflow task from its retry here. Nil: never.
+	BodyHere func(workflowID, runID string) bool
 
 	// parents holds the parent documents of the launches this worker
 	// inserts children for (CreateChildrenInput.Launch).
@@ -100,7 +105,8 @@ func (m *Mirror) StartRun(ctx context.Context, in StartRunInput) (StartRunResult
 	if err != nil {
 		return StartRunResult{}, err
 	}
-	p, err := m.Store.Start(ctx, id)
+	lost := false
+	p, err := m.Store.StartClaimed(ctx, id, in.ClaimStamp)
 	var conflict *mirror.ConflictError
 	switch {
 	case err == nil:
@@ -111,10 +117,21 @@ func (m *Mirror) StartRun(ctx context.Context, in StartRunInput) (StartRunResult
 		if p, err = m.Store.Get(ctx, id); err != nil {
 			return StartRunResult{}, err
 		}
+		if in.ClaimStamp != "" && docstore.ClaimStamp(p) != in.ClaimStamp {
+			// Running for a later launch.
+			return StartRunResult{State: p.Status.State}, nil
+		}
+		if in.ClaimStamp != "" && activity.IsActivity(ctx) {
+			// This launch's run started it already, in a workflow task
+			// that never completed: here (retried), or on a worker that was
+			// lost, with its body.
+			run := activity.GetInfo(ctx).WorkflowExecution
+			lost = m.BodyHere == nil || !m.BodyHere(run.ID, run.RunID)
+		}
 	default:
 		return StartRunResult{}, err
 	}
-	res := StartRunResult{Started: true, State: p.Status.State, Metadata: p.Metadata, Cancellable: p.Cancellable}
+	res := StartRunResult{Started: true, State: p.Status.State, Metadata: p.Metadata, Cancellable: p.Cancellable, Lost: lost}
 	if p.Status.RunningSince != nil {
 		res.RunningSince = *p.Status.RunningSince
 	}
@@ -188,7 +205,7 @@ func (m *Mirror) CancelScheduled(ctx context.Context, in DocInput) (mirror.State
 	if err != nil {
 		return "", err
 	}
-	p, err := m.Store.CancelScheduled(ctx, id)
+	p, err := m.Store.CancelScheduledClaimed(ctx, id, in.ClaimStamp)
 	var conflict *mirror.ConflictError
 	if errors.As(err, &conflict) {
 		return conflict.Current, nil

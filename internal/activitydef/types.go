@@ -12,6 +12,12 @@ type StartRunInput struct {
 	// Claim, when set, also picks the body's task queue, as ClaimBody would
 	// for the first run, in the same local activity.
 	Claim *ClaimBodyInput `json:",omitempty"`
+	// ClaimStamp, when set, names the launch's claim
+	// (docstore.ClaimStamp): a document claimed again since, by a later
+	// launch, is not started. A workflow task retried after the run's end
+	// was written runs StartRun again, and a relaunch may have claimed the
+	// document meanwhile.
+	ClaimStamp string `json:",omitempty"`
 }
 
 // StartRunResult says whether the run started and what the body needs.
@@ -26,6 +32,11 @@ type StartRunResult struct {
 	Cancellable bool
 	// Claim answers StartRunInput.Claim.
 	Claim ClaimBodyResult
+	// Lost is true when the document was already running for this launch
+	// (StartRunInput.ClaimStamp) and no body of the run is on this worker:
+	// the worker that ran the run's first workflow task, and its inline
+	// body, was lost before that task completed.
+	Lost bool `json:",omitempty"`
 }
 
 // ClaimBodyInput asks which task queue should run a body.
@@ -48,6 +59,10 @@ type ClaimBodyResult struct {
 // DocInput names a process document.
 type DocInput struct {
 	DocID string
+	// ClaimStamp, for CancelScheduled, names the launch's claim as
+	// StartRunInput.ClaimStamp does: a document claimed again since is not
+	// cancelled.
+	ClaimStamp string `json:",omitempty"`
 }
 
 // Outcome is how a body ended, as the workflow saw it.
@@ -123,6 +138,18 @@ type BodyInput struct {
 	// when it started): from 2 on, the body sends its children to a children
 	// workflow instead of its own.
 	Revision int `json:",omitempty"`
+	// InlineFor, for the local activity that starts a body inline
+	// (activities.BodyInlineName), is how long it waits for the body to end
+	// before it leaves the body running and reports it Detached.
+	InlineFor time.Duration `json:",omitempty"`
+	// AdoptWithin, for that local activity, is how long a detached body waits
+	// for the body activity that takes it over (Adopt); a body nobody took
+	// over by then is cancelled, as its workflow counts its worker lost.
+	AdoptWithin time.Duration `json:",omitempty"`
+	// Adopt makes the body activity take over the body that started inline
+	// for this run on this worker, instead of running the function again;
+	// a worker where it does not run fails with activities.BodyGoneType.
+	Adopt bool `json:",omitempty"`
 }
 
 // BodyResult is what a body that returned without error reports.
@@ -140,6 +167,10 @@ type BodyResult struct {
 	// Finished is the terminal write the activity made (BodyInput.Finish);
 	// nil leaves it to the workflow.
 	Finished *FinishResult `json:",omitempty"`
+	// Detached is true when the inline local activity left the body running
+	// (it outlasted BodyInput.InlineFor, or it needs its workflow for
+	// children); a body activity with Adopt takes it over.
+	Detached bool `json:",omitempty"`
 }
 
 // CancelBodyInput identifies a running body to cancel.

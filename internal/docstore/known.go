@@ -84,7 +84,12 @@ func (k *known) reset() {
 // headOf returns p without its log, for the cache.
 func headOf(p *mirror.Process) *mirror.Process {
 	h := *p
+	// The first entry only: a launch's claim starts the log, and StartRun
+	// checks it is still that launch's (StartClaimed).
 	h.Log = nil
+	if len(p.Log) > 0 {
+		h.Log = p.Log[:1:1]
+	}
 	return &h
 }
 

@@ -124,6 +124,11 @@ func matchesGuard(p *mirror.Process, guard bson.D) bool {
 			if !ok || p.Status.RunningSince == nil || !p.Status.RunningSince.Equal(want) {
 				return false
 			}
+		case claimStampKey:
+			want, ok := e.Value.(string)
+			if !ok || len(p.Log) == 0 || p.Log[0].Timestamp != want {
+				return false
+			}
 		default:
 			return false
 		}
@@ -243,8 +248,38 @@ func (s *Store) afterClaim(ctx context.Context, p *mirror.Process) error {
 
 // Start moves a scheduled process to running, stamping status.runningSince.
 func (s *Store) Start(ctx context.Context, id bson.ObjectID) (*mirror.Process, error) {
+	return s.StartClaimed(ctx, id, "")
+}
+
+// claimStampKey is the field a launch's claim stamps: the timestamp of the
+// log entry it starts the log with (ClaimStamp).
+const claimStampKey = "log.0.timestamp"
+
+// ClaimStamp returns what identifies the claim that scheduled p's current
+// run: the timestamp of the first entry of its log, which the claim wrote.
+func ClaimStamp(p *mirror.Process) string {
+	if len(p.Log) == 0 {
+		return ""
+	}
+	return p.Log[0].Timestamp
+}
+
+// claimGuard is the cas condition that the document is still of the claim
+// stamped claimStamp; none when it is empty.
+func claimGuard(claimStamp string) bson.D {
+	if claimStamp == "" {
+		return nil
+	}
+	return bson.D{{Key: claimStampKey, Value: claimStamp}}
+}
+
+// StartClaimed is Start, for the run of the claim stamped claimStamp
+// (ClaimStamp of the claimed document; empty: any). A document claimed
+// again since, by a later launch, is not started: a conflict, as if it were
+// in another state. That later launch's run starts it.
+func (s *Store) StartClaimed(ctx context.Context, id bson.ObjectID, claimStamp string) (*mirror.Process, error) {
 	now := s.now()
-	return s.cas(ctx, id, mirror.Running, []mirror.State{mirror.Scheduled}, nil, s.setPush(bson.D{
+	return s.cas(ctx, id, mirror.Running, []mirror.State{mirror.Scheduled}, claimGuard(claimStamp), s.setPush(bson.D{
 		{Key: "status.state", Value: mirror.Running},
 		{Key: "status.runningSince", Value: now},
 	}, mirror.NewLogEntry(now, mirror.LevelEvent, MsgRunning)))
@@ -269,7 +304,13 @@ func (s *Store) AckCancel(ctx context.Context, id bson.ObjectID) (*mirror.Proces
 // CancelScheduled moves a scheduled process (whose body has not started)
 // straight to cancelled.
 func (s *Store) CancelScheduled(ctx context.Context, id bson.ObjectID) (*mirror.Process, error) {
-	return s.cas(ctx, id, mirror.Cancelled, []mirror.State{mirror.Scheduled}, nil, bson.D{{Key: "$set", Value: bson.D{
+	return s.CancelScheduledClaimed(ctx, id, "")
+}
+
+// CancelScheduledClaimed is CancelScheduled for the run of the claim
+// stamped claimStamp, as StartClaimed is Start's.
+func (s *Store) CancelScheduledClaimed(ctx context.Context, id bson.ObjectID, claimStamp string) (*mirror.Process, error) {
+	return s.cas(ctx, id, mirror.Cancelled, []mirror.State{mirror.Scheduled}, claimGuard(claimStamp), bson.D{{Key: "$set", Value: bson.D{
 		{Key: "status.state", Value: mirror.Cancelled},
 		{Key: "status.stoppedAt", Value: s.now()},
 	}}})

@@ -84,7 +84,7 @@ func tracedEngine(t *testing.T, face adapter.RPCFace) (*adapter.Engine, *telemet
 }
 
 // A launch made within a span, the process workflow it starts, the body
-// activity, the spans the body starts from its context and the workflows
+// (inline local activity and body activity), the spans the body starts from its context and the workflows
 // and activities of its children (one sequential, two in a parallel group)
 // are one trace.
 func TestTracingOneTraceFromLaunchToChildren(t *testing.T) {
@@ -124,8 +124,12 @@ func TestTracingOneTraceFromLaunchToChildren(t *testing.T) {
 		"StartWorkflow:optio.Process":      1,
 		"RunWorkflow:optio.Process":        4, // the parent and its three children
 		"StartChildWorkflow:optio.Process": 3,
-		"RunActivity:optio.Body":           4,
-		"user-work ":                       4,
+		// Every body starts inline, in a local activity of its run's first
+		// workflow task; the parent's, which waits for its children, goes on
+		// in a body activity.
+		"RunActivity:optio.BodyInline": 4,
+		"RunActivity:optio.Body":       1,
+		"user-work ":                   4,
 	}
 	var got []string
 	require.Eventually(t, func() bool {
@@ -140,18 +144,19 @@ func TestTracingOneTraceFromLaunchToChildren(t *testing.T) {
 	t.Logf("%d spans in the launch's trace: %s", len(got), strings.Join(got, ", "))
 
 	// Every span the engine and the bodies made is in the launch's trace,
-	// and each body's own span is a child of its body activity's span.
+	// and each body's own span is a child of the span of the local
+	// activity that started it inline.
 	activitySpans := map[trace.SpanID]string{}
 	for _, s := range spans.GetSpans() {
 		require.Equal(t, traceID, s.SpanContext.TraceID(), "span %q is in another trace", s.Name)
-		if s.Name == "RunActivity:optio.Body" {
+		if s.Name == "RunActivity:optio.BodyInline" {
 			activitySpans[s.SpanContext.SpanID()] = s.Name
 		}
 	}
 	for _, s := range spans.GetSpans() {
 		if strings.HasPrefix(s.Name, "user-work ") {
 			_, ok := activitySpans[s.Parent.SpanID()]
-			require.True(t, ok, "span %q's parent is not a body activity's span", s.Name)
+			require.True(t, ok, "span %q's parent is not the span of the local activity that started its body", s.Name)
 		}
 	}
 	require.Equal(t, 4, len(activitySpans), fmt.Sprint(got))

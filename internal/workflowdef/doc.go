@@ -16,7 +16,9 @@
 // Workflow code here never touches Mongo, Redis or the clock: every document
 // write is a local activity of package activities (implemented in
 // internal/activitydef), and the body is a regular activity routed to the
-// worker that holds the task's function. A run keeps the code path of the
+// worker that holds the task's function, or, from revision 4, starts inline
+// in a local activity of the run's first workflow task and, if it runs on,
+// is taken over by such an activity. A run keeps the code path of the
 // revision it started with (ProcessInput.Revision, CurrentRevision for new
 // runs), so recorded histories replay unchanged; inputs and results are
 // recorded in histories as JSON, so their fields keep their names.

@@ -25,6 +25,12 @@ type Timeouts struct {
 	ScheduleToStart time.Duration
 	// MaxBodyRuns bounds how often a body is re-run after lost workers.
 	MaxBodyRuns int
+	// InlineBody, from revision 4, is how long the first body run of a
+	// launch may run inside the workflow task that started the run, when
+	// the worker running that task holds the function: a body that ends
+	// within it ends the run in that one workflow task, without a body
+	// activity. Zero runs every body as an activity.
+	InlineBody time.Duration `json:",omitempty"`
 }
 
 func (t Timeouts) withDefaults() Timeouts {
@@ -61,6 +67,10 @@ type ProcessInput struct {
 	// workers of a newer engine replay the histories of older runs
 	// unchanged.
 	Revision int
+	// ClaimStamp is the launch's claim (docstore.ClaimStamp of the claimed
+	// document), which StartRun checks from revision 4: empty for children,
+	// whose documents their parent's run inserted.
+	ClaimStamp string `json:",omitempty"`
 	// SearchAttributes says, from revision 3, that the run keeps the custom
 	// search attributes of workflows.SearchAttributeTypes and that its
 	// launcher set them at start (StartSearchAttributes). Earlier revisions
@@ -91,7 +101,15 @@ type ProcessInput struct {
 //     (SearchAttributes); the run records no decision about them and makes
 //     no first upsert, and its children workflow starts the children the
 //     same way (ChildrenInput.SearchAttributes).
-const CurrentRevision = 3
+//   - 4: the first body run of a launch whose function the worker running
+//     the first workflow task holds starts inline, in a local activity of
+//     that task (activities.BodyInlineName), for up to Timeouts.InlineBody.
+//     A body that ends within it ends the run in that workflow task: one
+//     workflow task and no activity for a short process. One that runs on,
+//     or asks for children, is left running and taken over by a body
+//     activity (activitydef.BodyInput.Adopt) that heartbeats for it, as
+//     any body activity does.
+const CurrentRevision = 4
 
 // ProcessResult is the end of a run, as the workflow returns it when the
 // process did not fail.
@@ -128,6 +146,10 @@ type process struct {
 	helper *helperRun
 	// sa keeps the run's search attributes current (searchattrs.go).
 	sa *searchAttrs
+	// startedSA is what StartRun found, not yet in the search attributes
+	// (revision 4 and later): a body that ends inline ends the run in the
+	// same workflow task, and the run then records only its end state.
+	startedSA *activitydef.StartRunResult
 	// opts are the worker's settings (NewProcess).
 	opts ProcessOptions
 }
@@ -214,6 +236,9 @@ func localIn(mctx workflow.Context, name string, in, out any) error {
 func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
 	p.sa = startSearchAttrs(p.mctx, p.in, p.opts.SearchAttributes)
 	doc := activitydef.DocInput{DocID: p.in.DocID}
+	if p.in.Revision >= inlineBodyRevision {
+		doc.ClaimStamp = p.in.ClaimStamp
+	}
 	if ctx.Err() != nil {
 		var st mirror.State
 		if err := p.local(activities.CancelScheduledName, doc, &st); err != nil {
@@ -228,11 +253,20 @@ func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
 	if p.in.Revision >= 1 {
 		startIn.Claim = &activitydef.ClaimBodyInput{ProcessID: p.in.ProcessID, HintQueue: p.in.HintQueue}
 	}
+	if p.in.Revision >= inlineBodyRevision {
+		// The run's end may be written in its first workflow task (an
+		// inline body); if that task fails and runs again, the document
+		// may belong to a later launch by then.
+		startIn.ClaimStamp = p.in.ClaimStamp
+	}
 	if err := p.local(activities.StartRunName, startIn, &start); err != nil {
 		return ProcessResult{}, err
 	}
 	p.view.State = start.State
-	p.sa.started(p.mctx, start.State, start.Metadata)
+	p.startedSA = &start
+	if p.in.Revision < inlineBodyRevision || !start.Started {
+		p.flushStartedSA()
+	}
 	p.cancellable = start.Cancellable
 	if !start.Started {
 		// Cancelled (or deleted) before the body started: nothing to run.
@@ -263,6 +297,12 @@ func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
 		return ProcessResult{}, err
 	}
 	p.view.State = res.State
+	if s := p.startedSA; s != nil {
+		// Ended in the workflow task that started it: one upsert, of the
+		// end state (and of the metadata, should StartRun have found other).
+		p.startedSA = nil
+		p.sa.started(p.mctx, res.State, s.Metadata)
+	}
 	p.sa.setState(p.mctx, res.State)
 	out := ProcessResult{State: res.State, Error: fin.Error, Deleted: res.Deleted, Doc: res.Doc}
 	switch {
@@ -275,12 +315,26 @@ func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
 	return out, nil
 }
 
+// flushStartedSA records in the search attributes what StartRun found, if
+// it is not there yet: before the run's first workflow task completes with
+// the body still running.
+func (p *process) flushStartedSA() {
+	if s := p.startedSA; s != nil {
+		p.startedSA = nil
+		p.sa.started(p.mctx, s.State, s.Metadata)
+	}
+}
+
 // runBody runs the body until it ends and returns the terminal write to make.
 // Each pass of its loop is one body run: claim a queue, run the body there,
 // wait for it while handling a cancel, and read how it ended.
 func (p *process) runBody(ctx workflow.Context, start activitydef.StartRunResult) activitydef.FinishInput {
 	b := p.newBodyRuns(ctx, start)
-	for run := 1; ; run++ {
+	first := 1
+	if b.rerun {
+		first = 2
+	}
+	for run := first; ; run++ {
 		if b.cancelled {
 			b.fin.Outcome = activitydef.OutcomeCancelled
 			return b.fin
@@ -298,9 +352,21 @@ func (p *process) runBody(ctx workflow.Context, start activitydef.StartRunResult
 		}
 		b.warnLost()
 		p.view.BodyQueue, p.view.BodyRuns = claim.Queue, run
+		if step, ran := b.runInline(ctx, claim, run); ran {
+			switch step {
+			case stepEnd:
+				return b.fin
+			case stepAgain:
+				run--
+			}
+			continue
+		}
+		p.flushStartedSA()
 		fut, viaOwnQueue := b.startBody(ctx, claim, run)
 		b.await(ctx, fut, claim.Queue)
-		switch b.ended(fut, claim, viaOwnQueue) {
+		var res activitydef.BodyResult
+		err := fut.Get(p.mctx, &res)
+		switch b.ended(res, err, claim, viaOwnQueue) {
 		case stepEnd:
 			return b.fin
 		case stepAgain:
@@ -337,6 +403,11 @@ type bodyRuns struct {
 	// bodyFinish is the terminal write a body makes itself when it returns
 	// nil (revision 1 and later).
 	bodyFinish *activitydef.FinishInput
+	// inline lets the first body run start inline (revision 4 and later,
+	// Timeouts.InlineBody set); adopt makes the body activity take over the
+	// body that started inline and runs on. rerun is set when the body
+	// already ran once in a workflow task that was lost with its worker.
+	inline, adopt, rerun bool
 }
 
 // cancelledBodyChange is the workflow.GetVersion change ID under which a body
@@ -373,6 +444,12 @@ func (p *process) newBodyRuns(ctx workflow.Context, start activitydef.StartRunRe
 		b.claimed, b.ownQueue = &start.Claim, true
 		b.bodyFinish = &activitydef.FinishInput{DocID: p.in.DocID, ProcessID: p.in.ProcessID, RunningSince: start.RunningSince, ReturnDoc: p.in.ReturnDoc}
 	}
+	b.inline = p.in.Revision >= inlineBodyRevision && p.in.Timeouts.InlineBody > 0
+	if start.Lost {
+		// The worker that ran the first workflow task died in it, with the
+		// body it had started: this run of the body is a re-run.
+		b.inline, b.lostReason, b.rerun = false, "workflow task timeout", true
+	}
 	return b
 }
 
@@ -394,10 +471,11 @@ func (b *bodyRuns) claim(ctx workflow.Context) (activitydef.ClaimBodyResult, bod
 	if claim.Queue != "" {
 		return claim, stepOn
 	}
-	if len(b.lost) > 0 && p.awaitBodyQueue(ctx) {
+	lost := len(b.lost) > 0 || b.rerun
+	if lost && p.awaitBodyQueue(ctx) {
 		return claim, stepAgain
 	}
-	if len(b.lost) > 0 {
+	if lost {
 		msg := fmt.Sprintf("Worker running the body was lost (%s) and no live worker holds the execute function of %q (it lived only in the lost worker)", b.lostReason, p.in.ProcessID)
 		b.fin = p.failed(b.fin, msg)
 		return claim, stepEnd
@@ -427,7 +505,14 @@ func (b *bodyRuns) startBody(ctx workflow.Context, claim activitydef.ClaimBodyRe
 	if viaOwnQueue {
 		queue = workflow.GetInfo(ctx).TaskQueueName
 	}
-	actx := workflow.WithActivityOptions(b.bodyCtx, workflow.ActivityOptions{
+	base := b.bodyCtx
+	if b.adopt && ctx.Err() != nil {
+		// Cancelled while the body ran inline: an activity on a cancelled
+		// context would never be scheduled, and the body runs. The cancel
+		// reaches it through await's CancelBody.
+		base, _ = workflow.NewDisconnectedContext(ctx)
+	}
+	actx := workflow.WithActivityOptions(base, workflow.ActivityOptions{
 		TaskQueue:              queue,
 		ScheduleToStartTimeout: p.in.Timeouts.ScheduleToStart,
 		StartToCloseTimeout:    100 * 365 * 24 * time.Hour,
@@ -436,8 +521,16 @@ func (b *bodyRuns) startBody(ctx workflow.Context, claim activitydef.ClaimBodyRe
 		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
 		Summary:                p.in.Name,
 	})
+	in := b.bodyInput(ctx, run)
+	in.Adopt = b.adopt
+	return workflow.ExecuteActivity(actx, activities.BodyName, in), viaOwnQueue
+}
+
+// bodyInput is what the body of run needs.
+func (b *bodyRuns) bodyInput(ctx workflow.Context, run int) activitydef.BodyInput {
+	p := b.p
 	info := workflow.GetInfo(ctx)
-	return workflow.ExecuteActivity(actx, activities.BodyName, activitydef.BodyInput{
+	return activitydef.BodyInput{
 		WorkflowID:   info.WorkflowExecution.ID,
 		RunID:        info.WorkflowExecution.RunID,
 		DocID:        p.in.DocID,
@@ -448,8 +541,52 @@ func (b *bodyRuns) startBody(ctx workflow.Context, claim activitydef.ClaimBodyRe
 		Attempt:      run,
 		Finish:       b.bodyFinish,
 		Revision:     p.in.Revision,
-	}), viaOwnQueue
+	}
 }
+
+// inlineBodyRevision is the first revision of the process workflow that
+// starts a body inline (CurrentRevision).
+const inlineBodyRevision = 4
+
+// runInline starts the first body run of the launch inline, in a local
+// activity of the current workflow task, when this worker holds the
+// function (claim.Local) and the run allows it (bodyRuns.inline). ran is
+// false when it did not, or when the body runs on (the body activity then
+// takes it over: bodyRuns.adopt); step is how runBody goes on otherwise.
+func (b *bodyRuns) runInline(ctx workflow.Context, claim activitydef.ClaimBodyResult, run int) (step bodyStep, ran bool) {
+	p := b.p
+	if !b.inline || !claim.Local || b.cancelled {
+		b.inline = false
+		return stepOn, false
+	}
+	b.inline = false
+	in := b.bodyInput(ctx, run)
+	in.InlineFor = p.in.Timeouts.InlineBody
+	// The body activity that takes the body over may be sent twice (to the
+	// workflow's queue, then to this worker's own); the body waits for both.
+	in.AdoptWithin = 2*p.in.Timeouts.ScheduleToStart + inlineAdoptSlack
+	lctx := workflow.WithLocalActivityOptions(p.mctx, workflow.LocalActivityOptions{
+		// The wait, then the body's own terminal write (30 s at most).
+		StartToCloseTimeout:    in.InlineFor + time.Minute,
+		ScheduleToCloseTimeout: in.InlineFor + time.Minute,
+		// Never again: a retry would find the body running, or start it twice.
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1},
+	})
+	var res activitydef.BodyResult
+	err := workflow.ExecuteLocalActivity(lctx, activities.BodyInlineName, in).Get(lctx, &res)
+	var app *temporal.ApplicationError
+	if err == nil && !res.Detached || errors.As(err, &app) {
+		return b.ended(res, err, claim, false), true
+	}
+	// Left running (or the local activity timed out waiting for its end):
+	// a body activity takes it over and reports its end.
+	b.adopt = true
+	return stepOn, false
+}
+
+// inlineAdoptSlack is added to the time a detached body waits to be taken
+// over, beyond the body activity's schedule-to-start timeouts.
+const inlineAdoptSlack = 5 * time.Second
 
 // await waits for the body activity to end. The first cancel of a
 // cancellable process is recorded and delivered to the body's worker
@@ -479,16 +616,17 @@ func (b *bodyRuns) await(ctx workflow.Context, fut workflow.Future, queue string
 	}
 }
 
-// ended reads how a body run ended: with the body's result, cancelled or
-// failed (stepEnd, the terminal write in fin); interrupted or with its
-// worker lost (stepNext); or matched to a worker without the function
+// ended reads how a body run ended, from the body activity's (or the
+// inline local activity's) result res and error err: with the body's
+// result, cancelled or failed (stepEnd, the terminal write in fin);
+// interrupted or with its worker lost (stepNext); or matched to a worker
+// without the function, or without the body it was to take over
 // (stepAgain, on the claimed queue).
-func (b *bodyRuns) ended(fut workflow.Future, claim activitydef.ClaimBodyResult, viaOwnQueue bool) bodyStep {
+func (b *bodyRuns) ended(res activitydef.BodyResult, err error, claim activitydef.ClaimBodyResult, viaOwnQueue bool) bodyStep {
 	p := b.p
-	var res activitydef.BodyResult
-	err := fut.Get(p.mctx, &res)
 	if err == nil && res.Interrupted && !b.cancelled {
 		p.warn("Body was interrupted (its worker lost contact with the Temporal server); re-running the body")
+		b.adopt = false
 		return stepNext
 	}
 	if err == nil {
@@ -503,10 +641,23 @@ func (b *bodyRuns) ended(fut workflow.Future, claim activitydef.ClaimBodyResult,
 		return stepEnd
 	}
 	var app *temporal.ApplicationError
-	if viaOwnQueue && errors.As(err, &app) && app.Type() == activities.NoExecuteType && !b.cancelled {
-		// Matched to an engine without the function: run it where it is.
+	if viaOwnQueue && errors.As(err, &app) && (app.Type() == activities.NoExecuteType || app.Type() == activities.BodyGoneType) && !b.cancelled {
+		// Matched to an engine without the function (or without the body
+		// it was to take over): run it where it is.
 		b.claimed, b.ownQueue = &claim, false
 		return stepAgain
+	}
+	if errors.As(err, &app) && app.Type() == activities.BodyGoneType {
+		// The body that started inline no longer runs on its worker (it
+		// restarted, or the body waited too long to be taken over).
+		if b.cancelled {
+			b.fin.Outcome = activitydef.OutcomeCancelled
+			return stepEnd
+		}
+		b.adopt = false
+		b.lost = append(b.lost, claim.Queue)
+		b.lostReason = "the body started inline was no longer running on its worker"
+		return stepNext
 	}
 	if b.cancelled && temporal.IsCanceledError(err) &&
 		workflow.GetVersion(p.mctx, cancelledBodyChange, workflow.DefaultVersion, 1) >= 1 {
@@ -521,6 +672,7 @@ func (b *bodyRuns) ended(fut workflow.Future, claim activitydef.ClaimBodyResult,
 			b.fin.Outcome = activitydef.OutcomeCancelled
 			return stepEnd
 		}
+		b.adopt = false
 		b.lost = append(b.lost, claim.Queue)
 		b.lostReason = lostWhy(err)
 		return stepNext

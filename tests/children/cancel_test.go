@@ -1,16 +1,24 @@
 package children
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/converter"
 
 	"github.com/optio-temporal/optio/adapter"
+	"github.com/optio-temporal/optio/internal/testenv"
 	"github.com/optio-temporal/optio/workflows"
 )
 
@@ -211,4 +219,65 @@ func TestCancelledParentsCloseCancelsItsChildren(t *testing.T) {
 		}
 	}
 	require.Equal(t, []map[string]any{{"Cancel": true}}, closes)
+}
+
+// slowInserts is a Mongo command monitor that tells when a child's
+// document is inserted, and holds the insert of another for a while: a
+// spawn on its way, its child not created yet.
+type slowInserts struct {
+	seen, held string
+	seenCh     chan struct{}
+	once       sync.Once
+}
+
+func (m *slowInserts) started(_ context.Context, e *event.CommandStartedEvent) {
+	if e.CommandName != "insert" {
+		return
+	}
+	cmd := e.Command.String()
+	if strings.Contains(cmd, m.seen) {
+		m.once.Do(func() { close(m.seenCh) })
+	}
+	if strings.Contains(cmd, m.held) {
+		time.Sleep(time.Second)
+	}
+}
+
+// A child that breaks its group before a sibling's spawn has created that
+// sibling still gets the sibling cancelled: the group asks again once the
+// sibling is there, rather than waiting for it for ever.
+func TestFailingChildCancelsASiblingStillOnItsWay(t *testing.T) {
+	env := testenv.New(t)
+	mon := &slowInserts{seen: "g/bad", held: "g/slow", seenCh: make(chan struct{})}
+	client, err := mongo.Connect(options.Client().ApplyURI(env.Mongo.URI).SetMonitor(&event.CommandMonitor{Started: mon.started}))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
+	fail := make(chan struct{})
+	var groupErr *adapter.GroupError
+	parent := adapter.TaskInstance{ProcessID: "g", Name: "G", Execute: func(pc *adapter.ProcessContext) error {
+		g := pc.ParallelGroup(adapter.GroupOptions{})
+		if err := g.Spawn(adapter.ChildSpec{ProcessID: "g/bad", Name: "Bad", Execute: func(*adapter.ProcessContext) error {
+			<-fail
+			return errors.New("bad input row 17")
+		}}); err != nil {
+			return err
+		}
+		<-mon.seenCh // the bad child's spawn went on its own
+		if err := g.Spawn(adapter.ChildSpec{ProcessID: "g/slow", Name: "Slow", Execute: waitForCancel}); err != nil {
+			return err
+		}
+		close(fail) // while the slow child's document is on its way
+		_, err := g.Wait()
+		errors.As(err, &groupErr)
+		return err
+	}}
+	h := newHarnessOn(t, env, func(cfg *adapter.Config) { cfg.Mongo = client.Database(env.Mongo.Name) }, parent)
+	ctx, cancel := context.WithTimeout(h.ctx, time.Minute)
+	defer cancel()
+	p, err := h.eng.LaunchAndWait(ctx, "g")
+	require.NoError(t, err)
+	assert.Equal(t, adapter.StateFailed, p.Status.State)
+	require.NotNil(t, groupErr)
+	assert.Equal(t, adapter.StateCancelled, h.get("g/slow").Status.State)
+	assert.Equal(t, adapter.StateFailed, h.get("g/bad").Status.State)
 }

@@ -48,8 +48,10 @@ type Host[F any] interface {
 	// child is cancelled too and RunChild returns once it has ended.
 	RunChild(ctx context.Context, child Child[F]) (Reply, error)
 	// CancelChild cancels a running child, as a cancel request for it
-	// would; it does nothing for a child that has ended.
-	CancelChild(ctx context.Context, processID string)
+	// would; it does nothing for a child that has ended. It reports false
+	// when the child is not there yet (its spawn is still on its way), for
+	// the caller to try again.
+	CancelChild(ctx context.Context, processID string) bool
 	// RefusedChild records, in the process log, a child refused because
 	// the process was already cancelled.
 	RefusedChild(ctx context.Context, name, processID string)
