@@ -121,7 +121,7 @@ func (m *Mirror) StartRun(ctx context.Context, in StartRunInput) (StartRunResult
 			// Running for a later launch.
 			return StartRunResult{State: p.Status.State}, nil
 		}
-		if in.ClaimStamp != "" && activity.IsActivity(ctx) {
+		if in.ReportLost && activity.IsActivity(ctx) {
 			// This launch's run started it already, in a workflow task
 			// that never completed: here (retried), or on a worker that was
 			// lost, with its body.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.temporal.io/sdk/testsuite"
 
 	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/internal/docstore"
@@ -277,4 +278,51 @@ func TestMirrorCreateChildren(t *testing.T) {
 		require.Equal(t, want, child.Order, "child %d", i)
 		require.Equal(t, id, *child.ParentID)
 	}
+}
+
+// StartRun run again for a launch whose document it started already
+// reports Lost when no body of the run is on this worker (the first
+// workflow task died with its worker and inline body), not when one is
+// (the task is retried here). A launch whose document was claimed again
+// since, by a later launch, starts nothing and is not reported lost.
+func TestMirrorStartRunAgainReportsALostFirstTask(t *testing.T) {
+	m, id := newMirror(t)
+	p, err := m.Store.Get(context.Background(), id)
+	require.NoError(t, err)
+	var here bool
+	m.BodyHere = func(workflowID, runID string) bool { return here }
+	in := activitydef.StartRunInput{DocID: id.Hex(), ClaimStamp: docstore.ClaimStamp(p), ReportLost: true}
+	start := func() activitydef.StartRunResult {
+		t.Helper()
+		var suite testsuite.WorkflowTestSuite
+		env := suite.NewTestActivityEnvironment()
+		val, err := env.ExecuteLocalActivity(m.StartRun, in)
+		require.NoError(t, err)
+		var res activitydef.StartRunResult
+		require.NoError(t, val.Get(&res))
+		return res
+	}
+	first := start()
+	require.True(t, first.Started)
+	require.False(t, first.Lost, "the first start")
+
+	here = true
+	again := start()
+	require.True(t, again.Started)
+	require.False(t, again.Lost, "retried where the body runs")
+
+	here = false
+	again = start()
+	require.True(t, again.Started)
+	require.True(t, again.Lost, "retried on a worker without the body")
+
+	// The run ends, and a later launch claims the document again.
+	_, err = m.Store.Complete(context.Background(), id, first.RunningSince)
+	require.NoError(t, err)
+	_, err = m.Store.Claim(context.Background(), id)
+	require.NoError(t, err)
+	stale := start()
+	require.False(t, stale.Started, "the later launch's document is not started by the earlier run")
+	require.False(t, stale.Lost)
+	require.Equal(t, mirror.Scheduled, stateOf(t, m, id))
 }

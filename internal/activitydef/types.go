@@ -18,6 +18,10 @@ type StartRunInput struct {
 	// was written runs StartRun again, and a relaunch may have claimed the
 	// document meanwhile.
 	ClaimStamp string `json:",omitempty"`
+	// ReportLost asks StartRun to report a document already running for
+	// this launch with no body of the run on this worker
+	// (StartRunResult.Lost): set by runs that start their body inline.
+	ReportLost bool `json:",omitempty"`
 }
 
 // StartRunResult says whether the run started and what the body needs.
@@ -32,8 +36,8 @@ type StartRunResult struct {
 	Cancellable bool
 	// Claim answers StartRunInput.Claim.
 	Claim ClaimBodyResult
-	// Lost is true when the document was already running for this launch
-	// (StartRunInput.ClaimStamp) and no body of the run is on this worker:
+	// Lost is true, when StartRunInput.ReportLost asked, if the document was
+	// already running for this launch and no body of the run is on this worker:
 	// the worker that ran the run's first workflow task, and its inline
 	// body, was lost before that task completed.
 	Lost bool `json:",omitempty"`

@@ -258,6 +258,9 @@ func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
 		// inline body); if that task fails and runs again, the document
 		// may belong to a later launch by then.
 		startIn.ClaimStamp = p.in.ClaimStamp
+		// And if the worker running that task dies with the body, the
+		// task's retry elsewhere must know the body ran.
+		startIn.ReportLost = true
 	}
 	if err := p.local(activities.StartRunName, startIn, &start); err != nil {
 		return ProcessResult{}, err
