@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -69,6 +70,11 @@ func TestReconcilerFailsAClaimWhoseWorkflowNeverStarted(t *testing.T) {
 	t.Logf("failed %v after the claim", time.Since(claimed).Round(time.Millisecond))
 	require.Equal(t, "Process has no workflow run while scheduled", *p.Status.Error)
 	require.GreaterOrEqual(t, findLog(p, "event", "State reconciled: scheduled -> failed (has no workflow run)"), 0, "log:\n%s", formatLog(p))
+	// The pass reports itself once it has ended, after its writes: the
+	// document can show failed a moment before.
+	eventually(t, "the failing reconcile pass reported", func() bool {
+		return slices.ContainsFunc(passes.snapshot(), func(p reconcilepass.Pass) bool { return p.Failed > 0 })
+	})
 	failedIn := -1
 	for i, pass := range passes.snapshot() {
 		if pass.Failed > 0 {
