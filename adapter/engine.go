@@ -164,10 +164,10 @@ func (e *Engine) startWorkers() error {
 	shared.RegisterWorkflowWithOptions(workflowdef.Children, workflow.RegisterOptions{Name: workflows.ChildrenName})
 	m := &activitydef.Mirror{Store: e.store, Locator: locator{e}, Logger: e.log, BodyHere: e.bodies.Has}
 	kids := &activitydef.Children{Store: e.store, Temporal: e.cfg.Temporal, Logger: e.log}
-	// A body returning and a process's end written here wake the waits
-	// for them.
+	// A process's end written here, and a body's end (Bodies.Ended,
+	// whichever activity reports it), wake the waits for them.
 	finish := notifying(&e.changed, e.publishingEnds(m.Finish))
-	body := notifying(&e.changed, e.bodies.Body)
+	body := e.bodies.Body
 	e.bodies.Finish = finish
 	e.bodies.EndWritten = m.EndWritten
 	e.bodies.Ended = e.changed.notify
@@ -181,7 +181,7 @@ func (e *Engine) startWorkers() error {
 		activities.CreateChildrenName:  m.CreateChildren,
 		activities.ScheduledLaunchName: e.scheduledLaunch,
 		activities.BodyName:            body,
-		activities.BodyInlineName:      notifying(&e.changed, e.bodies.BodyInline),
+		activities.BodyInlineName:      e.bodies.BodyInline,
 		activities.CancelChildrenName:  kids.CancelChildren,
 		activities.AwaitChildrenName:   kids.AwaitChildren,
 		activities.WorkflowOpenName:    kids.WorkflowOpen,

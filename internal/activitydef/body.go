@@ -125,10 +125,10 @@ type bodyEntry struct {
 	returned, done chan struct{}
 	res            BodyResult
 	err            error
-	// detached, adopted and expire are guarded by Bodies.mu.
-	detached bool
-	adopted  bool
-	expire   *time.Timer
+	// adopted and expire are guarded by Bodies.mu; expire is set once
+	// BodyInline has left the body running (detached).
+	adopted bool
+	expire  *time.Timer
 }
 
 // errNotAdopted cancels a detached body that no body activity took over in
@@ -195,8 +195,7 @@ func (b *Bodies) BodyInline(ctx context.Context, in BodyInput) (BodyResult, erro
 	case <-ctx.Done():
 	}
 	b.mu.Lock()
-	if !e.detached && !e.adopted {
-		e.detached = true
+	if e.expire == nil && !e.adopted {
 		e.expire = time.AfterFunc(in.AdoptWithin, func() { b.abandon(key, e) })
 	}
 	b.mu.Unlock()
