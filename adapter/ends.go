@@ -24,10 +24,19 @@ import (
 // Temporal, with a poll that starts once the child has run
 // Config.ChildPollDelay without a notice.
 
-// runEnd is the end of one child run, as its parent's body gets it.
+// runEnd is the end of one run, as its parent's body (or a LaunchAndWait)
+// gets it.
 type runEnd struct {
 	runID string
 	reply workflowdef.ChildReply
+	// final is the document as the terminal write left it; deleted is set
+	// when the write deleted it (an ephemeral process).
+	final   *mirror.Process
+	deleted bool
+	// noReply is set when reply is not the run's reply: a cancelled state
+	// with an error, whose reply depends on whether the workflow itself was
+	// cancelled, which only Temporal tells.
+	noReply bool
 }
 
 // runEnds hands the ends of runs written on this engine to the bodies
@@ -89,13 +98,13 @@ func (r *runEnds) watch(wfID string) *endWatch {
 	}}
 }
 
-// publish tells the watchers of wfID that its run runID ended.
-func (r *runEnds) publish(wfID, runID string, reply workflowdef.ChildReply) {
+// publish tells the watchers of wfID that one of its runs ended.
+func (r *runEnds) publish(wfID string, end runEnd) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, ch := range r.waiting[wfID] {
 		select {
-		case ch <- runEnd{runID: runID, reply: reply}:
+		case ch <- end:
 		default:
 		}
 	}
@@ -103,20 +112,26 @@ func (r *runEnds) publish(wfID, runID string, reply workflowdef.ChildReply) {
 
 // publishingEnds wraps the terminal write (Mirror.Finish, as the Finish
 // local activity and a body finishing itself call it) so that a successful
-// write is published to the bodies waiting for the run, with the reply its
-// workflow's result would give (workflowdef.ReplyFromResult): the run
-// returns the write's state with the write's error, as a failure when the
-// state is failed. The one case left to Temporal is a cancelled state with
-// an error, whose reply depends on whether the workflow itself was
-// cancelled.
+// write is published to the waits for the run (awaitChild, awaitRun), with
+// the document it left and the reply its workflow's result would give
+// (workflowdef.ReplyFromResult): the run returns the write's state with the
+// write's error, as a failure when the state is failed. The one reply left
+// to Temporal is that of a cancelled state with an error, which depends on
+// whether the workflow itself was cancelled.
 func (e *Engine) publishingEnds(finish func(context.Context, activitydef.FinishInput) (activitydef.FinishResult, error)) func(context.Context, activitydef.FinishInput) (activitydef.FinishResult, error) {
 	return func(ctx context.Context, in activitydef.FinishInput) (activitydef.FinishResult, error) {
 		res, err := finish(ctx, in)
-		if err != nil || !activity.IsActivity(ctx) || res.State == mirror.Cancelled && in.Error != "" {
+		if err != nil || !activity.IsActivity(ctx) {
 			return res, err
 		}
 		run := activity.GetInfo(ctx).WorkflowExecution
-		e.ends.publish(run.ID, run.RunID, workflowdef.ChildReply{State: res.State, Error: in.Error})
+		e.ends.publish(run.ID, runEnd{
+			runID:   run.RunID,
+			reply:   workflowdef.ChildReply{State: res.State, Error: in.Error},
+			final:   res.Final,
+			deleted: res.Deleted,
+			noReply: res.State == mirror.Cancelled && in.Error != "",
+		})
 		return res, err
 	}
 }
@@ -140,7 +155,7 @@ func (e *Engine) awaitChild(ctx context.Context, wfID, runID string, ends <-chan
 	for {
 		select {
 		case end := <-ends:
-			if runID == "" || end.runID == runID {
+			if !end.noReply && (runID == "" || end.runID == runID) {
 				return end.reply
 			}
 		case <-delay.C:
@@ -156,51 +171,54 @@ func (e *Engine) awaitChild(ctx context.Context, wfID, runID string, ends <-chan
 	}
 }
 
-// runRepollDelay is how long after a run's end was written here awaitRun
-// lets its poll run before asking Temporal again; the run's close normally
-// follows the write within one workflow task.
-const runRepollDelay = 2 * time.Second
+// launchedRun is how a run that LaunchAndWait started ended, as awaitRun
+// learned it.
+type launchedRun struct {
+	// local is set when the run's end was written on this engine: final is
+	// then the document as that write left it, nil if the write deleted it.
+	local bool
+	final *mirror.Process
+	// res and err are Temporal's result of the run otherwise.
+	res workflowdef.ProcessResult
+	err error
+}
 
-// awaitRun waits for the result of run, as its GetWithOptions does, and asks
-// Temporal again when the run's end was written on this engine (a notice on
-// ends) and the poll has not answered runRepollDelay later, then after twice
-// that, and so on. The server can drop the notice that should end a long
-// poll of a run's close when the close follows another change of the run
-// within milliseconds; the poll then sits out its expiry, 20 s on a default
-// cluster. A poll started after the close answers at once. With no ends, or
-// an end written elsewhere, it is the plain poll.
-func (e *Engine) awaitRun(ctx context.Context, run client.WorkflowRun, ends <-chan runEnd, res *workflowdef.ProcessResult) error {
-	opts := client.WorkflowRunGetOptions{DisableFollowingRuns: true}
+// awaitRun waits for the end of run. A terminal write of the run on this
+// engine (a notice on ends, the usual case: the run's first workflow task
+// comes to this engine's worker) ends the wait at once, with the document
+// the write left: no Temporal call, and the run's workflow closes within
+// the workflow task that made the write. A run whose end is written
+// elsewhere, or by nothing (a workflow terminated from the Temporal side),
+// is waited for on Temporal, with a poll that starts once the run has gone
+// Config.ChildPollDelay without a notice; with no ends, the poll starts at
+// once. The wait lasts until the run ends or ctx is done.
+func (e *Engine) awaitRun(ctx context.Context, run client.WorkflowRun, ends <-chan runEnd) launchedRun {
+	wait := e.cfg.ChildPollDelay
 	if ends == nil {
-		return run.GetWithOptions(ctx, res, opts)
+		wait = 0
 	}
-	var repoll <-chan time.Time // set once the end is noticed
-	wait := runRepollDelay
+	delay := time.NewTimer(wait)
+	defer delay.Stop()
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var polled chan launchedRun // nil until the poll starts
 	for {
-		pctx, cancel := context.WithCancel(ctx)
-		got := make(chan error, 1)
-		go func() { got <- run.GetWithOptions(pctx, res, opts) }()
-	poll:
-		for {
-			select {
-			case err := <-got:
-				cancel()
-				return err
-			case end := <-ends:
-				if end.runID == run.GetRunID() {
-					repoll, ends = time.After(wait), nil
-				}
-			case <-repoll:
-				cancel()
-				if err := <-got; err == nil || ctx.Err() != nil {
-					return err // answered before the cancel, or the caller gave up
-				}
-				// Cancelled here (or answered with the run's failure just
-				// before, which the next poll gives again).
-				wait *= 2
-				repoll = time.After(wait)
-				break poll
+		select {
+		case end := <-ends:
+			if end.runID == run.GetRunID() && (end.deleted || end.final != nil && end.final.Status.State.End()) {
+				return launchedRun{local: true, final: end.final}
 			}
+		case <-delay.C:
+			polled = make(chan launchedRun, 1)
+			go func() {
+				var out launchedRun
+				out.err = run.GetWithOptions(pctx, &out.res, client.WorkflowRunGetOptions{DisableFollowingRuns: true})
+				polled <- out
+			}()
+		case out := <-polled:
+			return out
+		case <-ctx.Done():
+			return launchedRun{err: ctx.Err()}
 		}
 	}
 }

@@ -124,10 +124,10 @@ func (e *Engine) tryLaunch(ctx context.Context, id string, wait bool, opts []Lau
 		return Outcome{}, e.failUnstarted(ctx, doc, "could not prepare the run's saved state", err)
 	}
 	out := Outcome{OK: true, Process: doc}
-	if wait && !e.cfg.DisableWorker {
+	if wait && e.runsHere(doc.ProcessID) {
 		// Watched before the start: a trivial run can end before the
-		// start's answer is read. An engine without a worker writes no
-		// ends.
+		// start's answer is read. Only an engine whose worker holds the
+		// function writes the end (awaitRun).
 		out.watch = e.ends.watch(e.WorkflowID(doc.ProcessID))
 	}
 	if out.run, err = e.startRun(ctx, doc, wait); err != nil {
@@ -176,7 +176,6 @@ func (e *Engine) startRun(ctx context.Context, doc *mirror.Process, returnDoc bo
 		Name:       doc.Name,
 		IDPrefix:   e.WorkflowID(""),
 		Revision:   workflowdef.CurrentRevision,
-		ReturnDoc:  returnDoc,
 		ClaimStamp: docstore.ClaimStamp(doc),
 		Timeouts: workflowdef.Timeouts{
 			Heartbeat:       e.cfg.BodyHeartbeatTimeout,
@@ -184,8 +183,14 @@ func (e *Engine) startRun(ctx context.Context, doc *mirror.Process, returnDoc bo
 			InlineBody:      max(e.cfg.InlineBody, 0),
 		},
 	}
-	if !e.cfg.DisableWorker && e.reg.holds(doc.ProcessID) {
+	if e.runsHere(doc.ProcessID) {
 		in.HintQueue = e.localQueue
+	} else {
+		// The run's result carries the final document only for a waiter
+		// that will not have it from a terminal write on this engine
+		// (awaitRun): copied into the run's history twice (the write's
+		// marker and the result), it is most of a short run's history.
+		in.ReturnDoc = returnDoc
 	}
 	opts := client.StartWorkflowOptions{
 		ID:                       wfID,
@@ -229,10 +234,23 @@ func (e *Engine) startRun(ctx context.Context, doc *mirror.Process, returnDoc bo
 	}
 }
 
+// runsHere reports whether a run of the process is expected to run on this
+// engine's worker: the worker holds its function, and the run's first
+// workflow task comes back with the start (eager start).
+func (e *Engine) runsHere(processID string) bool {
+	return !e.cfg.DisableWorker && e.reg.holds(processID)
+}
+
 // LaunchAndWait launches a process and blocks until its run has ended (and,
 // for an ephemeral process, its document is deleted). It returns the final
 // document, nil if it was deleted. A launch refused for a contract reason
 // returns that Reason as the error (errors.Is(err, ReasonNotLaunchable)).
+//
+// The run has ended when its terminal state is written. When this engine's
+// worker writes it (it holds the task's function), LaunchAndWait returns
+// at once with the document that write left, without asking Temporal; the
+// run's workflow closes in the workflow task that made the write, normally
+// milliseconds later. Otherwise it waits for the workflow to close.
 func (e *Engine) LaunchAndWait(ctx context.Context, id string, opts ...LaunchOption) (*Process, error) {
 	out, err := e.launch(ctx, id, true, opts)
 	if err != nil {
@@ -242,14 +260,18 @@ func (e *Engine) LaunchAndWait(ctx context.Context, id string, opts ...LaunchOpt
 		return nil, fmt.Errorf("launch %q: %w", id, out.Reason)
 	}
 	defer out.watch.close()
-	// The run's own outcome is in the document; the workflow's result (or
-	// its failure's details) carries the document as the terminal write
-	// left it, unless it was too large or deleted.
-	var res workflowdef.ProcessResult
-	err = e.awaitRun(ctx, out.run, out.watch.notices(), &res)
+	// The run's own outcome is in the document. An end written here hands
+	// it over; otherwise the workflow's result (or its failure's details)
+	// carries it as the terminal write left it, unless it was too large,
+	// deleted, or not asked for (startRun).
+	ended := e.awaitRun(ctx, out.run, out.watch.notices())
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
+	if ended.local {
+		return ended.final, nil
+	}
+	res, err := ended.res, ended.err
 	if err != nil {
 		res = workflowdef.ProcessResult{}
 		var app *temporal.ApplicationError

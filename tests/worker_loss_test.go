@@ -185,8 +185,13 @@ func testFinishedBodyNotRunAgain(t *testing.T, inline bool) {
 	defer cancel()
 	got, err := s.eng.LaunchAndWait(ctx, "once")
 	require.NoError(t, err)
-	require.EqualValues(t, 1, lost.lost.Load(), "no completion was lost")
 	require.Equal(t, adapter.StateDone, got.Status.State)
-	require.Equal(t, s.get("once"), got)
+	// LaunchAndWait returns at the end's write, before its completion is
+	// lost; the run goes on until Temporal has re-run what was lost.
+	require.NoError(t, s.temporal().GetWorkflow(ctx, s.eng.WorkflowID("once"), "").Get(ctx, nil))
+	require.EqualValues(t, 1, lost.lost.Load(), "no completion was lost")
+	// (The body activity's re-run logs the lost worker before it finds
+	// the end written, so only the status is compared.)
+	require.Equal(t, got.Status, s.get("once").Status, "the run changed the document's status after its end")
 	require.EqualValues(t, 1, runs.Load(), "the task's function ran again after its end was written")
 }

@@ -260,13 +260,13 @@ func (m *Mirror) Finish(ctx context.Context, in FinishInput) (FinishResult, erro
 	case err != nil:
 		return FinishResult{}, err
 	}
-	res := FinishResult{State: p.Status.State}
+	res := FinishResult{State: p.Status.State, Final: p}
 	if p.Ephemeral && p.Status.State.End() {
 		if _, err := m.Store.DeleteTree(ctx, id); err != nil {
 			return res, err
 		}
 		m.Locator.Forget(p.ProcessID)
-		res.Deleted = true
+		res.Deleted, res.Final = true, nil
 	}
 	if in.ReturnDoc && !res.Deleted {
 		if b, err := bson.Marshal(p); err == nil && len(b) <= MaxReturnedDoc {

@@ -101,6 +101,11 @@ type FinishResult struct {
 	// FinishInput.ReturnDoc asked for it and it is at most MaxReturnedDoc
 	// bytes.
 	Doc []byte `json:",omitempty"`
+	// Final is the document after the terminal write (nil when Deleted),
+	// for a caller of Mirror.Finish in this process: the engine hands it to
+	// a LaunchAndWait waiting here. It is not serialized, so an activity's
+	// result never carries it.
+	Final *mirror.Process `json:"-"`
 }
 
 // MaxReturnedDoc bounds FinishResult.Doc: a larger document (a long log) is
