@@ -110,12 +110,16 @@ func (e *Engine) failClosedRun(ctx context.Context, wfID, runID string) error {
 	msg := fmt.Sprintf("Process workflow %s while %s", how, doc.Status.State)
 	event := mirror.NewLogEntry(e.store.Now(), mirror.LevelEvent,
 		fmt.Sprintf("State reconciled: %s -> failed (workflow %s)", doc.Status.State, how))
-	if _, err := e.store.Fail(ctx, doc.ID, msg, event); err != nil {
+	failed, err := e.store.Fail(ctx, doc.ID, msg, event)
+	if err != nil {
 		if errors.Is(err, mirror.ErrConflict) {
 			return nil
 		}
 		return err
 	}
+	// A LaunchAndWait of the run takes its end from here; a parent waiting
+	// for it as a child takes the workflow's reply from Temporal.
+	e.ends.publish(wfID, runEnd{runID: runID, final: failed, noReply: true})
 	e.log.Warn("process workflow ended by the server", "process", processID, "state", doc.Status.State, "why", how)
 	return nil
 }

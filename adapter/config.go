@@ -86,7 +86,9 @@ type Config struct {
 	// the waiting body at once, with no Temporal call; the poll catches an
 	// end written by another engine, or by none (a run terminated from the
 	// Web UI), which a longer delay learns of later. Default 1 s; negative
-	// polls from the start.
+	// polls from the start. LaunchAndWait polls the same way for a run that
+	// has not begun on its engine by then, and 10 times as late for one that
+	// has (the closed-run watch tells it sooner of a run the server ended).
 	ChildPollDelay time.Duration
 	// LogLimit is the number of entries a process's log keeps: past it the
 	// oldest entries are dropped, so that a run of days or a parent of many

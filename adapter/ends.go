@@ -35,9 +35,24 @@ type runEnd struct {
 	deleted bool
 	// noReply is set when reply is not the run's reply: a cancelled state
 	// with an error, whose reply depends on whether the workflow itself was
-	// cancelled, which only Temporal tells.
+	// cancelled, which only Temporal tells; or a run the server ended, whose
+	// reply is the workflow's.
 	noReply bool
+	// begun marks a notice that is no end: the run's first workflow task
+	// started its run on this engine, which will write its end.
+	begun bool
 }
+
+// replies reports whether the notice is an end that carries its run's reply.
+func (n runEnd) replies() bool { return !n.begun && !n.noReply }
+
+// hereRunPollFactor times Config.ChildPollDelay is how long a LaunchAndWait
+// whose run has begun on this engine waits for the run's end before it also
+// polls the run on Temporal, in case the end is written elsewhere after all
+// (the body was lost here and ran again on another worker): 10 s by
+// default. A run the server ends is learned of sooner, from the closed-run
+// watch.
+const hereRunPollFactor = 10
 
 // runEnds hands the ends of runs written on this engine to the bodies
 // waiting for them, by workflow ID. The zero value is ready.
@@ -73,7 +88,7 @@ func (w *endWatch) close() {
 // the run can end, and close it when done. A notice that finds the channel
 // full is dropped: the waiter's poll on Temporal still ends its wait.
 func (r *runEnds) watch(wfID string) *endWatch {
-	ch := make(chan runEnd, 2)
+	ch := make(chan runEnd, 4)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.waiting == nil {
@@ -136,6 +151,19 @@ func (e *Engine) publishingEnds(finish func(context.Context, activitydef.FinishI
 	}
 }
 
+// announcingRuns wraps StartRun, a run's first write, so that a wait for
+// the run (awaitRun) learns that the run began on this engine, which will
+// then write its end, and need not poll Temporal for it.
+func (e *Engine) announcingRuns(start func(context.Context, activitydef.StartRunInput) (activitydef.StartRunResult, error)) func(context.Context, activitydef.StartRunInput) (activitydef.StartRunResult, error) {
+	return func(ctx context.Context, in activitydef.StartRunInput) (activitydef.StartRunResult, error) {
+		if activity.IsActivity(ctx) {
+			run := activity.GetInfo(ctx).WorkflowExecution
+			e.ends.publish(run.ID, runEnd{runID: run.RunID, begun: true})
+		}
+		return start(ctx, in)
+	}
+}
+
 // awaitChild waits for the end of child run runID of workflow wfID (runID
 // empty: its current run): the first notice on ends of that run, or, once
 // Config.ChildPollDelay has passed without one, Temporal's answer to a poll
@@ -155,7 +183,7 @@ func (e *Engine) awaitChild(ctx context.Context, wfID, runID string, ends <-chan
 	for {
 		select {
 		case end := <-ends:
-			if !end.noReply && (runID == "" || end.runID == runID) {
+			if end.replies() && (runID == "" || end.runID == runID) {
 				return end.reply
 			}
 		case <-delay.C:
@@ -187,11 +215,14 @@ type launchedRun struct {
 // engine (a notice on ends, the usual case: the run's first workflow task
 // comes to this engine's worker) ends the wait at once, with the document
 // the write left: no Temporal call, and the run's workflow closes within
-// the workflow task that made the write. A run whose end is written
-// elsewhere, or by nothing (a workflow terminated from the Temporal side),
-// is waited for on Temporal, with a poll that starts once the run has gone
-// Config.ChildPollDelay without a notice; with no ends, the poll starts at
-// once. The wait lasts until the run ends or ctx is done.
+// the workflow task that made the write. So does the failure the closed-run
+// watch writes for a run the server ended. A run whose end is written
+// elsewhere is waited for on Temporal, with a poll that starts once the
+// run has gone Config.ChildPollDelay without beginning here (a notice from
+// announcingRuns), or hereRunPollFactor times that without an end once it
+// has; with no
+// ends, the poll starts at once. The wait lasts until the run ends or ctx
+// is done.
 func (e *Engine) awaitRun(ctx context.Context, run client.WorkflowRun, ends <-chan runEnd) launchedRun {
 	wait := e.cfg.ChildPollDelay
 	if ends == nil {
@@ -205,7 +236,13 @@ func (e *Engine) awaitRun(ctx context.Context, run client.WorkflowRun, ends <-ch
 	for {
 		select {
 		case end := <-ends:
-			if end.runID == run.GetRunID() && (end.deleted || end.final != nil && end.final.Status.State.End()) {
+			switch {
+			case end.runID != run.GetRunID():
+			case end.begun:
+				if polled == nil {
+					delay.Reset(hereRunPollFactor * e.cfg.ChildPollDelay)
+				}
+			case end.deleted || end.final != nil && end.final.Status.State.End():
 				return launchedRun{local: true, final: end.final}
 			}
 		case <-delay.C:

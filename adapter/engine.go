@@ -172,7 +172,7 @@ func (e *Engine) startWorkers() error {
 	e.bodies.EndWritten = m.EndWritten
 	e.bodies.Ended = e.changed.notify
 	for name, fn := range map[string]any{
-		activities.StartRunName:        m.StartRun,
+		activities.StartRunName:        e.announcingRuns(m.StartRun),
 		activities.ClaimBodyName:       m.ClaimBody,
 		activities.RequestCancelName:   m.RequestCancel,
 		activities.CancelScheduledName: notifying(&e.changed, m.CancelScheduled),

@@ -100,7 +100,7 @@ func TestLaunchAndWaitReturnsTheFinalDocument(t *testing.T) {
 }
 
 // lostClosePoll makes the first long poll of a workflow's close that
-// matches part hang, unanswered, until its caller gives up: as a poll
+// matches part (any, when empty) hang, unanswered, until its caller gives up: as a poll
 // does whose close notice the server dropped.
 type lostClosePoll struct {
 	part string
@@ -125,24 +125,30 @@ func (l *lostClosePoll) intercept(ctx context.Context, method string, req, reply
 // Temporal nothing after the start: the terminal write hands it the
 // document. So a long poll of the run's close that the server never
 // answers (as one does whose close notice it dropped, until the poll's
-// expiry, 20 s on a default cluster) cannot hold it: no poll is made.
+// expiry, 20 s on a default cluster) cannot hold it: no poll is made, not
+// even for a run that outlasts ChildPollDelay, once the run has begun on
+// the engine (up to 10 times ChildPollDelay).
 func TestLaunchAndWaitNeedsNoPollForAnEndWrittenHere(t *testing.T) {
 	env := testenv.New(t)
-	lost := &lostClosePoll{part: ":quick"}
+	lost := &lostClosePoll{} // every process's close
 	tc := env.Temporal.DialIntercepted(t, lost.intercept)
-	s := newSystemOn(t, env, adapter.Config{Temporal: tc, TaskDefinitions: staticTasks(
+	s := newSystemOn(t, env, adapter.Config{Temporal: tc, ChildPollDelay: 300 * time.Millisecond, TaskDefinitions: staticTasks(
 		adapter.TaskInstance{ProcessID: "quick", Name: "Quick",
 			Execute: func(pc *adapter.ProcessContext) error { pc.ReportProgress(100, "done"); return nil }},
+		adapter.TaskInstance{ProcessID: "slow", Name: "Slow",
+			Execute: func(pc *adapter.ProcessContext) error { time.Sleep(time.Second); return nil }},
 	)})
 
-	ctx, cancel := context.WithTimeout(s.ctx(), time.Minute)
-	defer cancel()
-	start := time.Now()
-	got, err := s.eng.LaunchAndWait(ctx, "quick")
-	took := time.Since(start)
-	require.NoError(t, err, "LaunchAndWait sat out the lost poll until its context ended")
-	require.Equal(t, adapter.StateDone, got.Status.State)
-	require.Equal(t, s.get("quick"), got)
-	require.Zero(t, lost.lost.Load()+lost.sent.Load(), "LaunchAndWait polled the run's close")
-	t.Logf("LaunchAndWait returned in %v", took)
+	for _, id := range []string{"quick", "slow"} {
+		ctx, cancel := context.WithTimeout(s.ctx(), time.Minute)
+		start := time.Now()
+		got, err := s.eng.LaunchAndWait(ctx, id)
+		took := time.Since(start)
+		cancel()
+		require.NoError(t, err, "LaunchAndWait sat out the lost poll until its context ended")
+		require.Equal(t, adapter.StateDone, got.Status.State)
+		require.Equal(t, s.get(id), got)
+		require.Zero(t, lost.lost.Load()+lost.sent.Load(), "LaunchAndWait polled the close of %q", id)
+		t.Logf("LaunchAndWait of %q returned in %v", id, took)
+	}
 }

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/optio-temporal/optio/adapter"
+	"github.com/optio-temporal/optio/internal/testenv"
 )
 
 // TestTerminatedWorkflowNeverLeavesTheProcessActive: a workflow terminated
@@ -69,12 +71,15 @@ func TestTerminatedWorkflowNeverLeavesTheProcessActive(t *testing.T) {
 // TestLaunchAndWaitReturnsTheEndOfATerminatedRun: LaunchAndWait never returns
 // an active state as final. When the server ends the run, it writes the
 // failure itself (the watcher is off here) and returns the failed document.
+// It learns of the end from its poll of the run, which starts 10 times
+// ChildPollDelay after the run began on its engine.
 func TestLaunchAndWaitReturnsTheEndOfATerminatedRun(t *testing.T) {
 	g := newGate(t)
 	s := newSystem(t, adapter.Config{
 		TaskDefinitions:        staticTasks(adapter.TaskInstance{ProcessID: "job", Name: "Job", Execute: g.stubborn}),
 		ReconcileInterval:      -1,
 		ClosedRunWatchInterval: -1,
+		ChildPollDelay:         100 * time.Millisecond,
 	})
 	defer g.open()
 	go func() {
@@ -85,6 +90,34 @@ func TestLaunchAndWaitReturnsTheEndOfATerminatedRun(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, adapter.StateFailed, p.Status.State)
 	require.Equal(t, "Process workflow was terminated on the Temporal side (reason: stop it) while running", *p.Status.Error)
+}
+
+// TestLaunchAndWaitLearnsOfATerminatedRunFromTheClosedRunWatch: with the
+// closed-run watch on, a LaunchAndWait whose run began on its engine and
+// was terminated takes the failure the watch writes, with no poll of the
+// run on Temporal (every such poll is swallowed here, unanswered).
+func TestLaunchAndWaitLearnsOfATerminatedRunFromTheClosedRunWatch(t *testing.T) {
+	env := testenv.New(t)
+	lost := &lostClosePoll{}
+	tc := env.Temporal.DialIntercepted(t, lost.intercept)
+	g := newGate(t)
+	s := newSystemOn(t, env, adapter.Config{
+		Temporal:          tc,
+		TaskDefinitions:   staticTasks(adapter.TaskInstance{ProcessID: "job", Name: "Job", Execute: g.stubborn}),
+		ReconcileInterval: -1,
+	})
+	defer g.open()
+	go func() {
+		g.waitStarted(t)
+		_ = s.temporal().TerminateWorkflow(s.ctx(), s.eng.WorkflowID("job"), "", "stop it")
+	}()
+	ctx, cancel := context.WithTimeout(s.ctx(), time.Minute)
+	defer cancel()
+	p, err := s.eng.LaunchAndWait(ctx, "job")
+	require.NoError(t, err)
+	require.Equal(t, adapter.StateFailed, p.Status.State)
+	require.Equal(t, "Process workflow was terminated on the Temporal side (reason: stop it) while running", *p.Status.Error)
+	require.Zero(t, lost.lost.Load()+lost.sent.Load(), "LaunchAndWait polled the run")
 }
 
 // TestTerminatedParentEndsItsChildren: terminating a parent's workflow fails
