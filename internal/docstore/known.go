@@ -81,16 +81,87 @@ func (k *known) reset() {
 	k.docs = nil
 }
 
-// headOf returns p without its log, for the cache.
+// headOf returns p without its log, for the cache. It shares nothing
+// mutable with p: the document a write returns is handed to callers (a
+// Launch's outcome, a LaunchAndWait's result), who may change it.
 func headOf(p *mirror.Process) *mirror.Process {
 	h := *p
+	h.Params = cloneMap(p.Params)
+	h.Metadata = cloneMap(p.Metadata)
 	// The first entry only: a launch's claim starts the log, and StartRun
 	// checks it is still that launch's (StartClaimed).
 	h.Log = nil
 	if len(p.Log) > 0 {
-		h.Log = p.Log[:1:1]
+		first := p.Log[0]
+		first.Data = cloneMap(first.Data)
+		h.Log = []mirror.LogEntry{first}
 	}
+	h.Description, h.Warning, h.OriginatingSessionID = clonePtr(p.Description), clonePtr(p.Warning), clonePtr(p.OriginatingSessionID)
+	h.ParentID = clonePtr(p.ParentID)
+	h.SupportsResume, h.HasSavedState, h.AutoResumeScheduled = clonePtr(p.SupportsResume), clonePtr(p.HasSavedState), clonePtr(p.AutoResumeScheduled)
+	st := &h.Status
+	st.Error, st.Duration = clonePtr(st.Error), clonePtr(st.Duration)
+	st.RunningSince, st.DoneAt, st.FailedAt, st.StoppedAt = clonePtr(st.RunningSince), clonePtr(st.DoneAt), clonePtr(st.FailedAt), clonePtr(st.StoppedAt)
+	h.Progress.Percent, h.Progress.Message = clonePtr(p.Progress.Percent), clonePtr(p.Progress.Message)
 	return &h
+}
+
+// clonePtr returns a pointer to a copy of *v, nil for nil.
+func clonePtr[T any](v *T) *T {
+	if v == nil {
+		return nil
+	}
+	c := *v
+	return &c
+}
+
+// cloneMap deep-copies a decoded document's map (nil stays nil).
+func cloneMap(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = cloneValue(v)
+	}
+	return out
+}
+
+// cloneValue deep-copies the containers the driver decodes a document's
+// values into; other values (strings, numbers, times, IDs) are immutable
+// or copied by value.
+func cloneValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		return cloneMap(v)
+	case bson.M:
+		return bson.M(cloneMap(v))
+	case bson.D:
+		out := make(bson.D, len(v))
+		for i, e := range v {
+			out[i] = bson.E{Key: e.Key, Value: cloneValue(e.Value)}
+		}
+		return out
+	case bson.A:
+		return bson.A(cloneSlice(v))
+	case []any:
+		return cloneSlice(v)
+	case bson.Binary:
+		v.Data = append([]byte(nil), v.Data...)
+		return v
+	}
+	return v
+}
+
+func cloneSlice(s []any) []any {
+	if s == nil {
+		return nil
+	}
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = cloneValue(v)
+	}
+	return out
 }
 
 // knownHead returns id's cached head (a copy), or nil.

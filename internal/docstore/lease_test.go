@@ -2,6 +2,7 @@ package docstore
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -133,6 +134,49 @@ func TestSoloStoreWritesEachTransitionOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, mirror.Done, got.Status.State)
 	require.Equal(t, []string{"State changed to scheduled", "State changed to running", "State changed to done"}, messages(got))
+}
+
+// The document a write returns shares nothing with the solo store's cache:
+// a caller that changes it (a Launch's outcome, a LaunchAndWait's result)
+// does not change what the store's next launch checks and writes.
+func TestWrittenDocumentSharesNothingWithTheCache(t *testing.T) {
+	open := leaseStores(t)
+	s := open(nil)
+	beSolo(t, s)
+	ctx := t.Context()
+	def, err := s.UpsertDefinition(ctx, Definition{ProcessID: "shared", Name: "Shared", Warning: "careful",
+		Params: map[string]any{"list": bson.A{"a", bson.D{{Key: "k", Value: "v"}}}}, Metadata: map[string]any{"team": "data"}})
+	require.NoError(t, err)
+	p, err := s.ResolveAndClaim(ctx, "shared", nil, func(*mirror.Process) error { return nil })
+	require.NoError(t, err)
+
+	nested := func(d *mirror.Process) any {
+		list, ok := d.Params["list"].(bson.A)
+		require.True(t, ok, "params.list is a %T", d.Params["list"])
+		return list[1]
+	}
+	switch n := nested(p).(type) {
+	case bson.D:
+		n[0].Value = "changed"
+	case map[string]any:
+		n["k"] = "changed"
+	default:
+		t.Fatalf("params.list[1] is a %T", n)
+	}
+	p.Params["new"] = 1
+	p.Metadata["team"] = "changed"
+	p.Log[0].Message = "changed"
+	*p.Warning = "changed"
+	p.Status.State = mirror.Failed
+
+	head := s.knownHead(def.ID)
+	require.Contains(t, fmt.Sprint(nested(head)), "v", "params' nested document")
+	require.NotContains(t, fmt.Sprint(nested(head)), "changed", "params' nested document")
+	require.NotContains(t, head.Params, "new")
+	require.Equal(t, "data", head.Metadata["team"])
+	require.Equal(t, "State changed to scheduled", head.Log[0].Message)
+	require.Equal(t, "careful", *head.Warning)
+	require.Equal(t, mirror.Scheduled, head.Status.State)
 }
 
 // Two stores on one prefix are never solo: each takes the claim lock and
