@@ -220,9 +220,8 @@ type launchedRun struct {
 // elsewhere is waited for on Temporal, with a poll that starts once the
 // run has gone Config.ChildPollDelay without beginning here (a notice from
 // announcingRuns), or hereRunPollFactor times that without an end once it
-// has; with no
-// ends, the poll starts at once. The wait lasts until the run ends or ctx
-// is done.
+// has; with no ends, the poll starts at once. The wait lasts until the run
+// ends or ctx is done.
 func (e *Engine) awaitRun(ctx context.Context, run client.WorkflowRun, ends <-chan runEnd) launchedRun {
 	wait := e.cfg.ChildPollDelay
 	if ends == nil {
