@@ -134,7 +134,7 @@ func parseFlags() config {
 	flag.DurationVar(&c.env.HeartbeatTimeout, "heartbeat-timeout", 10*time.Second, "body heartbeat timeout of optio and of the bare heartbeating activity")
 	flag.DurationVar(&c.env.ProgressFlushInterval, "flush-interval", 100*time.Millisecond, "optio's progress flush interval")
 	flag.BoolVar(&c.env.NoCompression, "no-compression", false, "send the Temporal client's requests uncompressed (the SDK gzips them by default), for both sides")
-	flag.StringVar(&c.env.ProfileDir, "profile-dir", "", "write a CPU profile per measurement (and per side where the sides run apart) into this directory")
+	flag.StringVar(&c.env.ProfileDir, "profile-dir", "", "write a CPU profile per measurement (and per side where the sides run apart) into this directory; measurement 2 then also reports the engine's own CPU per process against the bare worker's, split from the profiles by goroutine label")
 	flag.StringVar(&c.only, "only", "1,2,3,4,5", "measurements to run, comma-separated; \"fanout\" adds the 10,000-children fan-out (on demand), \"filters\" a diagnostic of the Mongo server's cost per filter shape")
 	flag.IntVar(&c.reps, "reps", 1, "run each measurement this many times (fresh database and engine each time) and report the spread")
 	flag.IntVar(&c.n, "n", 100, "1: measured launches per side")

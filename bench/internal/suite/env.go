@@ -320,7 +320,6 @@ func randomHex(n int) string {
 func (env *Env) timedSide(ctx context.Context, measure, name string, m *meter, ops int, f func(context.Context)) time.Duration {
 	settle(ctx)
 	stop := env.Profile(measure + "-" + name)
-	defer stop()
 	var wall time.Duration
 	side(ctx, name, func(ctx context.Context) {
 		m.start()
@@ -328,6 +327,13 @@ func (env *Env) timedSide(ctx context.Context, measure, name string, m *meter, o
 		wall = m.stop(ops)
 		m.cpu += settle(ctx)
 	})
+	if path := stop(); path != "" {
+		split, err := readCPUSplit(path)
+		if err != nil {
+			env.log.Warn("read profile", "error", err)
+		}
+		m.profiled = split
+	}
 	return wall
 }
 

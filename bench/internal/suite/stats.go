@@ -58,6 +58,8 @@ type meter struct {
 	cpu   time.Duration
 	grpc  Counts
 	mongo Counts
+	// profiled is the side's CPU as its profile splits it (-profile-dir).
+	profiled CPUSplit
 
 	t0     time.Time
 	c0     time.Duration
@@ -102,10 +104,23 @@ type Usage struct {
 	Temporal Counts
 	// Mongo counts the Mongo commands.
 	Mongo Counts
+	// Profiled is the CPU as the side's profile splits it by label; nil
+	// without -profile-dir.
+	Profiled CPUSplit
 }
 
 func (m *meter) usage() Usage {
-	return Usage{Ops: m.ops, CPU: m.cpu, Temporal: m.grpc, Mongo: m.mongo}
+	return Usage{Ops: m.ops, CPU: m.cpu, Temporal: m.grpc, Mongo: m.mongo, Profiled: m.profiled}
+}
+
+// SideCPUPerOp returns the CPU per operation of the side's own goroutines
+// (label side) and of the Temporal client's connections (label "clients"),
+// as the profile splits it; 0 without a profile.
+func (u Usage) SideCPUPerOp(side string) time.Duration {
+	if u.Ops == 0 || u.Profiled == nil {
+		return 0
+	}
+	return (u.Profiled[side] + u.Profiled["clients"]) / time.Duration(u.Ops)
 }
 
 // CPUPerOp returns the CPU time per operation.
@@ -130,32 +145,38 @@ func (u Usage) Format(label string) string {
 	if len(u.Mongo) > 0 {
 		s += "     Mongo commands:\n" + u.Mongo.Format(u.Ops)
 	}
-	return s
+	return s + u.Profiled.Format(label)
 }
 
 // Profile starts a CPU profile named name in the profile directory, if one
-// is set, and returns the function that stops it.
-func (env *Env) Profile(name string) func() {
+// is set, and returns the function that stops it and returns the profile's
+// path ("" when there is none).
+func (env *Env) Profile(name string) func() string {
+	none := func() string { return "" }
 	if env.Opts.ProfileDir == "" {
-		return func() {}
+		return none
 	}
 	if err := os.MkdirAll(env.Opts.ProfileDir, 0o755); err != nil {
 		env.log.Warn("profile dir", "error", err)
-		return func() {}
+		return none
 	}
 	path := filepath.Join(env.Opts.ProfileDir, name+".pprof")
 	f, err := os.Create(path)
 	if err != nil {
 		env.log.Warn("create profile", "error", err)
-		return func() {}
+		return none
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
 		env.log.Warn("start profile (is -cpuprofile set too?)", "error", err)
 		_ = f.Close()
-		return func() {}
+		return none
 	}
-	return func() {
+	return func() string {
 		pprof.StopCPUProfile()
-		_ = f.Close()
+		if err := f.Close(); err != nil {
+			env.log.Warn("write profile", "error", err)
+			return ""
+		}
+		return path
 	}
 }

@@ -24,6 +24,11 @@ type ThroughputOptions struct {
 // bare Temporal's processes per second.
 const ThroughputTarget = 0.9
 
+// EngineCPUTarget is the target of the engine's own CPU per process (its
+// goroutines and the calls that drive them, as a CPU profile's labels split
+// it): at most this multiple of the bare worker's.
+const EngineCPUTarget = 1.2
+
 // Throughput measures how many trivial processes per second complete when N
 // are launched at once: optio's LaunchAndWait of N ad-hoc processes (defined
 // beforehand, not timed) from N goroutines, against N goroutines each doing
@@ -126,6 +131,13 @@ func Throughput(ctx context.Context, env *Env, opts ThroughputOptions) (*Result,
 		{Measure: m, Metric: "CPU ms/process (whole proc.)", Ours: ms(ou.CPUPerOp()), Bare: ms(bu.CPUPerOp())},
 		{Measure: m, Metric: "Mongo commands/process", Ours: perOp(ou.Mongo.Total(), opts.N), Bare: perOp(bu.Mongo.Total(), opts.N)},
 	}}
+	if ou.Profiled != nil && bu.Profiled != nil {
+		// With -profile-dir: the engine's own CPU against the bare
+		// worker's, each with the calls that drive it.
+		ours, theirs := ou.SideCPUPerOp("optio"), bu.SideCPUPerOp("bare")
+		res.Rows = append(res.Rows, Row{Measure: m, Metric: "engine CPU ms/process (profiled)", Ours: ms(ours), Bare: ms(theirs),
+			Target: fmt.Sprintf("<= %.1fx bare", EngineCPUTarget), Verdict: verdict(float64(ours) <= EngineCPUTarget*float64(theirs))})
+	}
 	var b strings.Builder
 	order := "optio first"
 	if opts.BareFirst {
