@@ -57,23 +57,23 @@ func TestWebUIInABrowser(t *testing.T) {
 	defer cancelAlloc()
 	browser, cancelBrowser := chromedp.NewContext(alloc)
 	defer cancelBrowser()
-	browser, cancelTimeout := context.WithTimeout(browser, 6*time.Minute)
+	browser, cancelTimeout := context.WithTimeout(browser, 8*time.Minute)
 	defer cancelTimeout()
 
 	// waitPage reloads the page until its text satisfies ok, as an
 	// operator would while a list catches up, and returns the text. Under
 	// -race on a loaded machine a page's first data can take a minute or
 	// more (a CI run saw a workflow's page show no tabs for 45 s), so it
-	// tries for 2 minutes.
+	// tries for 3 minutes; and a page can take longer than 5 s to load,
+	// so each load is given 20 s before the next replaces it (two CI runs
+	// saw a workflow's page reloaded every 5 s never come up).
 	waitPage := func(page, what string, ok func(text string) bool) string {
 		t.Helper()
 		var text string
-		// Generous: under -race, beside other packages' tests, a page
-		// of the Web UI has taken more than 2 minutes to come up.
-		deadline := time.Now().Add(4 * time.Minute)
+		deadline := time.Now().Add(3 * time.Minute)
 		for {
 			require.NoError(t, chromedp.Do(browser, chromedp.Navigate(page)))
-			for range 20 {
+			for range 80 {
 				require.NoError(t, chromedp.Do(browser, chromedp.Sleep(250*time.Millisecond)))
 				var err error
 				text, err = chromedp.Run(browser, chromedp.Evaluate[string](`document.body.innerText`))
@@ -129,14 +129,14 @@ func TestWebUIInABrowser(t *testing.T) {
 	// still reads "Expand All". The page is a snapshot: items started
 	// after it loaded (a slow run, under -race) show only once it is
 	// loaded again, so the first and the last item are looked for on a
-	// page loaded anew every few seconds.
-	deadline := time.Now().Add(60 * time.Second)
+	// page loaded anew every 15 s (a load can take more than 5 s).
+	deadline := time.Now().Add(3 * time.Minute)
 	reloaded := time.Now()
 	for !has("optio_demo/optio:demo-parallel/item-00", "optio_demo/optio:demo-parallel/item-19")(text) {
 		if time.Now().After(deadline) {
 			t.Fatalf("Relationships, expanded, never showed the items; it shows:\n%s", text)
 		}
-		if time.Since(reloaded) > 5*time.Second {
+		if time.Since(reloaded) > 15*time.Second {
 			waitPage(runPage[1]+"/relationships", "the children workflow", has("optio_demo/optio:demo-parallel#children", "Expand All"))
 			reloaded = time.Now()
 		}
