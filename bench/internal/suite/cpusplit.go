@@ -50,7 +50,7 @@ func readCPUSplit(path string) (CPUSplit, error) {
 	return split, nil
 }
 
-// Format prints the split, one part per line, largest first.
+// Format prints the split on one line, largest part first.
 func (c CPUSplit) Format(label string) string {
 	if len(c) == 0 {
 		return ""
