@@ -171,32 +171,20 @@ func (e *Engine) announcingRuns(start func(context.Context, activitydef.StartRun
 // at once. ctx ends only the poll; the wait itself lasts until the child ends,
 // as a parent's body waits for its children.
 func (e *Engine) awaitChild(ctx context.Context, wfID, runID string, ends <-chan runEnd) workflowdef.ChildReply {
-	wait := e.cfg.ChildPollDelay
-	if ends == nil {
-		wait = 0
-	}
-	delay := time.NewTimer(wait)
-	defer delay.Stop()
-	pctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var polled chan workflowdef.ChildReply // nil until the poll starts
-	for {
-		select {
-		case end := <-ends:
+	return endWait[workflowdef.ChildReply]{
+		ends: ends,
+		notice: func(end runEnd) (workflowdef.ChildReply, noticeAct) {
 			if end.replies() && (runID == "" || end.runID == runID) {
-				return end.reply
+				return end.reply, answerWait
 			}
-		case <-delay.C:
-			polled = make(chan workflowdef.ChildReply, 1)
-			go func() {
-				var res workflowdef.ProcessResult
-				err := e.cfg.Temporal.GetWorkflow(pctx, wfID, runID).Get(pctx, &res)
-				polled <- workflowdef.ReplyFromResult(res, err)
-			}()
-		case reply := <-polled:
-			return reply
-		}
-	}
+			return workflowdef.ChildReply{}, ignoreNotice
+		},
+		poll: func(ctx context.Context) workflowdef.ChildReply {
+			var res workflowdef.ProcessResult
+			err := e.cfg.Temporal.GetWorkflow(ctx, wfID, runID).Get(ctx, &res)
+			return workflowdef.ReplyFromResult(res, err)
+		},
+	}.wait(ctx, e.cfg.ChildPollDelay)
 }
 
 // launchedRun is how a run that LaunchAndWait started ended, as awaitRun
@@ -223,38 +211,90 @@ type launchedRun struct {
 // has; with no ends, the poll starts at once. The wait lasts until the run
 // ends or ctx is done.
 func (e *Engine) awaitRun(ctx context.Context, run client.WorkflowRun, ends <-chan runEnd) launchedRun {
-	wait := e.cfg.ChildPollDelay
-	if ends == nil {
-		wait = 0
-	}
-	delay := time.NewTimer(wait)
-	defer delay.Stop()
-	pctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var polled chan launchedRun // nil until the poll starts
-	for {
-		select {
-		case end := <-ends:
+	return endWait[launchedRun]{
+		ends: ends,
+		notice: func(end runEnd) (launchedRun, noticeAct) {
 			switch {
 			case end.runID != run.GetRunID():
 			case end.begun:
-				if polled == nil {
-					delay.Reset(hereRunPollFactor * e.cfg.ChildPollDelay)
-				}
+				return launchedRun{}, postponePoll
 			case end.deleted || end.final != nil && end.final.Status.State.End():
-				return launchedRun{local: true, final: end.final}
+				return launchedRun{local: true, final: end.final}, answerWait
 			}
-		case <-delay.C:
-			polled = make(chan launchedRun, 1)
-			go func() {
-				var out launchedRun
-				out.err = run.GetWithOptions(pctx, &out.res, client.WorkflowRunGetOptions{DisableFollowingRuns: true})
-				polled <- out
-			}()
-		case out := <-polled:
+			return launchedRun{}, ignoreNotice
+		},
+		postponed: hereRunPollFactor * e.cfg.ChildPollDelay,
+		poll: func(ctx context.Context) launchedRun {
+			var out launchedRun
+			out.err = run.GetWithOptions(ctx, &out.res, client.WorkflowRunGetOptions{DisableFollowingRuns: true})
 			return out
-		case <-ctx.Done():
-			return launchedRun{err: ctx.Err()}
+		},
+		quit: func(err error) launchedRun { return launchedRun{err: err} },
+	}.wait(ctx, e.cfg.ChildPollDelay)
+}
+
+// endWait is the wait awaitChild and awaitRun share: for a notice on ends
+// that answers it, and, once a delay has passed without one, for the answer
+// of a poll of the run on Temporal too, whichever comes first.
+type endWait[T any] struct {
+	// ends are the notices of the workflow's runs; nil starts the poll at
+	// once.
+	ends <-chan runEnd
+	// notice says what a notice does to the wait, with the answer it gives.
+	notice func(runEnd) (T, noticeAct)
+	// postponed is the poll's delay from a notice that postpones it.
+	postponed time.Duration
+	// poll asks Temporal for the run's end; its ctx ends with the wait.
+	poll func(ctx context.Context) T
+	// quit, if set, ends the wait when the wait's ctx is done, with the
+	// answer it gives; without it, that ctx ends only the poll.
+	quit func(error) T
+}
+
+// noticeAct is what a notice does to an endWait.
+type noticeAct int
+
+const (
+	ignoreNotice noticeAct = iota
+	// answerWait ends the wait with the notice's answer.
+	answerWait
+	// postponePoll moves a poll not yet started to endWait.postponed from
+	// now.
+	postponePoll
+)
+
+// wait waits as endWait says, the poll starting after delay.
+func (w endWait[T]) wait(ctx context.Context, delay time.Duration) T {
+	if w.ends == nil {
+		delay = 0
+	}
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var quit <-chan struct{}
+	if w.quit != nil {
+		quit = ctx.Done()
+	}
+	var polled chan T // nil until the poll starts
+	for {
+		select {
+		case end := <-w.ends:
+			switch answer, act := w.notice(end); act {
+			case answerWait:
+				return answer
+			case postponePoll:
+				if polled == nil {
+					timer.Reset(w.postponed)
+				}
+			}
+		case <-timer.C:
+			polled = make(chan T, 1)
+			go func() { polled <- w.poll(pctx) }()
+		case answer := <-polled:
+			return answer
+		case <-quit:
+			return w.quit(ctx.Err())
 		}
 	}
 }

@@ -124,13 +124,18 @@ func (e *Engine) tryLaunch(ctx context.Context, id string, wait bool, opts []Lau
 		return Outcome{}, e.failUnstarted(ctx, doc, "could not prepare the run's saved state", err)
 	}
 	out := Outcome{OK: true, Process: doc}
-	if wait && e.runsHere(doc.ProcessID) {
+	here := e.runsHere(doc.ProcessID)
+	if wait && here {
 		// Watched before the start: a trivial run can end before the
 		// start's answer is read. Only an engine whose worker holds the
 		// function writes the end (awaitRun).
 		out.watch = e.ends.watch(e.WorkflowID(doc.ProcessID))
 	}
-	if out.run, err = e.startRun(ctx, doc, wait); err != nil {
+	// The run's result carries the final document only for a waiter that
+	// will not have it from a terminal write on this engine: copied into
+	// the run's history twice (the write's marker and the result), it is
+	// most of a short run's history.
+	if out.run, err = e.startRun(ctx, doc, here, wait && !here); err != nil {
 		out.watch.close()
 		return Outcome{}, e.failUnstarted(ctx, doc, "could not start the process workflow", err)
 	}
@@ -165,10 +170,12 @@ func (e *Engine) resolveForAction(ctx context.Context, id string) (*mirror.Proce
 	return doc, Outcome{}, nil
 }
 
-// startRun starts the workflow run of a claimed process. A previous run that
-// is still closing is waited for; one that the mirror no longer shows as
-// running is stale and is terminated.
-func (e *Engine) startRun(ctx context.Context, doc *mirror.Process, returnDoc bool) (client.WorkflowRun, error) {
+// startRun starts the workflow run of a claimed process: here says the run
+// is expected on this engine's worker (runsHere), returnDoc that the run's
+// result is to carry the final document. A previous run that is still
+// closing is waited for; one that the mirror no longer shows as running is
+// stale and is terminated.
+func (e *Engine) startRun(ctx context.Context, doc *mirror.Process, here, returnDoc bool) (client.WorkflowRun, error) {
 	wfID := e.WorkflowID(doc.ProcessID)
 	in := workflowdef.ProcessInput{
 		DocID:      doc.ID.Hex(),
@@ -183,15 +190,10 @@ func (e *Engine) startRun(ctx context.Context, doc *mirror.Process, returnDoc bo
 			InlineBody:      max(e.cfg.InlineBody, 0),
 		},
 	}
-	if e.runsHere(doc.ProcessID) {
+	if here {
 		in.HintQueue = e.localQueue
-	} else {
-		// The run's result carries the final document only for a waiter
-		// that will not have it from a terminal write on this engine
-		// (awaitRun): copied into the run's history twice (the write's
-		// marker and the result), it is most of a short run's history.
-		in.ReturnDoc = returnDoc
 	}
+	in.ReturnDoc = returnDoc
 	opts := client.StartWorkflowOptions{
 		ID:                       wfID,
 		TaskQueue:                e.cfg.TaskQueue,
