@@ -32,7 +32,8 @@
 // rate ratio (target at least 4x) and p50/p99 per method. "-rpc-latency
 // 0,1ms" runs it once per round trip added between Redis and its clients
 // (a delaying proxy, bench/internal/netdelay), "-rpc-mongo-latency" adds
-// one between the engine and Mongo, as when they run on other hosts.
+// one between the engine and Mongo and "-rpc-temporal-latency" one between
+// the engine and Temporal, as when they run on other hosts.
 //
 // "-only growth" (on demand) measures how launch, cancel, get, list and
 // resync cost as the collection grows (-growth-sizes documents,
@@ -152,6 +153,7 @@ func parseFlags() config {
 	flag.IntVar(&c.rpc.Clients, "rpc-clients", 16, "rpc: clients calling at once in the concurrent phase")
 	flag.Var((*durations)(&c.rpc.Latencies), "rpc-latency", "rpc: round trips added between Redis and its clients (the engine's face and the bench's), through an in-process delaying proxy, comma-separated; all phases run once per value, 0 meaning direct (default 0)")
 	flag.Var((*durations)(&c.rpc.MongoLatencies), "rpc-mongo-latency", "rpc: round trips added between the engine and Mongo, one for every -rpc-latency value or one per value, comma-separated (default 0)")
+	flag.Var((*durations)(&c.rpc.TemporalLatencies), "rpc-temporal-latency", "rpc: round trips added between the engine (client and workers) and the Temporal frontend, one for every -rpc-latency value or one per value, comma-separated (default 0)")
 	c.growth.RegisterFlags(flag.CommandLine)
 	c.memory.RegisterFlags(flag.CommandLine)
 	flag.BoolVar(&c.serve, "serve", false, "start the in-process servers only and serve until interrupted; run the bench in another process with the -temporal-address and -mongo-url printed")

@@ -128,17 +128,7 @@ func NewEnv(ctx context.Context, opts EnvOptions) (env *Env, err error) {
 		env.MongoURL = opts.MongoURL
 	}
 	pprof.Do(ctx, pprof.Labels(SideLabel, "clients"), func(context.Context) {
-		env.Temporal, err = client.Dial(client.Options{
-			HostPort:  env.TemporalAddress,
-			Namespace: opts.Namespace,
-			Logger:    sdklog.NewStructuredLogger(env.log),
-			ConnectionOptions: client.ConnectionOptions{
-				DialOptions:     []grpc.DialOption{grpc.WithChainUnaryInterceptor(env.mon.unary)},
-				GrpcCompression: compression(opts.NoCompression),
-			},
-		})
-		if err != nil {
-			err = fmt.Errorf("connect to Temporal at %s: %w", env.TemporalAddress, err)
+		if env.Temporal, err = env.dialTemporal(env.TemporalAddress); err != nil {
 			return
 		}
 		// The driver's defaults (pool of 100), but no 30 s cap on waiting
@@ -154,6 +144,24 @@ func NewEnv(ctx context.Context, opts EnvOptions) (env *Env, err error) {
 		return nil, err
 	}
 	return env, nil
+}
+
+// dialTemporal connects a Temporal client to the frontend at hostPort, its
+// calls counted by the monitor.
+func (env *Env) dialTemporal(hostPort string) (client.Client, error) {
+	c, err := client.Dial(client.Options{
+		HostPort:  hostPort,
+		Namespace: env.Opts.Namespace,
+		Logger:    sdklog.NewStructuredLogger(env.log),
+		ConnectionOptions: client.ConnectionOptions{
+			DialOptions:     []grpc.DialOption{grpc.WithChainUnaryInterceptor(env.mon.unary)},
+			GrpcCompression: compression(env.Opts.NoCompression),
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s: %w", hostPort, err)
+	}
+	return c, nil
 }
 
 // Close drops the databases the measurements created, closes the clients and
@@ -206,11 +214,16 @@ func (env *Env) newEngine(ctx context.Context, measure string, face adapter.RPCF
 // newEngineOn is newEngine on a given database, which Close drops if it
 // came from freshDB.
 func (env *Env) newEngineOn(ctx context.Context, db *mongo.Database, face adapter.RPCFace) (*adapter.Engine, error) {
+	return env.newEngineWith(ctx, env.Temporal, db, face)
+}
+
+// newEngineWith is newEngineOn through a given Temporal client.
+func (env *Env) newEngineWith(ctx context.Context, tc client.Client, db *mongo.Database, face adapter.RPCFace) (*adapter.Engine, error) {
 	var eng *adapter.Engine
 	var err error
 	pprof.Do(ctx, pprof.Labels(SideLabel, "optio"), func(ctx context.Context) {
 		eng, err = adapter.New(ctx, adapter.Config{
-			Temporal:              env.Temporal,
+			Temporal:              tc,
 			Namespace:             env.Opts.Namespace,
 			Mongo:                 db,
 			Logger:                env.log,

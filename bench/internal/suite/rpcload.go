@@ -36,66 +36,110 @@ type RPCOptions struct {
 	Latencies []time.Duration
 	// MongoLatencies are round trips added between the engine and Mongo,
 	// through a netdelay.Dialer: one per entry of Latencies, or a single one
-	// for every setting. Default 0 (direct). Temporal is never delayed.
+	// for every setting. Default 0 (direct).
 	MongoLatencies []time.Duration
+	// TemporalLatencies are round trips added between the engine (its
+	// client and its workers) and the Temporal frontend, through a
+	// netdelay.Proxy: one per entry of Latencies, or a single one for every
+	// setting. Default 0 (direct).
+	TemporalLatencies []time.Duration
 }
 
 // rpcLatency is one setting of RPCConcurrency: the round trips added to
-// Redis and to Mongo.
-type rpcLatency struct{ redis, mongo time.Duration }
+// Redis, to Mongo and to Temporal.
+type rpcLatency struct{ redis, mongo, temporal time.Duration }
 
-// settings pairs Latencies with MongoLatencies.
+// settings pairs Latencies with MongoLatencies and TemporalLatencies.
 func (o RPCOptions) settings() ([]rpcLatency, error) {
 	redis := o.Latencies
 	if len(redis) == 0 {
 		redis = []time.Duration{0}
 	}
-	mongo := o.MongoLatencies
-	switch len(mongo) {
-	case 0:
-		mongo = []time.Duration{0}
-	case 1, len(redis):
-	default:
-		return nil, fmt.Errorf("rpc: %d Mongo latencies for %d Redis latencies: give one, or one per Redis latency", len(mongo), len(redis))
+	mongo, err := perSetting("Mongo", o.MongoLatencies, len(redis))
+	if err != nil {
+		return nil, err
+	}
+	temporal, err := perSetting("Temporal", o.TemporalLatencies, len(redis))
+	if err != nil {
+		return nil, err
 	}
 	out := make([]rpcLatency, len(redis))
 	for i, r := range redis {
-		m := mongo[min(i, len(mongo)-1)]
-		if r < 0 || m < 0 {
-			return nil, fmt.Errorf("rpc: negative latency (Redis %v, Mongo %v)", r, m)
+		l := rpcLatency{redis: r, mongo: mongo[min(i, len(mongo)-1)], temporal: temporal[min(i, len(temporal)-1)]}
+		if l.redis < 0 || l.mongo < 0 || l.temporal < 0 {
+			return nil, fmt.Errorf("rpc: negative latency (Redis %v, Mongo %v, Temporal %v)", l.redis, l.mongo, l.temporal)
 		}
-		out[i] = rpcLatency{redis: r, mongo: m}
+		out[i] = l
 	}
 	return out, nil
 }
 
-// label names the setting in the table's measure column.
-func (l rpcLatency) label() string {
-	switch {
-	case l.redis == 0 && l.mongo == 0:
-		return "loopback"
-	case l.mongo == 0:
-		return "Redis RTT " + l.redis.String()
-	case l.redis == 0:
-		return "Mongo RTT " + l.mongo.String()
-	case l.redis == l.mongo:
-		return "Redis+Mongo RTT " + l.redis.String()
+// perSetting checks that a hop's latencies are one for every setting or one
+// per setting (n of them); none means 0.
+func perSetting(hop string, rtts []time.Duration, n int) ([]time.Duration, error) {
+	switch len(rtts) {
+	case 0:
+		return []time.Duration{0}, nil
+	case 1, n:
+		return rtts, nil
 	}
-	return "Redis RTT " + l.redis.String() + ", Mongo " + l.mongo.String()
+	return nil, fmt.Errorf("rpc: %d %s latencies for %d Redis latencies: give one, or one per Redis latency", len(rtts), hop, n)
+}
+
+// hops lists the setting's hops in the order the labels name them.
+func (l rpcLatency) hops() []rpcHop {
+	return []rpcHop{{"Redis", l.redis}, {"Mongo", l.mongo}, {"Temporal", l.temporal}}
+}
+
+// rpcHop is one hop of a setting and the round trip added to it.
+type rpcHop struct {
+	name string
+	rtt  time.Duration
+}
+
+// label names the setting in the table's measure column: "loopback",
+// "Redis RTT 1ms", "Redis+Temporal RTT 2ms", "Redis RTT 1ms, Mongo 2ms".
+func (l rpcLatency) label() string {
+	var delayed []rpcHop
+	for _, h := range l.hops() {
+		if h.rtt > 0 {
+			delayed = append(delayed, h)
+		}
+	}
+	if len(delayed) == 0 {
+		return "loopback"
+	}
+	names := make([]string, len(delayed))
+	same := true
+	for i, h := range delayed {
+		names[i] = h.name
+		same = same && h.rtt == delayed[0].rtt
+	}
+	if same {
+		return strings.Join(names, "+") + " RTT " + delayed[0].rtt.String()
+	}
+	label := delayed[0].name + " RTT " + delayed[0].rtt.String()
+	for _, h := range delayed[1:] {
+		label += ", " + h.name + " " + h.rtt.String()
+	}
+	return label
 }
 
 // describe says in a sentence what the setting simulates.
 func (l rpcLatency) describe() string {
-	if l.redis == 0 && l.mongo == 0 {
+	if l.label() == "loopback" {
 		return "no latency added: every hop is a bare loopback"
 	}
-	hop := func(name string, rtt time.Duration, who string) string {
-		if rtt == 0 {
-			return name + " direct (no latency added)"
+	who := map[string]string{"Redis": "the engine's face and the clients", "Mongo": "the engine", "Temporal": "the engine's client and workers"}
+	parts := make([]string, 0, 3)
+	for _, h := range l.hops() {
+		if h.rtt == 0 {
+			parts = append(parts, h.name+" direct (no latency added)")
+			continue
 		}
-		return fmt.Sprintf("%s round trip %v simulated (%s through a proxy that holds every chunk %v each way)", name, rtt, who, rtt/2)
+		parts = append(parts, fmt.Sprintf("%s round trip %v simulated (%s through a proxy that holds every chunk %v each way)", h.name, h.rtt, who[h.name], h.rtt/2))
 	}
-	return hop("Redis", l.redis, "the engine's face and the clients") + "; " + hop("Mongo", l.mongo, "the engine") + "; Temporal direct"
+	return strings.Join(parts, "; ")
 }
 
 // RPCConcurrencyTarget is the least ratio of the concurrent phase's call
@@ -178,8 +222,22 @@ func rpcSetting(ctx context.Context, env *Env, rsrv *redisserver.Server, opts RP
 		db = mc.Database(db.Name())
 	}
 
+	tc := env.Temporal
+	if l.temporal > 0 {
+		p, err := netdelay.Start(env.TemporalAddress, l.temporal)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = p.Close() }()
+		proxies = append(proxies, rpcProxy{"Temporal", l.temporal, p.Stats})
+		if tc, err = env.dialTemporal(p.Addr()); err != nil {
+			return nil, fmt.Errorf("connect to Temporal through the delay: %w", err)
+		}
+		defer tc.Close()
+	}
+
 	face := engineservice.Redis("redis://" + redisAddr + "/0")
-	eng, err := env.newEngineOn(ctx, db, face)
+	eng, err := env.newEngineWith(ctx, tc, db, face)
 	if err != nil {
 		return nil, err
 	}
