@@ -125,6 +125,17 @@ func (l rpcLatency) label() string {
 	return label
 }
 
+// slug is the label as part of a file name: "loopback",
+// "redis-temporal-rtt-2ms", "redis-rtt-1ms--mongo-500us".
+func (l rpcLatency) slug() string {
+	return strings.Trim(strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(strings.ReplaceAll(l.label(), "µ", "u"))), "-")
+}
+
 // describe says in a sentence what the setting simulates.
 func (l rpcLatency) describe() string {
 	if l.label() == "loopback" {
@@ -295,21 +306,23 @@ func rpcSetting(ctx context.Context, env *Env, rsrv *redisserver.Server, opts RP
 	var rows []Row
 	for _, m := range []struct {
 		measure string
+		slug    string // names its profiles
 		ids     [2][]string
 		rounds  int
 		steps   []rpcStep
 	}{
 		// The cheap call first: one Mongo read, no Temporal.
-		{"R rpc idle cancel, " + l.label(), [2][]string{ids["idle"], ids["idle"]}, 20, idleCancel},
-		{"R rpc launch+cancel, " + l.label(), [2][]string{ids["serial"], ids["concurrent"]}, 1, launchCancel},
+		{"R rpc idle cancel, " + l.label(), "idle-cancel", [2][]string{ids["idle"], ids["idle"]}, 20, idleCancel},
+		{"R rpc launch+cancel, " + l.label(), "launch-cancel", [2][]string{ids["serial"], ids["concurrent"]}, 1, launchCancel},
 	} {
 		held0 := heldSoFar(proxies)
-		serial, err := rpcPhase(ctx, eng, clients[:1], m.ids[0], m.rounds, m.steps)
+		profile := "rpc-" + m.slug + "-" + l.slug()
+		serial, err := rpcPhase(ctx, env, profile+"-1-client", eng, clients[:1], m.ids[0], m.rounds, m.steps)
 		if err != nil {
 			return nil, err
 		}
 		held1 := heldSoFar(proxies)
-		conc, err := rpcPhase(ctx, eng, clients, m.ids[1], m.rounds, m.steps)
+		conc, err := rpcPhase(ctx, env, fmt.Sprintf("%s-%d-clients", profile, opts.Clients), eng, clients, m.ids[1], m.rounds, m.steps)
 		if err != nil {
 			return nil, err
 		}
@@ -333,6 +346,11 @@ func rpcSetting(ctx context.Context, env *Env, rsrv *redisserver.Server, opts RP
 			}
 			fmt.Fprintf(d, "  %s, %s: %d calls in %.2f s, %d unexpected answers or failures%s; CPU %.2f ms per call (whole process); runs ended %.2f s after the last call%s\n",
 				m.measure, ph.name, ph.r.calls, ph.r.wall.Seconds(), ph.r.failed, ph.r.firstFailure(), ms(ph.r.cpu)/float64(max(ph.r.calls, 1)), ph.r.settle.Seconds(), ph.r.held)
+			fmt.Fprintf(d, "    Temporal calls per call (long polls included):\n%s    Mongo commands per call:\n%s",
+				ph.r.temporal.Format(ph.r.calls), ph.r.mongo.Format(ph.r.calls))
+			if ph.r.profile != "" {
+				fmt.Fprintf(d, "    CPU profile of the timed part: %s\n", ph.r.profile)
+			}
 		}
 	}
 	for _, p := range proxies {
@@ -393,6 +411,9 @@ type rpcPhaseResult struct {
 	settle        time.Duration
 	held          string // how long the proxies held a chunk, if any
 	lat           map[string]Samples
+	// temporal and mongo are the calls and commands of the timed part.
+	temporal, mongo Counts
+	profile         string // the timed part's CPU profile, if any
 }
 
 func (r *rpcPhaseResult) rate() float64 { return float64(r.calls) / r.wall.Seconds() }
@@ -407,7 +428,7 @@ func (r *rpcPhaseResult) firstFailure() string {
 // rpcPhase has the clients share ids out round-robin, each making the steps
 // on each of its processes in turn, rounds times over, and then waits for
 // every run to end (not timed).
-func rpcPhase(ctx context.Context, eng *adapter.Engine, clients []*rpc.Client, ids []string, rounds int, steps []rpcStep) (*rpcPhaseResult, error) {
+func rpcPhase(ctx context.Context, env *Env, profile string, eng *adapter.Engine, clients []*rpc.Client, ids []string, rounds int, steps []rpcStep) (*rpcPhaseResult, error) {
 	res := &rpcPhaseResult{lat: map[string]Samples{}}
 	var mu sync.Mutex
 	record := func(method string, d time.Duration, failure string) {
@@ -440,6 +461,8 @@ func rpcPhase(ctx context.Context, eng *adapter.Engine, clients []*rpc.Client, i
 			record(st.method, d, "")
 		}
 	}
+	t0, m0 := env.Counters()
+	stopProfile := env.Profile(profile)
 	cpu0, start := cpuTime(), time.Now()
 	var wg sync.WaitGroup
 	for i, c := range clients {
@@ -455,6 +478,9 @@ func rpcPhase(ctx context.Context, eng *adapter.Engine, clients []*rpc.Client, i
 	}
 	wg.Wait()
 	res.wall, res.cpu = time.Since(start), cpuTime()-cpu0
+	res.profile = stopProfile()
+	t1, m1 := env.Counters()
+	res.temporal, res.mongo = t1.Sub(t0), m1.Sub(m0)
 	settled := time.Now()
 	for _, id := range ids {
 		for {

@@ -50,3 +50,17 @@ func TestRPCSettingsRefuseAMismatch(t *testing.T) {
 		}
 	}
 }
+
+// A setting's profiles are named by its label, in characters a file name
+// takes anywhere.
+func TestRPCSettingSlugIsAFileName(t *testing.T) {
+	for l, want := range map[rpcLatency]string{
+		{}: "loopback",
+		{redis: 2 * time.Millisecond, temporal: 2 * time.Millisecond}: "redis-temporal-rtt-2ms",
+		{redis: time.Millisecond, mongo: 500 * time.Microsecond}:      "redis-rtt-1ms--mongo-500us",
+	} {
+		if got := l.slug(); got != want {
+			t.Errorf("%s: slug %q, want %q", l.label(), got, want)
+		}
+	}
+}
