@@ -255,6 +255,7 @@ type endWait[T any] struct {
 type noticeAct int
 
 const (
+	// ignoreNotice leaves the wait as it was.
 	ignoreNotice noticeAct = iota
 	// answerWait ends the wait with the notice's answer.
 	answerWait
