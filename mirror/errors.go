@@ -20,12 +20,18 @@ var ErrConflict = errors.New("state conflict")
 
 // ConflictError reports a refused compare-and-set write.
 type ConflictError struct {
-	ID      bson.ObjectID
-	To      State
+	// ID is the document's _id.
+	ID bson.ObjectID
+	// To is the state the write was to set.
+	To State
+	// Allowed are the states the write accepted the document in.
 	Allowed []State
-	Current State // empty when the document is gone
+	// Current is the state the document was in; empty when the document
+	// is gone.
+	Current State
 }
 
+// Error says which move was refused, and why.
 func (e *ConflictError) Error() string {
 	if e.Current == "" {
 		return fmt.Sprintf("process %s: cannot move to %s: document is gone", e.ID.Hex(), e.To)

@@ -84,6 +84,7 @@ type RedisError struct {
 	Err  error
 }
 
+// Error names the server, the kind of failure and the client's error.
 func (e *RedisError) Error() string {
 	return fmt.Sprintf("Redis at %s: %v: %v", e.Addr, e.Kind, e.Err)
 }

@@ -23,6 +23,7 @@ const (
 	Notification
 )
 
+// String returns "request" or "notification".
 func (k MethodKind) String() string {
 	switch k {
 	case Request:

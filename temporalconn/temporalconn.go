@@ -91,6 +91,7 @@ type DialError struct {
 	Err      error
 }
 
+// Error names the frontend, the kind of failure and its detail.
 func (e *DialError) Error() string {
 	return fmt.Sprintf("connect to Temporal at %s: %v: %s", e.HostPort, e.Kind, detail(e.Err))
 }

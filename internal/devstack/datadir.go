@@ -24,6 +24,7 @@ type DataDirInUseError struct {
 	PID int
 }
 
+// Error names the directory and the process holding it.
 func (e *DataDirInUseError) Error() string {
 	holder := "another process"
 	if e.PID > 0 {

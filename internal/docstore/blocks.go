@@ -102,11 +102,15 @@ func (s *Store) Blocks(ctx context.Context) ([]mirror.LaunchBlock, error) {
 
 // BlockedError explains why a launch was refused.
 type BlockedError struct {
-	Filter   map[string]any
+	// Filter is the launch block's metadata filter that matched.
+	Filter map[string]any
+	// Metadata is the task's metadata it matched.
 	Metadata map[string]any
-	Reason   string
+	// Reason is the block's reason, if it gave one.
+	Reason string
 }
 
+// Error words the refusal as optio-core does.
 func (e *BlockedError) Error() string {
 	msg := fmt.Sprintf("Launch blocked by filter %s; task metadata=%s", pyRepr(e.Filter), pyRepr(e.Metadata))
 	if e.Reason != "" {

@@ -64,6 +64,7 @@ func (o *GrowthOptions) RegisterFlags(fs *flag.FlagSet) {
 // Ints is a comma-separated list of integers, as a flag.
 type Ints []int
 
+// String prints the list as the flag takes it.
 func (v *Ints) String() string {
 	s := make([]string, len(*v))
 	for i, n := range *v {
