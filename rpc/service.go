@@ -23,7 +23,8 @@ const (
 	Notification
 )
 
-// String returns "request" or "notification".
+// String returns "request" or "notification" (MethodKind(n) for any other
+// value).
 func (k MethodKind) String() string {
 	switch k {
 	case Request:
