@@ -208,17 +208,12 @@ func (env *Env) NewEngine(ctx context.Context, measure string) (*adapter.Engine,
 
 // newEngine is NewEngine with an RPC face (nil for none).
 func (env *Env) newEngine(ctx context.Context, measure string, face adapter.RPCFace) (*adapter.Engine, error) {
-	return env.newEngineOn(ctx, env.freshDB(measure), face)
+	return env.newEngineOn(ctx, env.Temporal, env.freshDB(measure), face)
 }
 
-// newEngineOn is newEngine on a given database, which Close drops if it
-// came from freshDB.
-func (env *Env) newEngineOn(ctx context.Context, db *mongo.Database, face adapter.RPCFace) (*adapter.Engine, error) {
-	return env.newEngineWith(ctx, env.Temporal, db, face)
-}
-
-// newEngineWith is newEngineOn through a given Temporal client.
-func (env *Env) newEngineWith(ctx context.Context, tc client.Client, db *mongo.Database, face adapter.RPCFace) (*adapter.Engine, error) {
+// newEngineOn is newEngine through a given Temporal client and on a given
+// database, which Close drops if it came from freshDB.
+func (env *Env) newEngineOn(ctx context.Context, tc client.Client, db *mongo.Database, face adapter.RPCFace) (*adapter.Engine, error) {
 	var eng *adapter.Engine
 	var err error
 	pprof.Do(ctx, pprof.Labels(SideLabel, "optio"), func(ctx context.Context) {

@@ -138,7 +138,7 @@ func (l rpcLatency) slug() string {
 
 // describe says in a sentence what the setting simulates.
 func (l rpcLatency) describe() string {
-	if l.label() == "loopback" {
+	if l == (rpcLatency{}) {
 		return "no latency added: every hop is a bare loopback"
 	}
 	who := map[string]string{"Redis": "the engine's face and the clients", "Mongo": "the engine", "Temporal": "the engine's client and workers"}
@@ -248,7 +248,7 @@ func rpcSetting(ctx context.Context, env *Env, rsrv *redisserver.Server, opts RP
 	}
 
 	face := engineservice.Redis("redis://" + redisAddr + "/0")
-	eng, err := env.newEngineWith(ctx, tc, db, face)
+	eng, err := env.newEngineOn(ctx, tc, db, face)
 	if err != nil {
 		return nil, err
 	}
