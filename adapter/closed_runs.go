@@ -30,14 +30,7 @@ const supersededReason = "superseded by a new launch"
 func (e *Engine) watchClosedRuns(ctx context.Context) {
 	defer e.bg.Done()
 	seen := map[string]time.Time{} // run ID -> when first seen
-	t := time.NewTicker(e.cfg.ClosedRunWatchInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, e.cfg.ClosedRunWatchInterval, func() {
 		if err := e.closedRunsPass(ctx, seen); err != nil && ctx.Err() == nil {
 			e.log.Debug("closed-run pass failed", "error", err)
 		}
@@ -45,6 +38,20 @@ func (e *Engine) watchClosedRuns(ctx context.Context) {
 			if time.Since(at) > 2*closedRunWindow {
 				delete(seen, id)
 			}
+		}
+	})
+}
+
+// every calls pass every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, pass func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			pass()
 		}
 	}
 }

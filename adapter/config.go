@@ -89,6 +89,10 @@ type Config struct {
 	// polls from the start. LaunchAndWait polls the same way for a run that
 	// has not begun on its engine by then, and 10 times as late for one that
 	// has (the closed-run watch tells it sooner of a run the server ended).
+	// Those polls are shared: every ChildPollDelay one visibility query per
+	// 500 runs waited for asks which have closed, and only a closed run's
+	// result is then fetched, so a wait holds no long poll open on the
+	// server however long its run takes.
 	ChildPollDelay time.Duration
 	// LogLimit is the number of entries a process's log keeps: past it the
 	// oldest entries are dropped, so that a run of days or a parent of many

@@ -21,8 +21,9 @@ import (
 // fewer, and no poll sitting out a close notice the server dropped. A child
 // whose end is written elsewhere, or not by a terminal write at all (a
 // workflow terminated from the Temporal side), is still waited for on
-// Temporal, with a poll that starts once the child has run
-// Config.ChildPollDelay without a notice.
+// Temporal: once the child has run Config.ChildPollDelay without a notice,
+// the engine's visibility watch of waited runs (closewatch.go) looks for its
+// close, and the wait then fetches its reply.
 
 // runEnd is the end of one run, as its parent's body (or a LaunchAndWait)
 // gets it.
@@ -167,8 +168,8 @@ func (e *Engine) announcingRuns(start func(context.Context, activitydef.StartRun
 // awaitChild waits for the end of child run runID of workflow wfID (runID
 // empty: its current run): the first notice on ends of that run, or, once
 // Config.ChildPollDelay has passed without one, Temporal's answer to a poll
-// of the run, whichever comes first; with no ends to watch, the poll starts
-// at once. ctx ends only the poll; the wait itself lasts until the child ends,
+// of the run once the engine's watch has seen it closed, whichever comes
+// first; with no ends to watch, the poll starts at once. ctx ends only the poll; the wait itself lasts until the child ends,
 // as a parent's body waits for its children.
 func (e *Engine) awaitChild(ctx context.Context, wfID, runID string, ends <-chan runEnd) workflowdef.ChildReply {
 	return endWait[workflowdef.ChildReply]{
@@ -179,6 +180,7 @@ func (e *Engine) awaitChild(ctx context.Context, wfID, runID string, ends <-chan
 			}
 			return workflowdef.ChildReply{}, ignoreNotice
 		},
+		closed: func(ctx context.Context) { e.closes.await(ctx, runID) },
 		poll: func(ctx context.Context) workflowdef.ChildReply {
 			var res workflowdef.ProcessResult
 			err := e.cfg.Temporal.GetWorkflow(ctx, wfID, runID).Get(ctx, &res)
@@ -208,7 +210,8 @@ type launchedRun struct {
 // elsewhere is waited for on Temporal, with a poll that starts once the
 // run has gone Config.ChildPollDelay without beginning here (a notice from
 // announcingRuns), or hereRunPollFactor times that without an end once it
-// has; with no ends, the poll starts at once. The wait lasts until the run
+// has, and the engine's watch has seen the run closed; with no ends, the
+// poll starts at once. The wait lasts until the run
 // ends or ctx is done.
 func (e *Engine) awaitRun(ctx context.Context, run client.WorkflowRun, ends <-chan runEnd) launchedRun {
 	return endWait[launchedRun]{
@@ -224,6 +227,7 @@ func (e *Engine) awaitRun(ctx context.Context, run client.WorkflowRun, ends <-ch
 			return launchedRun{}, ignoreNotice
 		},
 		postponed: hereRunPollFactor * e.cfg.ChildPollDelay,
+		closed:    func(ctx context.Context) { e.closes.await(ctx, run.GetRunID()) },
 		poll: func(ctx context.Context) launchedRun {
 			var out launchedRun
 			out.err = run.GetWithOptions(ctx, &out.res, client.WorkflowRunGetOptions{DisableFollowingRuns: true})
@@ -235,7 +239,8 @@ func (e *Engine) awaitRun(ctx context.Context, run client.WorkflowRun, ends <-ch
 
 // endWait is the wait awaitChild and awaitRun share: for a notice on ends
 // that answers it, and, once a delay has passed without one, for the answer
-// of a poll of the run on Temporal too, whichever comes first.
+// of a poll of the run on Temporal too (made once the run has closed, when
+// closed is set), whichever comes first.
 type endWait[T any] struct {
 	// ends are the notices of the workflow's runs; nil starts the poll at
 	// once.
@@ -244,6 +249,10 @@ type endWait[T any] struct {
 	notice func(runEnd) (T, noticeAct)
 	// postponed is the poll's delay from a notice that postpones it.
 	postponed time.Duration
+	// closed, if set, returns once the run has closed (Engine.closes), or
+	// once it is time to poll regardless; the poll waits for it, except
+	// when there are no ends to watch. Its ctx ends with the wait.
+	closed func(ctx context.Context)
 	// poll asks Temporal for the run's end; its ctx ends with the wait.
 	poll func(ctx context.Context) T
 	// quit, if set, ends the wait when the wait's ctx is done, with the
@@ -291,7 +300,15 @@ func (w endWait[T]) wait(ctx context.Context, delay time.Duration) T {
 			}
 		case <-timer.C:
 			polled = make(chan T, 1)
-			go func() { polled <- w.poll(pctx) }()
+			go func() {
+				if w.closed != nil && w.ends != nil {
+					w.closed(pctx)
+					if pctx.Err() != nil && ctx.Err() == nil {
+						return // the wait is over: nothing to poll for
+					}
+				}
+				polled <- w.poll(pctx)
+			}()
 		case answer := <-polled:
 			return answer
 		case <-quit:

@@ -69,6 +69,9 @@ type Engine struct {
 	// ends hands the ends of child runs written here to the bodies
 	// waiting for them (ends.go).
 	ends runEnds
+	// closes tells the waits for runs that fall back on Temporal when their
+	// run has closed (closewatch.go).
+	closes runCloses
 }
 
 // New initializes an engine, as optio-core's init does: it creates the indexes,
@@ -107,6 +110,11 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 			return nil, err
 		}
 	}
+	watchCloses := !cfg.DisableWorker && cfg.ChildPollDelay > 0
+	if watchCloses {
+		// On before a run can be waited for; the watch's loop starts below.
+		e.closes.start()
+	}
 	if !cfg.DisableWorker {
 		if err := e.startWorkers(); err != nil {
 			if cfg.RPC != nil {
@@ -129,6 +137,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.ClosedRunWatchInterval > 0 {
 		e.bg.Add(1)
 		go e.watchClosedRuns(bgCtx)
+	}
+	if watchCloses {
+		e.bg.Add(1)
+		go e.watchRunCloses(bgCtx, cfg.ChildPollDelay)
 	}
 	if !cfg.DisableWorker {
 		e.bg.Add(1)

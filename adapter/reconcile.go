@@ -90,14 +90,7 @@ func (e *Engine) reconcileLoop(ctx context.Context) {
 	defer e.bg.Done()
 	r := &reconciler{e: e, interval: e.cfg.ReconcileInterval, watched: map[bson.ObjectID]*watch{}, suspects: map[bson.ObjectID]suspect{}, batch: reconcileBatch}
 	m, _ := e.cfg.Metrics.(reconcilepass.Observer)
-	t := time.NewTicker(e.cfg.ReconcileInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, e.cfg.ReconcileInterval, func() {
 		pass, err := r.pass(ctx, time.Now())
 		if err != nil && ctx.Err() == nil {
 			e.log.Warn("reconcile pass failed", "error", err)
@@ -105,7 +98,7 @@ func (e *Engine) reconcileLoop(ctx context.Context) {
 		if m != nil && err == nil {
 			m.ReconcilePass(pass)
 		}
-	}
+	})
 }
 
 // pass lists the active documents, describes the workflows of those that

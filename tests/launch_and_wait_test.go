@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"google.golang.org/grpc"
 
@@ -151,4 +152,56 @@ func TestLaunchAndWaitNeedsNoPollForAnEndWrittenHere(t *testing.T) {
 		require.Zero(t, lost.lost.Load()+lost.sent.Load(), "LaunchAndWait polled the close of %q", id)
 		t.Logf("LaunchAndWait of %q returned in %v", id, took)
 	}
+}
+
+// closePolls counts the long polls of a run's close, by whether the run was
+// still open when the poll was sent, and the engine's visibility queries for
+// which of the runs it waits for have closed.
+type closePolls struct {
+	open, closed atomic.Int32
+	queries      atomic.Int32
+}
+
+func (c *closePolls) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	switch r := req.(type) {
+	case *workflowservice.GetWorkflowExecutionHistoryRequest:
+		if r.GetWaitNewEvent() {
+			desc := &workflowservice.DescribeWorkflowExecutionResponse{}
+			err := cc.Invoke(ctx, workflowservice.WorkflowService_DescribeWorkflowExecution_FullMethodName,
+				&workflowservice.DescribeWorkflowExecutionRequest{Namespace: r.GetNamespace(), Execution: r.GetExecution()}, desc)
+			if err == nil && desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				c.closed.Add(1)
+			} else {
+				c.open.Add(1)
+			}
+		}
+	case *workflowservice.ListWorkflowExecutionsRequest:
+		if strings.HasPrefix(r.GetQuery(), "RunId IN (") {
+			c.queries.Add(1)
+		}
+	}
+	return invoker(ctx, method, req, reply, cc, opts...)
+}
+
+// A run that began on its engine and outlasts the wait's delay many times
+// over is not polled on Temporal: the engine's watch asks the visibility
+// store whether it has closed, and the run's end, written here, answers the
+// wait first. No long poll is held open for the run.
+func TestLaunchAndWaitHoldsNoPollOpenForALongRun(t *testing.T) {
+	env := testenv.New(t)
+	polls := &closePolls{}
+	tc := env.Temporal.DialIntercepted(t, polls.intercept)
+	s := newSystemOn(t, env, adapter.Config{Temporal: tc, ChildPollDelay: 50 * time.Millisecond, TaskDefinitions: staticTasks(
+		adapter.TaskInstance{ProcessID: "long", Name: "Long",
+			// 6 times the 10 x ChildPollDelay a begun run waits before it
+			// falls back on Temporal.
+			Execute: func(pc *adapter.ProcessContext) error { time.Sleep(3 * time.Second); return nil }},
+	)})
+	ctx, cancel := context.WithTimeout(s.ctx(), time.Minute)
+	defer cancel()
+	got, err := s.eng.LaunchAndWait(ctx, "long")
+	require.NoError(t, err)
+	require.Equal(t, adapter.StateDone, got.Status.State)
+	require.Zero(t, polls.open.Load()+polls.closed.Load(), "LaunchAndWait polled the run's close")
+	require.NotZero(t, polls.queries.Load(), "the engine never asked whether the run had closed")
 }

@@ -107,8 +107,19 @@ func TestLaunchAndWaitLearnsOfATerminatedRunFromTheClosedRunWatch(t *testing.T) 
 		ReconcileInterval: -1,
 	})
 	defer g.open()
+	launchAndWaitTerminated(t, s, g, 0)
+	require.Zero(t, lost.lost.Load()+lost.sent.Load(), "LaunchAndWait polled the run")
+}
+
+// launchAndWaitTerminated launches "job" (a body that holds g) with
+// LaunchAndWait, terminates its run from Temporal after the body has run
+// for after, and checks that LaunchAndWait returns the document failed
+// with the termination's reason.
+func launchAndWaitTerminated(t *testing.T, s *system, g *gate, after time.Duration) {
+	t.Helper()
 	go func() {
 		g.waitStarted(t)
+		time.Sleep(after)
 		_ = s.temporal().TerminateWorkflow(s.ctx(), s.eng.WorkflowID("job"), "", "stop it")
 	}()
 	ctx, cancel := context.WithTimeout(s.ctx(), time.Minute)
@@ -117,7 +128,6 @@ func TestLaunchAndWaitLearnsOfATerminatedRunFromTheClosedRunWatch(t *testing.T) 
 	require.NoError(t, err)
 	require.Equal(t, adapter.StateFailed, p.Status.State)
 	require.Equal(t, "Process workflow was terminated on the Temporal side (reason: stop it) while running", *p.Status.Error)
-	require.Zero(t, lost.lost.Load()+lost.sent.Load(), "LaunchAndWait polled the run")
 }
 
 // TestTerminatedParentEndsItsChildren: terminating a parent's workflow fails
@@ -150,4 +160,30 @@ func TestTerminatedParentEndsItsChildren(t *testing.T) {
 	for i := range 3 {
 		s.waitState(fmt.Sprintf("parent/c%d", i), adapter.StateCancelled)
 	}
+}
+
+// TestLaunchAndWaitPollsATerminatedRunOnceItHasClosed: with the closed-run
+// watch off, a LaunchAndWait learns of a run the server ended from
+// Temporal; it asks for the run's end only once the engine's visibility
+// watch has seen the run closed, so it never holds a poll open on the run
+// (one that a dropped close notice could leave unanswered).
+func TestLaunchAndWaitPollsATerminatedRunOnceItHasClosed(t *testing.T) {
+	env := testenv.New(t)
+	polls := &closePolls{}
+	tc := env.Temporal.DialIntercepted(t, polls.intercept)
+	g := newGate(t)
+	s := newSystemOn(t, env, adapter.Config{
+		Temporal:               tc,
+		TaskDefinitions:        staticTasks(adapter.TaskInstance{ProcessID: "job", Name: "Job", Execute: g.stubborn}),
+		ReconcileInterval:      -1,
+		ClosedRunWatchInterval: -1,
+		ChildPollDelay:         100 * time.Millisecond,
+	})
+	defer g.open()
+	// Terminated past the 10 x ChildPollDelay after which the wait falls
+	// back on Temporal.
+	launchAndWaitTerminated(t, s, g, 2*time.Second)
+	require.Zero(t, polls.open.Load(), "LaunchAndWait held a poll open on the running run")
+	require.Equal(t, int32(1), polls.closed.Load(), "polls of the closed run")
+	require.NotZero(t, polls.queries.Load(), "the engine never asked whether the run had closed")
 }

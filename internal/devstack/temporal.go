@@ -541,8 +541,11 @@ func dynamicConfig(overrides map[string]any) dynamicconfig.StaticClient {
 		// at most, and a busy server still loads its tasks in batches.
 		dynamicconfig.TransferProcessorMaxPollRPS.Key(): 200,
 		// A client waiting for a run to close (the SDK's WorkflowRun.Get:
-		// LaunchAndWait, a body waiting for its child) long-polls the
-		// history service, which wakes it on a notification of the close.
+		// a LaunchAndWait of a run expected on another engine, a
+		// cancel-and-wait; a wait for a run expected on its own engine
+		// fetches it only once it has closed, see adapter/closewatch.go)
+		// long-polls the history service, which wakes it on a
+		// notification of the close.
 		// The server hands those notifications to each waiter through a
 		// buffer of one and drops any that finds it full, so when a run
 		// closes within milliseconds of an earlier change, the waiter can

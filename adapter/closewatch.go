@@ -1,0 +1,212 @@
+package adapter
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+)
+
+// A wait for a run's end (endWait) that has gone its delay without a notice
+// falls back on Temporal. Rather than each such wait holding a long poll of
+// its run's history open (one call per run, sent again whenever the server
+// lets it expire: every 5 s on the development server), the waits register
+// their runs here, and one visibility query per interval asks which of them
+// have closed. A wait then fetches its run's result, which the server answers
+// at once for a closed run. Under load, when many runs outlast the delay,
+// the engine's Temporal calls for them grow with the number of runs waited
+// for divided by runClosesBatch, not with the time each one takes; and no
+// wait depends on a close notice that the server could drop.
+
+// runClosesBatch is the most run IDs one visibility query names: a few
+// queries a pass even for thousands of runs, well inside a namespace's
+// default rate of visibility calls.
+const runClosesBatch = 500
+
+// runCloses are the runs whose close waits are expecting from Temporal. Its
+// zero value is off: await returns at once, and the wait polls the run
+// itself.
+type runCloses struct {
+	mu      sync.Mutex
+	on      bool
+	waiting map[string]*closeWaiters // by run ID
+}
+
+// closeWaiters are the waits for one run.
+type closeWaiters struct {
+	closed chan struct{}
+	n      int
+}
+
+// start turns the watch on; waits register from then on.
+func (c *runCloses) start() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.on = true
+}
+
+// stop turns the watch off and releases every wait, which then polls its
+// run itself.
+func (c *runCloses) stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.on = false
+	for runID, w := range c.waiting {
+		close(w.closed)
+		delete(c.waiting, runID)
+	}
+}
+
+// await returns once the watch has seen run runID closed, or has given it
+// up (a failed query, the watch stopping), or ctx is done. It returns at
+// once when the watch is off or runID is empty or not a run ID.
+func (c *runCloses) await(ctx context.Context, runID string) {
+	if !validRunID(runID) {
+		return
+	}
+	c.mu.Lock()
+	if !c.on {
+		c.mu.Unlock()
+		return
+	}
+	if c.waiting == nil {
+		c.waiting = map[string]*closeWaiters{}
+	}
+	w := c.waiting[runID]
+	if w == nil {
+		w = &closeWaiters{closed: make(chan struct{})}
+		c.waiting[runID] = w
+	}
+	w.n++
+	c.mu.Unlock()
+	select {
+	case <-w.closed:
+	case <-ctx.Done():
+		c.mu.Lock()
+		if w.n--; w.n == 0 && c.waiting[runID] == w {
+			delete(c.waiting, runID)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// validRunID reports whether s can be named in a visibility query as it is:
+// the server's run IDs are UUIDs.
+func validRunID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// pending returns the run IDs waited for, sorted.
+func (c *runCloses) pending() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ids := make([]string, 0, len(c.waiting))
+	for runID := range c.waiting {
+		ids = append(ids, runID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// release ends the waits for the runs runIDs.
+func (c *runCloses) release(runIDs ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, runID := range runIDs {
+		if w := c.waiting[runID]; w != nil {
+			close(w.closed)
+			delete(c.waiting, runID)
+		}
+	}
+}
+
+// closedRunsQuery is the visibility query for which of runIDs have closed.
+func closedRunsQuery(runIDs []string) string {
+	var b strings.Builder
+	b.WriteString("RunId IN (")
+	for i, id := range runIDs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("'" + id + "'")
+	}
+	b.WriteString(") AND ExecutionStatus != 'Running'")
+	return b.String()
+}
+
+// watchRunCloses asks Temporal every interval which of the runs waited for
+// have closed, until ctx ends; then it releases the waits left.
+func (e *Engine) watchRunCloses(ctx context.Context, interval time.Duration) {
+	defer e.bg.Done()
+	defer e.closes.stop()
+	every(ctx, interval, func() { e.runClosesPass(ctx) })
+}
+
+// runClosesPass is one look: a query per runClosesBatch runs waited for.
+// A query the server refuses for good (a visibility store that cannot
+// answer it, a caller not allowed to list) releases its runs, to poll
+// themselves; any other failure (the server busy, rate-limited or
+// unreachable) leaves them to the next pass.
+func (e *Engine) runClosesPass(ctx context.Context) {
+	for batch := range slices.Chunk(e.closes.pending(), runClosesBatch) {
+		closed, err := e.closedAmong(ctx, batch)
+		if err == nil {
+			e.closes.release(closed...)
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if !refusedForGood(err) {
+			e.log.Debug("run close query failed; next pass", "runs", len(batch), "error", err)
+			return
+		}
+		e.log.Warn("run close query refused; the waits poll their runs", "runs", len(batch), "error", err)
+		e.closes.release(batch...)
+	}
+}
+
+// refusedForGood reports whether a visibility query's failure will recur
+// whatever the server's load.
+func refusedForGood(err error) bool {
+	var (
+		invalid     *serviceerror.InvalidArgument
+		denied      *serviceerror.PermissionDenied
+		unsupported *serviceerror.Unimplemented
+	)
+	return errors.As(err, &invalid) || errors.As(err, &denied) || errors.As(err, &unsupported)
+}
+
+// closedAmong returns which of runIDs Temporal's visibility store shows
+// closed.
+func (e *Engine) closedAmong(ctx context.Context, runIDs []string) ([]string, error) {
+	var closed []string
+	req := &workflowservice.ListWorkflowExecutionsRequest{
+		Namespace: e.cfg.Namespace, Query: closedRunsQuery(runIDs), PageSize: runClosesBatch,
+	}
+	for {
+		resp, err := e.cfg.Temporal.ListWorkflow(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		for _, ex := range resp.GetExecutions() {
+			closed = append(closed, ex.GetExecution().GetRunId())
+		}
+		if req.NextPageToken = resp.GetNextPageToken(); len(req.NextPageToken) == 0 {
+			return closed, nil
+		}
+	}
+}
