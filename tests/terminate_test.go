@@ -184,6 +184,6 @@ func TestLaunchAndWaitPollsATerminatedRunOnceItHasClosed(t *testing.T) {
 	// back on Temporal.
 	launchAndWaitTerminated(t, s, g, 2*time.Second)
 	require.Zero(t, polls.open.Load(), "LaunchAndWait held a poll open on the running run")
-	require.Equal(t, int32(1), polls.closed.Load(), "polls of the closed run")
+	require.NotZero(t, polls.closed.Load(), "LaunchAndWait never asked for the closed run's end")
 	require.NotZero(t, polls.queries.Load(), "the engine never asked whether the run had closed")
 }
