@@ -3,6 +3,7 @@ package adapter
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -22,13 +23,11 @@ func awaitAsync(ctx context.Context, c *runCloses, runID string) <-chan struct{}
 	return done
 }
 
-// waitPending waits until the watch lists want.
+// waitPending waits until the watch lists want (sorted).
 func waitPending(t *testing.T, c *runCloses, want ...string) {
 	t.Helper()
-	require.Eventually(t, func() bool {
-		got := c.pending()
-		return len(got) == len(want) && (len(want) == 0 || got[0] == want[0])
-	}, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return slices.Equal(c.pending(), want) }, 5*time.Second, time.Millisecond,
+		"waiting for %v", want)
 }
 
 func requireOpen(t *testing.T, done <-chan struct{}, why string) {
@@ -52,8 +51,7 @@ func TestRunClosesReleaseTheWaitsOfTheirRun(t *testing.T) {
 	c.start()
 	a1, a2 := awaitAsync(t.Context(), &c, runA), awaitAsync(t.Context(), &c, runA)
 	b := awaitAsync(t.Context(), &c, runB)
-	require.Eventually(t, func() bool { return len(c.pending()) == 2 }, 5*time.Second, time.Millisecond)
-	require.Equal(t, []string{runA, runB}, c.pending())
+	waitPending(t, &c, runA, runB)
 	c.release(runA)
 	<-a1
 	<-a2
