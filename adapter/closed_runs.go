@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/optio-temporal/optio/internal/tick"
 	"github.com/optio-temporal/optio/mirror"
 	"github.com/optio-temporal/optio/workflows"
 )
@@ -30,7 +31,7 @@ const supersededReason = "superseded by a new launch"
 func (e *Engine) watchClosedRuns(ctx context.Context) {
 	defer e.bg.Done()
 	seen := map[string]time.Time{} // run ID -> when first seen
-	every(ctx, e.cfg.ClosedRunWatchInterval, func() {
+	tick.Every(ctx, e.cfg.ClosedRunWatchInterval, func() {
 		if err := e.closedRunsPass(ctx, seen); err != nil && ctx.Err() == nil {
 			e.log.Debug("closed-run pass failed", "error", err)
 		}
@@ -40,20 +41,6 @@ func (e *Engine) watchClosedRuns(ctx context.Context) {
 			}
 		}
 	})
-}
-
-// every calls pass every interval until ctx ends.
-func every(ctx context.Context, interval time.Duration, pass func()) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			pass()
-		}
-	}
 }
 
 func (e *Engine) closedRunsPass(ctx context.Context, seen map[string]time.Time) error {

@@ -10,6 +10,8 @@ import (
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/optio-temporal/optio/internal/tick"
 )
 
 // A wait for a run's end (endWait) that has gone its delay without a notice
@@ -32,9 +34,9 @@ const runClosesBatch = 500
 // zero value is off: await returns at once, and the wait polls the run
 // itself.
 type runCloses struct {
-	mu      sync.Mutex
-	on      bool
-	waiting map[string]*closeWaiters // by run ID
+	mu sync.Mutex
+	// waiting holds the waits by run ID; nil while the watch is off.
+	waiting map[string]*closeWaiters
 }
 
 // closeWaiters are the waits for one run.
@@ -47,7 +49,9 @@ type closeWaiters struct {
 func (c *runCloses) start() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.on = true
+	if c.waiting == nil {
+		c.waiting = map[string]*closeWaiters{}
+	}
 }
 
 // stop turns the watch off and releases every wait, which then polls its
@@ -55,11 +59,10 @@ func (c *runCloses) start() {
 func (c *runCloses) stop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.on = false
-	for runID, w := range c.waiting {
+	for _, w := range c.waiting {
 		close(w.closed)
-		delete(c.waiting, runID)
 	}
+	c.waiting = nil
 }
 
 // await returns once the watch has seen run runID closed, or has given it
@@ -70,12 +73,9 @@ func (c *runCloses) await(ctx context.Context, runID string) {
 		return
 	}
 	c.mu.Lock()
-	if !c.on {
+	if c.waiting == nil {
 		c.mu.Unlock()
 		return
-	}
-	if c.waiting == nil {
-		c.waiting = map[string]*closeWaiters{}
 	}
 	w := c.waiting[runID]
 	if w == nil {
@@ -152,7 +152,7 @@ func closedRunsQuery(runIDs []string) string {
 func (e *Engine) watchRunCloses(ctx context.Context, interval time.Duration) {
 	defer e.bg.Done()
 	defer e.closes.stop()
-	every(ctx, interval, func() { e.runClosesPass(ctx) })
+	tick.Every(ctx, interval, func() { e.runClosesPass(ctx) })
 }
 
 // runClosesPass is one look: a query per runClosesBatch runs waited for.

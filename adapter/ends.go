@@ -169,8 +169,9 @@ func (e *Engine) announcingRuns(start func(context.Context, activitydef.StartRun
 // empty: its current run): the first notice on ends of that run, or, once
 // Config.ChildPollDelay has passed without one, Temporal's answer to a poll
 // of the run once the engine's watch has seen it closed, whichever comes
-// first; with no ends to watch, the poll starts at once. ctx ends only the poll; the wait itself lasts until the child ends,
-// as a parent's body waits for its children.
+// first; with no ends to watch, the poll starts at once. ctx ends only the
+// poll; the wait itself lasts until the child ends, as a parent's body
+// waits for its children.
 func (e *Engine) awaitChild(ctx context.Context, wfID, runID string, ends <-chan runEnd) workflowdef.ChildReply {
 	return endWait[workflowdef.ChildReply]{
 		ends: ends,
@@ -211,8 +212,7 @@ type launchedRun struct {
 // run has gone Config.ChildPollDelay without beginning here (a notice from
 // announcingRuns), or hereRunPollFactor times that without an end once it
 // has, and the engine's watch has seen the run closed; with no ends, the
-// poll starts at once. The wait lasts until the run
-// ends or ctx is done.
+// poll starts at once. The wait lasts until the run ends or ctx is done.
 func (e *Engine) awaitRun(ctx context.Context, run client.WorkflowRun, ends <-chan runEnd) launchedRun {
 	return endWait[launchedRun]{
 		ends: ends,

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/optio-temporal/optio/internal/reconcilepass"
+	"github.com/optio-temporal/optio/internal/tick"
 	"github.com/optio-temporal/optio/mirror"
 )
 
@@ -90,7 +91,7 @@ func (e *Engine) reconcileLoop(ctx context.Context) {
 	defer e.bg.Done()
 	r := &reconciler{e: e, interval: e.cfg.ReconcileInterval, watched: map[bson.ObjectID]*watch{}, suspects: map[bson.ObjectID]suspect{}, batch: reconcileBatch}
 	m, _ := e.cfg.Metrics.(reconcilepass.Observer)
-	every(ctx, e.cfg.ReconcileInterval, func() {
+	tick.Every(ctx, e.cfg.ReconcileInterval, func() {
 		pass, err := r.pass(ctx, time.Now())
 		if err != nil && ctx.Err() == nil {
 			e.log.Warn("reconcile pass failed", "error", err)

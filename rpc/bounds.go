@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/optio-temporal/optio/internal/tick"
 )
 
 // DeadLetterStream returns the stream where a server puts the entries of a
@@ -146,18 +148,11 @@ func (s *Server) overDelivered(svc *service, m redis.XMessage, log *slog.Logger)
 func (s *Server) housekeep(svc *service) {
 	defer s.loops.Done()
 	log := s.log.With("service", svc.name)
-	t := time.NewTicker(s.opts.HousekeepingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.runCtx.Done():
-			return
-		case <-t.C:
-		}
+	tick.Every(s.runCtx, s.opts.HousekeepingInterval, func() {
 		if err := s.housekeepOnce(s.runCtx, svc, log); err != nil && s.runCtx.Err() == nil {
 			log.Debug("rpc: housekeeping failed; trying again later", "stream", svc.stream, "error", err)
 		}
-	}
+	})
 }
 
 // housekeepOnce trims the command stream up to the oldest entry some group

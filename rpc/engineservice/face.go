@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/optio-temporal/optio/adapter"
+	"github.com/optio-temporal/optio/internal/tick"
 	"github.com/optio-temporal/optio/rpc"
 	"github.com/optio-temporal/optio/rpc/engineapi"
 )
@@ -233,16 +234,7 @@ type heartbeat struct {
 
 // run refreshes the key every heartbeatInterval until ctx ends.
 func (h heartbeat) run(ctx context.Context) {
-	t := time.NewTicker(heartbeatInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			h.beat(ctx)
-		}
-	}
+	tick.Every(ctx, heartbeatInterval, func() { h.beat(ctx) })
 }
 
 func (h heartbeat) beat(ctx context.Context) {
