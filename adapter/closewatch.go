@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 
@@ -24,11 +25,24 @@ import (
 // the engine's Temporal calls for them grow with the number of runs waited
 // for divided by runClosesBatch, not with the time each one takes; and no
 // wait depends on a close notice that the server could drop.
+//
+// A run deleted while it ran (`temporal workflow delete`) never shows as
+// closed there, and a visibility store can lag: so a run waited for longer
+// than runCloseCheckPasses intervals is also described now and then, at
+// most runCloseChecksPerPass a pass, and released once it is gone or closed.
 
 // runClosesBatch is the most run IDs one visibility query names: a few
 // queries a pass even for thousands of runs, well inside a namespace's
 // default rate of visibility calls.
 const runClosesBatch = 500
+
+// runCloseCheckPasses is how many intervals a run is waited for between two
+// descriptions of it (the first counted from its registration).
+const runCloseCheckPasses = 30
+
+// runCloseChecksPerPass bounds the descriptions of a pass: a few calls a
+// second at the default interval, however many runs are waited for.
+const runCloseChecksPerPass = 10
 
 // runCloses are the runs whose close waits are expecting from Temporal. Its
 // zero value is off: await returns at once, and the wait polls the run
@@ -43,6 +57,10 @@ type runCloses struct {
 type closeWaiters struct {
 	closed chan struct{}
 	n      int
+	// wfID is the run's workflow ID, for a description of the run.
+	wfID string
+	// checked is when the run was last described, or registered.
+	checked time.Time
 }
 
 // start turns the watch on; waits register from then on.
@@ -65,10 +83,11 @@ func (c *runCloses) stop() {
 	c.waiting = nil
 }
 
-// await returns once the watch has seen run runID closed, or has given it
-// up (a failed query, the watch stopping), or ctx is done. It returns at
-// once when the watch is off or runID is empty or not a run ID.
-func (c *runCloses) await(ctx context.Context, runID string) {
+// await returns once the watch has seen run runID of workflow wfID closed
+// or gone, or has given it up (a failed query, the watch stopping), or ctx
+// is done. It returns at once when the watch is off or runID is empty or not
+// a run ID.
+func (c *runCloses) await(ctx context.Context, wfID, runID string) {
 	if !validRunID(runID) {
 		return
 	}
@@ -79,7 +98,7 @@ func (c *runCloses) await(ctx context.Context, runID string) {
 	}
 	w := c.waiting[runID]
 	if w == nil {
-		w = &closeWaiters{closed: make(chan struct{})}
+		w = &closeWaiters{closed: make(chan struct{}), wfID: wfID, checked: time.Now()}
 		c.waiting[runID] = w
 	}
 	w.n++
@@ -121,6 +140,32 @@ func (c *runCloses) pending() []string {
 	return ids
 }
 
+// closeCheck is a run due for a description.
+type closeCheck struct{ wfID, runID string }
+
+// due returns up to n runs last described (or registered) before before,
+// the longest unchecked first, and counts them as described now.
+func (c *runCloses) due(before time.Time, n int) []closeCheck {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ids []string
+	for runID, w := range c.waiting {
+		if w.checked.Before(before) {
+			ids = append(ids, runID)
+		}
+	}
+	slices.SortFunc(ids, func(a, b string) int { return c.waiting[a].checked.Compare(c.waiting[b].checked) })
+	ids = ids[:min(len(ids), n)]
+	out := make([]closeCheck, len(ids))
+	now := time.Now()
+	for i, runID := range ids {
+		w := c.waiting[runID]
+		w.checked = now
+		out[i] = closeCheck{wfID: w.wfID, runID: runID}
+	}
+	return out
+}
+
 // release ends the waits for the runs runIDs.
 func (c *runCloses) release(runIDs ...string) {
 	c.mu.Lock()
@@ -152,7 +197,10 @@ func closedRunsQuery(runIDs []string) string {
 func (e *Engine) watchRunCloses(ctx context.Context, interval time.Duration) {
 	defer e.bg.Done()
 	defer e.closes.stop()
-	tick.Every(ctx, interval, func() { e.runClosesPass(ctx) })
+	tick.Every(ctx, interval, func() {
+		e.runClosesPass(ctx)
+		e.checkLongWaits(ctx, time.Now().Add(-runCloseCheckPasses*interval))
+	})
 }
 
 // runClosesPass is one look: a query per runClosesBatch runs waited for.
@@ -176,6 +224,29 @@ func (e *Engine) runClosesPass(ctx context.Context) {
 		}
 		e.log.Warn("run close query refused; the waits poll their runs", "runs", len(batch), "error", err)
 		e.closes.release(batch...)
+	}
+}
+
+// checkLongWaits describes the runs waited for since before (or last
+// described then), runCloseChecksPerPass at most, and releases those that
+// are gone (deleted while they ran: the wait's poll then learns that) or
+// closed (the visibility store lagging). A failed description leaves the run
+// to its next turn.
+func (e *Engine) checkLongWaits(ctx context.Context, before time.Time) {
+	for _, r := range e.closes.due(before, runCloseChecksPerPass) {
+		desc, err := e.cfg.Temporal.DescribeWorkflowExecution(ctx, r.wfID, r.runID)
+		var gone *serviceerror.NotFound
+		switch {
+		case errors.As(err, &gone):
+			e.closes.release(r.runID)
+		case err != nil:
+			if ctx.Err() != nil {
+				return
+			}
+			e.log.Debug("describe of a run waited for failed; next turn", "workflowId", r.wfID, "runId", r.runID, "error", err)
+		case desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+			e.closes.release(r.runID)
+		}
 	}
 }
 

@@ -18,7 +18,7 @@ func awaitAsync(ctx context.Context, c *runCloses, runID string) <-chan struct{}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		c.await(ctx, runID)
+		c.await(ctx, "wf-"+runID, runID)
 	}()
 	return done
 }
@@ -80,20 +80,41 @@ func TestRunClosesForgetAWaitThatGaveUp(t *testing.T) {
 	require.Empty(t, c.pending())
 }
 
+// The runs due for a description are those unchecked since the time asked
+// for, the longest unchecked first, at most n; each is then counted as
+// checked, with the workflow ID its wait gave.
+func TestRunClosesHandOutLongWaitsForADescription(t *testing.T) {
+	var c runCloses
+	c.start()
+	defer c.stop()
+	a := awaitAsync(t.Context(), &c, runA)
+	waitPending(t, &c, runA)
+	time.Sleep(5 * time.Millisecond)
+	b := awaitAsync(t.Context(), &c, runB)
+	waitPending(t, &c, runA, runB)
+	require.Empty(t, c.due(time.Now().Add(-time.Hour), 10), "a run registered just now is due")
+	now := time.Now()
+	require.Equal(t, []closeCheck{{wfID: "wf-" + runA, runID: runA}}, c.due(now, 1), "not the longest waiting run first")
+	require.Equal(t, []closeCheck{{wfID: "wf-" + runB, runID: runB}}, c.due(now, 10), "a run just described is due again")
+	require.Empty(t, c.due(now, 10))
+	requireOpen(t, a, "a description released its run")
+	requireOpen(t, b, "a description released its run")
+}
+
 // With the watch off, or for what is no run ID (empty: a workflow's current
 // run; anything a query could not name as it is), await returns at once and
 // the wait polls its run itself.
 func TestRunClosesLeaveToThePollWhatTheyCannotWatch(t *testing.T) {
 	var off runCloses
-	off.await(t.Context(), runA)
+	off.await(t.Context(), "wf", runA)
 	var c runCloses
 	c.start()
 	for _, id := range []string{"", "run' OR RunId != '", "x"} {
-		c.await(t.Context(), id)
+		c.await(t.Context(), "wf", id)
 	}
 	require.Empty(t, c.pending())
 	c.stop()
-	c.await(t.Context(), runA) // off again
+	c.await(t.Context(), "wf", runA) // off again
 }
 
 // The query names each run and asks for those no longer running.

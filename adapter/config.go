@@ -92,7 +92,10 @@ type Config struct {
 	// Those polls are shared: every ChildPollDelay one visibility query per
 	// 500 runs waited for asks which have closed, and only a closed run's
 	// result is then fetched, so a wait holds no long poll open on the
-	// server however long its run takes.
+	// server however long its run takes. A run waited for 30 intervals is
+	// also described (10 a pass at most, each again every 30 intervals), so
+	// a wait ends for a run deleted while it ran, which never shows as
+	// closed.
 	ChildPollDelay time.Duration
 	// LogLimit is the number of entries a process's log keeps: past it the
 	// oldest entries are dropped, so that a run of days or a parent of many

@@ -181,7 +181,7 @@ func (e *Engine) awaitChild(ctx context.Context, wfID, runID string, ends <-chan
 			}
 			return workflowdef.ChildReply{}, ignoreNotice
 		},
-		closed: func(ctx context.Context) { e.closes.await(ctx, runID) },
+		closed: func(ctx context.Context) { e.closes.await(ctx, wfID, runID) },
 		poll: func(ctx context.Context) workflowdef.ChildReply {
 			var res workflowdef.ProcessResult
 			err := e.cfg.Temporal.GetWorkflow(ctx, wfID, runID).Get(ctx, &res)
@@ -227,7 +227,7 @@ func (e *Engine) awaitRun(ctx context.Context, run client.WorkflowRun, ends <-ch
 			return launchedRun{}, ignoreNotice
 		},
 		postponed: hereRunPollFactor * e.cfg.ChildPollDelay,
-		closed:    func(ctx context.Context) { e.closes.await(ctx, run.GetRunID()) },
+		closed:    func(ctx context.Context) { e.closes.await(ctx, run.GetID(), run.GetRunID()) },
 		poll: func(ctx context.Context) launchedRun {
 			var out launchedRun
 			out.err = run.GetWithOptions(ctx, &out.res, client.WorkflowRunGetOptions{DisableFollowingRuns: true})

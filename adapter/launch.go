@@ -280,6 +280,7 @@ func (e *Engine) LaunchAndWait(ctx context.Context, id string, opts ...LaunchOpt
 		var canceled *temporal.CanceledError
 		var terminated *temporal.TerminatedError
 		var timedOut *temporal.TimeoutError
+		var gone *serviceerror.NotFound
 		switch {
 		case errors.As(err, &app) && app.HasDetails():
 			_ = app.Details(&res)
@@ -292,6 +293,9 @@ func (e *Engine) LaunchAndWait(ctx context.Context, id string, opts ...LaunchOpt
 			if ferr := e.failClosedRun(ctx, wfID, out.run.GetRunID()); ferr != nil {
 				return nil, fmt.Errorf("launch %q: run ended by the server: %w", id, ferr)
 			}
+		case errors.As(err, &gone):
+			// The run was deleted while it ran: nothing will write its end.
+			e.failGoneRun(ctx, out.Process)
 		}
 	}
 	if len(res.Doc) > 0 {
@@ -304,6 +308,17 @@ func (e *Engine) LaunchAndWait(ctx context.Context, id string, opts ...LaunchOpt
 		return nil, nil
 	}
 	return p, err
+}
+
+// failGoneRun fails the document of a launch whose run is gone from
+// Temporal, as the reconciler does a document with no workflow run, unless
+// the document has moved on: ended, or claimed again by a later launch.
+func (e *Engine) failGoneRun(ctx context.Context, claimed *mirror.Process) {
+	doc, err := e.store.Get(ctx, claimed.ID)
+	if err != nil || !doc.Status.State.Active() || docstore.ClaimStamp(doc) != docstore.ClaimStamp(claimed) {
+		return
+	}
+	e.failStuck(ctx, doc, enumspb.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED)
 }
 
 // Cancel cancels a scheduled or running process. A scheduled process moves

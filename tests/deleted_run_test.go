@@ -1,0 +1,91 @@
+package tests
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/optio-temporal/optio/adapter"
+)
+
+// TestLaunchAndWaitEndsWhenTheRunIsDeleted: an operator deletes a process's
+// running workflow (`temporal workflow delete`). The run leaves no closed
+// record in the visibility store, so the engine's close watch never sees it
+// close; it describes a run waited for that long, finds it gone, and
+// LaunchAndWait returns the document failed as the reconciler (off here)
+// would fail it, instead of waiting out its context.
+func TestLaunchAndWaitEndsWhenTheRunIsDeleted(t *testing.T) {
+	g := newGate(t)
+	s := newSystem(t, adapter.Config{
+		TaskDefinitions:   staticTasks(adapter.TaskInstance{ProcessID: "job", Name: "Job", Execute: g.stubborn}),
+		ReconcileInterval: -1,
+		// The wait falls back on Temporal after 10 x 50 ms, and the watch
+		// describes a run waited for 30 x 50 ms.
+		ChildPollDelay: 50 * time.Millisecond,
+	})
+	defer g.open()
+	go func() {
+		g.waitStarted(t)
+		// Past the 10 x ChildPollDelay after which the wait falls back on
+		// Temporal.
+		time.Sleep(time.Second)
+		_, err := s.temporal().WorkflowService().DeleteWorkflowExecution(s.ctx(), &workflowservice.DeleteWorkflowExecutionRequest{
+			Namespace:         s.env.Temporal.Namespace,
+			WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: s.eng.WorkflowID("job")},
+		})
+		if err != nil {
+			t.Errorf("delete the workflow: %v", err)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(s.ctx(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	p, err := s.eng.LaunchAndWait(ctx, "job")
+	t.Logf("LaunchAndWait returned after %s: err %v", time.Since(start).Round(time.Millisecond), err)
+	require.NoError(t, ctx.Err(), "LaunchAndWait waited out its context")
+	require.NoError(t, err)
+	require.Equal(t, adapter.StateFailed, p.Status.State)
+	require.Equal(t, "Process has no workflow run while running", *p.Status.Error)
+	require.Equal(t, adapter.StateFailed, s.get("job").Status.State)
+}
+
+// TestParentLearnsOfADeletedChild: a child's running workflow is deleted.
+// The parent's body, waiting in RunChild, learns of it (the close watch
+// describes the run it has waited for long enough and finds it gone), and
+// the child counts as failed instead of being waited for forever. (The
+// parent's workflow itself may still wait for the child workflow's end,
+// which the server does not always report for a run it deletes.)
+func TestParentLearnsOfADeletedChild(t *testing.T) {
+	g := newGate(t)
+	errs := make(chan error, 1)
+	parent := func(pc *adapter.ProcessContext) error {
+		_, err := pc.RunChild(adapter.ChildSpec{ProcessID: "parent/c", Name: "C", Execute: g.stubborn})
+		errs <- err
+		return err
+	}
+	s := newSystem(t, adapter.Config{
+		TaskDefinitions:   staticTasks(adapter.TaskInstance{ProcessID: "parent", Name: "Parent", Execute: parent}),
+		ReconcileInterval: -1,
+		ChildPollDelay:    50 * time.Millisecond,
+	})
+	defer g.open()
+	s.launch("parent")
+	s.waitState("parent/c", adapter.StateRunning)
+	time.Sleep(time.Second)
+	_, err := s.temporal().WorkflowService().DeleteWorkflowExecution(s.ctx(), &workflowservice.DeleteWorkflowExecutionRequest{
+		Namespace:         s.env.Temporal.Namespace,
+		WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: s.eng.WorkflowID("parent/c")},
+	})
+	require.NoError(t, err)
+	select {
+	case err := <-errs:
+		require.Error(t, err, "RunChild of a deleted child succeeded")
+		t.Logf("RunChild: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the parent still waits for its deleted child")
+	}
+}
