@@ -27,8 +27,9 @@ import (
 // wait depends on a close notice that the server could drop.
 //
 // A run deleted while it ran (`temporal workflow delete`) never shows as
-// closed there, and a visibility store can lag: so a run waited for longer
-// than runCloseCheckPasses intervals is also described now and then, at
+// closed there, and a visibility store can lag: so a run waited for
+// runCloseCheckPasses intervals is also described, then again after twice
+// as long each time (up to runCloseCheckMaxFactor times the first gap), at
 // most runCloseChecksPerPass a pass, and released once it is gone or closed.
 
 // runClosesBatch is the most run IDs one visibility query names: a few
@@ -36,9 +37,13 @@ import (
 // default rate of visibility calls.
 const runClosesBatch = 500
 
-// runCloseCheckPasses is how many intervals a run is waited for between two
-// descriptions of it (the first counted from its registration).
+// runCloseCheckPasses is how many intervals a run is waited for before it
+// is first described.
 const runCloseCheckPasses = 30
+
+// runCloseCheckMaxFactor caps the gap between two descriptions of a run, as
+// a multiple of the first (10 minutes at the default interval).
+const runCloseCheckMaxFactor = 20
 
 // runCloseChecksPerPass bounds the descriptions of a pass: a few calls a
 // second at the default interval, however many runs are waited for.
@@ -51,6 +56,8 @@ type runCloses struct {
 	mu sync.Mutex
 	// waiting holds the waits by run ID; nil while the watch is off.
 	waiting map[string]*closeWaiters
+	// firstCheck is how long a run is waited for before it is described.
+	firstCheck time.Duration
 }
 
 // closeWaiters are the waits for one run.
@@ -59,17 +66,21 @@ type closeWaiters struct {
 	n      int
 	// wfID is the run's workflow ID, for a description of the run.
 	wfID string
-	// checked is when the run was last described, or registered.
-	checked time.Time
+	// nextCheck is when the run is next described; checkGap is the time
+	// from the last description (or the registration) to then.
+	nextCheck time.Time
+	checkGap  time.Duration
 }
 
-// start turns the watch on; waits register from then on.
-func (c *runCloses) start() {
+// start turns the watch on; waits register from then on, and a run is
+// described once it has been waited for firstCheck.
+func (c *runCloses) start(firstCheck time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.waiting == nil {
 		c.waiting = map[string]*closeWaiters{}
 	}
+	c.firstCheck = firstCheck
 }
 
 // stop turns the watch off and releases every wait, which then polls its
@@ -98,7 +109,7 @@ func (c *runCloses) await(ctx context.Context, wfID, runID string) {
 	}
 	w := c.waiting[runID]
 	if w == nil {
-		w = &closeWaiters{closed: make(chan struct{}), wfID: wfID, checked: time.Now()}
+		w = &closeWaiters{closed: make(chan struct{}), wfID: wfID, nextCheck: time.Now().Add(c.firstCheck), checkGap: c.firstCheck}
 		c.waiting[runID] = w
 	}
 	w.n++
@@ -143,24 +154,25 @@ func (c *runCloses) pending() []string {
 // closeCheck is a run due for a description.
 type closeCheck struct{ wfID, runID string }
 
-// due returns up to n runs last described (or registered) before before,
-// the longest unchecked first, and counts them as described now.
-func (c *runCloses) due(before time.Time, n int) []closeCheck {
+// due returns up to n runs due for a description at now, the longest due
+// first, and schedules their next one twice as far off as the last (up to
+// runCloseCheckMaxFactor times firstCheck).
+func (c *runCloses) due(now time.Time, n int) []closeCheck {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var ids []string
 	for runID, w := range c.waiting {
-		if w.checked.Before(before) {
+		if !w.nextCheck.After(now) {
 			ids = append(ids, runID)
 		}
 	}
-	slices.SortFunc(ids, func(a, b string) int { return c.waiting[a].checked.Compare(c.waiting[b].checked) })
+	slices.SortFunc(ids, func(a, b string) int { return c.waiting[a].nextCheck.Compare(c.waiting[b].nextCheck) })
 	ids = ids[:min(len(ids), n)]
 	out := make([]closeCheck, len(ids))
-	now := time.Now()
 	for i, runID := range ids {
 		w := c.waiting[runID]
-		w.checked = now
+		w.checkGap = min(2*w.checkGap, runCloseCheckMaxFactor*c.firstCheck)
+		w.nextCheck = now.Add(w.checkGap)
 		out[i] = closeCheck{wfID: w.wfID, runID: runID}
 	}
 	return out
@@ -199,7 +211,7 @@ func (e *Engine) watchRunCloses(ctx context.Context, interval time.Duration) {
 	defer e.closes.stop()
 	tick.Every(ctx, interval, func() {
 		e.runClosesPass(ctx)
-		e.checkLongWaits(ctx, time.Now().Add(-runCloseCheckPasses*interval))
+		e.checkLongWaits(ctx)
 	})
 }
 
@@ -227,13 +239,12 @@ func (e *Engine) runClosesPass(ctx context.Context) {
 	}
 }
 
-// checkLongWaits describes the runs waited for since before (or last
-// described then), runCloseChecksPerPass at most, and releases those that
-// are gone (deleted while they ran: the wait's poll then learns that) or
-// closed (the visibility store lagging). A failed description leaves the run
-// to its next turn.
-func (e *Engine) checkLongWaits(ctx context.Context, before time.Time) {
-	for _, r := range e.closes.due(before, runCloseChecksPerPass) {
+// checkLongWaits describes the runs due for it, runCloseChecksPerPass at
+// most, and releases those that are gone (deleted while they ran: the
+// wait's poll then learns that) or closed (the visibility store lagging). A
+// failed description leaves the run to its next turn.
+func (e *Engine) checkLongWaits(ctx context.Context) {
+	for _, r := range e.closes.due(time.Now(), runCloseChecksPerPass) {
 		desc, err := e.cfg.Temporal.DescribeWorkflowExecution(ctx, r.wfID, r.runID)
 		var gone *serviceerror.NotFound
 		switch {

@@ -48,7 +48,7 @@ const (
 // released; the waits for one run share one entry.
 func TestRunClosesReleaseTheWaitsOfTheirRun(t *testing.T) {
 	var c runCloses
-	c.start()
+	c.start(time.Minute)
 	a1, a2 := awaitAsync(t.Context(), &c, runA), awaitAsync(t.Context(), &c, runA)
 	b := awaitAsync(t.Context(), &c, runB)
 	waitPending(t, &c, runA, runB)
@@ -66,7 +66,7 @@ func TestRunClosesReleaseTheWaitsOfTheirRun(t *testing.T) {
 // for once no other wait wants it.
 func TestRunClosesForgetAWaitThatGaveUp(t *testing.T) {
 	var c runCloses
-	c.start()
+	c.start(time.Minute)
 	ctx, cancel := context.WithCancel(t.Context())
 	gone := awaitAsync(ctx, &c, runA)
 	stays := awaitAsync(t.Context(), &c, runA)
@@ -80,23 +80,31 @@ func TestRunClosesForgetAWaitThatGaveUp(t *testing.T) {
 	require.Empty(t, c.pending())
 }
 
-// The runs due for a description are those unchecked since the time asked
-// for, the longest unchecked first, at most n; each is then counted as
-// checked, with the workflow ID its wait gave.
-func TestRunClosesHandOutLongWaitsForADescription(t *testing.T) {
+// A run is due for a description once it has been waited for firstCheck,
+// then after twice the last gap each time, up to runCloseCheckMaxFactor
+// times firstCheck; the longest due go first, at most n a call, each with
+// the workflow ID its wait gave.
+func TestRunClosesDescribeLongWaitsLessAndLessOften(t *testing.T) {
 	var c runCloses
-	c.start()
+	c.start(time.Minute)
 	defer c.stop()
 	a := awaitAsync(t.Context(), &c, runA)
 	waitPending(t, &c, runA)
 	time.Sleep(5 * time.Millisecond)
 	b := awaitAsync(t.Context(), &c, runB)
 	waitPending(t, &c, runA, runB)
-	require.Empty(t, c.due(time.Now().Add(-time.Hour), 10), "a run registered just now is due")
 	now := time.Now()
+	require.Empty(t, c.due(now, 10), "a run registered just now is due")
+	now = now.Add(time.Minute)
 	require.Equal(t, []closeCheck{{wfID: "wf-" + runA, runID: runA}}, c.due(now, 1), "not the longest waiting run first")
-	require.Equal(t, []closeCheck{{wfID: "wf-" + runB, runID: runB}}, c.due(now, 10), "a run just described is due again")
-	require.Empty(t, c.due(now, 10))
+	require.Equal(t, []closeCheck{{wfID: "wf-" + runB, runID: runB}}, c.due(now, 10))
+	require.Empty(t, c.due(now, 10), "a run just described is due again")
+	// Gaps of 2, 4, 8, 16, then 20 minutes, 20 again.
+	for _, gap := range []time.Duration{2, 4, 8, 16, 20, 20} {
+		require.Empty(t, c.due(now.Add(gap*time.Minute-time.Second), 10), "due before a gap of %d min", gap)
+		now = now.Add(gap * time.Minute)
+		require.Len(t, c.due(now, 10), 2, "not due after a gap of %d min", gap)
+	}
 	requireOpen(t, a, "a description released its run")
 	requireOpen(t, b, "a description released its run")
 }
@@ -108,7 +116,7 @@ func TestRunClosesLeaveToThePollWhatTheyCannotWatch(t *testing.T) {
 	var off runCloses
 	off.await(t.Context(), "wf", runA)
 	var c runCloses
-	c.start()
+	c.start(time.Minute)
 	for _, id := range []string{"", "run' OR RunId != '", "x"} {
 		c.await(t.Context(), "wf", id)
 	}

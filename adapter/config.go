@@ -93,9 +93,9 @@ type Config struct {
 	// 500 runs waited for asks which have closed, and only a closed run's
 	// result is then fetched, so a wait holds no long poll open on the
 	// server however long its run takes. A run waited for 30 intervals is
-	// also described (10 a pass at most, each again every 30 intervals), so
-	// a wait ends for a run deleted while it ran, which never shows as
-	// closed.
+	// also described, then after twice as long each time (up to 600
+	// intervals; 10 runs a pass at most), so a wait ends for a run deleted
+	// while it ran, which never shows as closed.
 	ChildPollDelay time.Duration
 	// LogLimit is the number of entries a process's log keeps: past it the
 	// oldest entries are dropped, so that a run of days or a parent of many

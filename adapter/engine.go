@@ -113,7 +113,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	watchCloses := !cfg.DisableWorker && cfg.ChildPollDelay > 0
 	if watchCloses {
 		// On before a run can be waited for; the watch's loop starts below.
-		e.closes.start()
+		e.closes.start(runCloseCheckPasses * cfg.ChildPollDelay)
 	}
 	if !cfg.DisableWorker {
 		if err := e.startWorkers(); err != nil {
