@@ -45,8 +45,8 @@ const runCloseCheckPasses = 30
 // a multiple of the first (10 minutes at the default interval).
 const runCloseCheckMaxFactor = 20
 
-// runCloseChecksPerPass bounds the descriptions of a pass: a few calls a
-// second at the default interval, however many runs are waited for.
+// runCloseChecksPerPass bounds the descriptions of a pass: at most 10 calls
+// a second at the default interval, however many runs are waited for.
 const runCloseChecksPerPass = 10
 
 // runCloses are the runs whose close waits are expecting from Temporal. Its

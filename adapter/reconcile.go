@@ -52,8 +52,8 @@ const (
 	reconcileMaxBatch = 16 * reconcileBatch
 )
 
-// newChildGrace is how long a new child's document may wait for its
-// workflow run before the reconciler counts it as stuck.
+// newChildGrace is how long a new child's document, still scheduled, may
+// wait for its workflow run before the reconciler counts it as stuck.
 const newChildGrace = 2 * time.Minute
 
 // reconciler is the reconcile loop's memory between passes.
@@ -124,9 +124,11 @@ func (r *reconciler) pass(ctx context.Context, now time.Time) (reconcilepass.Pas
 		if status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 			continue
 		}
-		if status == enumspb.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED && p.ParentID != nil && e.store.Now().Sub(p.CreatedAt) < newChildGrace {
+		if status == enumspb.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED && p.ParentID != nil && p.Status.State == mirror.Scheduled &&
+			e.store.Now().Sub(p.CreatedAt) < newChildGrace {
 			// A child's document is written just before its workflow starts;
-			// on a busy server the start can lag by seconds.
+			// on a busy server the start can lag by seconds. One that has
+			// run has had its workflow: with none now, it was deleted.
 			continue
 		}
 		doc, err := e.store.Get(ctx, p.ID)

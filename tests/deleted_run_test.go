@@ -33,11 +33,7 @@ func TestLaunchAndWaitEndsWhenTheRunIsDeleted(t *testing.T) {
 		// Past the 10 x ChildPollDelay after which the wait falls back on
 		// Temporal.
 		time.Sleep(time.Second)
-		_, err := s.temporal().WorkflowService().DeleteWorkflowExecution(s.ctx(), &workflowservice.DeleteWorkflowExecutionRequest{
-			Namespace:         s.env.Temporal.Namespace,
-			WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: s.eng.WorkflowID("job")},
-		})
-		if err != nil {
+		if err := deleteWorkflow(s, "job"); err != nil {
 			t.Errorf("delete the workflow: %v", err)
 		}
 	}()
@@ -56,9 +52,9 @@ func TestLaunchAndWaitEndsWhenTheRunIsDeleted(t *testing.T) {
 // TestParentLearnsOfADeletedChild: a child's running workflow is deleted.
 // The parent's body, waiting in RunChild, learns of it (the close watch
 // describes the run it has waited for long enough and finds it gone), and
-// the child counts as failed instead of being waited for forever. (The
-// parent's workflow itself may still wait for the child workflow's end,
-// which the server does not always report for a run it deletes.)
+// the child counts as failed instead of being waited for forever. The
+// parent fails with it, once the reconciler has failed the child's
+// document (a parent's run ends after its children's documents do).
 func TestParentLearnsOfADeletedChild(t *testing.T) {
 	g := newGate(t)
 	errs := make(chan error, 1)
@@ -69,18 +65,14 @@ func TestParentLearnsOfADeletedChild(t *testing.T) {
 	}
 	s := newSystem(t, adapter.Config{
 		TaskDefinitions:   staticTasks(adapter.TaskInstance{ProcessID: "parent", Name: "Parent", Execute: parent}),
-		ReconcileInterval: -1,
+		ReconcileInterval: 200 * time.Millisecond,
 		ChildPollDelay:    50 * time.Millisecond,
 	})
 	defer g.open()
 	s.launch("parent")
 	s.waitState("parent/c", adapter.StateRunning)
 	time.Sleep(time.Second)
-	_, err := s.temporal().WorkflowService().DeleteWorkflowExecution(s.ctx(), &workflowservice.DeleteWorkflowExecutionRequest{
-		Namespace:         s.env.Temporal.Namespace,
-		WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: s.eng.WorkflowID("parent/c")},
-	})
-	require.NoError(t, err)
+	require.NoError(t, deleteWorkflow(s, "parent/c"))
 	select {
 	case err := <-errs:
 		require.Error(t, err, "RunChild of a deleted child succeeded")
@@ -88,4 +80,16 @@ func TestParentLearnsOfADeletedChild(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the parent still waits for its deleted child")
 	}
+	s.waitState("parent/c", adapter.StateFailed)
+	s.waitState("parent", adapter.StateFailed)
+}
+
+// deleteWorkflow deletes the workflow of process processID, running or
+// not, as `temporal workflow delete` does.
+func deleteWorkflow(s *system, processID string) error {
+	_, err := s.temporal().WorkflowService().DeleteWorkflowExecution(s.ctx(), &workflowservice.DeleteWorkflowExecutionRequest{
+		Namespace:         s.env.Temporal.Namespace,
+		WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: s.eng.WorkflowID(processID)},
+	})
+	return err
 }
