@@ -242,7 +242,8 @@ func (e *Engine) runClosesPass(ctx context.Context) {
 // checkLongWaits describes the runs due for it, runCloseChecksPerPass at
 // most, and releases those that are gone (deleted while they ran: the
 // wait's poll then learns that) or closed (the visibility store lagging). A
-// failed description leaves the run to its next turn.
+// failed description ends the pass, the server being unwell: its run and
+// those after it wait for their next turn.
 func (e *Engine) checkLongWaits(ctx context.Context) {
 	for _, r := range e.closes.due(time.Now(), runCloseChecksPerPass) {
 		desc, err := e.cfg.Temporal.DescribeWorkflowExecution(ctx, r.wfID, r.runID)
@@ -251,10 +252,10 @@ func (e *Engine) checkLongWaits(ctx context.Context) {
 		case errors.As(err, &gone):
 			e.closes.release(r.runID)
 		case err != nil:
-			if ctx.Err() != nil {
-				return
+			if ctx.Err() == nil {
+				e.log.Debug("describe of a run waited for failed; next turn", "workflowId", r.wfID, "runId", r.runID, "error", err)
 			}
-			e.log.Debug("describe of a run waited for failed; next turn", "workflowId", r.wfID, "runId", r.runID, "error", err)
+			return
 		case desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
 			e.closes.release(r.runID)
 		}
