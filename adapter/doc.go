@@ -429,6 +429,19 @@
 //     document's workflow only once the document has kept its state for 6
 //     intervals (30 s), then every 360 (30 min), at most 10 a pass, so its
 //     Temporal calls do not grow with the number of running processes.
+//   - A reset (Reset in the Web UI, `temporal workflow reset`) ends the run
+//     as terminated and starts a new run in its place, replayed from the
+//     chosen workflow task: the launch goes on in the new run, which writes
+//     its end. [Engine.LaunchAndWait], and a parent waiting for a reset
+//     child, wait for that run; the closed-run watch and the reconciler
+//     leave the document to it. A reset to the first workflow task re-runs
+//     the body, with the warning "Process workflow was reset; re-running
+//     the body on a live worker" (the replaced run's body is told to stop
+//     when its next heartbeat fails, as Temporal cuts off a replaced run's
+//     activities). Children the replaced run started keep running (the
+//     server keeps them across a reset): the new run's body finds them when
+//     it asks for them again, as after a lost worker, and the new run waits
+//     for them, and cancels them with the process, as its own.
 //
 // # The Mongo mirror
 //

@@ -183,9 +183,19 @@ func (e *Engine) awaitChild(ctx context.Context, wfID, runID string, ends <-chan
 		},
 		closed: func(ctx context.Context) { e.closes.await(ctx, wfID, runID) },
 		poll: func(ctx context.Context) workflowdef.ChildReply {
-			var res workflowdef.ProcessResult
-			err := e.cfg.Temporal.GetWorkflow(ctx, wfID, runID).Get(ctx, &res)
-			return workflowdef.ReplyFromResult(res, err)
+			run := runID
+			for {
+				var res workflowdef.ProcessResult
+				err := e.cfg.Temporal.GetWorkflow(ctx, wfID, run).Get(ctx, &res)
+				if isTerminated(err) {
+					// A reset child goes on in the run the reset started.
+					if next := e.resetSuccessor(ctx, wfID, run); next != "" {
+						run = next
+						continue
+					}
+				}
+				return workflowdef.ReplyFromResult(res, err)
+			}
 		},
 	}.wait(ctx, e.cfg.ChildPollDelay)
 }

@@ -266,7 +266,7 @@ func (e *Engine) LaunchAndWait(ctx context.Context, id string, opts ...LaunchOpt
 	// it over; otherwise the workflow's result (or its failure's details)
 	// carries it as the terminal write left it, unless it was too large,
 	// deleted, or not asked for (startRun).
-	ended := e.awaitRun(ctx, out.run, out.watch.notices())
+	ended, run := e.awaitLaunch(ctx, out)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
@@ -278,7 +278,6 @@ func (e *Engine) LaunchAndWait(ctx context.Context, id string, opts ...LaunchOpt
 		res = workflowdef.ProcessResult{}
 		var app *temporal.ApplicationError
 		var canceled *temporal.CanceledError
-		var terminated *temporal.TerminatedError
 		var timedOut *temporal.TimeoutError
 		var gone *serviceerror.NotFound
 		switch {
@@ -286,11 +285,10 @@ func (e *Engine) LaunchAndWait(ctx context.Context, id string, opts ...LaunchOpt
 			_ = app.Details(&res)
 		case errors.As(err, &canceled) && canceled.HasDetails():
 			_ = canceled.Details(&res)
-		case errors.As(err, &terminated), errors.As(err, &timedOut):
+		case isTerminated(err), errors.As(err, &timedOut):
 			// The server ended the run: nothing wrote its end, so write it
 			// now rather than return an active state as final.
-			wfID := e.WorkflowID(out.Process.ProcessID)
-			if ferr := e.failClosedRun(ctx, wfID, out.run.GetRunID()); ferr != nil {
+			if ferr := e.failClosedRun(ctx, run.GetID(), run.GetRunID()); ferr != nil {
 				return nil, fmt.Errorf("launch %q: run ended by the server: %w", id, ferr)
 			}
 		case errors.As(err, &gone):
@@ -308,6 +306,25 @@ func (e *Engine) LaunchAndWait(ctx context.Context, id string, opts ...LaunchOpt
 		return nil, nil
 	}
 	return p, err
+}
+
+// awaitLaunch waits for the end of a launch's run as awaitRun does, and
+// past a reset of it for the run the reset started in its place; it returns
+// the run whose end it gives.
+func (e *Engine) awaitLaunch(ctx context.Context, out Outcome) (launchedRun, client.WorkflowRun) {
+	run := out.run
+	for {
+		ended := e.awaitRun(ctx, run, out.watch.notices())
+		if !isTerminated(ended.err) || ctx.Err() != nil {
+			return ended, run
+		}
+		next := e.resetSuccessor(ctx, run.GetID(), run.GetRunID())
+		if next == "" {
+			return ended, run
+		}
+		e.log.Info("process workflow reset: waiting for the new run", "process", out.Process.ProcessID, "run", next)
+		run = e.cfg.Temporal.GetWorkflow(ctx, run.GetID(), next)
+	}
 }
 
 // failGoneRun fails the document of a launch whose run is gone from

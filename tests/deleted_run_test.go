@@ -57,20 +57,8 @@ func TestLaunchAndWaitEndsWhenTheRunIsDeleted(t *testing.T) {
 // document (a parent's run ends after its children's documents do).
 func TestParentLearnsOfADeletedChild(t *testing.T) {
 	g := newGate(t)
-	errs := make(chan error, 1)
-	parent := func(pc *adapter.ProcessContext) error {
-		_, err := pc.RunChild(adapter.ChildSpec{ProcessID: "parent/c", Name: "C", Execute: g.stubborn})
-		errs <- err
-		return err
-	}
-	s := newSystem(t, adapter.Config{
-		TaskDefinitions:   staticTasks(adapter.TaskInstance{ProcessID: "parent", Name: "Parent", Execute: parent}),
-		ReconcileInterval: 200 * time.Millisecond,
-		ChildPollDelay:    50 * time.Millisecond,
-	})
 	defer g.open()
-	s.launch("parent")
-	s.waitState("parent/c", adapter.StateRunning)
+	s, errs := parentOfOneChild(t, g.stubborn)
 	time.Sleep(time.Second)
 	require.NoError(t, deleteWorkflow(s, "parent/c"))
 	select {
@@ -92,4 +80,33 @@ func deleteWorkflow(s *system, processID string) error {
 		WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: s.eng.WorkflowID(processID)},
 	})
 	return err
+}
+
+// parentOfOneChild launches process "parent", whose body runs one child,
+// "parent/c", with the body child, and returns once the child runs; the
+// channel gets RunChild's error, from each run of the parent's body. See
+// launchParent for the engine's settings.
+func parentOfOneChild(t *testing.T, child adapter.TaskFunc) (*system, <-chan error) {
+	errs := make(chan error, 4)
+	parent := func(pc *adapter.ProcessContext) error {
+		_, err := pc.RunChild(adapter.ChildSpec{ProcessID: "parent/c", Name: "C", Execute: child})
+		errs <- err
+		return err
+	}
+	s := launchParent(t, parent)
+	s.waitState("parent/c", adapter.StateRunning)
+	return s, errs
+}
+
+// launchParent launches process "parent" with the body parent, the
+// reconciler running every 200 ms, and a wait falling back on Temporal
+// after 10 x 50 ms.
+func launchParent(t *testing.T, parent adapter.TaskFunc) *system {
+	s := newSystem(t, adapter.Config{
+		TaskDefinitions:   staticTasks(adapter.TaskInstance{ProcessID: "parent", Name: "Parent", Execute: parent}),
+		ReconcileInterval: 200 * time.Millisecond,
+		ChildPollDelay:    50 * time.Millisecond,
+	})
+	s.launch("parent")
+	return s
 }

@@ -200,20 +200,26 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 		return h.continueAsNew(ctx, closing)
 	}
 	// Children end before their parent: wait for the last of them.
-	actx := workflow.WithActivityOptions(h.mctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 100 * 365 * 24 * time.Hour,
-		HeartbeatTimeout:    time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
-		Summary:             "wait for the children to end",
-	})
-	fut := workflow.ExecuteActivity(actx, activities.AwaitChildrenName, h.childrenOf())
+	fut := awaitChildren(h.mctx, h.childrenOf())
 	h.awaitCancelling(ctx, &w, fut.IsReady)
-	err := fut.Get(actx, nil)
+	err := fut.Get(h.mctx, nil)
 	// A close that came after the one acted on (a cancelled parent's, behind
 	// the cancel) asks for nothing more; it is read so that the run does not
 	// end with it unhandled, which the SDK logs as a warning.
 	drainClose()
 	return err
+}
+
+// awaitChildren runs the AwaitChildren activity, which returns once no
+// child of a launch is active any more.
+func awaitChildren(ctx workflow.Context, of activitydef.ChildrenOf) workflow.Future {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 100 * 365 * 24 * time.Hour,
+		HeartbeatTimeout:    time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
+		Summary:             "wait for the children to end",
+	})
+	return workflow.ExecuteActivity(actx, activities.AwaitChildrenName, of)
 }
 
 // cancelWhileClosingChange is the workflow.GetVersion change ID from which
@@ -577,6 +583,9 @@ type helperRun struct {
 	fut     workflow.ChildWorkflowFuture
 	started bool
 	err     error
+	// adopted is set when the children workflow is not this run's child
+	// but the one of the run a reset replaced (adoptHelper).
+	adopted bool
 }
 
 // OpenChildrenReply answers UpdateOpenChildren.
@@ -605,6 +614,11 @@ func (p *process) openChildren(ctx workflow.Context) (OpenChildrenReply, error) 
 	return OpenChildrenReply{WorkflowID: h.id}, nil
 }
 
+// helperID is the ID of the process's children workflow.
+func (p *process) helperID() string {
+	return p.in.IDPrefix + p.in.ProcessID + workflows.ChildrenIDSuffix
+}
+
 // startHelper starts the children workflow as a child of this run. A cancel of
 // the process reaches it through its context (unless the process is not
 // cancellable); a close of this run by the server, through the parent close
@@ -612,7 +626,7 @@ func (p *process) openChildren(ctx workflow.Context) (OpenChildrenReply, error) 
 func (p *process) startHelper() *helperRun {
 	info := workflow.GetInfo(p.rootCtx)
 	wfID := p.in.IDPrefix + p.in.ProcessID // the workflow's own ID, from its input
-	h := &helperRun{id: wfID + workflows.ChildrenIDSuffix}
+	h := &helperRun{id: p.helperID()}
 	hctx := p.rootCtx
 	if !p.cancellable {
 		hctx, _ = workflow.NewDisconnectedContext(p.rootCtx)
@@ -637,7 +651,8 @@ func (p *process) startHelper() *helperRun {
 		Pipelined:        true,
 	})
 	workflow.Go(p.rootCtx, func(gctx workflow.Context) {
-		if err := h.fut.GetChildWorkflowExecution().Get(mirrorCtx(gctx), nil); err != nil {
+		err := h.fut.GetChildWorkflowExecution().Get(mirrorCtx(gctx), nil)
+		if err != nil && !p.adoptHelper(gctx, h, err) {
 			h.err = err
 			return
 		}
@@ -646,10 +661,63 @@ func (p *process) startHelper() *helperRun {
 	return h
 }
 
+// adoptHelperChange is the workflow.GetVersion change ID from which a run
+// that a reset started adopts the children workflow of the run it replaced.
+const adoptHelperChange = "optio.adopt-children-after-reset"
+
+// adoptHelper decides whether this run adopts the children workflow that
+// could not start as its child (err): in a run a reset started, that is the
+// replaced run's, which the server keeps running across the reset with the
+// children it started, and which cannot become this run's child. The run
+// sends it the body's requests by its ID as before; closing, it tells it so
+// (a failed or cancelled run's close cancels the children still active) and
+// waits for the children from their documents. A cancel of the process
+// reaches it from cancelReplacedHelper.
+func (p *process) adoptHelper(ctx workflow.Context, h *helperRun, err error) bool {
+	var exists *temporal.ChildWorkflowExecutionAlreadyStartedError
+	if !errors.As(err, &exists) || !p.adoptsHelper(ctx) {
+		return false
+	}
+	h.adopted = true
+	return true
+}
+
+// cancelReplacedHelper makes a cancel of the process reach the children
+// workflow of the run a reset replaced, as it reaches a run's own through
+// its context: the workflow cancels the children still active and refuses
+// any more, from whichever body (the replaced run's may still be running).
+// Where there is none, the request fails.
+func (p *process) cancelReplacedHelper() {
+	workflow.Go(p.mctx, func(gctx workflow.Context) {
+		p.rootCtx.Done().Receive(gctx, nil)
+		h := p.helper
+		if h != nil {
+			// Started as this run's child, or adopted: wait to know which.
+			_ = workflow.Await(gctx, func() bool { return h.started || h.err != nil })
+		}
+		if h == nil || h.adopted {
+			workflow.RequestCancelExternalWorkflow(gctx, p.helperID(), "")
+		}
+	})
+}
+
+// adoptsHelper reports whether this run is one a reset started, which
+// adopts the children workflow of the run it replaced.
+func (p *process) adoptsHelper(ctx workflow.Context) bool {
+	return isResetRun(ctx) && workflow.GetVersion(ctx, adoptHelperChange, workflow.DefaultVersion, 1) >= 1
+}
+
 // closeHelper tells the children workflow that the body has returned and
 // waits for it: it completes once every child has ended.
 func (p *process) closeHelper(cancelChildren bool) {
 	h := p.helper
+	if h == nil && p.adoptsHelper(p.mctx) {
+		// The run a reset replaced may have left its children workflow
+		// running, with children its body started: close it as this run's
+		// own. (Where there is none, the signal fails and no child is
+		// active.)
+		h = &helperRun{id: p.helperID(), started: true, adopted: true}
+	}
 	if h == nil {
 		return
 	}
@@ -658,6 +726,11 @@ func (p *process) closeHelper(cancelChildren bool) {
 		return
 	}
 	workflow.SignalExternalWorkflow(p.mctx, h.id, "", workflows.SignalCloseChildren, closeChildren{Cancel: cancelChildren})
+	if h.adopted {
+		of := activitydef.ChildrenOf{ParentDocID: p.in.DocID, IDPrefix: p.in.IDPrefix}
+		_ = awaitChildren(p.mctx, of).Get(p.mctx, nil)
+		return
+	}
 	_ = h.fut.Get(p.mctx, nil)
 }
 

@@ -279,6 +279,9 @@ func (p *process) run(ctx workflow.Context) (ProcessResult, error) {
 		return ProcessResult{State: start.State}, nil
 	}
 
+	if p.cancellable && p.adoptsHelper(ctx) {
+		p.cancelReplacedHelper()
+	}
 	p.acceptChildren = true
 	fin := p.runBody(ctx, start)
 	p.acceptChildren = false
@@ -450,8 +453,12 @@ func (p *process) newBodyRuns(ctx workflow.Context, start activitydef.StartRunRe
 	b.inline = p.in.Revision >= inlineBodyRevision && p.in.Timeouts.InlineBody > 0
 	if start.Lost {
 		// The worker that ran the first workflow task died in it, with the
-		// body it had started: this run of the body is a re-run.
+		// body it had started, or a reset replays that task in a new run:
+		// this run of the body is a re-run.
 		b.inline, b.lostReason, b.rerun = false, "workflow task timeout", true
+		if isResetRun(ctx) {
+			b.lostReason = resetReason
+		}
 	}
 	return b
 }
@@ -487,13 +494,30 @@ func (b *bodyRuns) claim(ctx workflow.Context) (activitydef.ClaimBodyResult, bod
 	return claim, stepEnd
 }
 
-// warnLost logs on the document that the previous run's worker was lost,
-// now that a live worker was found.
+// resetReason is bodyRuns.lostReason in a run that a reset of the
+// workflow started: the body of the run it replaces is not lost, but cut
+// off from its workflow.
+const resetReason = "workflow reset"
+
+// isResetRun reports whether this run is one that a reset of the workflow
+// started, in place of the run it replaced. (The SDK's test environment
+// leaves OriginalRunID empty.)
+func isResetRun(ctx workflow.Context) bool {
+	info := workflow.GetInfo(ctx)
+	return info.OriginalRunID != "" && info.OriginalRunID != info.WorkflowExecution.RunID
+}
+
+// warnLost logs on the document that the previous run's worker was lost, or
+// its workflow reset, now that a live worker was found.
 func (b *bodyRuns) warnLost() {
-	if b.lostReason == "" {
+	switch b.lostReason {
+	case "":
 		return
+	case resetReason:
+		b.p.warn("Process workflow was reset; re-running the body on a live worker")
+	default:
+		b.p.warn("Worker running the body was lost (" + b.lostReason + "); re-running the body on a live worker")
 	}
-	b.p.warn("Worker running the body was lost (" + b.lostReason + "); re-running the body on a live worker")
 	b.lostReason = ""
 }
 
