@@ -77,9 +77,15 @@ type bodyCall struct {
 // mirror activities faking a process that starts, runs its body on queueA
 // and finishes as the body returned.
 func newHarness(t *testing.T) *harness {
-	var suite testsuite.WorkflowTestSuite
 	// The workflows log the failures the tests provoke; keep them quiet.
-	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	return newHarnessLogging(t, slog.New(slog.DiscardHandler))
+}
+
+// newHarnessLogging is newHarness with the workflows' and the SDK's log
+// going to logger.
+func newHarnessLogging(t *testing.T, logger *slog.Logger) *harness {
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(log.NewStructuredLogger(logger))
 	h := &harness{t: t, env: suite.NewTestWorkflowEnvironment()}
 	h.env.SetTestTimeout(30 * time.Second)
 	h.startRun = func(in activitydef.StartRunInput) (activitydef.StartRunResult, error) {

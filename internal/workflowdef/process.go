@@ -207,7 +207,15 @@ func processWith(ctx workflow.Context, in ProcessInput, opts ProcessOptions) (Pr
 			return ProcessResult{}, err
 		}
 	}
-	return p.run(ctx)
+	res, err := p.run(ctx)
+	// A parent's body run again (after a lost worker, or a reset) tells its
+	// children still running where it runs now; a child whose body was not
+	// lost with it has no use for that. It is read, so that the run does not
+	// end with it unhandled, which the SDK logs as a warning.
+	queues := workflow.GetSignalChannel(ctx, workflows.SignalBodyQueue)
+	for queues.ReceiveAsync(nil) {
+	}
+	return res, err
 }
 
 // mirrorCtx derives the context of mirror writes from a coroutine's context.

@@ -1,8 +1,11 @@
 package workflowdef
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -284,4 +287,19 @@ func requireLogs(t *testing.T, h *harness, want []string) {
 	for i := range want {
 		require.Contains(t, got[i], want[i])
 	}
+}
+
+// TestProcessReadsLateBodyQueues: a parent's body run again elsewhere
+// tells its running children where it runs now (SignalBodyQueue). A child
+// whose own body was not lost has no use for it, and its run ends without
+// the SDK's "unhandled signals" warning.
+func TestProcessReadsLateBodyQueues(t *testing.T) {
+	var out bytes.Buffer
+	h := newHarnessLogging(t, slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	h.at(500*time.Millisecond, func() { h.env.SignalWorkflow(workflows.SignalBodyQueue, queueB) })
+	res, err := h.runProcess(processInput(CurrentRevision))
+	require.NoError(t, err)
+	require.Equal(t, mirror.Done, res.State)
+	require.NotContains(t, out.String(), "unhandled signals")
+	require.Len(t, h.bodies, 1, "body runs")
 }
