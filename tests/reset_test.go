@@ -20,8 +20,9 @@ const resetWarning = "Process workflow was reset; re-running the body on a live 
 // workflow to its first workflow task (the Web UI's Reset). The old run ends
 // terminated and a new run re-runs the body; the launch goes on in it.
 // LaunchAndWait waits for the new run's end instead of returning the
-// document while it is still running, and neither the reconciler nor the
-// closed-run watch takes the old run's termination for the process's end.
+// document while it is still running, and neither the reconciler, nor the
+// closed-run watch, nor the replaced run's body (told to stop by its next
+// heartbeat) takes the old run's end for the process's.
 func TestLaunchAndWaitFollowsAReset(t *testing.T) {
 	g := newGate(t)
 	s := newSystem(t, adapter.Config{
@@ -29,6 +30,8 @@ func TestLaunchAndWaitFollowsAReset(t *testing.T) {
 		ReconcileInterval: 200 * time.Millisecond,
 		// The wait falls back on Temporal after 10 x 50 ms.
 		ChildPollDelay: 50 * time.Millisecond,
+		// The replaced run's body heartbeats at least every 0.5 s.
+		BodyHeartbeatTimeout: 1500 * time.Millisecond,
 	})
 	defer g.open()
 	type result struct {
@@ -41,8 +44,11 @@ func TestLaunchAndWaitFollowsAReset(t *testing.T) {
 		done <- result{p, err}
 	}()
 	resetWhileRunning(t, s, g, "job")
-	requireNothingFor(t, done, time.Second, "LaunchAndWait returned while the reset run still ran")
-	require.Equal(t, adapter.StateRunning, s.get("job").Status.State, "the old run's end failed the document")
+	requireNothingFor(t, done, 2*time.Second, "LaunchAndWait returned while the reset run still ran")
+	// The replaced run's body learnt from its heartbeat that its run was
+	// gone, and returned; that ended nothing.
+	require.EqualValues(t, 1, g.returned.Load(), "bodies returned before the gate opened")
+	require.Equal(t, adapter.StateRunning, s.get("job").Status.State, "the old run's end, or its body's, ended the document")
 	g.open()
 	r := receiveWithin(t, done, "LaunchAndWait did not return after the reset run ended")
 	require.NoError(t, r.err)
