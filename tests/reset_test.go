@@ -43,7 +43,7 @@ func TestLaunchAndWaitFollowsAReset(t *testing.T) {
 		p, err := s.eng.LaunchAndWait(s.ctx(), "job")
 		done <- result{p, err}
 	}()
-	resetWhileRunning(t, s, g, "job")
+	resetWhileRunning(t, s, g, "job", firstTask)
 	requireNothingFor(t, done, 2*time.Second, "LaunchAndWait returned while the reset run still ran")
 	// The replaced run's body learnt from its heartbeat that its run was
 	// gone, and returned; that ended nothing.
@@ -58,7 +58,8 @@ func TestLaunchAndWaitFollowsAReset(t *testing.T) {
 }
 
 // TestResetWhileAChildRuns: a workflow of a parent and its running child is
-// reset to its first workflow task.
+// reset, to its first or its last workflow task; either way its body runs
+// again.
 //
 //   - The child's: the parent's RunChild goes on waiting, for the run the
 //     reset started (which runs the child's body again), and returns the
@@ -71,16 +72,19 @@ func TestLaunchAndWaitFollowsAReset(t *testing.T) {
 func TestResetWhileAChildRuns(t *testing.T) {
 	for _, tc := range []struct {
 		reset     string
+		to        resetPoint
 		childRuns int32
 	}{
-		{reset: "parent/c", childRuns: 2},
-		{reset: "parent", childRuns: 1},
+		{reset: "parent/c", to: firstTask, childRuns: 2},
+		{reset: "parent/c", to: lastTask, childRuns: 2},
+		{reset: "parent", to: firstTask, childRuns: 1},
+		{reset: "parent", to: lastTask, childRuns: 1},
 	} {
-		t.Run(tc.reset, func(t *testing.T) {
+		t.Run(tc.reset+" to "+string(tc.to), func(t *testing.T) {
 			g := newGate(t)
 			defer g.open()
 			s, errs := parentOfOneChild(t, g.cooperative)
-			resetWhileRunning(t, s, g, tc.reset)
+			resetWhileRunning(t, s, g, tc.reset, tc.to)
 			requireNothingFor(t, errs, time.Second, "RunChild returned while the child still ran")
 			require.Equal(t, adapter.StateRunning, s.get("parent").Status.State, "%v", logLines(s.get("parent")))
 			g.open()
@@ -99,7 +103,7 @@ func TestCancelAResetParent(t *testing.T) {
 	g := newGate(t)
 	defer g.open()
 	s, _ := parentOfOneChild(t, g.cooperative)
-	resetWhileRunning(t, s, g, "parent")
+	resetWhileRunning(t, s, g, "parent", firstTask)
 	out, err := s.eng.Cancel(s.ctx(), "parent")
 	require.NoError(t, err)
 	require.True(t, out.OK, "%v", out.Reason)
@@ -124,7 +128,7 @@ func TestAResetParentRefusesChildrenOnceCancelled(t *testing.T) {
 		return nil
 	}
 	s := launchParent(t, parent)
-	resetWhileRunning(t, s, g, "parent")
+	resetWhileRunning(t, s, g, "parent", firstTask)
 	// As the Web UI cancels: through the workflow, not the engine.
 	require.NoError(t, s.temporal().CancelWorkflow(s.ctx(), s.eng.WorkflowID("parent"), ""))
 	require.Error(t, receiveWithin(t, second, "the second RunChild did not return"), "the second RunChild, after the cancel")
@@ -134,42 +138,51 @@ func TestAResetParentRefusesChildrenOnceCancelled(t *testing.T) {
 	require.True(t, s.gone("parent/d"), "the second child was created after the cancel")
 }
 
-// resetWhileRunning resets process processID's workflow to its first
-// workflow task once a body of g has run a second (past the 10 x 50 ms
-// after which a wait falls back on Temporal), and returns once the new run
-// has logged that it re-runs the body.
-func resetWhileRunning(t *testing.T, s *system, g *gate, processID string) {
+// resetWhileRunning resets process processID's workflow to the workflow
+// task to once a body of g has run a second (past the 10 x 50 ms after
+// which a wait falls back on Temporal), and returns once the new run has
+// logged that it re-runs the body.
+func resetWhileRunning(t *testing.T, s *system, g *gate, processID string, to resetPoint) {
 	t.Helper()
 	g.waitStarted(t)
 	time.Sleep(time.Second)
-	require.NoError(t, resetWorkflow(s, processID))
+	require.NoError(t, resetWorkflow(s, processID, to))
 	s.waitLog(processID, "warning", resetWarning)
 }
 
+// resetPoint is the workflow task a reset goes back to, as the Web UI
+// offers them.
+type resetPoint string
+
+const (
+	firstTask resetPoint = "first workflow task"
+	lastTask  resetPoint = "last workflow task"
+)
+
 // resetWorkflow resets the current run of process processID's workflow to
-// the end of its first workflow task, as the Web UI's "Reset" to the first
-// workflow task does.
-func resetWorkflow(s *system, processID string) error {
+// the end of its first or last completed workflow task, as the Web UI's
+// Reset does.
+func resetWorkflow(s *system, processID string, to resetPoint) error {
 	wfID := s.eng.WorkflowID(processID)
 	it := s.temporal().GetWorkflowHistory(s.ctx(), wfID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	var first int64
-	for first == 0 && it.HasNext() {
+	var point int64
+	for (point == 0 || to == lastTask) && it.HasNext() {
 		ev, err := it.Next()
 		if err != nil {
 			return err
 		}
 		if ev.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED {
-			first = ev.GetEventId()
+			point = ev.GetEventId()
 		}
 	}
-	if first == 0 {
+	if point == 0 {
 		return fmt.Errorf("workflow %s has no completed workflow task", wfID)
 	}
 	_, err := s.temporal().WorkflowService().ResetWorkflowExecution(s.ctx(), &workflowservice.ResetWorkflowExecutionRequest{
 		Namespace:                 s.env.Temporal.Namespace,
 		WorkflowExecution:         &commonpb.WorkflowExecution{WorkflowId: wfID},
 		Reason:                    "test reset",
-		WorkflowTaskFinishEventId: first,
+		WorkflowTaskFinishEventId: point,
 		RequestId:                 fmt.Sprintf("reset-%s-%d", processID, time.Now().UnixNano()),
 	})
 	return err

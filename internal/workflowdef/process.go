@@ -401,6 +401,8 @@ type bodyRuns struct {
 	// warning is logged once a live worker is found, or folded into the
 	// failure.
 	lostReason string
+	// lostSeen is set once a loss was recorded (lose).
+	lostSeen bool
 	// cancelled is set once a cancel of a cancellable process came.
 	cancelled bool
 	// bodyCtx is the context of the body activity. A process that is not
@@ -463,12 +465,21 @@ func (p *process) newBodyRuns(ctx workflow.Context, start activitydef.StartRunRe
 		// The worker that ran the first workflow task died in it, with the
 		// body it had started, or a reset replays that task in a new run:
 		// this run of the body is a re-run.
-		b.inline, b.lostReason, b.rerun = false, "workflow task timeout", true
-		if isResetRun(ctx) {
-			b.lostReason = resetReason
-		}
+		b.inline, b.rerun = false, true
+		b.lose("workflow task timeout")
 	}
 	return b
+}
+
+// lose records why the body run before this one was lost. The first loss
+// a run that a reset started sees is the reset's doing: the body of the run
+// it replaced, or the one it was taking over, is cut off from this run.
+func (b *bodyRuns) lose(reason string) {
+	if !b.lostSeen && isResetRun(b.bodyCtx) {
+		reason = resetReason
+	}
+	b.lostSeen = true
+	b.lostReason = reason
 }
 
 // claim picks the queue of a body run: the claim made already, else
@@ -691,7 +702,7 @@ func (b *bodyRuns) ended(res activitydef.BodyResult, err error, claim activityde
 		}
 		b.adopt = false
 		b.lost = append(b.lost, claim.Queue)
-		b.lostReason = "the body started inline was no longer running on its worker"
+		b.lose("the body started inline was no longer running on its worker")
 		return stepNext
 	}
 	if b.cancelled && temporal.IsCanceledError(err) &&
@@ -709,7 +720,7 @@ func (b *bodyRuns) ended(res activitydef.BodyResult, err error, claim activityde
 		}
 		b.adopt = false
 		b.lost = append(b.lost, claim.Queue)
-		b.lostReason = lostWhy(err)
+		b.lose(lostWhy(err))
 		return stepNext
 	}
 	if errors.As(err, &app) {
