@@ -438,10 +438,11 @@
 //     body from its start, with the warning "Process workflow was reset;
 //     re-running the body on a live worker" where the new run sees the
 //     old body go (the replaced run's body is told to stop when its next
-//     heartbeat fails, as Temporal cuts off a replaced run's activities). Children the replaced run started keep running (the
-//     server keeps them across a reset): the new run's body finds them when
-//     it asks for them again, as after a lost worker, and the new run waits
-//     for them, and cancels them with the process, as its own.
+//     heartbeat fails, as Temporal cuts off a replaced run's activities).
+//     Children the replaced run started keep running (the server keeps
+//     them across a reset): the new run's body finds them when it asks for
+//     them again, as after a lost worker, and the new run waits for them,
+//     and cancels them with the process, as its own.
 //
 // # The Mongo mirror
 //
