@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
@@ -35,9 +37,23 @@ func TestRecordedHistoriesReplay(t *testing.T) {
 			var h historypb.History
 			require.NoError(t, protojson.Unmarshal(b, &h))
 			require.NotEmpty(t, h.Events)
-			require.NoError(t, replayer.ReplayWorkflowHistory(nil, &h))
+			require.NoError(t, replayHistory(replayer, &h))
 		})
 	}
+}
+
+// replayHistory replays h. A run that a reset started is replayed under its
+// own run ID, which the reset's failed workflow task names: the workflows
+// tell such a run by its run ID, which the replayer otherwise takes from the
+// run the first reset replaced.
+func replayHistory(replayer worker.WorkflowReplayer, h *historypb.History) error {
+	var opts worker.ReplayWorkflowHistoryOptions
+	for _, ev := range h.Events {
+		if a := ev.GetWorkflowTaskFailedEventAttributes(); a.GetCause() == enumspb.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW {
+			opts.OriginalExecution.RunID = a.GetNewRunId()
+		}
+	}
+	return replayer.ReplayWorkflowHistoryWithOptions(nil, h, opts)
 }
 
 // recordHistories writes histories to historiesDir when recordEnv is set.

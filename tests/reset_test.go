@@ -8,6 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/optio-temporal/optio/adapter"
@@ -92,6 +94,7 @@ func TestResetWhileAChildRuns(t *testing.T) {
 			s.requireEnd("parent/c", adapter.StateDone)
 			s.requireEnd("parent", adapter.StateDone)
 			require.Equal(t, tc.childRuns, g.runs.Load(), "child body runs")
+			replayRun(t, s, tc.reset, "reset "+tc.reset+" to "+string(tc.to))
 		})
 	}
 }
@@ -136,6 +139,7 @@ func TestAResetParentRefusesChildrenOnceCancelled(t *testing.T) {
 	p := s.requireEnd("parent", adapter.StateCancelled)
 	require.NotEqual(t, -1, findLog(p, "event", "Refused to spawn child 'D'"), "%v", logLines(p))
 	require.True(t, s.gone("parent/d"), "the second child was created after the cancel")
+	replayRun(t, s, "parent", "reset parent then cancelled")
 }
 
 // resetWhileRunning resets process processID's workflow to the workflow
@@ -148,6 +152,32 @@ func resetWhileRunning(t *testing.T, s *system, g *gate, processID string, to re
 	time.Sleep(time.Second)
 	require.NoError(t, resetWorkflow(s, processID, to))
 	s.waitLog(processID, "warning", resetWarning)
+}
+
+// replayRun replays the history of the current run of process processID's
+// workflow, a run a reset started and that has ended, under this code, and
+// records it (see recordEnv) under name.
+func replayRun(t *testing.T, s *system, processID, name string) {
+	t.Helper()
+	wfID := s.eng.WorkflowID(processID)
+	var run *workflowpb.WorkflowExecutionInfo
+	eventually(t, "the run ends", func() bool {
+		desc, err := s.temporal().DescribeWorkflowExecution(s.ctx(), wfID, "")
+		require.NoError(t, err)
+		run = desc.GetWorkflowExecutionInfo()
+		return run.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
+	})
+	h := &historypb.History{}
+	it := s.temporal().GetWorkflowHistory(s.ctx(), wfID, run.GetExecution().GetRunId(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		h.Events = append(h.Events, ev)
+	}
+	original := h.Events[0].GetWorkflowExecutionStartedEventAttributes().GetOriginalExecutionRunId()
+	require.NotEqual(t, run.GetExecution().GetRunId(), original, "not a run that a reset started")
+	require.NoError(t, replayHistory(newReplayer(), h), "replay %s", name)
+	recordHistories(t, map[string]*historypb.History{name: h})
 }
 
 // resetPoint is the workflow task a reset goes back to, as the Web UI
