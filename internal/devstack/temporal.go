@@ -558,6 +558,14 @@ func dynamicConfig(overrides map[string]any) dynamicconfig.StaticClient {
 		// system workers are never stopped by the server's Stop.
 		dynamicconfig.TaskQueueScannerEnabled.Key(): false,
 		dynamicconfig.HistoryScannerEnabled.Key():   false,
+		// External payloads (payloads the SDK keeps in outside storage) are
+		// not used here. With the feature on, every write of new history
+		// events walks their payloads to sum the external ones, and in
+		// server v1.32.1 that walk writes each payload list back while a
+		// gRPC handler may be marshalling the same cached event: a data
+		// race the race detector reported in CI (cmd/worker's browser test,
+		// on an activity timeout), and CPU spent for nothing.
+		dynamicconfig.ExternalPayloadsEnabled.Key(): false,
 	}
 	for k, v := range overrides {
 		dc[dynamicconfig.MakeKey(k)] = v
