@@ -15,9 +15,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// screenshotPath is where TestWebUIInABrowser leaves its screenshot, which
-// README.md shows.
+// screenshotPath is the screenshot README.md shows. TestWebUIInABrowser
+// writes it there when updateScreenshotEnv is set, and to its temporary
+// directory otherwise, so that a test run leaves the tree as it was.
 const screenshotPath = "../../docs/web-ui.png"
+
+// updateScreenshotEnv, set to any value, makes TestWebUIInABrowser replace
+// the screenshot at screenshotPath.
+const updateScreenshotEnv = "OPTIO_UPDATE_SCREENSHOT"
 
 // findChromium returns the path of a Chromium or Chrome binary. Without one
 // the test is skipped, unless CI=true, where it fails.
@@ -107,10 +112,15 @@ func TestWebUIInABrowser(t *testing.T) {
 	t.Logf("%s shows (%s in):\n%s", list, time.Since(began).Round(time.Millisecond), excerpt(text, "optio_demo/"))
 	shot, err := chromedp.Run(browser, chromedp.FullScreenshot(100)) // 100: PNG
 	require.NoError(t, err)
-	require.NoError(t, os.MkdirAll(filepath.Dir(screenshotPath), 0o755))
-	require.NoError(t, os.WriteFile(screenshotPath, shot, 0o644))
+	require.NotEmpty(t, shot, "screenshot")
+	shotPath := filepath.Join(t.TempDir(), "web-ui.png")
+	if os.Getenv(updateScreenshotEnv) != "" {
+		shotPath = screenshotPath
+	}
+	require.NoError(t, os.MkdirAll(filepath.Dir(shotPath), 0o755))
+	require.NoError(t, os.WriteFile(shotPath, shot, 0o644))
 	// run set a umask that keeps new files the owner's; this one is a doc.
-	require.NoError(t, os.Chmod(screenshotPath, 0o644))
+	require.NoError(t, os.Chmod(shotPath, 0o644))
 
 	// demo-parallel's page (the UI adds the latest run's ID to the
 	// address) lists its children workflow and the items under
