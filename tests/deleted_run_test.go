@@ -61,13 +61,9 @@ func TestParentLearnsOfADeletedChild(t *testing.T) {
 	s, errs := parentOfOneChild(t, g.stubborn)
 	time.Sleep(time.Second)
 	require.NoError(t, deleteWorkflow(s, "parent/c"))
-	select {
-	case err := <-errs:
-		require.Error(t, err, "RunChild of a deleted child succeeded")
-		t.Logf("RunChild: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("the parent still waits for its deleted child")
-	}
+	err := receiveWithin(t, errs, "the parent still waits for its deleted child")
+	require.Error(t, err, "RunChild of a deleted child succeeded")
+	t.Logf("RunChild: %v", err)
 	s.waitState("parent/c", adapter.StateFailed)
 	s.waitState("parent", adapter.StateFailed)
 }
