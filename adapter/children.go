@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
@@ -61,6 +62,14 @@ var ErrParentCancelled error = cancellation("parent already cancelled")
 // and the children it started have ended: the process is ending, so no
 // document is created.
 var ErrBodyReturned = errors.New("the parent's body has already returned")
+
+// ErrChildrenWorkflowClosed is returned (wrapped) by RunChild and
+// ParallelGroup.Spawn when the process's children workflow ("{workflow
+// ID}#children") was ended from the Temporal side while the body runs
+// (terminated or deleted in the Web UI, say): the run can start no more
+// children. The children it started run on, and the body may still wait for
+// them.
+var ErrChildrenWorkflowClosed = errors.New("children workflow closed")
 
 // ChildError reports a child that ended failed or cancelled where the parent
 // did not choose to survive it. Inspect it with errors.As. A cancelled child's
@@ -231,6 +240,9 @@ type spawner struct {
 	// backoff is the pause before requests whose update failed go again;
 	// only the sending goroutine and update waiters touch it, under mu.
 	backoff time.Duration
+	// closed is why the children workflow takes no more requests, once an
+	// update found it closed for good (helperClosed); under mu.
+	closed error
 
 	mu sync.Mutex
 	// queue holds the requests to send, in request order (seq).
@@ -379,20 +391,28 @@ func (s *spawner) sendToHelper(batch []*spawnCall) {
 		}
 		s.helperID = id
 	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed != nil {
+		s.fail(batch, closed)
+		return
+	}
 	reqs := make([]workflowdef.ChildRequest, len(batch))
 	for i, call := range batch {
 		reqs[i] = call.req
 	}
-	handle, err := s.startUpdate(s.helperID, "", reqs, client.WorkflowUpdateStageAccepted)
+	helperID := s.helperID
+	handle, err := s.startUpdate(helperID, "", reqs, client.WorkflowUpdateStageAccepted)
 	if err != nil {
-		s.failed(batch, err)
+		s.failed(helperID, batch, err)
 		return
 	}
 	go func() {
 		var replies []workflowdef.ChildReply
 		err := handle.Get(context.WithoutCancel(s.h.ctx), &replies)
 		if err != nil {
-			s.failed(batch, err)
+			s.failed(helperID, batch, err)
 			return
 		}
 		if len(replies) != len(batch) {
@@ -419,12 +439,20 @@ func (s *spawner) sendToHelper(batch []*spawnCall) {
 	}()
 }
 
-// failed handles an update to a children workflow that failed. Sending
-// again is safe whatever happened to the first try (the children's
+// failed handles an update to the children workflow helperID that failed.
+// Sending again is safe whatever happened to the first try (the children's
 // documents say which exist), and a roll-over of the children workflow
 // fails updates in several ways: the requests go again after a pause, for a
-// minute, or however long it takes when the error says so.
-func (s *spawner) failed(batch []*spawnCall, err error) {
+// minute, or however long it takes when the error says so. A children
+// workflow closed for good fails them, and every later request, at once.
+func (s *spawner) failed(helperID string, batch []*spawnCall, err error) {
+	if closed := s.helperClosed(helperID, err); closed != nil {
+		s.mu.Lock()
+		s.closed = closed
+		s.mu.Unlock()
+		s.fail(batch, closed)
+		return
+	}
 	now := time.Now()
 	retry := retryableSpawn(err)
 	var again []*spawnCall
@@ -440,6 +468,47 @@ func (s *spawner) failed(batch []*spawnCall, err error) {
 		close(call.done)
 	}
 	s.requeue(again, len(again) > 0)
+}
+
+// fail answers every request of batch with err and ends its update.
+func (s *spawner) fail(batch []*spawnCall, err error) {
+	for _, call := range batch {
+		call.err = err
+		close(call.done)
+	}
+	s.requeue(nil, false)
+}
+
+// helperClosed tells whether err, the failure of an update to the children
+// workflow helperID, means that workflow has closed for good: its latest
+// run ended otherwise than by continuing as new (the server answers an
+// update to a closed workflow NotFound), or it was deleted. It returns the
+// error to answer the requests with, or nil when the workflow runs (the
+// update met a roll-over) or the check failed.
+func (s *spawner) helperClosed(helperID string, err error) error {
+	var nf *serviceerror.NotFound
+	if !errors.As(err, &nf) {
+		return nil
+	}
+	e := s.h.e
+	ctx := context.WithoutCancel(s.h.ctx)
+	desc, derr := e.cfg.Temporal.DescribeWorkflowExecution(ctx, helperID, "")
+	if errors.As(derr, &nf) {
+		return fmt.Errorf("%w: %s was deleted", ErrChildrenWorkflowClosed, helperID)
+	}
+	if derr != nil {
+		return nil
+	}
+	info := desc.GetWorkflowExecutionInfo()
+	status := info.GetStatus()
+	if status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING || status == enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW {
+		return nil
+	}
+	how, herr := e.closeReason(ctx, helperID, info.GetExecution().GetRunId(), status)
+	if herr != nil || how == "" {
+		how = "was closed"
+	}
+	return fmt.Errorf("%w: %s %s", ErrChildrenWorkflowClosed, helperID, how)
 }
 
 // requeue ends an update in flight and puts its requests that go again

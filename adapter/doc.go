@@ -383,7 +383,10 @@
 //     children but their documents, so that 100,000 children, in sequence or
 //     in one group, run as 10 do. Children outlive a roll-over (parent close
 //     policy Abandon); a cancel of the parent reaches them from the
-//     documents, whichever run started them.
+//     documents, whichever run started them. They outlive the children
+//     workflow's termination (or deletion) from the Web UI too, and the
+//     body may still wait for them; a child it asks for after that is
+//     refused with [ErrChildrenWorkflowClosed].
 //   - When the engine whose worker handles the run's first workflow task
 //     holds the function, the body starts there inline, in the local
 //     activity "optio.BodyInline" of that task, for up to

@@ -1,0 +1,67 @@
+package tests
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/optio-temporal/optio/adapter"
+	"github.com/optio-temporal/optio/workflows"
+)
+
+// TestAChildAfterItsChildrenWorkflowClosed: an operator terminates or
+// deletes a running parent's children workflow ("{ID}#children", listed in
+// the Web UI beside the parent's). The child it had started runs on and
+// ends done, and the parent's body, waiting for it, gets its end; the next
+// child the body asks for is refused at once with
+// ErrChildrenWorkflowClosed, saying what happened, instead of its update
+// being sent again for a minute and failing with the server's "workflow
+// execution already completed". No document is created for it.
+func TestAChildAfterItsChildrenWorkflowClosed(t *testing.T) {
+	// The children workflow's ID is the parent's with this suffix.
+	const helper = "parent" + workflows.ChildrenIDSuffix
+	for _, tc := range []struct {
+		name  string
+		close func(s *system) error
+		want  string
+	}{
+		{"terminated", func(s *system) error {
+			return s.temporal().TerminateWorkflow(s.ctx(), s.eng.WorkflowID(helper), "", "operator")
+		}, "#children was terminated on the Temporal side (reason: operator)"},
+		{"deleted", func(s *system) error {
+			return deleteWorkflow(s, helper)
+		}, "#children was "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stop := make(chan struct{})
+			first, second := make(chan error, 4), make(chan error, 4)
+			parent := func(pc *adapter.ProcessContext) error {
+				_, err := pc.RunChild(adapter.ChildSpec{ProcessID: "parent/c", Name: "C", Execute: func(*adapter.ProcessContext) error {
+					<-stop
+					return nil
+				}})
+				first <- err
+				if err != nil {
+					return err
+				}
+				_, err = pc.RunChild(adapter.ChildSpec{ProcessID: "parent/d", Name: "D", Execute: quick})
+				second <- err
+				return err
+			}
+			s := launchParent(t, parent)
+			s.waitState("parent/c", adapter.StateRunning)
+			require.NoError(t, tc.close(s))
+			close(stop)
+			require.NoError(t, receiveWithin(t, first, "RunChild of the running child did not return"))
+			err := receiveWithin(t, second, "RunChild after the children workflow closed did not return")
+			t.Logf("RunChild: %v", err)
+			require.True(t, errors.Is(err, adapter.ErrChildrenWorkflowClosed), "%v", err)
+			require.ErrorContains(t, err, tc.want)
+			s.requireEnd("parent/c", adapter.StateDone)
+			p := s.requireEnd("parent", adapter.StateFailed)
+			require.Contains(t, *p.Status.Error, adapter.ErrChildrenWorkflowClosed.Error())
+			require.True(t, s.gone("parent/d"), "a document was created for the refused child")
+		})
+	}
+}
