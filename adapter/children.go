@@ -63,12 +63,12 @@ var ErrParentCancelled error = cancellation("parent already cancelled")
 // document is created.
 var ErrBodyReturned = errors.New("the parent's body has already returned")
 
-// ErrChildrenWorkflowClosed is returned (wrapped) by RunChild and
-// ParallelGroup.Spawn when the process's children workflow ("{workflow
-// ID}#children") was ended from the Temporal side while the body runs
-// (terminated or deleted in the Web UI, say): the run can start no more
-// children. The children it started run on, and the body may still wait for
-// them.
+// ErrChildrenWorkflowClosed is returned (wrapped) by RunChild when the
+// process's children workflow ("{workflow ID}#children") was ended from the
+// Temporal side while the body runs (terminated or deleted in the Web UI,
+// say): the run can start no more children, and a ParallelGroup child asked
+// for then ends failed with its text. The children it started run on, and
+// the body may still wait for them.
 var ErrChildrenWorkflowClosed = errors.New("children workflow closed")
 
 // ChildError reports a child that ended failed or cancelled where the parent
