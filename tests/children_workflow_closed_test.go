@@ -65,3 +65,47 @@ func TestAChildAfterItsChildrenWorkflowClosed(t *testing.T) {
 		})
 	}
 }
+
+// TestAParentEndsAfterTheChildrenItsClosedChildrenWorkflowLeft: a parent's
+// children workflow is terminated or deleted from the Temporal side while a
+// child of a parallel group runs, then the body returns an error. The
+// child, which that workflow would have cancelled, is cancelled by the
+// parent's run itself, and the parent ends failed after it, as a parent whose
+// children workflow lives on does, instead of leaving the child running.
+func TestAParentEndsAfterTheChildrenItsClosedChildrenWorkflowLeft(t *testing.T) {
+	const helper = "parent" + workflows.ChildrenIDSuffix
+	for _, tc := range []struct {
+		name  string
+		close func(s *system) error
+	}{
+		{"terminated", func(s *system) error {
+			return s.temporal().TerminateWorkflow(s.ctx(), s.eng.WorkflowID(helper), "", "operator")
+		}},
+		{"deleted", func(s *system) error { return deleteWorkflow(s, helper) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGate(t)
+			defer g.open()
+			closed := make(chan struct{})
+			parent := func(pc *adapter.ProcessContext) error {
+				group := pc.ParallelGroup(adapter.GroupOptions{})
+				if err := group.Spawn(adapter.ChildSpec{ProcessID: "parent/c", Name: "C", Execute: g.cooperative}); err != nil {
+					return err
+				}
+				<-closed
+				return errors.New("boom")
+			}
+			s := launchParent(t, parent)
+			s.waitState("parent/c", adapter.StateRunning)
+			require.NoError(t, tc.close(s))
+			close(closed)
+			c := s.requireEnd("parent/c", adapter.StateCancelled)
+			p := s.requireEnd("parent", adapter.StateFailed)
+			require.Equal(t, "boom", *p.Status.Error)
+			last := c.Log[len(c.Log)-1]
+			require.LessOrEqual(t, last.Timestamp, p.Log[len(p.Log)-1].Timestamp,
+				"the parent ended before its child: %v / %v", logLines(c), logLines(p))
+			replayEndedRun(t, s, "parent", "children workflow "+tc.name+", then the body failed")
+		})
+	}
+}

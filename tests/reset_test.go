@@ -159,6 +159,16 @@ func resetWhileRunning(t *testing.T, s *system, g *gate, processID string, to re
 // records it (see recordEnv) under name.
 func replayRun(t *testing.T, s *system, processID, name string) {
 	t.Helper()
+	runID, h := replayEndedRun(t, s, processID, name)
+	original := h.Events[0].GetWorkflowExecutionStartedEventAttributes().GetOriginalExecutionRunId()
+	require.NotEqual(t, runID, original, "not a run that a reset started")
+}
+
+// replayEndedRun waits for the current run of process processID's workflow
+// to end, replays its history under this code, records it (see recordEnv)
+// under name, and returns its run ID and history.
+func replayEndedRun(t *testing.T, s *system, processID, name string) (string, *historypb.History) {
+	t.Helper()
 	wfID := s.eng.WorkflowID(processID)
 	var run *workflowpb.WorkflowExecutionInfo
 	eventually(t, "the run ends", func() bool {
@@ -174,10 +184,9 @@ func replayRun(t *testing.T, s *system, processID, name string) {
 		require.NoError(t, err)
 		h.Events = append(h.Events, ev)
 	}
-	original := h.Events[0].GetWorkflowExecutionStartedEventAttributes().GetOriginalExecutionRunId()
-	require.NotEqual(t, run.GetExecution().GetRunId(), original, "not a run that a reset started")
 	require.NoError(t, replayHistory(newReplayer(), h), "replay %s", name)
 	recordHistories(t, map[string]*historypb.History{name: h})
+	return run.GetExecution().GetRunId(), h
 }
 
 // resetPoint is the workflow task a reset goes back to, as the Web UI

@@ -321,13 +321,19 @@ func (h *children) cancelHonoured(ctx workflow.Context) bool {
 // document, whichever run started it; spawns after it are refused.
 func (h *children) cancelChildren() {
 	h.cancelled = true
-	actx := workflow.WithActivityOptions(h.mctx, workflow.ActivityOptions{
+	cancelChildrenOf(h.mctx, h.childrenOf())
+}
+
+// cancelChildrenOf runs the CancelChildren activity, which cancels every
+// child of a launch still active, and waits for it.
+func cancelChildrenOf(ctx workflow.Context, of activitydef.ChildrenOf) {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Minute,
 		HeartbeatTimeout:    time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
 		Summary:             "cancel the children",
 	})
-	_ = workflow.ExecuteActivity(actx, activities.CancelChildrenName, h.childrenOf()).Get(actx, nil)
+	_ = workflow.ExecuteActivity(actx, activities.CancelChildrenName, of).Get(actx, nil)
 }
 
 // runChildren handles UpdateRunChildren: it creates the documents of the
@@ -726,13 +732,28 @@ func (p *process) closeHelper(cancelChildren bool) {
 		return
 	}
 	workflow.SignalExternalWorkflow(p.mctx, h.id, "", workflows.SignalCloseChildren, closeChildren{Cancel: cancelChildren})
+	of := activitydef.ChildrenOf{ParentDocID: p.in.DocID, IDPrefix: p.in.IDPrefix}
 	if h.adopted {
-		of := activitydef.ChildrenOf{ParentDocID: p.in.DocID, IDPrefix: p.in.IDPrefix}
 		_ = awaitChildren(p.mctx, of).Get(p.mctx, nil)
 		return
 	}
-	_ = h.fut.Get(p.mctx, nil)
+	err := h.fut.Get(p.mctx, nil)
+	var terminated *temporal.TerminatedError
+	if errors.As(err, &terminated) && workflow.GetVersion(p.mctx, helperTerminatedChange, workflow.DefaultVersion, 1) >= 1 {
+		// Terminated (or deleted) from the Temporal side: the children it
+		// started run on with nothing to close them. The run does what
+		// the children workflow's close would have done.
+		if cancelChildren {
+			cancelChildrenOf(p.mctx, of)
+		}
+		_ = awaitChildren(p.mctx, of).Get(p.mctx, nil)
+	}
 }
+
+// helperTerminatedChange is the workflow.GetVersion change ID from which a
+// run whose children workflow was terminated from the Temporal side closes
+// the children that workflow started itself, from their documents.
+const helperTerminatedChange = "optio.children-after-helper-terminated"
 
 // replyExisting answers a child request whose document was there before:
 // a duplicate processId, or a child of an earlier body run, ended (its end)
