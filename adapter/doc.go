@@ -386,7 +386,9 @@
 //     documents, whichever run started them. They outlive the children
 //     workflow's termination (or deletion) from the Web UI too, and the
 //     body may still wait for them; a child it asks for after that is
-//     refused with [ErrChildrenWorkflowClosed].
+//     refused with [ErrChildrenWorkflowClosed], and the process's run, as
+//     it ends, cancels them (if it failed or was cancelled) and waits for
+//     them, as the children workflow would have.
 //   - When the engine whose worker handles the run's first workflow task
 //     holds the function, the body starts there inline, in the local
 //     activity "optio.BodyInline" of that task, for up to
