@@ -714,7 +714,10 @@ func (p *process) adoptsHelper(ctx workflow.Context) bool {
 }
 
 // closeHelper tells the children workflow that the body has returned and
-// waits for it: it completes once every child has ended.
+// waits for it: it completes once every child has ended. Where it was
+// terminated from the Temporal side, the run closes the children it left
+// itself, from their documents: it cancels them when cancelChildren says
+// so, and waits for them.
 func (p *process) closeHelper(cancelChildren bool) {
 	h := p.helper
 	if h == nil && p.adoptsHelper(p.mctx) {
