@@ -68,7 +68,8 @@ var ErrBodyReturned = errors.New("the parent's body has already returned")
 // Temporal side while the body runs (terminated or deleted in the Web UI,
 // say): the run can start no more children, and a ParallelGroup child asked
 // for then ends failed with its text. The children it started run on, and
-// the body may still wait for them.
+// the body may still wait for them; one it asks for again (as a body re-run
+// after a lost worker does) is not refused but waited for.
 var ErrChildrenWorkflowClosed = errors.New("children workflow closed")
 
 // ChildError reports a child that ended failed or cancelled where the parent
@@ -395,7 +396,7 @@ func (s *spawner) sendToHelper(batch []*spawnCall) {
 	closed := s.closed
 	s.mu.Unlock()
 	if closed != nil {
-		s.fail(batch, closed)
+		s.answerClosed(batch, closed)
 		return
 	}
 	reqs := make([]workflowdef.ChildRequest, len(batch))
@@ -450,7 +451,7 @@ func (s *spawner) failed(helperID string, batch []*spawnCall, err error) {
 		s.mu.Lock()
 		s.closed = closed
 		s.mu.Unlock()
-		s.fail(batch, closed)
+		s.answerClosed(batch, closed)
 		return
 	}
 	now := time.Now()
@@ -470,10 +471,27 @@ func (s *spawner) failed(helperID string, batch []*spawnCall, err error) {
 	s.requeue(again, len(again) > 0)
 }
 
-// fail answers every request of batch with err and ends its update.
-func (s *spawner) fail(batch []*spawnCall, err error) {
+// answerClosed answers the requests of batch, and ends their update, once
+// the children workflow has closed for good (closed says how). A child that
+// workflow created before it closed runs on, or has ended: its request,
+// whose reply the closing lost, is answered with it, so that the body waits
+// for it as usual. The others are refused with closed.
+func (s *spawner) answerClosed(batch []*spawnCall, closed error) {
+	e := s.h.e
+	ctx := context.WithoutCancel(s.h.ctx)
 	for _, call := range batch {
-		call.err = err
+		doc, err := e.store.ByProcessID(ctx, call.req.ProcessID)
+		switch {
+		case err != nil || doc.ParentID == nil || *doc.ParentID != s.h.docID:
+			call.err = closed
+		case doc.Status.State.End():
+			call.reply = workflowdef.ChildReply{State: doc.Status.State}
+			if doc.Status.Error != nil {
+				call.reply.Error = *doc.Status.Error
+			}
+		default:
+			call.reply = workflowdef.ChildReply{WorkflowID: e.WorkflowID(call.req.ProcessID)}
+		}
 		close(call.done)
 	}
 	s.requeue(nil, false)

@@ -3,12 +3,31 @@ package tests
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/workflows"
 )
+
+// helperClosings are the ways an operator ends the children workflow of
+// process "parent" from the Temporal side, with what the refusal of a later
+// child says of each.
+var helperClosings = []struct {
+	name  string
+	close func(s *system) error
+	want  string
+}{
+	{"terminated", func(s *system) error {
+		return s.temporal().TerminateWorkflow(s.ctx(), s.eng.WorkflowID(parentHelper), "", "operator")
+	}, "#children was terminated on the Temporal side (reason: operator)"},
+	{"deleted", func(s *system) error { return deleteWorkflow(s, parentHelper) }, "#children was "},
+}
+
+// parentHelper is the process ID whose workflow ID is that of process
+// "parent"'s children workflow.
+const parentHelper = "parent" + workflows.ChildrenIDSuffix
 
 // TestAChildAfterItsChildrenWorkflowClosed: an operator terminates or
 // deletes a running parent's children workflow ("{ID}#children", listed in
@@ -19,20 +38,7 @@ import (
 // being sent again for a minute and failing with the server's "workflow
 // execution already completed". No document is created for it.
 func TestAChildAfterItsChildrenWorkflowClosed(t *testing.T) {
-	// The children workflow's ID is the parent's with this suffix.
-	const helper = "parent" + workflows.ChildrenIDSuffix
-	for _, tc := range []struct {
-		name  string
-		close func(s *system) error
-		want  string
-	}{
-		{"terminated", func(s *system) error {
-			return s.temporal().TerminateWorkflow(s.ctx(), s.eng.WorkflowID(helper), "", "operator")
-		}, "#children was terminated on the Temporal side (reason: operator)"},
-		{"deleted", func(s *system) error {
-			return deleteWorkflow(s, helper)
-		}, "#children was "},
-	} {
+	for _, tc := range helperClosings {
 		t.Run(tc.name, func(t *testing.T) {
 			stop := make(chan struct{})
 			first, second := make(chan error, 4), make(chan error, 4)
@@ -73,16 +79,7 @@ func TestAChildAfterItsChildrenWorkflowClosed(t *testing.T) {
 // parent's run itself, and the parent ends failed after it, as a parent whose
 // children workflow lives on does, instead of leaving the child running.
 func TestAParentEndsAfterTheChildrenItsClosedChildrenWorkflowLeft(t *testing.T) {
-	const helper = "parent" + workflows.ChildrenIDSuffix
-	for _, tc := range []struct {
-		name  string
-		close func(s *system) error
-	}{
-		{"terminated", func(s *system) error {
-			return s.temporal().TerminateWorkflow(s.ctx(), s.eng.WorkflowID(helper), "", "operator")
-		}},
-		{"deleted", func(s *system) error { return deleteWorkflow(s, helper) }},
-	} {
+	for _, tc := range helperClosings {
 		t.Run(tc.name, func(t *testing.T) {
 			g := newGate(t)
 			defer g.open()
@@ -106,6 +103,44 @@ func TestAParentEndsAfterTheChildrenItsClosedChildrenWorkflowLeft(t *testing.T) 
 			require.LessOrEqual(t, last.Timestamp, p.Log[len(p.Log)-1].Timestamp,
 				"the parent ended before its child: %v / %v", logLines(c), logLines(p))
 			replayEndedRun(t, s, "parent", "children workflow "+tc.name+", then the body failed")
+		})
+	}
+}
+
+// TestAChildAskedForAgainAfterItsChildrenWorkflowClosed: a body asks again
+// for a child it has running (as a body re-run after a lost worker does)
+// after its children workflow was terminated or deleted, which would have
+// answered with the running child. The child's document answers instead:
+// the body waits for that child and gets its end, and is not refused.
+func TestAChildAskedForAgainAfterItsChildrenWorkflowClosed(t *testing.T) {
+	for _, tc := range helperClosings {
+		t.Run(tc.name, func(t *testing.T) {
+			stop, closed := make(chan struct{}), make(chan struct{})
+			again := make(chan error, 4)
+			child := adapter.ChildSpec{ProcessID: "parent/c", Name: "C", Execute: func(*adapter.ProcessContext) error {
+				<-stop
+				return nil
+			}}
+			parent := func(pc *adapter.ProcessContext) error {
+				group := pc.ParallelGroup(adapter.GroupOptions{})
+				if err := group.Spawn(child); err != nil {
+					return err
+				}
+				<-closed
+				_, err := pc.RunChild(child)
+				again <- err
+				_, werr := group.Wait()
+				return errors.Join(err, werr)
+			}
+			s := launchParent(t, parent)
+			s.waitState("parent/c", adapter.StateRunning)
+			require.NoError(t, tc.close(s))
+			close(closed)
+			requireNothingFor(t, again, time.Second, "RunChild of the running child returned while it ran")
+			close(stop)
+			require.NoError(t, receiveWithin(t, again, "RunChild of the running child did not return"))
+			s.requireEnd("parent/c", adapter.StateDone)
+			s.requireEnd("parent", adapter.StateDone)
 		})
 	}
 }
