@@ -444,8 +444,9 @@ func (s *spawner) sendToHelper(batch []*spawnCall) {
 // Sending again is safe whatever happened to the first try (the children's
 // documents say which exist), and a roll-over of the children workflow
 // fails updates in several ways: the requests go again after a pause, for a
-// minute, or however long it takes when the error says so. A children
-// workflow closed for good fails them, and every later request, at once.
+// minute, or however long it takes when the error says so. Once the
+// children workflow has closed for good, they and every later request are
+// answered at once, from the children's documents (answerClosed).
 func (s *spawner) failed(helperID string, batch []*spawnCall, err error) {
 	if closed := s.helperClosed(helperID, err); closed != nil {
 		s.mu.Lock()
