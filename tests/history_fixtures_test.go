@@ -56,6 +56,20 @@ func replayHistory(replayer worker.WorkflowReplayer, h *historypb.History) error
 	return replayer.ReplayWorkflowHistoryWithOptions(nil, h, opts)
 }
 
+// runHistory reads the history of run runID ("": the current one) of
+// process processID's workflow.
+func (s *system) runHistory(processID, runID string) *historypb.History {
+	s.t.Helper()
+	h := &historypb.History{}
+	it := s.temporal().GetWorkflowHistory(s.ctx(), s.eng.WorkflowID(processID), runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(s.t, err)
+		h.Events = append(h.Events, ev)
+	}
+	return h
+}
+
 // recordHistories writes histories to historiesDir when recordEnv is set.
 func recordHistories(t *testing.T, histories map[string]*historypb.History) {
 	label := os.Getenv(recordEnv)

@@ -177,13 +177,7 @@ func replayEndedRun(t *testing.T, s *system, processID, name string) (string, *h
 		run = desc.GetWorkflowExecutionInfo()
 		return run.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
 	})
-	h := &historypb.History{}
-	it := s.temporal().GetWorkflowHistory(s.ctx(), wfID, run.GetExecution().GetRunId(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		ev, err := it.Next()
-		require.NoError(t, err)
-		h.Events = append(h.Events, ev)
-	}
+	h := s.runHistory(processID, run.GetExecution().GetRunId())
 	require.NoError(t, replayHistory(newReplayer(), h), "replay %s", name)
 	recordHistories(t, map[string]*historypb.History{name: h})
 	return run.GetExecution().GetRunId(), h

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -94,28 +93,18 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 	s.run("parent")
 	require.Equal(t, adapter.StateDone, s.get("parent/child").Status.State)
 
-	runHistory := func(id, runID string) *historypb.History {
-		h := &historypb.History{}
-		it := s.temporal().GetWorkflowHistory(s.ctx(), s.eng.WorkflowID(id), runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		for it.HasNext() {
-			ev, err := it.Next()
-			require.NoError(t, err)
-			h.Events = append(h.Events, ev)
-		}
-		return h
-	}
-	history := func(id string) *historypb.History { return runHistory(id, "") }
+	history := func(id string) *historypb.History { return s.runHistory(id, "") }
 	// runsOf returns the histories of every run of a workflow that continues
 	// as new, oldest first.
 	runsOf := func(id string) []*historypb.History {
 		var out []*historypb.History
-		for h := runHistory(id, ""); ; {
+		for h := s.runHistory(id, ""); ; {
 			out = append([]*historypb.History{h}, out...)
 			prev := h.Events[0].GetWorkflowExecutionStartedEventAttributes().GetContinuedExecutionRunId()
 			if prev == "" {
 				return out
 			}
-			h = runHistory(id, prev)
+			h = s.runHistory(id, prev)
 		}
 	}
 	// What each revision does: markers (local activities) and the body's
