@@ -72,7 +72,8 @@ func (e *Error) Error() string {
 // would send.
 type FieldError struct {
 	// Type names the failure: "missing", "extra_forbidden", "string_type",
-	// "int_type", "int_from_float", "float_type", "bool_type", "model_type",
+	// "int_type", "int_parsing", "int_from_float", "float_type",
+	// "float_parsing", "bool_type", "bool_parsing", "model_type",
 	// "dict_type", "list_type", "value_error", ...
 	Type string `json:"type"`
 	// Loc is the path to the value: keys as strings, list indexes as ints.

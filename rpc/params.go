@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"reflect"
 	"strconv"
 	"strings"
 
 	"github.com/optio-temporal/optio/internal/pyjson"
+	"github.com/optio-temporal/optio/internal/pylax"
 )
 
 // DecodeParams decodes params into dst (a non-nil pointer) the way the
@@ -28,8 +28,12 @@ import (
 //     `sessionId: string | null` whose key must be present.
 //   - null is accepted for every optional field and for pointers; it leaves
 //     the zero value (nil for pointers).
-//   - JSON types are checked strictly: a string is not a number, a number is
-//     not a bool. An integer field accepts a float with no fraction (5.0).
+//   - Scalars are read as pydantic's lax mode reads them (the Python
+//     server's default): a bool field takes true and false, 0 and 1, and
+//     strings like "true", "yes", "off" or "0"; a number field takes a
+//     number, a bool, or a string holding a number ("2", " 0.5 "); an
+//     integer field also takes a float with no fraction (5.0). A string
+//     field takes only a string.
 //   - Types that implement json.Unmarshaler decode themselves; an error they
 //     return becomes a "value_error".
 func DecodeParams(params json.RawMessage, dst any) error {
@@ -97,21 +101,24 @@ func (d *paramDecoder) decode(v reflect.Value, raw json.RawMessage, loc []any) {
 			d.fail("value_error", loc, "Value error, "+err.Error(), raw, nil)
 		}
 	case reflect.Bool:
-		switch string(raw) {
-		case "true":
-			v.SetBool(true)
-		case "false":
-			v.SetBool(false)
-		default:
-			d.fail("bool_type", loc, "Input should be a valid boolean", raw, nil)
+		b, err := pylax.Bool(scalar(raw))
+		if err != nil {
+			d.laxFail(err, loc, raw)
+			return
 		}
+		v.SetBool(b)
 	case reflect.String:
 		if t == reflect.TypeFor[json.Number]() {
-			if !isNumber(raw) {
-				d.fail("float_type", loc, "Input should be a valid number", raw, nil)
+			if isNumber(raw) {
+				v.SetString(string(raw))
 				return
 			}
-			v.SetString(string(raw))
+			f, err := pylax.Float(scalar(raw), 64)
+			if err != nil {
+				d.laxFail(err, loc, raw)
+				return
+			}
+			v.SetString(strconv.FormatFloat(f, 'g', -1, 64))
 			return
 		}
 		var s string
@@ -145,9 +152,9 @@ func (d *paramDecoder) decode(v reflect.Value, raw json.RawMessage, loc []any) {
 		}
 		v.SetUint(uint64(n))
 	case reflect.Float32, reflect.Float64:
-		f, err := strconv.ParseFloat(string(raw), t.Bits())
-		if !isNumber(raw) || err != nil {
-			d.fail("float_type", loc, "Input should be a valid number", raw, nil)
+		f, err := pylax.Float(scalar(raw), t.Bits())
+		if err != nil {
+			d.laxFail(err, loc, raw)
 			return
 		}
 		v.SetFloat(f)
@@ -190,25 +197,34 @@ func (d *paramDecoder) decode(v reflect.Value, raw json.RawMessage, loc []any) {
 	}
 }
 
-// integer reads an integral JSON number, accepting 5.0 as pydantic does.
+// integer reads an int field as pydantic's lax mode does (pylax.Int).
 func (d *paramDecoder) integer(raw json.RawMessage, loc []any) (int64, bool) {
-	if !isNumber(raw) {
-		d.fail("int_type", loc, "Input should be a valid integer", raw, nil)
+	n, err := pylax.Int(scalar(raw))
+	if err != nil {
+		d.laxFail(err, loc, raw)
 		return 0, false
 	}
-	if n, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
-		return n, true
+	return n, true
+}
+
+// scalar decodes raw for the pylax readers: a number as json.Number, and
+// anything that is not valid JSON as nil (a type fault).
+func scalar(raw json.RawMessage) any {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return nil
 	}
-	f, err := strconv.ParseFloat(string(raw), 64)
-	switch {
-	case err == nil && f != math.Trunc(f):
-		d.fail("int_from_float", loc, "Input should be a valid integer, got a number with a fractional part", raw, nil)
-	case err == nil && f >= -(1<<63) && f < 1<<63:
-		return int64(f), true
-	default:
-		d.fail("int_parsing_size", loc, "Unable to parse input string as an integer, exceeded maximum size", raw, nil)
+	return v
+}
+
+func (d *paramDecoder) laxFail(err error, loc []any, raw json.RawMessage) {
+	var f *pylax.Fault
+	if !errors.As(err, &f) {
+		f = &pylax.Fault{Type: "value_error", Msg: "Value error, " + err.Error()}
 	}
-	return 0, false
+	d.fail(f.Type, loc, f.Msg, raw, nil)
 }
 
 func (d *paramDecoder) structValue(v reflect.Value, raw json.RawMessage, loc []any) {

@@ -52,6 +52,34 @@ func TestDecodeParams(t *testing.T) {
 			want:   groupCancelParams{MetadataFilter: map[string]filterLeaf{"tag": {}}},
 		},
 		{
+			name:   "scalars read as pydantic's lax mode reads them",
+			params: `{"metadataFilter": {}, "blockNewLaunches": "Yes", "limit": " 1_000 ", "ratio": "0.5", "count": "007", "nested": {"a": "2", "b": true}}`,
+			want: groupCancelParams{
+				MetadataFilter: map[string]filterLeaf{}, BlockNewLaunches: ptr(true), Limit: 1000, Ratio: 0.5, Count: 7,
+				Nested: &addParams{A: 2, B: 1},
+			},
+		},
+		{
+			name:   "a bool from a number",
+			params: `{"metadataFilter": {}, "blockNewLaunches": 0}`,
+			want:   groupCancelParams{MetadataFilter: map[string]filterLeaf{}, BlockNewLaunches: ptr(false)},
+		},
+		{
+			name:   "a number that is no bool",
+			params: `{"metadataFilter": {}, "blockNewLaunches": 2}`,
+			errors: `[{"type": "bool_parsing", "loc": ["blockNewLaunches"], "msg": "Input should be a valid boolean, unable to interpret input", "input": 2}]`,
+		},
+		{
+			name:   "a string that is no integer",
+			params: `{"metadataFilter": {}, "limit": "1.5"}`,
+			errors: `[{"type": "int_parsing", "loc": ["limit"], "msg": "Input should be a valid integer, unable to parse string as an integer", "input": "1.5"}]`,
+		},
+		{
+			name:   "a number is not a string",
+			params: `{"metadataFilter": {}, "reason": 5}`,
+			errors: `[{"type": "string_type", "loc": ["reason"], "msg": "Input should be a valid string", "input": 5}]`,
+		},
+		{
 			name:   "missing required",
 			params: `{"reason": "r"}`,
 			errors: `[{"type": "missing", "loc": ["metadataFilter"], "msg": "Field required", "input": {"reason": "r"}}]`,
@@ -63,17 +91,17 @@ func TestDecodeParams(t *testing.T) {
 		},
 		{
 			name:   "every problem reported, fields first, then extras",
-			params: `{"zzz": 1, "metadataFilter": {"t": {"in": ["a", 2], "other": 1}}, "blockNewLaunches": "yes", "limit": 1.5, "tags": "x", "ratio": "0.5", "count": 256, "nested": {"a": true}}`,
+			params: `{"zzz": 1, "metadataFilter": {"t": {"in": ["a", 2], "other": 1}}, "blockNewLaunches": "maybe", "limit": 1.5, "tags": "x", "ratio": "half", "count": 256, "nested": {"a": [1]}}`,
 			errors: `[` +
 				`{"type": "string_type", "loc": ["metadataFilter", "t", "in", 1], "msg": "Input should be a valid string", "input": 2}, ` +
 				`{"type": "extra_forbidden", "loc": ["metadataFilter", "t", "other"], "msg": "Extra inputs are not permitted", "input": 1}, ` +
-				`{"type": "bool_type", "loc": ["blockNewLaunches"], "msg": "Input should be a valid boolean", "input": "yes"}, ` +
+				`{"type": "bool_parsing", "loc": ["blockNewLaunches"], "msg": "Input should be a valid boolean, unable to interpret input", "input": "maybe"}, ` +
 				`{"type": "int_from_float", "loc": ["limit"], "msg": "Input should be a valid integer, got a number with a fractional part", "input": 1.5}, ` +
 				`{"type": "list_type", "loc": ["tags"], "msg": "Input should be a valid list", "input": "x"}, ` +
-				`{"type": "float_type", "loc": ["ratio"], "msg": "Input should be a valid number", "input": "0.5"}, ` +
+				`{"type": "float_parsing", "loc": ["ratio"], "msg": "Input should be a valid number, unable to parse string as a number", "input": "half"}, ` +
 				`{"type": "int_parsing_size", "loc": ["count"], "msg": "Unable to parse input string as an integer, exceeded maximum size", "input": 256}, ` +
-				`{"type": "float_type", "loc": ["nested", "a"], "msg": "Input should be a valid number", "input": true}, ` +
-				`{"type": "missing", "loc": ["nested", "b"], "msg": "Field required", "input": {"a": true}}, ` +
+				`{"type": "float_type", "loc": ["nested", "a"], "msg": "Input should be a valid number", "input": [1]}, ` +
+				`{"type": "missing", "loc": ["nested", "b"], "msg": "Field required", "input": {"a": [1]}}, ` +
 				`{"type": "extra_forbidden", "loc": ["zzz"], "msg": "Extra inputs are not permitted", "input": 1}]`,
 		},
 		{

@@ -163,7 +163,7 @@ func TestWireReplies(t *testing.T) {
 		{
 			"-32602 wrong type",
 			`{"jsonrpc": "2.0", "method": "arith.add", "params": {"a": "two", "b": 3}, "id": "e2"}`,
-			`{"jsonrpc": "2.0", "id": "e2", "error": {"code": -32602, "message": "Invalid params", "data": {"errors": [{"type": "float_type", "loc": ["a"], "msg": "Input should be a valid number", "input": "two"}]}}}`,
+			`{"jsonrpc": "2.0", "id": "e2", "error": {"code": -32602, "message": "Invalid params", "data": {"errors": [{"type": "float_parsing", "loc": ["a"], "msg": "Input should be a valid number, unable to parse string as a number", "input": "two"}]}}}`,
 		},
 		{
 			"-32602 extra key",

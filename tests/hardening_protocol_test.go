@@ -64,9 +64,9 @@ func TestHardeningProtocolEdges(t *testing.T) {
 		for _, fe := range reply.Error.Data.Errors {
 			types = append(types, fe.Type+" at "+rpcJSONText(fe.Loc))
 		}
-		require.ElementsMatch(t, []string{`bool_type at ["resume"]`, `string_type at ["sessionId"]`}, types)
+		require.ElementsMatch(t, []string{`bool_parsing at ["resume"]`, `string_type at ["sessionId"]`}, types)
 		for _, fe := range reply.Error.Data.Errors {
-			if fe.Type == "bool_type" {
+			if fe.Type == "bool_parsing" {
 				in, _ := fe.Input.(string)
 				require.True(t, strings.HasPrefix(in, strings.Repeat("x", 100)), "the start of the input is kept")
 				require.Contains(t, in, "10485760 bytes in all")

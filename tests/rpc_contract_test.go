@@ -171,7 +171,7 @@ func TestRPCBadInput(t *testing.T) {
 		{"launch", `{"processId": "quick"}`, rpc.CodeInvalidParams, []string{"missing at sessionId"}},
 		{"launch", `{"processId": 7, "sessionId": null}`, rpc.CodeInvalidParams, []string{"string_type at processId"}},
 		{"launch", `{"processId": "", "sessionId": null}`, rpc.CodeInvalidParams, []string{"string_too_short at processId"}},
-		{"launch", `{"processId": "quick", "sessionId": null, "resume": "yes"}`, rpc.CodeInvalidParams, []string{"bool_type at resume"}},
+		{"launch", `{"processId": "quick", "sessionId": null, "resume": "maybe"}`, rpc.CodeInvalidParams, []string{"bool_parsing at resume"}},
 		{"launch", `{"processId": "quick", "sessionId": 5}`, rpc.CodeInvalidParams, []string{"string_type at sessionId"}},
 		{"launch", `{"processId": "quick", "sessionId": null, "force": true}`, rpc.CodeInvalidParams, []string{"extra_forbidden at force"}},
 		{"launch", `null`, rpc.CodeInvalidParams, []string{"model_type at "}},
@@ -182,7 +182,7 @@ func TestRPCBadInput(t *testing.T) {
 		{"groupCancel", `{"metadataFilter": null}`, rpc.CodeInvalidParams, []string{"value_error at metadataFilter"}},
 		{"groupCancel", `{"metadataFilter": "tree"}`, rpc.CodeInvalidParams, []string{"value_error at metadataFilter"}},
 		{"groupCancel", `{"metadataFilter": {"$where": "1"}}`, rpc.CodeInvalidParams, []string{"value_error at metadataFilter"}},
-		{"groupCancel", `{"metadataFilter": {"group": "tree"}, "persist": "yes"}`, rpc.CodeInvalidParams, []string{"bool_type at persist"}},
+		{"groupCancel", `{"metadataFilter": {"group": "tree"}, "persist": [true]}`, rpc.CodeInvalidParams, []string{"bool_type at persist"}},
 		{"groupCancelAndWait", `{"metadataFilter": {"group": ["tree"]}}`, rpc.CodeInvalidParams, []string{"value_error at metadataFilter"}},
 		{"blockLaunches", `{"launchFilter": [], "reason": "x"}`, rpc.CodeInvalidParams, []string{"value_error at launchFilter"}},
 		{"blockLaunches", `{"launchFilter": {"kind": "quick"}, "reason": 3}`, rpc.CodeInvalidParams, []string{"string_type at reason"}},
@@ -281,6 +281,14 @@ func TestRPCPythonClientEntries(t *testing.T) {
 		`{"ok": true, "cancelledCount": 0}`)
 	p = rpcProcessOf(t, send("dismiss", `{"processId": "quick"}`))
 	assert.Equal(t, "idle", p["status"].(map[string]any)["state"])
+
+	// Scalars are read as pydantic's lax mode reads them: 0 is false and
+	// "true" is true, so this asks to persist without blocking.
+	exact("groupCancel", `{"metadataFilter": {"kind": "quick"}, "blockNewLaunches": 0, "persist": "true"}`,
+		`{"ok": false, "reason": "invalid-persist-without-block"}`)
+	p = rpcProcessOf(t, send("launch", `{"processId": "quick", "resume": "no", "sessionId": null}`))
+	assert.Equal(t, "quick", p["processId"])
+	h.waitState("quick", adapter.StateDone)
 
 	// A missing key is pydantic's "missing" error.
 	text, id := exchange("launch", `{"processId": "quick"}`)

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/optio-temporal/optio/internal/pylax"
 )
 
 // Filter is a metadata filter as the contract's Filter schema admits it
@@ -145,9 +147,14 @@ func checkFieldFilter(m map[string]any) error {
 			}
 			switch op {
 			case "exists":
-				if _, isBool := arg.(bool); !isBool && arg != nil {
+				if arg == nil {
+					continue
+				}
+				b, err := pylax.Bool(arg) // "yes" and 1 too, as optio-core's models read them
+				if err != nil {
 					return fmt.Errorf("%s.exists must be a boolean", path)
 				}
+				ops[op] = b
 			case "in", "nin":
 				if arg == nil {
 					continue

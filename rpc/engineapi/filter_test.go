@@ -33,7 +33,10 @@ func TestWireFilter(t *testing.T) {
 		{`{"tag": [1, 2]}`, nil},
 		{`{"tag": {"regex": "x"}}`, nil},
 		{`{"tag": {"in": "x"}}`, nil},
-		{`{"tag": {"exists": 1}}`, nil},
+		{`{"tag": {"exists": 1}}`, map[string]any{"tag": doc("exists", true)}}, // read as pydantic's lax mode does
+		{`{"tag": {"exists": "no"}}`, map[string]any{"tag": doc("exists", false)}},
+		{`{"tag": {"exists": 2}}`, nil},
+		{`{"tag": {"exists": "maybe"}}`, nil},
 		{`{"tag": {"eq": {"x": 1}}}`, nil},
 	} {
 		var f Filter
