@@ -253,3 +253,35 @@ func (s *system) requireEnd(id string, want adapter.State) *adapter.Process {
 	require.Equal(s.t, want, p.Status.State, "process %s: %v", id, logLines(p))
 	return p
 }
+
+// TestResetOfAChildrenWorkflow: an operator resets a running parent's
+// children workflow ("{ID}#children", beside the parent's in the Web UI) to
+// its first or its last workflow task. The server puts the body's request
+// for the running child into the new run, which finds the child it had
+// started: the child runs on, once, the parent ends done after it, and the
+// parent's log says "Spawned child: C" once, not again for the new run.
+func TestResetOfAChildrenWorkflow(t *testing.T) {
+	for _, to := range []resetPoint{firstTask, lastTask} {
+		t.Run(string(to), func(t *testing.T) {
+			g := newGate(t)
+			defer g.open()
+			s, errs := parentOfOneChild(t, g.cooperative)
+			g.waitStarted(t)
+			require.NoError(t, resetWorkflow(s, parentHelper, to))
+			// Give the new run the time to take the request up again.
+			time.Sleep(2 * time.Second)
+			g.open()
+			require.NoError(t, receiveWithin(t, errs, "RunChild did not return after the child ended"))
+			s.requireEnd("parent/c", adapter.StateDone)
+			p := s.requireEnd("parent", adapter.StateDone)
+			require.EqualValues(t, 1, g.runs.Load(), "child body runs")
+			spawned := 0
+			for _, e := range p.Log {
+				if e.Message == "Spawned child: C" {
+					spawned++
+				}
+			}
+			require.Equal(t, 1, spawned, "the parent's log:\n%s", formatLog(p))
+		})
+	}
+}

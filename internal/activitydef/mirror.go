@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.temporal.io/sdk/activity"
@@ -325,6 +326,8 @@ func (m *Mirror) CreateChildren(ctx context.Context, in CreateChildrenInput) (Cr
 		return res, err
 	}
 	var spawned []LogLine
+	var recovered []*mirror.Process // and isRecovered[k] says whether spawned[k] is one's
+	var isRecovered []bool
 	for i, c := range docs {
 		switch {
 		case c.Doc == nil, c.Known && !in.Known:
@@ -333,13 +336,60 @@ func (m *Mirror) CreateChildren(ctx context.Context, in CreateChildrenInput) (Cr
 			res.Children[i] = CreatedChild{DocID: c.Doc.ID.Hex(), Order: c.Doc.Order, Known: true, State: c.Doc.Status.State, Error: derefString(c.Doc.Status.Error)}
 		default:
 			res.Children[i] = CreatedChild{DocID: c.Doc.ID.Hex(), Order: c.Doc.Order}
+			if c.Recovered {
+				recovered = append(recovered, c.Doc)
+			}
+			isRecovered = append(isRecovered, c.Recovered)
 			spawned = append(spawned, LogLine{Level: mirror.LevelEvent, Message: docstore.MsgSpawnedChild(in.Children[i].Name)})
+		}
+	}
+	if len(recovered) > 0 {
+		if spawned, err = m.unlogged(ctx, pid, spawned, isRecovered, recovered); err != nil {
+			return res, err
 		}
 	}
 	if err := m.Store.AppendLog(ctx, pid, m.stamp(spawned)...); err != nil {
 		return res, err
 	}
 	return res, nil
+}
+
+// unlogged drops from spawned the entries of recovered children (those
+// isRecovered marks) that the call which inserted them already wrote on the
+// parent pid: its log entries from the first of those inserts on, matched by
+// message. A call interrupted
+// between its inserts and its log write wrote none, and a children workflow
+// reset to before a request (the server gives the new run the request
+// again) wrote them all; without the check the parent's log would say
+// "Spawned child" twice for one child. Entries the log's cap has dropped
+// since are written again.
+func (m *Mirror) unlogged(ctx context.Context, pid bson.ObjectID, spawned []LogLine, isRecovered []bool, recovered []*mirror.Process) ([]LogLine, error) {
+	parent, err := m.Store.Get(ctx, pid)
+	if err != nil {
+		return nil, err
+	}
+	since := recovered[0].CreatedAt
+	for _, d := range recovered[1:] {
+		if d.CreatedAt.Before(since) {
+			since = d.CreatedAt
+		}
+	}
+	since = since.Truncate(time.Millisecond) // as Mongo stores it
+	written := map[string]int{}
+	for _, e := range parent.Log {
+		if at, err := time.Parse(time.RFC3339Nano, e.Timestamp); err == nil && !at.Before(since) {
+			written[e.Message]++
+		}
+	}
+	out := spawned[:0:0]
+	for k, l := range spawned {
+		if isRecovered[k] && written[l.Message] > 0 {
+			written[l.Message]--
+			continue
+		}
+		out = append(out, l)
+	}
+	return out, nil
 }
 
 func derefString(s *string) string {

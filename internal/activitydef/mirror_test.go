@@ -223,19 +223,27 @@ func TestMirrorCreateChildren(t *testing.T) {
 		require.Equal(t, "demo", child.Metadata["group"], "a child inherits its parent's metadata")
 		require.Equal(t, id, *child.ParentID)
 	}
-	parent, err := m.Store.Get(ctx, id)
-	require.NoError(t, err)
-	var spawned []string
-	for _, e := range parent.Log {
-		if e.Message == docstore.MsgSpawnedChild("Child 1") || e.Message == docstore.MsgSpawnedChild("Child 2") {
-			spawned = append(spawned, e.Message)
+	// spawned counts the parent's "Spawned child: {name}" entries.
+	spawned := func(name string) int {
+		t.Helper()
+		parent, err := m.Store.Get(ctx, id)
+		require.NoError(t, err)
+		n := 0
+		for _, e := range parent.Log {
+			if e.Message == docstore.MsgSpawnedChild(name) {
+				n++
+			}
 		}
+		return n
 	}
-	require.Len(t, spawned, 2)
+	require.Equal(t, 1, spawned("Child 1"))
+	require.Equal(t, 1, spawned("Child 2"))
 
 	retry, err := m.CreateChildren(ctx, in)
 	require.NoError(t, err)
 	require.Equal(t, res, retry, "a retry after a write that landed keeps the inserts")
+	require.Equal(t, 1, spawned("Child 1"), "a retry after the log write landed logs nothing again")
+	require.Equal(t, 1, spawned("Child 2"))
 
 	// A re-run body asks again, in a later batch.
 	in.FirstOrder, in.Known = 2, true
@@ -278,6 +286,20 @@ func TestMirrorCreateChildren(t *testing.T) {
 		require.Equal(t, want, child.Order, "child %d", i)
 		require.Equal(t, id, *child.ParentID)
 	}
+
+	// A call interrupted between its insert and its log write: the retry
+	// keeps the insert and logs it, although the parent's log already says
+	// "Spawned child: Child 1" of c1, before it.
+	time.Sleep(10 * time.Millisecond) // past c1's entry's millisecond
+	parent, err := m.Store.Get(ctx, id)
+	require.NoError(t, err)
+	landed, err := m.Store.InsertMarkedChildren(ctx, parent, 5, []docstore.Child{{ProcessID: "i1", Name: "Child 1", State: mirror.Scheduled}})
+	require.NoError(t, err)
+	require.NotNil(t, landed[0].Doc)
+	interrupted, err := m.CreateChildren(ctx, activitydef.CreateChildrenInput{ParentDocID: id.Hex(), FirstOrder: 5, Children: []activitydef.ChildSpec{{ProcessID: "i1", Name: "Child 1"}}})
+	require.NoError(t, err)
+	require.Equal(t, activitydef.CreatedChild{DocID: landed[0].Doc.ID.Hex(), Order: 5}, interrupted.Children[0])
+	require.Equal(t, 2, spawned("Child 1"), "the interrupted call's child is logged")
 }
 
 // StartRun run again for a launch whose document it started already

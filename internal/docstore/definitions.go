@@ -311,7 +311,7 @@ func (s *Store) InsertMarkedChildren(ctx context.Context, parent *mirror.Process
 		case doc.Order != order:
 			out[next] = InsertedChild{Doc: doc, Known: true}
 		default:
-			out[next] = InsertedChild{Doc: doc}
+			out[next] = InsertedChild{Doc: doc, Recovered: true}
 			order++
 		}
 		next++
@@ -355,6 +355,11 @@ type InsertedChild struct {
 	Doc *mirror.Process
 	// Known is true when Doc was there before: a child of the same parent.
 	Known bool
+	// Recovered is true when Doc was there before with the very order
+	// number this call gave it: an earlier, interrupted call's insert (or
+	// one a reset of the children workflow makes again), kept as if
+	// inserted now.
+	Recovered bool
 }
 
 func (s *Store) insertChild(ctx context.Context, parent *mirror.Process, c Child) (*mirror.Process, error) {
