@@ -28,6 +28,9 @@ func (e *Engine) AdhocDefine(ctx context.Context, task TaskInstance, opts AdhocO
 	if err := validateTask(task); err != nil {
 		return nil, err
 	}
+	if err := e.CheckProcessID(task.ProcessID); err != nil {
+		return nil, fmt.Errorf("ad-hoc task %q: %w", task.Name, err)
+	}
 	if task.Schedule != "" {
 		return nil, fmt.Errorf("%w: ad-hoc task %q: Schedule is not supported for ad-hoc processes", ErrInvalidInput, task.ProcessID)
 	}

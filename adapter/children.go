@@ -145,6 +145,9 @@ func (c *ProcessContext) RunChild(spec ChildSpec) (State, error) {
 	if err := spec.validate(); err != nil {
 		return "", err
 	}
+	if err := c.host.CheckChildID(spec.ProcessID); err != nil {
+		return "", fmt.Errorf("run child: %w", err)
+	}
 	if spec.OnChildProgress != nil {
 		c.tracker().setCallback(spec.OnChildProgress)
 	}

@@ -105,6 +105,14 @@ type Config struct {
 	LogLimit int
 	// ScheduleTimeZone is the IANA time zone of cron schedules. Default UTC.
 	ScheduleTimeZone string
+	// MaxIDLength is the longest workflow or Schedule ID the Temporal
+	// server accepts, in bytes: its dynamic config limit.maxIDLength.
+	// Default 1000, the server's default. A processId whose Temporal IDs
+	// would be longer is refused with ErrInvalidInput before anything is
+	// written (by New and Resync for a task definition, AdhocDefine,
+	// RunChild and Spawn), rather than left to a start the server rejects:
+	// see Engine.CheckProcessID.
+	MaxIDLength int
 	// Metrics, when set, receives the engine's own measurements (runs
 	// started and ended, body runs, mirror write latency, RPC calls).
 	Metrics Metrics
@@ -177,6 +185,12 @@ func (c Config) withDefaults() (Config, error) {
 		c.ChildPollDelay = time.Second
 	case c.ChildPollDelay < 0:
 		c.ChildPollDelay = 0
+	}
+	switch {
+	case c.MaxIDLength == 0:
+		c.MaxIDLength = 1000
+	case c.MaxIDLength < 0:
+		return c, fmt.Errorf("%w: MaxIDLength %d is negative", ErrInvalidConfig, c.MaxIDLength)
 	}
 	if c.ScheduleTimeZone != "" {
 		if _, err := time.LoadLocation(c.ScheduleTimeZone); err != nil {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -240,6 +241,40 @@ type readOnly struct{ mirror.Reader }
 // "{db}/{prefix}:{processId}".
 func (e *Engine) WorkflowID(processID string) string {
 	return e.cfg.Mongo.Name() + "/" + e.cfg.Prefix + ":" + processID
+}
+
+// CheckProcessID returns an error wrapping ErrInvalidInput when processID
+// would make a workflow ID (WorkflowID) longer than Config.MaxIDLength.
+// Some processes need room for more, which the engine checks too: a task
+// with a Schedule (New, Resync), whose runs' IDs add ":cron" and the fire
+// time, and a process that starts children (RunChild, Spawn), whose
+// children workflow's ID adds workflows.ChildrenIDSuffix.
+func (e *Engine) CheckProcessID(processID string) error {
+	return e.checkIDLength(processID, "", 0)
+}
+
+// cronRunSuffix is what a Schedule's runs add to the workflow ID of their
+// process: cronIDSuffix (scheduleAction), then the server's "-" and fire
+// time (RFC 3339, UTC).
+const cronRunSuffix = cronIDSuffix + "-2006-01-02T15:04:05Z"
+
+// checkIDLength refuses processID when its workflow ID with suffix, which
+// the IDs of what (a clause, or "" for the workflow itself) add, is longer
+// than the server accepts.
+func (e *Engine) checkIDLength(processID, what string, suffix int) error {
+	n := len(e.WorkflowID(processID)) + suffix
+	if n <= e.cfg.MaxIDLength {
+		return nil
+	}
+	shown := processID
+	if len(shown) > 64 {
+		shown = strings.ToValidUTF8(shown[:64], "") + "..."
+	}
+	if what == "" {
+		what = "its workflow ID"
+	}
+	return fmt.Errorf("%w: process id %q (%d bytes) is too long: %s would be %d bytes, over the server's limit of %d (Config.MaxIDLength)",
+		ErrInvalidInput, shown, len(processID), what, n, e.cfg.MaxIDLength)
 }
 
 // TaskQueue returns the shared task queue of the engine's workflows.

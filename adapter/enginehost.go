@@ -16,6 +16,7 @@ import (
 	"github.com/optio-temporal/optio/internal/docstore"
 	"github.com/optio-temporal/optio/internal/workflowdef"
 	"github.com/optio-temporal/optio/mirror"
+	"github.com/optio-temporal/optio/workflows"
 )
 
 // engineHost runs a body for the engine: progress and checkpoints go to
@@ -110,6 +111,19 @@ func (h *engineHost) SetHasSavedState(ctx context.Context) error {
 
 func (h *engineHost) ClearSavedState(ctx context.Context) error {
 	return h.e.store.ClearSavedState(ctx, h.docID)
+}
+
+// CheckChildID refuses a child whose workflow ID, or this process's
+// children workflow's, would be longer than the server accepts
+// (Engine.CheckProcessID).
+func (h *engineHost) CheckChildID(processID string) error {
+	if h.revision < 2 {
+		return h.e.CheckProcessID(processID) // its workflow starts its children itself
+	}
+	if err := h.e.checkIDLength(h.proc.ProcessID, "the ID of the children workflow that starts its children", len(workflows.ChildrenIDSuffix)); err != nil {
+		return err
+	}
+	return h.e.CheckProcessID(processID)
 }
 
 // AdmitChild refuses a child while a launch block matches the process's

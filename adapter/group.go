@@ -174,6 +174,9 @@ func (g *ParallelGroup) Spawn(spec ChildSpec) error {
 	if err := spec.validate(); err != nil {
 		return err
 	}
+	if err := g.pc.host.CheckChildID(spec.ProcessID); err != nil {
+		return fmt.Errorf("spawn child: %w", err)
+	}
 	if g.pc.kids.isClosed() {
 		return fmt.Errorf("spawn child %q: %w", spec.ProcessID, ErrBodyReturned)
 	}

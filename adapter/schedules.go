@@ -18,6 +18,10 @@ import (
 	"github.com/optio-temporal/optio/workflows"
 )
 
+// cronIDSuffix ends the workflow IDs of a Schedule's runs (the server adds
+// the fire time after it).
+const cronIDSuffix = ":cron"
+
 // ScheduleID returns the Temporal Schedule ID of a process with a cron
 // schedule; it is the same as its workflow ID.
 func (e *Engine) ScheduleID(processID string) string { return e.WorkflowID(processID) }
@@ -28,7 +32,7 @@ func (e *Engine) scheduleSpec(t TaskInstance) client.ScheduleSpec {
 
 func (e *Engine) scheduleAction(t TaskInstance) *client.ScheduleWorkflowAction {
 	return &client.ScheduleWorkflowAction{
-		ID:            e.WorkflowID(t.ProcessID) + ":cron",
+		ID:            e.WorkflowID(t.ProcessID) + cronIDSuffix,
 		Workflow:      workflows.ScheduledLaunchName,
 		Args:          []any{activitydef.ScheduledLaunchInput{ProcessID: t.ProcessID}},
 		TaskQueue:     e.cfg.TaskQueue,

@@ -121,6 +121,15 @@ func (e *Engine) generate(ctx context.Context, filter map[string]any) ([]TaskIns
 	if err := validateTasks(tasks); err != nil {
 		return nil, err
 	}
+	for _, t := range tasks {
+		err := e.CheckProcessID(t.ProcessID)
+		if err == nil && t.Schedule != "" {
+			err = e.checkIDLength(t.ProcessID, "the IDs of its Schedule's runs", len(cronRunSuffix))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("task %q: %w", t.Name, err)
+		}
+	}
 	kept := tasks
 	if len(filter) > 0 {
 		kept = tasks[:0:0]

@@ -80,6 +80,10 @@ var badTasks = map[string][]adapter.TaskInstance{
 		{ProcessID: "fresh", Name: "Fresh", Execute: quick, Schedule: "0 9 * * *"},
 		{Name: "No id", Execute: quick},
 	},
+	"process id too long for Temporal's IDs": {
+		{ProcessID: "fresh", Name: "Fresh", Execute: quick, Schedule: "0 9 * * *"},
+		{ProcessID: strings.Repeat("x", 1000), Name: "Long", Execute: quick},
+	},
 }
 
 // TestBadInputIsRejectedAndWritesNothing: every public call given an empty
@@ -169,6 +173,12 @@ func TestBadInputIsRejectedAndWritesNothing(t *testing.T) {
 		}},
 		{"adhoc child with a taken id", func() error {
 			return invalid(adhoc(adapter.TaskInstance{ProcessID: "real", Name: "X", Execute: quick}, adapter.AdhocOptions{Parent: "ran"}))
+		}},
+		{"adhoc id too long for Temporal's IDs", func() error {
+			return invalid(adhoc(adapter.TaskInstance{ProcessID: strings.Repeat("x", 1000), Name: "X", Execute: quick}, adapter.AdhocOptions{}))
+		}},
+		{"adhoc child id too long for Temporal's IDs", func() error {
+			return invalid(adhoc(adapter.TaskInstance{ProcessID: strings.Repeat("x", 1000), Name: "X", Execute: quick}, adapter.AdhocOptions{Parent: "ran"}))
 		}},
 		{"adhoc root with a child's id", func() error {
 			return invalid(adhoc(adapter.TaskInstance{ProcessID: "ran/child", Name: "X", Execute: quick}, adapter.AdhocOptions{}))

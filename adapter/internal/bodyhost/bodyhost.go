@@ -40,6 +40,9 @@ type Host[F any] interface {
 	// ClearSavedState clears hasSavedState and deletes the saved checkpoint.
 	ClearSavedState(ctx context.Context) error
 
+	// CheckChildID returns an error when processID cannot name a child at
+	// all (its Temporal IDs would be too long); nothing is written.
+	CheckChildID(processID string) error
 	// AdmitChild returns an error when the process may not spawn a child
 	// now (a launch block on its metadata).
 	AdmitChild(ctx context.Context, processID string) error
