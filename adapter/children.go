@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/optio-temporal/optio/adapter/internal/bodyhost"
+	"github.com/optio-temporal/optio/internal/textclip"
 	"github.com/optio-temporal/optio/internal/workflowdef"
 	"github.com/optio-temporal/optio/mirror"
 	"github.com/optio-temporal/optio/workflows"
@@ -40,16 +42,41 @@ type ChildSpec struct {
 	OnChildProgress func([]ChildProgressInfo)
 }
 
+// MaxChildSpecSize is the most a child's ProcessID, Name, Description and
+// Params (as JSON) may take together. They reach the children workflow in
+// a workflow update, with other children's, and Temporal caps a payload (2
+// MB by default): a child's work data belongs in Mongo or a store of its
+// own, with a reference to it in Params.
+const MaxChildSpecSize = 256 << 10
+
+// maxSpawnBatchBytes bounds the specs that go in one update, as
+// specSize counts them (Temporal warns of payloads past 512 KB).
+const maxSpawnBatchBytes = 512 << 10
+
 func (s ChildSpec) validate() error {
 	switch {
 	case s.Execute == nil:
-		return fmt.Errorf("%w: child %q: Execute must not be nil", ErrInvalidInput, s.ProcessID)
+		return fmt.Errorf("%w: child %q: Execute must not be nil", ErrInvalidInput, textclip.Clip(s.ProcessID, 64))
 	case s.ProcessID == "":
-		return fmt.Errorf("%w: child %q: ProcessID must not be empty", ErrInvalidInput, s.Name)
+		return fmt.Errorf("%w: child %q: ProcessID must not be empty", ErrInvalidInput, textclip.Clip(s.Name, 64))
 	case s.Name == "":
-		return fmt.Errorf("%w: child %q: Name must not be empty", ErrInvalidInput, s.ProcessID)
+		return fmt.Errorf("%w: child %q: Name must not be empty", ErrInvalidInput, textclip.Clip(s.ProcessID, 64))
+	}
+	n, err := specSize(s.ProcessID, s.Name, s.Description, s.Params)
+	if err != nil {
+		return fmt.Errorf("%w: child %q: Params cannot be encoded as JSON: %v", ErrInvalidInput, textclip.Clip(s.ProcessID, 64), err)
+	}
+	if n > MaxChildSpecSize {
+		return fmt.Errorf("%w: child %q: its ProcessID, Name, Description and Params take %d bytes, more than MaxChildSpecSize (%d)",
+			ErrInvalidInput, textclip.Clip(s.ProcessID, 64), n, MaxChildSpecSize)
 	}
 	return nil
+}
+
+// specSize is about what a child's request takes in an update's payload.
+func specSize(processID, name, description string, params map[string]any) (int, error) {
+	b, err := json.Marshal(params)
+	return len(processID) + len(name) + len(description) + len(b), err
 }
 
 // ErrParentCancelled is returned (wrapped) when a child is refused because its
@@ -259,7 +286,9 @@ type spawner struct {
 }
 
 type spawnCall struct {
-	req   workflowdef.ChildRequest
+	req workflowdef.ChildRequest
+	// size is specSize of req.
+	size  int
 	seq   uint64
 	done  chan struct{}
 	reply workflowdef.ChildReply
@@ -279,7 +308,8 @@ func (h *engineHost) spawns() *spawner {
 
 // request queues one child request and waits for its reply.
 func (s *spawner) request(req workflowdef.ChildRequest) (workflowdef.ChildReply, error) {
-	call := &spawnCall{req: req, done: make(chan struct{})}
+	size, _ := specSize(req.ProcessID, req.Name, req.Description, req.Params) // ChildSpec.validate checked it
+	call := &spawnCall{req: req, size: size, done: make(chan struct{})}
 	s.mu.Lock()
 	s.seq++
 	call.seq = s.seq
@@ -321,7 +351,11 @@ func (s *spawner) loop() {
 			s.mu.Unlock()
 			return
 		}
-		n := min(len(s.queue), maxSpawnBatch)
+		n, bytes := 1, s.queue[0].size
+		for n < min(len(s.queue), maxSpawnBatch) && bytes+s.queue[n].size <= maxSpawnBatchBytes {
+			bytes += s.queue[n].size
+			n++
+		}
 		batch := s.queue[:n:n]
 		s.queue = s.queue[n:]
 		s.inflight++

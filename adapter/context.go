@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/optio-temporal/optio/adapter/internal/bodyhost"
+	"github.com/optio-temporal/optio/internal/docstore"
 )
 
 // Indeterminate is the percent to pass to ProcessContext.ReportProgress when
@@ -71,9 +72,14 @@ func (c *ProcessContext) Services() map[string]any { return c.services }
 // cancelling until it returns.
 func (c *ProcessContext) ShouldContinue() bool { return c.ctx.Err() == nil }
 
+// MaxMessageSize is the most of a progress message, or of the text of an
+// error a body returns, that the document and its log keep: the rest is
+// cut, with a note of the full length.
+const MaxMessageSize = docstore.MaxMessageBytes
+
 // ReportProgress records progress: percent from 0 to 100 (clamped), or
 // Indeterminate (any negative value or NaN) for null; message, when not
-// empty, is also appended to the process log. Reports are buffered and written
+// empty, is also appended to the process log (both cut to MaxMessageSize). Reports are buffered and written
 // to Mongo at most once per Config.ProgressFlushInterval, with a final write
 // when the body returns. ReportProgress never blocks on Mongo.
 func (c *ProcessContext) ReportProgress(percent float64, message string) {

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -23,6 +22,7 @@ import (
 	"github.com/optio-temporal/optio/activities"
 	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/internal/docstore"
+	"github.com/optio-temporal/optio/internal/textclip"
 	"github.com/optio-temporal/optio/internal/workflowdef"
 	"github.com/optio-temporal/optio/mirror"
 	"github.com/optio-temporal/optio/workflows"
@@ -266,15 +266,11 @@ func (e *Engine) checkIDLength(processID, what string, suffix int) error {
 	if n <= e.cfg.MaxIDLength {
 		return nil
 	}
-	shown := processID
-	if len(shown) > 64 {
-		shown = strings.ToValidUTF8(shown[:64], "") + "..."
-	}
 	if what == "" {
 		what = "its workflow ID"
 	}
-	return fmt.Errorf("%w: process id %q (%d bytes) is too long: %s would be %d bytes, over the server's limit of %d (Config.MaxIDLength)",
-		ErrInvalidInput, shown, len(processID), what, n, e.cfg.MaxIDLength)
+	return fmt.Errorf("%w: process id %q is too long: %s would be %d bytes, over the server's limit of %d (Config.MaxIDLength)",
+		ErrInvalidInput, textclip.Clip(processID, 64), what, n, e.cfg.MaxIDLength)
 }
 
 // TaskQueue returns the shared task queue of the engine's workflows.

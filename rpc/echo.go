@@ -3,7 +3,8 @@ package rpc
 import (
 	"encoding/json"
 	"fmt"
-	"unicode/utf8"
+
+	"github.com/optio-temporal/optio/internal/textclip"
 )
 
 // MaxEchoedBytes bounds each piece of a caller's input that a -32602 reply
@@ -51,13 +52,4 @@ func capFieldError(e FieldError) FieldError {
 
 // clipText returns s, or its first MaxEchoedBytes bytes (cut at a rune
 // boundary) followed by a note of its full length.
-func clipText(s string) string {
-	if len(s) <= MaxEchoedBytes {
-		return s
-	}
-	cut := MaxEchoedBytes
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%s... (%d bytes in all, cut to %d)", s[:cut], len(s), cut)
-}
+func clipText(s string) string { return textclip.Clip(s, MaxEchoedBytes) }

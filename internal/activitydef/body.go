@@ -16,6 +16,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/optio-temporal/optio/activities"
+	"github.com/optio-temporal/optio/internal/docstore"
+	"github.com/optio-temporal/optio/internal/textclip"
 	"github.com/optio-temporal/optio/mirror"
 )
 
@@ -274,7 +276,10 @@ func (b *Bodies) execute(bodyCtx context.Context, e *bodyEntry) {
 		e.res, e.err = res, temporal.NewNonRetryableApplicationError(err.Error(), activities.NoExecuteType, nil)
 		return
 	case err != nil:
-		e.res, e.err = res, temporal.NewNonRetryableApplicationError(err.Error(), activities.BodyFailedType, nil)
+		// The text becomes the run's failure (a history event) and the
+		// document's error: clipped, so that a long one breaks neither.
+		msg := textclip.Clip(err.Error(), docstore.MaxMessageBytes)
+		e.res, e.err = res, temporal.NewNonRetryableApplicationError(msg, activities.BodyFailedType, nil)
 		return
 	}
 	if in.Finish != nil && b.Finish != nil && !res.Cancelled && !res.Interrupted && !res.SpawnedChildren {

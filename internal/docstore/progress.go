@@ -10,6 +10,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/optio-temporal/optio/internal/textclip"
 	"github.com/optio-temporal/optio/mirror"
 )
 
@@ -106,9 +107,21 @@ func NewProgressBuffer(store *Store, id bson.ObjectID, runningSince time.Time, i
 	return b
 }
 
+// MaxMessageBytes bounds a progress message and a body's error text, as
+// the document and the process's log keep them (the rest is cut, with a
+// note of the full length): optio-core keeps them whole, and one message of
+// megabytes then failed the process, its heartbeat past Temporal's payload
+// limit (2 MB) or its document past MongoDB's (16 MB).
+const MaxMessageBytes = 32 << 10
+
 // Report records a progress update. percent nil means indeterminate; message
 // nil leaves progress.message null and adds no log line, as in optio-core.
+// A message is clipped to MaxMessageBytes.
 func (b *ProgressBuffer) Report(percent *float64, message *string) {
+	if message != nil && len(*message) > MaxMessageBytes {
+		clipped := textclip.Clip(*message, MaxMessageBytes)
+		message = &clipped
+	}
 	b.mu.Lock()
 	b.latest = mirror.Progress{Percent: percent, Message: message}
 	b.dirty = true
