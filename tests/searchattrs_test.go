@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -233,5 +234,35 @@ func TestEngineRegistersMissingSearchAttributes(t *testing.T) {
 		})
 		require.NoError(t, err)
 		return len(resp.Executions) == 1
+	})
+}
+
+// TestRichMetadataStillLaunches: a process whose metadata lists more than
+// the server takes in one search attribute value (2 KB by default; here
+// 40 keys of 100 bytes) launches, and so does its child: OptioMetadata
+// holds the first keys in sort order that fit, and the documents keep the
+// whole metadata. It used to fail the launch: "search attribute
+// OptioMetadata value size 4361 exceeds size limit 2048".
+func TestRichMetadataStillLaunches(t *testing.T) {
+	md := map[string]any{}
+	for i := range 40 {
+		md[fmt.Sprintf("key%02d", i)] = strings.Repeat("v", 100)
+	}
+	s := newSystem(t, adapter.Config{TaskDefinitions: staticTasks(
+		adapter.TaskInstance{ProcessID: "rich", Name: "Rich", Metadata: md, Execute: func(pc *adapter.ProcessContext) error {
+			_, err := pc.RunChild(adapter.ChildSpec{ProcessID: "rich/c", Name: "C", Execute: quick})
+			return err
+		}},
+	)})
+	s.run("rich")
+	require.Equal(t, adapter.StateDone, s.get("rich/c").Status.State)
+	require.Len(t, s.get("rich/c").Metadata, 40, "the child's document inherits the whole metadata")
+	mine := fmt.Sprintf(" AND WorkflowId STARTS_WITH %q", s.eng.WorkflowID(""))
+	eventually(t, "visibility lists both", func() bool {
+		resp, err := s.temporal().ListWorkflow(s.ctx(), &workflowservice.ListWorkflowExecutionsRequest{
+			Query: `OptioMetadata = "key00=` + strings.Repeat("v", 100) + `"` + mine,
+		})
+		require.NoError(t, err)
+		return len(resp.Executions) == 2
 	})
 }

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -33,6 +34,11 @@ const (
 // maxMetadataItem bounds one "key=value" item: a Keyword value is limited
 // (the server's default is 2 KB per value).
 const maxMetadataItem = 256
+
+// maxMetadataList bounds the whole list, as JSON: the server refuses a
+// search attribute value past its limit.searchAttributeSize (2 KB by
+// default), and with it the start of the workflow.
+const maxMetadataList = 2 << 10
 
 // SearchAttributeTypes returns the custom search attributes of process
 // workflows with their types, as a namespace must register them.
@@ -78,7 +84,9 @@ func SearchAttributesCommand(namespace string, names []string) string {
 
 // MetadataKeywords turns metadata into the items of SearchAttrMetadata:
 // "key=value", sorted, a string value as it is and any other as fmt's %v,
-// each cut to 256 bytes.
+// each cut to 256 bytes, and as many of them as fit in 2 KB as JSON (the
+// server's default limit on a search attribute's value): the first in sort
+// order. The process's document keeps its whole metadata.
 func MetadataKeywords(md map[string]any) []string {
 	out := make([]string, 0, len(md))
 	// The items are sorted below, so the map's order does not show.
@@ -96,5 +104,15 @@ func MetadataKeywords(md map[string]any) []string {
 		out = append(out, item)
 	}
 	slices.Sort(out)
+	size := len("[]")
+	for i, item := range out {
+		// A string's encoding is the same every time; the encoder's type
+		// cache is what the check takes for non-determinism.
+		//workflowcheck:ignore
+		b, _ := json.Marshal(item) // a string always encodes
+		if size += len(b) + min(i, 1); size > maxMetadataList {
+			return out[:i]
+		}
+	}
 	return out
 }
