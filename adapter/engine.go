@@ -244,12 +244,22 @@ func (e *Engine) WorkflowID(processID string) string {
 }
 
 // CheckProcessID returns an error wrapping ErrInvalidInput when processID
-// would make a workflow ID (WorkflowID) longer than Config.MaxIDLength.
+// cannot make a workflow ID (WorkflowID) that Temporal takes: one with a
+// character outside printable ASCII (the SDK sends the ID in a gRPC
+// header, which allows no other), or one longer than Config.MaxIDLength.
 // Some processes need room for more, which the engine checks too: a task
 // with a Schedule (New, Resync), whose runs' IDs add ":cron" and the fire
 // time, and a process that starts children (RunChild, Spawn), whose
-// children workflow's ID adds workflows.ChildrenIDSuffix.
+// children workflow's ID adds workflows.ChildrenIDSuffix. Launch refuses
+// a document whose processId fails the check (one another engine wrote)
+// without claiming it.
 func (e *Engine) CheckProcessID(processID string) error {
+	for _, c := range []byte(processID) {
+		if c < 0x20 || c > 0x7e {
+			return fmt.Errorf("%w: process id %q has a character Temporal cannot carry in a workflow ID: only printable ASCII (letters, digits, space and punctuation) reaches it in the gRPC headers its SDK sends",
+				ErrInvalidInput, textclip.Clip(processID, 64))
+		}
+	}
 	return e.checkIDLength(processID, "", 0)
 }
 

@@ -88,6 +88,9 @@ func (e *Engine) tryLaunch(ctx context.Context, id string, wait bool, opts []Lau
 	var before mirror.Process
 	leave := e.claims.enter()
 	doc, err := e.store.ResolveAndClaim(ctx, id, o.session, func(doc *mirror.Process) error {
+		if err := e.CheckProcessID(doc.ProcessID); err != nil {
+			return err
+		}
 		if !doc.Status.State.Launchable() {
 			return ReasonNotLaunchable
 		}

@@ -80,6 +80,10 @@ var badTasks = map[string][]adapter.TaskInstance{
 		{ProcessID: "fresh", Name: "Fresh", Execute: quick, Schedule: "0 9 * * *"},
 		{Name: "No id", Execute: quick},
 	},
+	"process id with a character Temporal's IDs cannot carry": {
+		{ProcessID: "fresh", Name: "Fresh", Execute: quick, Schedule: "0 9 * * *"},
+		{ProcessID: "import-münchen", Name: "München", Execute: quick},
+	},
 	"process id too long for Temporal's IDs": {
 		{ProcessID: "fresh", Name: "Fresh", Execute: quick, Schedule: "0 9 * * *"},
 		{ProcessID: strings.Repeat("x", 1000), Name: "Long", Execute: quick},
