@@ -146,6 +146,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Prefix == "" {
 		c.Prefix = "optio"
 	}
+	if ids := c.Mongo.Name() + "/" + c.Prefix + ":"; !printableASCII(ids) {
+		return c, fmt.Errorf("%w: the database name and Prefix make workflow IDs (%q) with a character Temporal cannot carry: only printable ASCII reaches it in the gRPC headers its SDK sends", ErrInvalidConfig, ids)
+	}
 	if c.TaskQueue == "" {
 		c.TaskQueue = c.Mongo.Name() + "/" + c.Prefix
 	}

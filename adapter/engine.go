@@ -254,13 +254,22 @@ func (e *Engine) WorkflowID(processID string) string {
 // a document whose processId fails the check (one another engine wrote)
 // without claiming it.
 func (e *Engine) CheckProcessID(processID string) error {
-	for _, c := range []byte(processID) {
-		if c < 0x20 || c > 0x7e {
-			return fmt.Errorf("%w: process id %q has a character Temporal cannot carry in a workflow ID: only printable ASCII (letters, digits, space and punctuation) reaches it in the gRPC headers its SDK sends",
-				ErrInvalidInput, textclip.Clip(processID, 64))
-		}
+	if !printableASCII(processID) {
+		return fmt.Errorf("%w: process id %q has a character Temporal cannot carry in a workflow ID: only printable ASCII (letters, digits, space and punctuation) reaches it in the gRPC headers its SDK sends",
+			ErrInvalidInput, textclip.Clip(processID, 64))
 	}
 	return e.checkIDLength(processID, "", 0)
+}
+
+// printableASCII reports whether s holds bytes 0x20 to 0x7e only, the
+// characters a gRPC header value may carry.
+func printableASCII(s string) bool {
+	for _, c := range []byte(s) {
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // cronRunSuffix is what a Schedule's runs add to the workflow ID of their

@@ -269,6 +269,12 @@ func TestNewRejectsBadDefinitions(t *testing.T) {
 		_, err := adapter.New(s.ctx(), adapter.Config{Temporal: s.temporal()})
 		require.ErrorIs(t, err, adapter.ErrInvalidConfig)
 	})
+	t.Run("a prefix Temporal's IDs cannot carry", func(t *testing.T) {
+		_, err := s.newEngine(adapter.Config{Prefix: "präfix", TaskDefinitions: staticTasks(badTasks["duplicate ids"][0])})
+		require.ErrorIs(t, err, adapter.ErrInvalidConfig)
+		require.ErrorContains(t, err, "only printable ASCII")
+		require.Empty(t, s.scheduleIDs(s.env.Mongo.Name+"/präfix:"), "no schedules")
+	})
 }
 
 func second[T any](_ T, err error) error { return err }
