@@ -351,11 +351,7 @@ func (s *spawner) loop() {
 			s.mu.Unlock()
 			return
 		}
-		n, bytes := 1, s.queue[0].size
-		for n < min(len(s.queue), maxSpawnBatch) && bytes+s.queue[n].size <= maxSpawnBatchBytes {
-			bytes += s.queue[n].size
-			n++
-		}
+		n := batchLen(s.queue)
 		batch := s.queue[:n:n]
 		s.queue = s.queue[n:]
 		s.inflight++
@@ -367,6 +363,18 @@ func (s *spawner) loop() {
 		s.send(batch)
 		s.requeue(nil, false)
 	}
+}
+
+// batchLen is how many of the queued calls, from the first, go in the next
+// update: at most maxSpawnBatch, and maxSpawnBatchBytes of specs unless
+// the first alone is larger.
+func batchLen(queue []*spawnCall) int {
+	n, bytes := 1, queue[0].size
+	for n < min(len(queue), maxSpawnBatch) && bytes+queue[n].size <= maxSpawnBatchBytes {
+		bytes += queue[n].size
+		n++
+	}
+	return n
 }
 
 func (s *spawner) send(batch []*spawnCall) {
