@@ -79,9 +79,10 @@ const MaxMessageSize = docstore.MaxMessageBytes
 
 // ReportProgress records progress: percent from 0 to 100 (clamped), or
 // Indeterminate (any negative value or NaN) for null; message, when not
-// empty, is also appended to the process log (both cut to MaxMessageSize). Reports are buffered and written
-// to Mongo at most once per Config.ProgressFlushInterval, with a final write
-// when the body returns. ReportProgress never blocks on Mongo.
+// empty, is also appended to the process log (both cut to MaxMessageSize).
+// Reports are buffered and written to Mongo at most once per
+// Config.ProgressFlushInterval, with a final write when the body returns.
+// ReportProgress never blocks on Mongo.
 func (c *ProcessContext) ReportProgress(percent float64, message string) {
 	var p *float64
 	if percent >= 0 && !math.IsNaN(percent) {

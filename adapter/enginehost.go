@@ -113,9 +113,9 @@ func (h *engineHost) ClearSavedState(ctx context.Context) error {
 	return h.e.store.ClearSavedState(ctx, h.docID)
 }
 
-// CheckChildID refuses a child whose workflow ID, or this process's
-// children workflow's, would be longer than the server accepts
-// (Engine.CheckProcessID).
+// CheckChildID refuses a child whose workflow ID Temporal would not take
+// (Engine.CheckProcessID), or whose parent's children workflow would have an
+// ID longer than the server accepts.
 func (h *engineHost) CheckChildID(processID string) error {
 	if h.revision < 2 {
 		return h.e.CheckProcessID(processID) // its workflow starts its children itself

@@ -326,7 +326,9 @@ func (m *Mirror) CreateChildren(ctx context.Context, in CreateChildrenInput) (Cr
 		return res, err
 	}
 	var spawned []LogLine
-	var recovered []*mirror.Process // and isRecovered[k] says whether spawned[k] is one's
+	// recovered are the children an earlier call inserted; isRecovered[k]
+	// says whether spawned[k] is the entry of one.
+	var recovered []*mirror.Process
 	var isRecovered []bool
 	for i, c := range docs {
 		switch {
@@ -357,10 +359,10 @@ func (m *Mirror) CreateChildren(ctx context.Context, in CreateChildrenInput) (Cr
 // unlogged drops from spawned the entries of recovered children (those
 // isRecovered marks) that the call which inserted them already wrote on the
 // parent pid: its log entries from the first of those inserts on, matched by
-// message. A call interrupted
-// between its inserts and its log write wrote none, and a children workflow
+// message. A call interrupted between its inserts and its log write wrote
+// none, and a retry after its log write landed, or a children workflow
 // reset to before a request (the server gives the new run the request
-// again) wrote them all; without the check the parent's log would say
+// again), finds them all; without the check the parent's log would say
 // "Spawned child" twice for one child. Entries the log's cap has dropped
 // since are written again.
 func (m *Mirror) unlogged(ctx context.Context, pid bson.ObjectID, spawned []LogLine, isRecovered []bool, recovered []*mirror.Process) ([]LogLine, error) {

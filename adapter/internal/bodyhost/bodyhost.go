@@ -41,7 +41,8 @@ type Host[F any] interface {
 	ClearSavedState(ctx context.Context) error
 
 	// CheckChildID returns an error when processID cannot name a child at
-	// all (its Temporal IDs would be too long); nothing is written.
+	// all (Temporal would refuse its IDs: too long, or with characters it
+	// cannot carry); nothing is written.
 	CheckChildID(processID string) error
 	// AdmitChild returns an error when the process may not spawn a child
 	// now (a launch block on its metadata).
