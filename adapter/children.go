@@ -53,30 +53,45 @@ const MaxChildSpecSize = 256 << 10
 // specSize counts them (Temporal warns of payloads past 512 KB).
 const maxSpawnBatchBytes = 512 << 10
 
-func (s ChildSpec) validate() error {
+// validate checks a spec on its own and returns its specSize.
+func (s ChildSpec) validate() (int, error) {
 	switch {
 	case s.Execute == nil:
-		return fmt.Errorf("%w: child %q: Execute must not be nil", ErrInvalidInput, textclip.Clip(s.ProcessID, 64))
+		return 0, fmt.Errorf("%w: child %q: Execute must not be nil", ErrInvalidInput, textclip.Clip(s.ProcessID, 64))
 	case s.ProcessID == "":
-		return fmt.Errorf("%w: child %q: ProcessID must not be empty", ErrInvalidInput, textclip.Clip(s.Name, 64))
+		return 0, fmt.Errorf("%w: child %q: ProcessID must not be empty", ErrInvalidInput, textclip.Clip(s.Name, 64))
 	case s.Name == "":
-		return fmt.Errorf("%w: child %q: Name must not be empty", ErrInvalidInput, textclip.Clip(s.ProcessID, 64))
+		return 0, fmt.Errorf("%w: child %q: Name must not be empty", ErrInvalidInput, textclip.Clip(s.ProcessID, 64))
 	}
 	n, err := specSize(s.ProcessID, s.Name, s.Description, s.Params)
 	if err != nil {
-		return fmt.Errorf("%w: child %q: Params cannot be encoded as JSON: %v", ErrInvalidInput, textclip.Clip(s.ProcessID, 64), err)
+		return 0, fmt.Errorf("%w: child %q: Params cannot be encoded as JSON: %v", ErrInvalidInput, textclip.Clip(s.ProcessID, 64), err)
 	}
 	if n > MaxChildSpecSize {
-		return fmt.Errorf("%w: child %q: its ProcessID, Name, Description and Params take %d bytes, more than MaxChildSpecSize (%d)",
+		return 0, fmt.Errorf("%w: child %q: its ProcessID, Name, Description and Params take %d bytes, more than MaxChildSpecSize (%d)",
 			ErrInvalidInput, textclip.Clip(s.ProcessID, 64), n, MaxChildSpecSize)
 	}
-	return nil
+	return n, nil
 }
 
 // specSize is about what a child's request takes in an update's payload.
 func specSize(processID, name, description string, params map[string]any) (int, error) {
 	b, err := json.Marshal(params)
 	return len(processID) + len(name) + len(description) + len(b), err
+}
+
+// checkChild refuses a spec this process cannot run as a child, before
+// anything is written (RunChild, Spawn; verb names the call in the error),
+// and returns its specSize.
+func (c *ProcessContext) checkChild(spec ChildSpec, verb string) (int, error) {
+	size, err := spec.validate()
+	if err != nil {
+		return 0, err
+	}
+	if err := c.host.CheckChildID(spec.ProcessID); err != nil {
+		return 0, fmt.Errorf("%s: %w", verb, err)
+	}
+	return size, nil
 }
 
 // ErrParentCancelled is returned (wrapped) when a child is refused because its
@@ -169,16 +184,14 @@ type ChildProgressInfo struct {
 // returns nil while goroutines of its own are still in RunChild ends only
 // after those children (see ParallelGroup for the same rule on groups).
 func (c *ProcessContext) RunChild(spec ChildSpec) (State, error) {
-	if err := spec.validate(); err != nil {
+	size, err := c.checkChild(spec, "run child")
+	if err != nil {
 		return "", err
-	}
-	if err := c.host.CheckChildID(spec.ProcessID); err != nil {
-		return "", fmt.Errorf("run child: %w", err)
 	}
 	if spec.OnChildProgress != nil {
 		c.tracker().setCallback(spec.OnChildProgress)
 	}
-	reply, err := c.runChild(spec)
+	reply, err := c.runChild(spec, size)
 	if err != nil {
 		return "", err
 	}
@@ -194,9 +207,10 @@ func childErr(spec ChildSpec, reply bodyhost.Reply, surviveFailure, surviveCance
 	return nil
 }
 
-// runChild asks the host to run the child and waits for it, keeping the
-// parent's list of children for its on-child-progress callback.
-func (c *ProcessContext) runChild(spec ChildSpec) (bodyhost.Reply, error) {
+// runChild asks the host to run the child, whose spec takes size bytes
+// (checkChild), and waits for it, keeping the parent's list of children for
+// its on-child-progress callback.
+func (c *ProcessContext) runChild(spec ChildSpec, size int) (bodyhost.Reply, error) {
 	if !c.kids.enter() {
 		return bodyhost.Reply{}, fmt.Errorf("run child %q: %w", spec.ProcessID, ErrBodyReturned)
 	}
@@ -216,6 +230,7 @@ func (c *ProcessContext) runChild(spec ChildSpec) (bodyhost.Reply, error) {
 		Name:        spec.Name,
 		Description: spec.Description,
 		Params:      spec.Params,
+		SpecSize:    size,
 		Execute:     spec.Execute,
 		OnProgress: func(p *float64, m *string) {
 			t.report(spec.ProcessID, spec.Name, p, m)
@@ -306,9 +321,9 @@ func (h *engineHost) spawns() *spawner {
 	return h.spawner
 }
 
-// request queues one child request and waits for its reply.
-func (s *spawner) request(req workflowdef.ChildRequest) (workflowdef.ChildReply, error) {
-	size, _ := specSize(req.ProcessID, req.Name, req.Description, req.Params) // ChildSpec.validate checked it
+// request queues one child request, whose spec takes size bytes
+// (specSize), and waits for its reply.
+func (s *spawner) request(req workflowdef.ChildRequest, size int) (workflowdef.ChildReply, error) {
 	call := &spawnCall{req: req, size: size, done: make(chan struct{})}
 	s.mu.Lock()
 	s.seq++

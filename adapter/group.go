@@ -171,11 +171,9 @@ func waitLeft(groups []*ParallelGroup) error {
 // returned (ErrBodyReturned), or a cancelled parent (the last is logged on
 // the parent as optio-core does).
 func (g *ParallelGroup) Spawn(spec ChildSpec) error {
-	if err := spec.validate(); err != nil {
+	size, err := g.pc.checkChild(spec, "spawn child")
+	if err != nil {
 		return err
-	}
-	if err := g.pc.host.CheckChildID(spec.ProcessID); err != nil {
-		return fmt.Errorf("spawn child: %w", err)
 	}
 	if g.pc.kids.isClosed() {
 		return fmt.Errorf("spawn child %q: %w", spec.ProcessID, ErrBodyReturned)
@@ -216,14 +214,14 @@ func (g *ParallelGroup) Spawn(spec ChildSpec) error {
 	g.results = append(g.results, ChildResult{ProcessID: spec.ProcessID, Name: spec.Name, State: StateScheduled})
 	g.active[spec.ProcessID] = true
 	g.mu.Unlock()
-	go g.run(idx, spec)
+	go g.run(idx, spec, size)
 	return nil
 }
 
-func (g *ParallelGroup) run(idx int, spec ChildSpec) {
+func (g *ParallelGroup) run(idx int, spec ChildSpec, size int) {
 	defer g.wg.Done()
 	defer func() { <-g.sem }()
-	reply, err := g.pc.runChild(spec)
+	reply, err := g.pc.runChild(spec, size)
 	res := ChildResult{ProcessID: spec.ProcessID, Name: spec.Name, State: reply.State, Error: reply.Error}
 	refused := errors.Is(err, ErrParentCancelled)
 	switch {

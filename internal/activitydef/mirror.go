@@ -326,10 +326,10 @@ func (m *Mirror) CreateChildren(ctx context.Context, in CreateChildrenInput) (Cr
 		return res, err
 	}
 	var spawned []LogLine
-	// recovered are the children an earlier call inserted; isRecovered[k]
-	// says whether spawned[k] is the entry of one.
-	var recovered []*mirror.Process
+	// isRecovered[k] says whether spawned[k] is the entry of a child an
+	// earlier call inserted; since is the first of their inserts.
 	var isRecovered []bool
+	var since time.Time
 	for i, c := range docs {
 		switch {
 		case c.Doc == nil, c.Known && !in.Known:
@@ -338,15 +338,15 @@ func (m *Mirror) CreateChildren(ctx context.Context, in CreateChildrenInput) (Cr
 			res.Children[i] = CreatedChild{DocID: c.Doc.ID.Hex(), Order: c.Doc.Order, Known: true, State: c.Doc.Status.State, Error: derefString(c.Doc.Status.Error)}
 		default:
 			res.Children[i] = CreatedChild{DocID: c.Doc.ID.Hex(), Order: c.Doc.Order}
-			if c.Recovered {
-				recovered = append(recovered, c.Doc)
+			if c.Recovered && (since.IsZero() || c.Doc.CreatedAt.Before(since)) {
+				since = c.Doc.CreatedAt
 			}
 			isRecovered = append(isRecovered, c.Recovered)
 			spawned = append(spawned, LogLine{Level: mirror.LevelEvent, Message: docstore.MsgSpawnedChild(in.Children[i].Name)})
 		}
 	}
-	if len(recovered) > 0 {
-		if spawned, err = m.unlogged(ctx, pid, spawned, isRecovered, recovered); err != nil {
+	if !since.IsZero() {
+		if spawned, err = m.unlogged(ctx, pid, spawned, isRecovered, since); err != nil {
 			return res, err
 		}
 	}
@@ -358,23 +358,17 @@ func (m *Mirror) CreateChildren(ctx context.Context, in CreateChildrenInput) (Cr
 
 // unlogged drops from spawned the entries of recovered children (those
 // isRecovered marks) that the call which inserted them already wrote on the
-// parent pid: its log entries from the first of those inserts on, matched by
-// message. A call interrupted between its inserts and its log write wrote
+// parent pid: its log entries from since, the first of those inserts, on,
+// matched by message. A call interrupted between its inserts and its log write wrote
 // none, and a retry after its log write landed, or a children workflow
 // reset to before a request (the server gives the new run the request
 // again), finds them all; without the check the parent's log would say
 // "Spawned child" twice for one child. Entries the log's cap has dropped
 // since are written again.
-func (m *Mirror) unlogged(ctx context.Context, pid bson.ObjectID, spawned []LogLine, isRecovered []bool, recovered []*mirror.Process) ([]LogLine, error) {
+func (m *Mirror) unlogged(ctx context.Context, pid bson.ObjectID, spawned []LogLine, isRecovered []bool, since time.Time) ([]LogLine, error) {
 	parent, err := m.Store.Get(ctx, pid)
 	if err != nil {
 		return nil, err
-	}
-	since := recovered[0].CreatedAt
-	for _, d := range recovered[1:] {
-		if d.CreatedAt.Before(since) {
-			since = d.CreatedAt
-		}
 	}
 	since = since.Truncate(time.Millisecond) // as Mongo stores it
 	written := map[string]int{}

@@ -102,6 +102,9 @@ type Child[F any] struct {
 	Name        string
 	Description string
 	Params      map[string]any
+	// SpecSize is about what ProcessID, Name, Description and Params take
+	// in a request's payload, as JSON; the engine bounds its requests by it.
+	SpecSize int
 	// Execute is the child's body.
 	Execute F
 	// OnProgress receives each of the child's progress reports, for its
