@@ -103,6 +103,16 @@ type Config struct {
 	// docstore.DefaultLogLimit (10,000); negative keeps every entry, as
 	// optio-core does.
 	LogLimit int
+	// LogBytes is the size, in bytes, a process's log keeps: once the
+	// engine sees a log pass it, the oldest entries are dropped down to
+	// nine tenths of it. The count alone does not keep a document below
+	// MongoDB's limit, since a progress message or an error may hold up to
+	// MaxMessageSize bytes. The engine tallies what it appends and reads a
+	// log only when the tally passes the bound, so a log may reach twice
+	// LogBytes after the engine restarts before it is cut. Default
+	// docstore.DefaultLogBytes (4 MiB); negative keeps every entry, as
+	// optio-core does.
+	LogBytes int
 	// ScheduleTimeZone is the IANA time zone of cron schedules. Default UTC.
 	ScheduleTimeZone string
 	// MaxIDLength is the longest workflow or Schedule ID the Temporal

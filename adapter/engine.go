@@ -87,6 +87,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	host, _ := os.Hostname()
 	store := docstore.NewStore(cfg.Mongo, cfg.Prefix)
 	store.SetLogLimit(cfg.LogLimit)
+	store.SetLogBytes(cfg.LogBytes)
 	e := &Engine{
 		cfg:             cfg,
 		log:             cfg.Logger.With("component", "optio", "db", cfg.Mongo.Name(), "prefix", cfg.Prefix),

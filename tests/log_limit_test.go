@@ -83,3 +83,54 @@ func TestLogLimitNegativeKeepsEverything(t *testing.T) {
 	require.Equal(t, adapter.StateDone, parent.Status.State)
 	require.Len(t, parent.Log, 2+30+1, "scheduled, running, 30 spawned, done")
 }
+
+// A log keeps at most Config.LogBytes bytes, the newest entries: long
+// progress messages, and the "Spawned child" entries of children with long
+// names, are dropped from the oldest on, and the log ends with the newest
+// entries and the final state change.
+func TestLogKeepsTheNewestEntriesWithinItsSize(t *testing.T) {
+	const size = 64 << 10
+	long := strings.Repeat("x", 4000)
+	s := newSystem(t, adapter.Config{LogBytes: size, TaskDefinitions: staticTasks(
+		adapter.TaskInstance{ProcessID: "verbose", Name: "Verbose", Execute: func(pc *adapter.ProcessContext) error {
+			for i := range 60 {
+				pc.ReportProgress(float64(i), fmt.Sprintf("message %03d %s", i, long))
+				time.Sleep(20 * time.Millisecond)
+			}
+			return nil
+		}},
+		adapter.TaskInstance{ProcessID: "parent", Name: "Parent", Execute: func(pc *adapter.ProcessContext) error {
+			for i := range 30 {
+				if _, err := pc.RunChild(adapter.ChildSpec{
+					ProcessID: fmt.Sprintf("parent/%02d", i), Name: fmt.Sprintf("child %02d %s", i, long),
+					Execute: func(*adapter.ProcessContext) error { return nil },
+				}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+	)})
+
+	logBytes := func(p *adapter.Process) int {
+		n := 0
+		for _, e := range p.Log {
+			n += len(e.Message)
+		}
+		return n
+	}
+	verbose := s.run("verbose")
+	require.Equal(t, adapter.StateDone, verbose.Status.State)
+	require.LessOrEqual(t, logBytes(verbose), size)
+	require.Greater(t, logBytes(verbose), size/2, "the oldest entries are dropped, not all")
+	require.NotEqual(t, "State changed to scheduled", verbose.Log[0].Message, "the oldest entries are dropped")
+	require.Equal(t, "State changed to done", verbose.Log[len(verbose.Log)-1].Message)
+	require.True(t, strings.HasPrefix(verbose.Log[len(verbose.Log)-2].Message, "message 059 "), "the newest message is kept")
+
+	parent := s.run("parent")
+	require.Equal(t, adapter.StateDone, parent.Status.State)
+	require.LessOrEqual(t, logBytes(parent), size)
+	require.NotEqual(t, "State changed to scheduled", parent.Log[0].Message, "the oldest entries are dropped")
+	require.True(t, strings.HasPrefix(parent.Log[len(parent.Log)-2].Message, "Spawned child: child 29 "), "the newest child's entry is kept")
+	require.Equal(t, "State changed to done", parent.Log[len(parent.Log)-1].Message)
+}

@@ -58,7 +58,7 @@ func (s *Store) WriteProgress(ctx context.Context, id bson.ObjectID, runningSinc
 		return false, fmt.Errorf("write progress of %s: %w", id.Hex(), err)
 	}
 	if res.MatchedCount > 0 && len(entries) > 0 {
-		s.afterPush(ctx, id, len(entries))
+		s.afterPush(ctx, id, entries)
 	}
 	return res.MatchedCount > 0, nil
 }

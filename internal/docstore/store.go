@@ -38,10 +38,11 @@ type Store struct {
 	// idsFill serializes the reads that fill ids with every document's
 	// processId on FerretDB (see fillIDs).
 	idsFill idsFill
-	// logLimit is the number of entries a log keeps (0: all); logCounts
-	// tracks appends on FerretDB (see logcap.go).
-	logLimit  int
-	logCounts logCounts
+	// logLimit and logBytes are the entries and bytes a log keeps (0: all);
+	// logTally tracks what this store appends (see logcap.go).
+	logLimit int
+	logBytes int
+	logTally logTally
 	// lease is set on FerretDB only (see lease.go); known is what the
 	// store may trust while the lease says it is solo (see known.go).
 	lease *lease
@@ -60,6 +61,7 @@ func NewStore(db *mongo.Database, prefix string) *Store {
 		checkpoints: db.Collection(prefix+checkpointsSuffix, bopts),
 		now:         func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
 		logLimit:    DefaultLogLimit,
+		logBytes:    DefaultLogBytes,
 	}
 }
 

@@ -54,6 +54,7 @@ func (s *Store) cas(ctx context.Context, id bson.ObjectID, to mirror.State, from
 	var p mirror.Process
 	err := s.procs.FindOneAndUpdate(ctx, filter, upd, options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&p)
 	if err == nil {
+		s.trimRead(ctx, &p)
 		return &p, nil
 	}
 	if !errors.Is(err, mongo.ErrNoDocuments) {
@@ -415,7 +416,7 @@ func (s *Store) AppendLog(ctx context.Context, id bson.ObjectID, entries ...mirr
 	if err != nil {
 		return fmt.Errorf("append log to %s: %w", id.Hex(), err)
 	}
-	s.afterPush(ctx, id, len(entries))
+	s.afterPush(ctx, id, entries)
 	return nil
 }
 
