@@ -24,6 +24,7 @@ type Fault struct {
 	Msg string
 }
 
+// Error returns the fault's type and message, as "bool_parsing: Input ...".
 func (f *Fault) Error() string { return f.Type + ": " + f.Msg }
 
 var (
