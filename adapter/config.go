@@ -110,8 +110,8 @@ type Config struct {
 	// MaxMessageSize bytes. The engine tallies what it appends and reads a
 	// log only when the tally passes the bound, so a log may reach twice
 	// LogBytes after the engine restarts before it is cut. Default
-	// docstore.DefaultLogBytes (4 MiB); negative keeps every entry, as
-	// optio-core does.
+	// docstore.DefaultLogBytes (4 MiB); negative sets no bound on the size,
+	// as optio-core has none (LogLimit still bounds the count).
 	LogBytes int
 	// ScheduleTimeZone is the IANA time zone of cron schedules. Default UTC.
 	ScheduleTimeZone string

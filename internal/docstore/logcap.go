@@ -40,8 +40,8 @@ func (s *Store) LogLimit() int { return s.logLimit }
 // of n. The size is tallied from the entries this store appends, and looked
 // at (one read of the log) when the tally passes n, so a log an engine
 // restarted on may grow to twice n before it is cut. Zero means
-// DefaultLogBytes; a negative n keeps every entry, as optio-core does. Call
-// it before the store is used.
+// DefaultLogBytes; a negative n sets no bound on the size, as optio-core
+// has none. Call it before the store is used.
 func (s *Store) SetLogBytes(n int) { s.logBytes = bound(n, DefaultLogBytes) }
 
 // LogBytes returns the size a log keeps; zero is no limit.
