@@ -73,3 +73,21 @@ func TestLogTally(t *testing.T) {
 	}
 	require.Equal(t, logSize{1, 1}, c.add(a, logSize{1, 1}), "forgotten")
 }
+
+// Zero sets the default bound, a negative n none.
+func TestSetLogBounds(t *testing.T) {
+	for _, c := range []struct{ n, limit, size int }{
+		{0, DefaultLogLimit, DefaultLogBytes},
+		{-1, 0, 0},
+		{7, 7, 7},
+	} {
+		var s Store
+		s.SetLogLimit(c.n)
+		s.SetLogBytes(c.n)
+		require.Equal(t, c.limit, s.LogLimit(), "SetLogLimit(%d)", c.n)
+		require.Equal(t, c.size, s.LogBytes(), "SetLogBytes(%d)", c.n)
+	}
+	// With no bounds, a log of any size is not over.
+	s := &Store{locks: &docLocks{}}
+	require.False(t, s.over(logSize{n: 1 << 20, bytes: 1 << 30}))
+}
