@@ -131,12 +131,18 @@ func (s *Store) over(t logSize) bool {
 		(s.logBytes > 0 && t.bytes > s.logBytes)
 }
 
+// keepsBounds reports whether the store has a bound of a log to keep
+// itself (see over).
+func (s *Store) keepsBounds() bool {
+	return s.logBytes > 0 || (s.logLimit > 0 && s.locks != nil)
+}
+
 // afterPush keeps a log within its bounds after entries were pushed onto it;
 // on FerretDB the caller holds the document's lock. Trimming is best effort:
 // the entries are written whatever becomes of it, and a trim that fails is
 // tried again at the next append (the tally stays over).
 func (s *Store) afterPush(ctx context.Context, id bson.ObjectID, entries []mirror.LogEntry) {
-	if s.logBytes <= 0 && (s.logLimit <= 0 || s.locks == nil) {
+	if !s.keepsBounds() {
 		return
 	}
 	added := logSize{n: len(entries)}
@@ -154,16 +160,9 @@ func (s *Store) afterPush(ctx context.Context, id bson.ObjectID, entries []mirro
 	if err != nil {
 		return
 	}
-	size := logSize{n: len(doc.Log)}
-	for _, raw := range doc.Log {
-		size.bytes += rawEntryBytes(raw)
-	}
-	if !s.over(size) {
+	if _, size, within := fitLog(ctx, s, id, doc.Log, rawEntryBytes); within {
 		s.logTally.set(id, size)
-		return
 	}
-	keep := s.keep(len(doc.Log), func(i int) int { return rawEntryBytes(doc.Log[i]) })
-	_ = s.cutLog(ctx, id, doc.Log[len(doc.Log)-keep.n:], keep)
 }
 
 // rawEntryBytes is entryBytes of an entry read as BSON.
@@ -197,23 +196,32 @@ func (s *Store) keep(n int, size func(i int) int) logSize {
 // be the one that passes one. Best effort, like afterPush: the next state
 // change tries again.
 func (s *Store) trimRead(ctx context.Context, p *mirror.Process) {
-	if s.logBytes <= 0 && (s.logLimit <= 0 || s.locks == nil) {
+	if !s.keepsBounds() {
 		return
 	}
-	size := logSize{n: len(p.Log)}
+	p.Log, _, _ = fitLog(ctx, s, p.ID, p.Log, entryBytes)
+}
+
+// fitLog keeps log, id's log as just read, within the store's bounds; size
+// is an entry's size. It returns the log as it now stands (log itself when
+// within the bounds or when the cut failed, else its newest entries), and
+// when within, its size.
+func fitLog[E any](ctx context.Context, s *Store, id bson.ObjectID, log []E, size func(E) int) (_ []E, _ logSize, within bool) {
+	t := logSize{n: len(log)}
 	if s.logBytes > 0 {
-		for _, e := range p.Log {
-			size.bytes += entryBytes(e)
+		for _, e := range log {
+			t.bytes += size(e)
 		}
 	}
-	if !s.over(size) {
-		return
+	if !s.over(t) {
+		return log, t, true
 	}
-	keep := s.keep(len(p.Log), func(i int) int { return entryBytes(p.Log[i]) })
-	entries := p.Log[len(p.Log)-keep.n:]
-	if s.cutLog(ctx, p.ID, entries, keep) == nil {
-		p.Log = entries
+	keep := s.keep(len(log), func(i int) int { return size(log[i]) })
+	kept := log[len(log)-keep.n:]
+	if s.cutLog(ctx, id, kept, keep) != nil {
+		return log, t, false
 	}
+	return kept, t, false
 }
 
 // cutLog drops the oldest entries of id's log, keeping keep.n newest ones,
