@@ -11,6 +11,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.temporal.io/sdk/client"
+
+	"github.com/optio-temporal/optio/internal/headersafe"
 )
 
 // TaskGenerator returns the task definitions the engine manages. It is called
@@ -156,8 +158,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Prefix == "" {
 		c.Prefix = "optio"
 	}
-	if ids := c.Mongo.Name() + "/" + c.Prefix + ":"; !printableASCII(ids) {
-		return c, fmt.Errorf("%w: the database name and Prefix make workflow IDs (%q) with a character Temporal cannot carry: only printable ASCII reaches it in the gRPC headers its SDK sends", ErrInvalidConfig, ids)
+	if ids := c.Mongo.Name() + "/" + c.Prefix + ":"; !headersafe.Printable(ids) {
+		return c, fmt.Errorf("%w: the database name and Prefix make workflow IDs (%q) and task queue with a character outside printable ASCII, which the SDK's gRPC headers take only when escaped: keep the database name and Prefix to printable ASCII (processIds may go past it, see Engine.CheckProcessID)", ErrInvalidConfig, ids)
 	}
 	if c.TaskQueue == "" {
 		c.TaskQueue = c.Mongo.Name() + "/" + c.Prefix

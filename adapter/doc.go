@@ -86,7 +86,7 @@
 // An [Engine] manages the tasks of one application. [New] takes a [Config]:
 //
 //	eng, err := adapter.New(ctx, adapter.Config{
-//		Temporal: temporalClient,                // required: from client.Dial
+//		Temporal: temporalClient,                // required: from temporalconn.Dial or client.Dial
 //		Mongo:    mongoClient.Database("myapp"), // required
 //		TaskDefinitions: func(ctx context.Context, services, metadataFilter map[string]any) ([]adapter.TaskInstance, error) {
 //			return []adapter.TaskInstance{{Execute: importFiles, ProcessID: "import-eu", Name: "Import EU files"}}, nil
@@ -107,6 +107,12 @@
 // cleaning call waits for cancelled bodies), BodyHeartbeatTimeout (how soon a
 // lost worker is noticed), ReconcileInterval, ScheduleTimeZone and TaskQueue.
 // DisableWorker makes an engine that only launches, cancels and queries.
+//
+// A processId may be any UTF-8 text when the client was dialled with
+// temporalconn.EscapeResourceIDs (temporalconn.Dial adds it): the SDK puts
+// workflow IDs in a gRPC header, which takes printable ASCII only unless
+// escaped. With a client dialled without it, processIds outside printable
+// ASCII are refused ([Engine.CheckProcessID]).
 //
 // New validates the Config (errors wrap [ErrInvalidConfig]), creates the
 // indexes, calls the generator and syncs its tasks into Mongo and into

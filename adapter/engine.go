@@ -42,6 +42,9 @@ type Engine struct {
 	// (searchattrs.go): launches set them when they start a process run,
 	// which keeps them current.
 	searchAttrs bool
+	// unicodeIDs is true when the client sends workflow IDs outside
+	// printable ASCII (idchars.go).
+	unicodeIDs bool
 
 	shuttingDown atomic.Bool
 	shutdownOnce sync.Once
@@ -102,6 +105,8 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if err := e.store.EnsureIndexes(ctx); err != nil {
 		return nil, err
 	}
+	// Before the task definitions are checked.
+	e.unicodeIDs = e.probeIDChars(ctx)
 	if _, err := e.syncDefinitions(ctx, nil); err != nil {
 		return nil, fmt.Errorf("sync task definitions: %w", err)
 	}
@@ -245,9 +250,12 @@ func (e *Engine) WorkflowID(processID string) string {
 }
 
 // CheckProcessID returns an error wrapping ErrInvalidInput when processID
-// cannot make a workflow ID (WorkflowID) that Temporal takes: one with a
-// character outside printable ASCII (the SDK sends the ID in a gRPC
-// header, which allows no other), or one longer than Config.MaxIDLength.
+// cannot make a workflow ID (WorkflowID) that Temporal takes: one that is
+// not valid UTF-8; one outside printable ASCII when the engine's client
+// cannot send it (the SDK copies the ID into a gRPC header, which takes
+// printable ASCII only, unless the client was dialled with
+// temporalconn.EscapeResourceIDs: New asks the server once to learn which);
+// or one longer than Config.MaxIDLength.
 // Some processes need room for more, which the engine checks too: a task
 // with a Schedule (New, Resync), whose runs' IDs add ":cron" and the fire
 // time, and a process that starts children (RunChild, Spawn), whose
@@ -255,22 +263,10 @@ func (e *Engine) WorkflowID(processID string) string {
 // a document whose processId fails the check (one another engine wrote)
 // without claiming it.
 func (e *Engine) CheckProcessID(processID string) error {
-	if !printableASCII(processID) {
-		return fmt.Errorf("%w: process id %q has a character Temporal cannot carry in a workflow ID: only printable ASCII (letters, digits, space and punctuation) reaches it in the gRPC headers its SDK sends",
-			ErrInvalidInput, textclip.Clip(processID, 64))
+	if err := e.checkIDChars(processID); err != nil {
+		return err
 	}
 	return e.checkIDLength(processID, "", 0)
-}
-
-// printableASCII reports whether s holds bytes 0x20 to 0x7e only, the
-// characters a gRPC header value may carry.
-func printableASCII(s string) bool {
-	for _, c := range []byte(s) {
-		if c < 0x20 || c > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 // cronRunSuffix is what a Schedule's runs add to the workflow ID of their

@@ -10,10 +10,13 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/optio-temporal/optio/internal/activitydef"
 	"github.com/optio-temporal/optio/internal/docstore"
+	"github.com/optio-temporal/optio/internal/headersafe"
+	"github.com/optio-temporal/optio/internal/textclip"
 	"github.com/optio-temporal/optio/mirror"
 	"github.com/optio-temporal/optio/workflows"
 )
@@ -22,9 +25,50 @@ import (
 // the fire time after it).
 const cronIDSuffix = ":cron"
 
+// scheduleMemoProcessID is the memo field of a Schedule that holds its
+// processId.
+const scheduleMemoProcessID = "optioProcessId"
+
 // ScheduleID returns the Temporal Schedule ID of a process with a cron
-// schedule; it is the same as its workflow ID.
-func (e *Engine) ScheduleID(processID string) string { return e.WorkflowID(processID) }
+// schedule. For a processId in printable ASCII it is the same as its
+// workflow ID. Otherwise each byte outside printable ASCII, and "%", is
+// written as %XX ("import-münchen" gives "{db}/{prefix}:import-m%C3%BCnchen"):
+// the server runs a Schedule as a workflow named after its ID on its own
+// SDK worker, whose calls cannot carry other characters (escaped only in
+// this engine's client, see temporalconn.EscapeResourceIDs).
+func (e *Engine) ScheduleID(processID string) string {
+	if headersafe.Printable(processID) {
+		return e.WorkflowID(processID)
+	}
+	return e.WorkflowID(headersafe.Escape(processID))
+}
+
+// schedulerIDPrefix is what the server puts before a Schedule's ID to name
+// the workflow that runs it.
+const schedulerIDPrefix = "temporal-sys-scheduler:"
+
+// checkSchedule refuses a cron task whose Schedule's runs (cronRunSuffix
+// added to its workflow ID), or whose Schedule's own workflow
+// (schedulerIDPrefix and its escaped ID), would have IDs over
+// Config.MaxIDLength, and one whose Schedule ID another task in taken
+// (ScheduleID to processId) has already: possible only through the
+// escape, "münchen" against "m%C3%BCnchen". It adds the task to taken.
+func (e *Engine) checkSchedule(processID string, taken map[string]string) error {
+	if err := e.checkIDLength(processID, "the IDs of its Schedule's runs", len(cronRunSuffix)); err != nil {
+		return err
+	}
+	id := e.ScheduleID(processID)
+	if n := len(schedulerIDPrefix) + len(id); n > e.cfg.MaxIDLength {
+		return fmt.Errorf("%w: process id %q is too long: the ID of its Schedule's workflow, escaped, would be %d bytes, over the server's limit of %d (Config.MaxIDLength)",
+			ErrInvalidInput, textclip.Clip(processID, 64), n, e.cfg.MaxIDLength)
+	}
+	if other, ok := taken[id]; ok {
+		return fmt.Errorf("%w: process ids %q and %q make the same Schedule ID %q (ScheduleID escapes characters outside printable ASCII): rename one",
+			ErrInvalidInput, textclip.Clip(other, 64), textclip.Clip(processID, 64), textclip.Clip(id, 128))
+	}
+	taken[id] = processID
+	return nil
+}
 
 func (e *Engine) scheduleSpec(t TaskInstance) client.ScheduleSpec {
 	return client.ScheduleSpec{CronExpressions: []string{t.Schedule}, TimeZoneName: e.cfg.ScheduleTimeZone}
@@ -126,7 +170,7 @@ func (e *Engine) upsertSchedule(ctx context.Context, sc client.ScheduleClient, i
 		// minute rather than replayed for up to a year.
 		CatchupWindow: time.Minute,
 		Note:          "optio process " + t.ProcessID,
-		Memo:          map[string]any{"optioProcessId": t.ProcessID},
+		Memo:          map[string]any{scheduleMemoProcessID: t.ProcessID},
 	})
 	if err == nil {
 		e.log.Info("created schedule", "schedule", id, "cron", t.Schedule)
@@ -170,10 +214,23 @@ func (e *Engine) listSchedules(ctx context.Context) (map[string]string, error) {
 			return nil, fmt.Errorf("list schedules: %w", err)
 		}
 		if strings.HasPrefix(entry.ID, prefix) {
-			out[entry.ID] = strings.TrimPrefix(entry.ID, prefix)
+			out[entry.ID] = scheduleProcessID(entry, prefix)
 		}
 	}
 	return out, nil
+}
+
+// scheduleProcessID returns the processId of the Schedule entry: the one
+// its memo holds (upsertSchedule's optioProcessId), or else its ID after
+// prefix, which is the processId unless ScheduleID escaped it.
+func scheduleProcessID(entry *client.ScheduleListEntry, prefix string) string {
+	if p := entry.Memo.GetFields()[scheduleMemoProcessID]; p != nil {
+		var id string
+		if converter.GetDefaultDataConverter().FromPayload(p, &id) == nil {
+			return id
+		}
+	}
+	return strings.TrimPrefix(entry.ID, prefix)
 }
 
 // Schedule returns a handle on the Temporal Schedule of a process, for

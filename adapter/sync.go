@@ -121,10 +121,11 @@ func (e *Engine) generate(ctx context.Context, filter map[string]any) ([]TaskIns
 	if err := validateTasks(tasks); err != nil {
 		return nil, err
 	}
+	schedules := map[string]string{}
 	for _, t := range tasks {
 		err := e.CheckProcessID(t.ProcessID)
 		if err == nil && t.Schedule != "" {
-			err = e.checkIDLength(t.ProcessID, "the IDs of its Schedule's runs", len(cronRunSuffix))
+			err = e.checkSchedule(t.ProcessID, schedules)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("task %q: %w", t.Name, err)

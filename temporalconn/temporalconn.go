@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -140,13 +141,15 @@ func (c Config) Apply(opts *client.Options) error {
 	return nil
 }
 
-// Dial applies c to opts and connects, asking the server for its system
-// info as client.DialContext does. It returns an ErrInvalidConfig error or a
-// *DialError; it gives up after DefaultDialTimeout unless ctx ends first.
+// Dial applies c to opts, adds EscapeResourceIDs, and connects, asking the
+// server for its system info as client.DialContext does. It returns an
+// ErrInvalidConfig error or a *DialError; it gives up after
+// DefaultDialTimeout unless ctx ends first.
 func Dial(ctx context.Context, opts client.Options, c Config) (client.Client, error) {
 	if err := c.Apply(&opts); err != nil {
 		return nil, err
 	}
+	opts.ConnectionOptions.DialOptions = append(slices.Clip(opts.ConnectionOptions.DialOptions), EscapeResourceIDs())
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultDialTimeout)

@@ -80,9 +80,9 @@ var badTasks = map[string][]adapter.TaskInstance{
 		{ProcessID: "fresh", Name: "Fresh", Execute: quick, Schedule: "0 9 * * *"},
 		{Name: "No id", Execute: quick},
 	},
-	"process id with a character Temporal's IDs cannot carry": {
+	"process id that is not UTF-8": {
 		{ProcessID: "fresh", Name: "Fresh", Execute: quick, Schedule: "0 9 * * *"},
-		{ProcessID: "import-münchen", Name: "München", Execute: quick},
+		{ProcessID: "import-m\xfcnchen", Name: "München in Latin-1", Execute: quick},
 	},
 	"process id too long for Temporal's IDs": {
 		{ProcessID: "fresh", Name: "Fresh", Execute: quick, Schedule: "0 9 * * *"},
@@ -272,7 +272,7 @@ func TestNewRejectsBadDefinitions(t *testing.T) {
 	t.Run("a prefix Temporal's IDs cannot carry", func(t *testing.T) {
 		_, err := s.newEngine(adapter.Config{Prefix: "präfix", TaskDefinitions: staticTasks(badTasks["duplicate ids"][0])})
 		require.ErrorIs(t, err, adapter.ErrInvalidConfig)
-		require.ErrorContains(t, err, "only printable ASCII")
+		require.ErrorContains(t, err, "outside printable ASCII")
 		require.Empty(t, s.scheduleIDs(s.env.Mongo.Name+"/präfix:"), "no schedules")
 	})
 }

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.temporal.io/sdk/client"
 
 	"github.com/optio-temporal/optio/adapter"
@@ -109,36 +108,5 @@ func TestProcessIDsAtTemporalsIDLimit(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, s.temporal().ScheduleClient().GetHandle(s.ctx(), s.eng.ScheduleID(fit)).Trigger(s.ctx(), client.ScheduleTriggerOptions{}))
 		s.requireEnd(fit, adapter.StateDone)
-	})
-
-	t.Run("characters", func(t *testing.T) {
-		for _, bad := range []string{"import-münchen", "🚀", "a\nb", "a\x00b"} {
-			_, err := s.eng.AdhocDefine(s.ctx(), adapter.TaskInstance{ProcessID: bad, Name: "Bad", Execute: quick}, adapter.AdhocOptions{})
-			require.True(t, errors.Is(err, adapter.ErrInvalidInput), "%q: want ErrInvalidInput, got %v", bad, err)
-			require.ErrorContains(t, err, "only printable ASCII")
-			require.True(t, s.gone(bad))
-		}
-		errs := make(chan error, 1)
-		define(t, "parent-m", func(pc *adapter.ProcessContext) error {
-			_, err := pc.RunChild(adapter.ChildSpec{ProcessID: "münchen", Name: "M", Execute: quick})
-			errs <- err
-			return nil
-		})
-		s.run("parent-m")
-		require.ErrorIs(t, <-errs, adapter.ErrInvalidInput)
-		require.True(t, s.gone("münchen"))
-
-		// A document another engine wrote (optio-core takes any processId):
-		// Launch refuses it without claiming it.
-		coll := s.env.Mongo.DB.Collection("optio_processes")
-		var doc bson.M
-		require.NoError(t, coll.FindOne(s.ctx(), bson.M{"processId": "parent-m"}).Decode(&doc))
-		doc["_id"], doc["processId"] = bson.NewObjectID(), "münchen"
-		doc["status"] = bson.M{"state": "idle"}
-		_, err := coll.InsertOne(s.ctx(), doc)
-		require.NoError(t, err)
-		_, err = s.eng.Launch(s.ctx(), "münchen")
-		require.ErrorIs(t, err, adapter.ErrInvalidInput)
-		require.Equal(t, adapter.StateIdle, s.get("münchen").Status.State)
 	})
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/optio-temporal/optio/internal/devstack"
 	"github.com/optio-temporal/optio/internal/redisserver"
+	"github.com/optio-temporal/optio/temporalconn"
 )
 
 // Environment variables read by this package.
@@ -114,7 +115,7 @@ func NewTemporalWith(t testing.TB, dynamicConfig map[string]any) Temporal {
 func dialTemporal(t testing.TB, srv *devstack.Temporal) Temporal {
 	t.Helper()
 	tp := Temporal{HostPort: srv.HostPort(), Namespace: srv.Namespace()}
-	tp.Client = tp.dial(t)
+	tp.Client = tp.dial(t, temporalconn.EscapeResourceIDs())
 	return tp
 }
 
@@ -123,7 +124,15 @@ func dialTemporal(t testing.TB, srv *devstack.Temporal) Temporal {
 // watch, hold or lose particular calls of an engine.
 func (tp Temporal) DialIntercepted(t testing.TB, intercept grpc.UnaryClientInterceptor) client.Client {
 	t.Helper()
-	return tp.dial(t, grpc.WithChainUnaryInterceptor(intercept))
+	return tp.dial(t, temporalconn.EscapeResourceIDs(), grpc.WithChainUnaryInterceptor(intercept))
+}
+
+// DialPlain connects another client to the same server and namespace,
+// closed on cleanup, as client.Dial does with no dial options: without
+// temporalconn.EscapeResourceIDs, which Client has.
+func (tp Temporal) DialPlain(t testing.TB) client.Client {
+	t.Helper()
+	return tp.dial(t)
 }
 
 // dial connects a client with the test's logger and opts, closed on

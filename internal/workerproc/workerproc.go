@@ -54,10 +54,12 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	"google.golang.org/grpc"
 
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/internal/testenv"
 	"github.com/optio-temporal/optio/rpc/engineservice"
+	"github.com/optio-temporal/optio/temporalconn"
 )
 
 // EnvConfig is the environment variable that carries a worker process's
@@ -282,7 +284,10 @@ func run(blob string) error {
 		cancel()
 	}()
 
-	tc, err := client.Dial(client.Options{HostPort: cfg.HostPort, Namespace: cfg.Namespace, Logger: sdklog.NewStructuredLogger(log)})
+	tc, err := client.Dial(client.Options{
+		HostPort: cfg.HostPort, Namespace: cfg.Namespace, Logger: sdklog.NewStructuredLogger(log),
+		ConnectionOptions: client.ConnectionOptions{DialOptions: []grpc.DialOption{temporalconn.EscapeResourceIDs()}},
+	})
 	if err != nil {
 		return fmt.Errorf("connect to Temporal at %s: %w", cfg.HostPort, err)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/internal/devstack"
+	"github.com/optio-temporal/optio/temporalconn"
 )
 
 // SideLabel is the pprof label key the bench sets on the goroutines of each
@@ -147,14 +148,16 @@ func NewEnv(ctx context.Context, opts EnvOptions) (env *Env, err error) {
 }
 
 // dialTemporal connects a Temporal client to the frontend at hostPort, its
-// calls counted by the monitor.
+// calls counted by the monitor, with temporalconn.EscapeResourceIDs as
+// temporalconn.Dial gives a worker's (the bare worker shares the client,
+// and so the option's check of every call's headers).
 func (env *Env) dialTemporal(hostPort string) (client.Client, error) {
 	c, err := client.Dial(client.Options{
 		HostPort:  hostPort,
 		Namespace: env.Opts.Namespace,
 		Logger:    sdklog.NewStructuredLogger(env.log),
 		ConnectionOptions: client.ConnectionOptions{
-			DialOptions:     []grpc.DialOption{grpc.WithChainUnaryInterceptor(env.mon.unary)},
+			DialOptions:     []grpc.DialOption{temporalconn.EscapeResourceIDs(), grpc.WithChainUnaryInterceptor(env.mon.unary)},
 			GrpcCompression: compression(env.Opts.NoCompression),
 		},
 	})

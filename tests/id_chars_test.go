@@ -1,0 +1,204 @@
+package tests
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/optio-temporal/optio/adapter"
+)
+
+// beyondASCII are processIds that optio-core takes and that Temporal's SDK
+// cannot put in its gRPC header unescaped.
+var beyondASCII = []string{"import-münchen", "🚀", "日本語/タスク", "tab\there", "line\nbreak"}
+
+// TestProcessIDsBeyondASCII: optio-core takes any processId. With a client
+// dialled with temporalconn.EscapeResourceIDs (the test's, as
+// temporalconn.Dial gives cmd/worker's), processIds outside printable ASCII
+// run as any other: ad hoc, cancelled, as children and group members, as
+// declared tasks, and as a cron task fired by its Schedule; their workflows
+// carry the processId unchanged. A Schedule's ID is escaped (the server
+// runs it on its own SDK worker, whose calls cannot carry such IDs): a
+// resync finds its processId in its memo, and two tasks whose Schedule IDs
+// would meet are refused. One that is not
+// valid UTF-8 is refused, since Temporal's IDs are protobuf strings. An
+// engine on a client without the option refuses them all at once with a
+// clear ErrInvalidInput, writing nothing, instead of failing their runs.
+func TestProcessIDsBeyondASCII(t *testing.T) {
+	gen := newGenerator()
+	s := newSystem(t, adapter.Config{TaskDefinitions: gen.generate})
+	define := func(t *testing.T, processID string, body adapter.TaskFunc) {
+		t.Helper()
+		_, err := s.eng.AdhocDefine(s.ctx(), adapter.TaskInstance{ProcessID: processID, Name: "Ad hoc " + processID, Execute: body}, adapter.AdhocOptions{})
+		require.NoError(t, err)
+	}
+	inTemporal := func(t *testing.T, processID string) {
+		t.Helper()
+		desc, err := s.temporal().DescribeWorkflowExecution(s.ctx(), s.eng.WorkflowID(processID), "")
+		require.NoError(t, err, "workflow of %q", processID)
+		require.Equal(t, s.eng.WorkflowID(processID), desc.GetWorkflowExecutionInfo().GetExecution().GetWorkflowId())
+	}
+
+	t.Run("ad hoc", func(t *testing.T) {
+		for _, id := range beyondASCII {
+			define(t, id, quick)
+			p := s.run(id)
+			require.Equal(t, id, p.ProcessID)
+			inTemporal(t, id)
+		}
+	})
+
+	t.Run("cancelled", func(t *testing.T) {
+		const id = "lange-übung"
+		define(t, id, func(pc *adapter.ProcessContext) error {
+			<-pc.Context().Done()
+			return pc.Context().Err()
+		})
+		s.launch(id)
+		s.waitState(id, adapter.StateRunning)
+		out, err := s.eng.Cancel(s.ctx(), id)
+		require.NoError(t, err)
+		require.True(t, out.OK, "cancel: %s", out.Reason)
+		s.requireEnd(id, adapter.StateCancelled)
+	})
+
+	t.Run("children", func(t *testing.T) {
+		define(t, "eltern-ä", func(pc *adapter.ProcessContext) error {
+			if _, err := pc.RunChild(adapter.ChildSpec{ProcessID: "kind-ö", Name: "Kind", Execute: quick}); err != nil {
+				return err
+			}
+			g := pc.ParallelGroup(adapter.GroupOptions{})
+			for _, id := range []string{"🚀/1", "🚀/2"} {
+				if err := g.Spawn(adapter.ChildSpec{ProcessID: id, Name: "Rakete", Execute: quick}); err != nil {
+					return err
+				}
+			}
+			_, err := g.Wait()
+			return err
+		})
+		s.run("eltern-ä")
+		for _, id := range []string{"kind-ö", "🚀/1", "🚀/2"} {
+			require.Equal(t, adapter.StateDone, s.get(id).Status.State, id)
+			inTemporal(t, id)
+		}
+	})
+
+	t.Run("declared, and a cron task", func(t *testing.T) {
+		const declared, cron = "deklariert-ß", "täglich"
+		plain := adapter.TaskInstance{ProcessID: declared, Name: "Deklariert", Execute: quick}
+		gen.set(plain)
+		_, err := s.eng.Resync(s.ctx(), false, nil)
+		require.NoError(t, err)
+		s.run(declared)
+		inTemporal(t, declared)
+
+		// An engine that will know the Schedule by its listing only.
+		other := s.startEngine(adapter.Config{TaskDefinitions: gen.generate, DisableWorker: true})
+		gen.set(plain, adapter.TaskInstance{ProcessID: cron, Name: "Täglich", Execute: quick, Schedule: "0 9 * * *", Metadata: map[string]any{"team": "b"}})
+		_, err = s.eng.Resync(s.ctx(), false, nil)
+		require.NoError(t, err)
+		id := s.eng.ScheduleID(cron)
+		require.Equal(t, s.eng.WorkflowID("t%C3%A4glich"), id, "the Schedule's ID is escaped")
+		sched := s.temporal().ScheduleClient().GetHandle(s.ctx(), id)
+		desc, err := sched.Describe(s.ctx())
+		require.NoError(t, err)
+		require.Equal(t, s.eng.WorkflowID(cron)+":cron", desc.Schedule.Action.(*client.ScheduleWorkflowAction).ID, "its runs' IDs are not")
+		require.NoError(t, sched.Trigger(s.ctx(), client.ScheduleTriggerOptions{}))
+		s.requireEnd(cron, adapter.StateDone)
+
+		// A filtered resync on the other engine leaves the Schedule while
+		// its task is out of the resync's scope and removes it once in it:
+		// the engine knows the Schedule's processId from its memo, not by
+		// undoing the escape.
+		eventually(t, "the Schedule listed", func() bool { return slices.Contains(s.scheduleIDs(id), id) })
+		gen.set(plain)
+		_, err = other.Resync(s.ctx(), false, map[string]any{"team": "a"})
+		require.NoError(t, err)
+		_, err = sched.Describe(s.ctx())
+		require.NoError(t, err, "out of the resync's scope: kept")
+		_, err = other.Resync(s.ctx(), false, map[string]any{"team": "b"})
+		require.NoError(t, err)
+		_, err = sched.Describe(s.ctx())
+		var notFound *serviceerror.NotFound
+		require.True(t, errors.As(err, &notFound), "in the resync's scope: removed, got %v", err)
+	})
+
+	t.Run("two cron tasks, one Schedule ID", func(t *testing.T) {
+		gen.set(
+			adapter.TaskInstance{ProcessID: "münchen", Name: "M1", Execute: quick, Schedule: "0 9 * * *"},
+			adapter.TaskInstance{ProcessID: "m%C3%BCnchen", Name: "M2", Execute: quick, Schedule: "0 9 * * *"},
+		)
+		_, err := s.eng.Resync(s.ctx(), false, nil)
+		require.True(t, errors.Is(err, adapter.ErrInvalidInput), "want ErrInvalidInput, got %v", err)
+		require.ErrorContains(t, err, "make the same Schedule ID")
+		require.True(t, s.gone("münchen"))
+		require.True(t, s.gone("m%C3%BCnchen"))
+	})
+
+	t.Run("a cron task at the ID limit, escaped", func(t *testing.T) {
+		// Each "ü" takes 2 bytes in the runs' IDs and 6 in the Schedule's:
+		// the Schedule's workflow ("temporal-sys-scheduler:" and its ID)
+		// binds first.
+		room := 1000 - len("temporal-sys-scheduler:") - len(s.eng.WorkflowID(""))
+		fit := "f" + strings.Repeat("x", (room-1)%6) + strings.Repeat("ü", (room-1)/6)
+		over := fit + "x"
+		require.Len(t, s.eng.ScheduleID(fit), 1000-len("temporal-sys-scheduler:"))
+		gen.set(adapter.TaskInstance{ProcessID: over, Name: "Over", Execute: quick, Schedule: "0 9 * * *"})
+		_, err := s.eng.Resync(s.ctx(), false, nil)
+		require.True(t, errors.Is(err, adapter.ErrInvalidInput), "want ErrInvalidInput, got %v", err)
+		require.ErrorContains(t, err, "the ID of its Schedule's workflow, escaped, would be 1001 bytes")
+		require.True(t, s.gone(over))
+
+		gen.set(adapter.TaskInstance{ProcessID: fit, Name: "Fit", Execute: quick, Schedule: "0 9 * * *"})
+		_, err = s.eng.Resync(s.ctx(), false, nil)
+		require.NoError(t, err)
+		require.NoError(t, s.temporal().ScheduleClient().GetHandle(s.ctx(), s.eng.ScheduleID(fit)).Trigger(s.ctx(), client.ScheduleTriggerOptions{}))
+		s.requireEnd(fit, adapter.StateDone)
+	})
+
+	t.Run("not UTF-8", func(t *testing.T) {
+		const bad = "a\xffb"
+		_, err := s.eng.AdhocDefine(s.ctx(), adapter.TaskInstance{ProcessID: bad, Name: "Bad", Execute: quick}, adapter.AdhocOptions{})
+		require.True(t, errors.Is(err, adapter.ErrInvalidInput), "want ErrInvalidInput, got %v", err)
+		require.ErrorContains(t, err, "not valid UTF-8")
+		require.True(t, s.gone(bad))
+	})
+
+	t.Run("a client without the escape", func(t *testing.T) {
+		plain := s.startEngine(adapter.Config{Prefix: "plain", Temporal: s.env.Temporal.DialPlain(t)})
+		t.Cleanup(func() { _ = plain.Shutdown(s.ctx()) })
+		for _, id := range beyondASCII {
+			_, err := plain.AdhocDefine(s.ctx(), adapter.TaskInstance{ProcessID: id, Name: "Plain", Execute: quick}, adapter.AdhocOptions{})
+			require.True(t, errors.Is(err, adapter.ErrInvalidInput), "%q: want ErrInvalidInput, got %v", id, err)
+			require.ErrorContains(t, err, "temporalconn.EscapeResourceIDs")
+			_, err = plain.GetProcess(s.ctx(), id)
+			require.ErrorIs(t, err, adapter.ReasonNotFound, "%q: nothing written", id)
+		}
+		// printable ASCII runs as before on that client.
+		_, err := plain.AdhocDefine(s.ctx(), adapter.TaskInstance{ProcessID: "plain-ascii", Name: "Plain", Execute: quick}, adapter.AdhocOptions{})
+		require.NoError(t, err)
+		p, err := plain.LaunchAndWait(s.ctx(), "plain-ascii")
+		require.NoError(t, err)
+		require.Equal(t, adapter.StateDone, p.Status.State)
+
+		// A document another engine wrote: refused without being claimed.
+		var doc bson.M
+		coll := s.env.Mongo.DB.Collection("plain_processes")
+		require.NoError(t, coll.FindOne(s.ctx(), bson.M{"processId": "plain-ascii"}).Decode(&doc))
+		doc["_id"], doc["processId"] = bson.NewObjectID(), "münchen"
+		doc["status"] = bson.M{"state": "idle"}
+		_, err = coll.InsertOne(s.ctx(), doc)
+		require.NoError(t, err)
+		_, err = plain.Launch(s.ctx(), "münchen")
+		require.ErrorIs(t, err, adapter.ErrInvalidInput)
+		got, err := plain.GetProcess(s.ctx(), "münchen")
+		require.NoError(t, err)
+		require.Equal(t, adapter.StateIdle, got.Status.State)
+	})
+}
