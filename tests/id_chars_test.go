@@ -16,7 +16,7 @@ import (
 
 // beyondASCII are processIds that optio-core takes and that Temporal's SDK
 // cannot put in its gRPC header unescaped.
-var beyondASCII = []string{"import-münchen", "🚀", "日本語/タスク", "tab\there", "line\nbreak"}
+var beyondASCII = []string{"import-münchen", "🚀", "日本語/タスク", "tab\there", "line\nbreak", "nul\x00byte"}
 
 // TestProcessIDsBeyondASCII: optio-core takes any processId. With a client
 // dialled with temporalconn.EscapeResourceIDs (the test's, as
