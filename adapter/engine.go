@@ -42,9 +42,9 @@ type Engine struct {
 	// (searchattrs.go): launches set them when they start a process run,
 	// which keeps them current.
 	searchAttrs bool
-	// unicodeIDs is true when the client sends workflow IDs outside
+	// idChars says whether the client sends workflow IDs outside
 	// printable ASCII (idchars.go).
-	unicodeIDs bool
+	idChars atomic.Int32
 
 	shuttingDown atomic.Bool
 	shutdownOnce sync.Once
@@ -105,8 +105,11 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if err := e.store.EnsureIndexes(ctx); err != nil {
 		return nil, err
 	}
-	// Before the task definitions are checked.
-	e.unicodeIDs = e.probeIDChars(ctx)
+	// Before the task definitions are checked; a failure leaves it to the
+	// first processId outside printable ASCII to ask again.
+	if _, err := e.probeIDChars(ctx); err != nil {
+		e.log.Warn("Will ask again at the first process ID outside printable ASCII", "error", err)
+	}
 	if _, err := e.syncDefinitions(ctx, nil); err != nil {
 		return nil, fmt.Errorf("sync task definitions: %w", err)
 	}
@@ -254,8 +257,9 @@ func (e *Engine) WorkflowID(processID string) string {
 // not valid UTF-8; one outside printable ASCII when the engine's client
 // cannot send it (the SDK copies the ID into a gRPC header, which takes
 // printable ASCII only, unless the client was dialled with
-// temporalconn.EscapeResourceIDs: New asks the server once to learn which);
-// or one longer than Config.MaxIDLength.
+// temporalconn.EscapeResourceIDs: New asks the server to learn which, and
+// if it could not, the first such ID asks again and returns the failure,
+// not ErrInvalidInput); or one longer than Config.MaxIDLength.
 // Some processes need room for more, which the engine checks too: a task
 // with a Schedule (New, Resync), whose runs' IDs add ":cron" and the fire
 // time, and a process that starts children (RunChild, Spawn), whose

@@ -1,15 +1,20 @@
 package tests
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/optio-temporal/optio/adapter"
 )
@@ -200,5 +205,31 @@ func TestProcessIDsBeyondASCII(t *testing.T) {
 		got, err := plain.GetProcess(s.ctx(), "münchen")
 		require.NoError(t, err)
 		require.Equal(t, adapter.StateIdle, got.Status.State)
+	})
+	t.Run("a probe that fails", func(t *testing.T) {
+		// The engine's first two probes fail, with an error the SDK does not
+		// retry (it retries Unavailable itself): the one at New and the one
+		// the first processId beyond ASCII makes, which is refused with the
+		// probe's error; the next asks again and runs.
+		var fails atomic.Int32
+		fails.Store(2)
+		flaky := s.env.Temporal.DialIntercepted(t, func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			if strings.HasSuffix(method, "/DescribeWorkflowExecution") && fails.Add(-1) >= 0 {
+				return status.Error(codes.Internal, "connection reset by peer")
+			}
+			return invoker(ctx, method, req, reply, cc, opts...)
+		})
+		eng := s.startEngine(adapter.Config{Prefix: "flaky", Temporal: flaky, DisableWorker: true})
+		t.Cleanup(func() { _ = eng.Shutdown(s.ctx()) })
+		_, err := eng.AdhocDefine(s.ctx(), adapter.TaskInstance{ProcessID: "erst-ü", Name: "First", Execute: quick}, adapter.AdhocOptions{})
+		require.ErrorContains(t, err, "could not learn whether the Temporal client sends workflow IDs outside printable ASCII")
+		require.ErrorContains(t, err, "connection reset by peer")
+		require.False(t, errors.Is(err, adapter.ErrInvalidInput), "not the input's fault: %v", err)
+		_, err = eng.AdhocDefine(s.ctx(), adapter.TaskInstance{ProcessID: "dann-ü", Name: "Then", Execute: quick}, adapter.AdhocOptions{})
+		require.NoError(t, err)
+		_, err = eng.GetProcess(s.ctx(), "dann-ü")
+		require.NoError(t, err)
+		_, err = eng.GetProcess(s.ctx(), "erst-ü")
+		require.ErrorIs(t, err, adapter.ReasonNotFound)
 	})
 }
