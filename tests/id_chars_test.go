@@ -233,3 +233,21 @@ func TestProcessIDsBeyondASCII(t *testing.T) {
 		require.ErrorIs(t, err, adapter.ReasonNotFound)
 	})
 }
+
+// TestProcessIDsBeyondASCIIOverRPC: optio's API sends such a processId over
+// Redis as JSON; the engine launches, cancels and dismisses it as any other.
+func TestProcessIDsBeyondASCIIOverRPC(t *testing.T) {
+	t.Parallel()
+	const id = "import-münchen 🚀"
+	tasks := &rpcTasks{}
+	tasks.extra.Store(&[]adapter.TaskInstance{{ProcessID: id, Name: "Import München", Execute: rpcUntilCancelled}})
+	h := newRPCHarness(t, rpcHarnessOptions{tasks: tasks})
+
+	launched := rpcProcessOf(t, h.call("launch", launchArgs(id)))
+	require.Equal(t, id, launched["processId"])
+	h.waitState(id, adapter.StateRunning)
+	rpcProcessOf(t, h.call("cancel", map[string]any{"processId": id}))
+	h.waitState(id, adapter.StateCancelled)
+	rpcProcessOf(t, h.call("dismiss", map[string]any{"processId": id}))
+	require.Equal(t, adapter.StateIdle, h.get(id).Status.State)
+}
