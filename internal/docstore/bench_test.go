@@ -8,10 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
-	"github.com/optio-temporal/optio/internal/testenv"
 	"github.com/optio-temporal/optio/mirror"
 )
 
@@ -28,17 +24,8 @@ import (
 //	go test ./internal/docstore -run '^$' -bench RunWrites -cpuprofile /tmp/c.pprof
 //	go tool pprof -tagfocus docstore.bench=client -top /tmp/c.pprof
 func BenchmarkRunWrites(b *testing.B) {
-	m := testenv.NewMongo(b)
-	c, err := mongo.Connect(options.Client().ApplyURI(m.URI))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = c.Disconnect(context.Background()) })
-	s := NewStore(c.Database(m.Name), "optio")
+	s := newTestStore(b)
 	ctx := b.Context()
-	if err := s.EnsureIndexes(ctx); err != nil {
-		b.Fatal(err)
-	}
 	if s.lease != nil { // FerretDB: alone on its prefix, as an engine is
 		lctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})

@@ -14,6 +14,19 @@ import (
 	"github.com/optio-temporal/optio/mirror"
 )
 
+// newTestStore is a store, its indexes made, on a fresh database of the
+// test's server, with a client of its own that is closed on cleanup.
+func newTestStore(tb testing.TB) *Store {
+	tb.Helper()
+	m := testenv.NewMongo(tb)
+	c, err := mongo.Connect(options.Client().ApplyURI(m.URI))
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = c.Disconnect(context.Background()) })
+	s := NewStore(c.Database(m.Name), "optio")
+	require.NoError(tb, s.EnsureIndexes(tb.Context()))
+	return s
+}
+
 // TestLogBounds: a log stays within LogLimit entries and LogBytes bytes,
 // cut to about nine tenths of the bound that it passed and keeping the
 // newest entries, and a state change returns the log as stored. On
@@ -23,12 +36,7 @@ import (
 // the count as it appends and the store cuts with an empty $push and
 // $slice.
 func TestLogBounds(t *testing.T) {
-	m := testenv.NewMongo(t)
-	c, err := mongo.Connect(options.Client().ApplyURI(m.URI))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
-	s := NewStore(c.Database(m.Name), "optio")
-	require.NoError(t, s.EnsureIndexes(t.Context()))
+	s := newTestStore(t)
 	ctx := t.Context()
 	for _, c := range []struct {
 		name          string
