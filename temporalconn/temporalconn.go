@@ -5,6 +5,8 @@
 // --tls-ca-path, --tls-cert-path, --tls-key-path, --tls-server-name and
 // --api-key, and its Dial turns a failed handshake or refused credentials
 // into one typed error at start rather than a stream of retries later.
+// Dial also adds EscapeResourceIDs, which lets processIds outside
+// printable ASCII through the SDK's gRPC headers.
 //
 // An engine takes the client it returns:
 //
