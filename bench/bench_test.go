@@ -26,7 +26,16 @@ var shared struct {
 	err  error
 }
 
+// envRunMain makes the test binary run the bench's main instead of the
+// tests: TestServersApart's child process, started as -servers-apart starts
+// it (this program, with -serve).
+const envRunMain = "OPTIO_BENCH_TEST_RUN_MAIN"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(envRunMain) == "1" {
+		main()
+		return
+	}
 	code := m.Run()
 	if shared.env != nil {
 		if err := shared.env.Close(); err != nil {

@@ -21,7 +21,8 @@
 // children per second (target at least 0.6x bare), the process's RSS, the
 // longest history of any run (target at most 5,000 events) and the number of
 // roll-overs. "-serve" starts only the servers, for a bench in another
-// process whose RSS is then its own.
+// process whose RSS and CPU are then its own; "-servers-apart" does that
+// in one command, the servers in a child process.
 //
 // "-only checkpoint" measures SaveCheckpoint as 4 measures ReportProgress:
 // calls per second in a tight loop (-progress-duration long) and the Mongo
@@ -121,10 +122,14 @@ type config struct {
 	growth     suite.GrowthOptions
 	memory     suite.MemoryOptions
 	serve      bool
-	trace      bool
-	cpuprofile string
-	quiet      bool
-	verbose    bool
+	// serveForParent makes -serve name its servers on one line for
+	// -servers-apart.
+	serveForParent bool
+	serversApart   bool
+	trace          bool
+	cpuprofile     string
+	quiet          bool
+	verbose        bool
 }
 
 func parseFlags() config {
@@ -157,6 +162,8 @@ func parseFlags() config {
 	c.growth.RegisterFlags(flag.CommandLine)
 	c.memory.RegisterFlags(flag.CommandLine)
 	flag.BoolVar(&c.serve, "serve", false, "start the in-process servers only and serve until interrupted; run the bench in another process with the -temporal-address and -mongo-url printed")
+	flag.BoolVar(&c.serveForParent, "serve-for-parent", false, "with -serve: name the servers on one line for the process that started this one (-servers-apart)")
+	flag.BoolVar(&c.serversApart, "servers-apart", false, "start the in-process servers in a child process (this program with -serve) instead of this one, so that the CPU this process spends, the whole-process figures and measurement 2's engine CPU among them, is the engine's and the bare worker's without the servers', as where production runs them on other hosts")
 	flag.BoolVar(&c.trace, "trace", false, "1 and 3: print a timeline of one traced run (Temporal calls, Mongo commands, history events)")
 	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to this file (not with -profile-dir)")
 	flag.BoolVar(&c.quiet, "quiet", false, "print only the tables, not the per-run details")
@@ -185,6 +192,23 @@ func run() error {
 		c.env.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: c.env.ServerLogLevel}))
 	}
 	start := time.Now()
+	where := "in-process servers"
+	if c.serversApart {
+		if c.serve || c.env.TemporalAddress != "" || c.env.MongoURL != "" {
+			return fmt.Errorf("-servers-apart starts the servers in a child process: not with -serve, -temporal-address or -mongo-url")
+		}
+		apart, err := startServersApart(ctx, "-namespace", c.env.Namespace, "-server-log-level", c.env.ServerLogLevel.String())
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := apart.Stop(); err != nil {
+				fmt.Fprintln(os.Stderr, "bench: stop the servers' process:", err)
+			}
+		}()
+		c.env.TemporalAddress, c.env.MongoURL = apart.temporal, apart.mongo
+		where = fmt.Sprintf("servers in child process %d", apart.cmd.Process.Pid)
+	}
 	env, err := suite.NewEnv(ctx, c.env)
 	if err != nil {
 		return err
@@ -196,11 +220,10 @@ func run() error {
 	}()
 	out := os.Stdout
 	if c.serve {
-		return serve(ctx, out, env, start)
+		return serve(ctx, out, env, start, c.serveForParent)
 	}
-	where := "external servers"
-	if env.Embedded {
-		where = "in-process servers"
+	if !env.Embedded && !c.serversApart {
+		where = "external servers"
 	}
 	fmt.Fprintf(out, "optio-temporal bench of %s: %s, GOMAXPROCS %d, %s; Temporal %s, Mongo %s (%s, up in %.1f s); load average at start: %s\n\n",
 		codeRevision(), runtime.Version(), runtime.GOMAXPROCS(0), runtime.GOOS+"/"+runtime.GOARCH, env.TemporalAddress, env.MongoURL, where,
@@ -297,10 +320,14 @@ func run() error {
 	return nil
 }
 
-// serve prints where the servers of env are and waits for an interrupt.
-func serve(ctx context.Context, out io.Writer, env *suite.Env, start time.Time) error {
+// serve prints where the servers of env are and waits for an interrupt;
+// forParent names them first on one line for startServersApart.
+func serve(ctx context.Context, out io.Writer, env *suite.Env, start time.Time, forParent bool) error {
 	if !env.Embedded {
 		return fmt.Errorf("-serve starts the in-process servers; -temporal-address and -mongo-url name external ones")
+	}
+	if forParent {
+		fmt.Fprintf(out, "%s%s %s\n", serversReadyPrefix, env.TemporalAddress, env.MongoURL)
 	}
 	fmt.Fprintf(out, "bench servers up in %.1f s (pid %d). In another shell:\n\n  go run ./bench -temporal-address %s -mongo-url '%s' -only ...\n\nCtrl+C stops them.\n",
 		time.Since(start).Seconds(), os.Getpid(), env.TemporalAddress, env.MongoURL)
