@@ -154,6 +154,14 @@ func (e *Engine) scheduleInScope(ctx context.Context, processID string, filter m
 		return docstore.MatchesFilter(t.Metadata, filter)
 	}
 	p, err := e.store.ByProcessID(ctx, processID)
+	if isNotFound(err) {
+		// A Schedule whose memo could not be read (written through a
+		// client with a codec) is known by its ID only, which ScheduleID
+		// escapes for a processId beyond printable ASCII.
+		if raw, ok := headersafe.Unescape(processID); ok && raw != processID {
+			p, err = e.store.ByProcessID(ctx, raw)
+		}
+	}
 	if err != nil {
 		return isNotFound(err)
 	}

@@ -12,11 +12,13 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/optio-temporal/optio/adapter"
+	"github.com/optio-temporal/optio/temporalconn"
 )
 
 // beyondASCII are processIds that optio-core takes and that Temporal's SDK
@@ -123,15 +125,37 @@ func TestProcessIDsBeyondASCII(t *testing.T) {
 		// undoing the escape.
 		eventually(t, "the Schedule listed", func() bool { return slices.Contains(s.scheduleIDs(id), id) })
 		gen.set(plain)
-		_, err = other.Resync(s.ctx(), false, map[string]any{"team": "a"})
+		resyncsKeepThenRemove(t, other, sched)
+	})
+
+	t.Run("a Schedule whose memo the engine cannot read", func(t *testing.T) {
+		// Written through a client whose data converter compresses every
+		// payload, the memo is not JSON the engine can read back; the
+		// engine then knows the Schedule's processId by undoing its ID's
+		// escape.
+		zipped, err := client.Dial(client.Options{
+			HostPort: s.env.Temporal.HostPort, Namespace: s.env.Temporal.Namespace,
+			DataConverter:     converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), converter.NewZlibCodec(converter.ZlibCodecOptions{AlwaysEncode: true})),
+			ConnectionOptions: client.ConnectionOptions{DialOptions: []grpc.DialOption{temporalconn.EscapeResourceIDs()}},
+		})
 		require.NoError(t, err)
-		_, err = sched.Describe(s.ctx())
-		require.NoError(t, err, "out of the resync's scope: kept")
-		_, err = other.Resync(s.ctx(), false, map[string]any{"team": "b"})
+		t.Cleanup(zipped.Close)
+		const cron = "wöchentlich"
+		plain := adapter.TaskInstance{ProcessID: "codec-plain", Name: "Plain", Execute: quick}
+		gen2 := newGenerator(plain)
+		writer := s.startEngine(adapter.Config{Prefix: "codec", Temporal: zipped, TaskDefinitions: gen2.generate, DisableWorker: true})
+		t.Cleanup(func() { _ = writer.Shutdown(s.ctx()) })
+		reader := s.startEngine(adapter.Config{Prefix: "codec", TaskDefinitions: gen2.generate, DisableWorker: true})
+		t.Cleanup(func() { _ = reader.Shutdown(s.ctx()) })
+		gen2.set(plain, adapter.TaskInstance{ProcessID: cron, Name: "Wöchentlich", Execute: quick, Schedule: "0 9 * * 1", Metadata: map[string]any{"team": "b"}})
+		_, err = writer.Resync(s.ctx(), false, nil)
 		require.NoError(t, err)
-		_, err = sched.Describe(s.ctx())
-		var notFound *serviceerror.NotFound
-		require.True(t, errors.As(err, &notFound), "in the resync's scope: removed, got %v", err)
+		id := reader.ScheduleID(cron)
+		eventually(t, "the Schedule listed", func() bool { return slices.Contains(s.scheduleIDs(id), id) })
+		sched := zipped.ScheduleClient().GetHandle(s.ctx(), id) // its action's input is compressed too
+
+		gen2.set(plain)
+		resyncsKeepThenRemove(t, reader, sched)
 	})
 
 	t.Run("two cron tasks, one Schedule ID", func(t *testing.T) {
@@ -250,4 +274,21 @@ func TestProcessIDsBeyondASCIIOverRPC(t *testing.T) {
 	h.waitState(id, adapter.StateCancelled)
 	rpcProcessOf(t, h.call("dismiss", map[string]any{"processId": id}))
 	require.Equal(t, adapter.StateIdle, h.get(id).Status.State)
+}
+
+// resyncsKeepThenRemove: eng's generator no longer returns the cron task
+// of sched, whose metadata is {team: b}. A resync filtered on team a leaves
+// sched, out of its scope; one filtered on team b removes it.
+func resyncsKeepThenRemove(t *testing.T, eng *adapter.Engine, sched client.ScheduleHandle) {
+	t.Helper()
+	ctx := t.Context()
+	_, err := eng.Resync(ctx, false, map[string]any{"team": "a"})
+	require.NoError(t, err)
+	_, err = sched.Describe(ctx)
+	require.NoError(t, err, "out of the resync's scope: kept")
+	_, err = eng.Resync(ctx, false, map[string]any{"team": "b"})
+	require.NoError(t, err)
+	_, err = sched.Describe(ctx)
+	var notFound *serviceerror.NotFound
+	require.True(t, errors.As(err, &notFound), "in the resync's scope: removed, got %v", err)
 }

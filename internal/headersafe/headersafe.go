@@ -30,4 +30,40 @@ func Escape(s string) string {
 	return string(out)
 }
 
+// Unescape undoes Escape: it turns each %XX back into its byte. ok is
+// false when s has a "%" not followed by two hex digits, which Escape
+// never writes.
+func Unescape(s string) (_ string, ok bool) {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			out = append(out, s[i])
+			continue
+		}
+		if i+2 >= len(s) {
+			return "", false
+		}
+		hi, okHi := unhex(s[i+1])
+		lo, okLo := unhex(s[i+2])
+		if !okHi || !okLo {
+			return "", false
+		}
+		out = append(out, hi<<4|lo)
+		i += 2
+	}
+	return string(out), true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
 func printable(c byte) bool { return c >= 0x20 && c <= 0x7e }
