@@ -24,6 +24,7 @@ const serversReadyPrefix = "bench-servers-ready "
 // other hosts.
 type apartServers struct {
 	cmd      *exec.Cmd
+	stdin    io.Closer
 	temporal string
 	mongo    string
 	done     chan error
@@ -42,10 +43,16 @@ func startServersApart(ctx context.Context, flags ...string) (*apartServers, err
 	if err != nil {
 		return nil, err
 	}
+	// Held open until Stop; should this process end first, the child
+	// sees its stdin close and stops (serve).
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("-servers-apart: start the servers' process: %w", err)
 	}
-	s := &apartServers{cmd: cmd, done: make(chan error, 1)}
+	s := &apartServers{cmd: cmd, stdin: stdin, done: make(chan error, 1)}
 	lines := bufio.NewScanner(stdout)
 	ready := make(chan error, 1)
 	go func() {
@@ -71,6 +78,7 @@ func startServersApart(ctx context.Context, flags ...string) (*apartServers, err
 	}
 	if err != nil {
 		_ = cmd.Process.Kill()
+		_ = stdin.Close()
 		return nil, err
 	}
 	return s, nil
@@ -79,6 +87,7 @@ func startServersApart(ctx context.Context, flags ...string) (*apartServers, err
 // Stop interrupts the servers' process and waits for it to end.
 func (s *apartServers) Stop() error {
 	_ = s.cmd.Process.Signal(syscall.SIGINT)
+	defer s.stdin.Close()
 	select {
 	case err := <-s.done:
 		return err

@@ -321,12 +321,22 @@ func run() error {
 }
 
 // serve prints where the servers of env are and waits for an interrupt;
-// forParent names them first on one line for startServersApart.
+// forParent names them first on one line for startServersApart, and stops
+// them as well when its stdin closes (the parent is gone).
 func serve(ctx context.Context, out io.Writer, env *suite.Env, start time.Time, forParent bool) error {
 	if !env.Embedded {
 		return fmt.Errorf("-serve starts the in-process servers; -temporal-address and -mongo-url name external ones")
 	}
 	if forParent {
+		// The parent holds this process's stdin open: if it ends without
+		// stopping this one, the pipe closes and the servers stop too.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			cancel()
+		}()
 		fmt.Fprintf(out, "%s%s %s\n", serversReadyPrefix, env.TemporalAddress, env.MongoURL)
 	}
 	fmt.Fprintf(out, "bench servers up in %.1f s (pid %d). In another shell:\n\n  go run ./bench -temporal-address %s -mongo-url '%s' -only ...\n\nCtrl+C stops them.\n",
