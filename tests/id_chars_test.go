@@ -32,11 +32,13 @@ var beyondASCII = []string{"import-münchen", "🚀", "日本語/タスク", "ta
 // declared tasks, and as a cron task fired by its Schedule; their workflows
 // carry the processId unchanged. A Schedule's ID is escaped (the server
 // runs it on its own SDK worker, whose calls cannot carry such IDs): a
-// resync finds its processId in its memo, and two tasks whose Schedule IDs
-// would meet are refused. One that is not
-// valid UTF-8 is refused, since Temporal's IDs are protobuf strings. An
-// engine on a client without the option refuses them all at once with a
-// clear ErrInvalidInput, writing nothing, instead of failing their runs.
+// resync finds its processId in its memo, or by undoing the escape when
+// the memo is unreadable, and two tasks whose Schedule IDs would meet are
+// refused. One that is not valid UTF-8 is refused, since Temporal's IDs
+// are protobuf strings. An engine on a client without the option refuses
+// them all at once with a clear ErrInvalidInput, writing nothing, instead
+// of failing their runs; one that could not learn which client it has asks
+// again at the next such ID.
 func TestProcessIDsBeyondASCII(t *testing.T) {
 	gen := newGenerator()
 	s := newSystem(t, adapter.Config{TaskDefinitions: gen.generate})
