@@ -54,7 +54,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
-	"google.golang.org/grpc"
 
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/internal/testenv"
@@ -284,12 +283,10 @@ func run(blob string) error {
 		cancel()
 	}()
 
-	tc, err := client.Dial(client.Options{
-		HostPort: cfg.HostPort, Namespace: cfg.Namespace, Logger: sdklog.NewStructuredLogger(log),
-		ConnectionOptions: client.ConnectionOptions{DialOptions: []grpc.DialOption{temporalconn.EscapeResourceIDs()}},
-	})
+	// As cmd/worker connects (temporalconn.Dial adds EscapeResourceIDs).
+	tc, err := temporalconn.Dial(ctx, client.Options{HostPort: cfg.HostPort, Namespace: cfg.Namespace, Logger: sdklog.NewStructuredLogger(log)}, temporalconn.Config{})
 	if err != nil {
-		return fmt.Errorf("connect to Temporal at %s: %w", cfg.HostPort, err)
+		return err
 	}
 	defer tc.Close()
 	mc, err := mongo.Connect(options.Client().ApplyURI(cfg.MongoURI).SetTimeout(30 * time.Second))

@@ -128,8 +128,8 @@ func NewEnv(ctx context.Context, opts EnvOptions) (env *Env, err error) {
 	} else {
 		env.MongoURL = opts.MongoURL
 	}
-	pprof.Do(ctx, pprof.Labels(SideLabel, "clients"), func(context.Context) {
-		if env.Temporal, err = env.dialTemporal(env.TemporalAddress); err != nil {
+	pprof.Do(ctx, pprof.Labels(SideLabel, "clients"), func(ctx context.Context) {
+		if env.Temporal, err = env.dialTemporal(ctx, env.TemporalAddress); err != nil {
 			return
 		}
 		// The driver's defaults (pool of 100), but no 30 s cap on waiting
@@ -148,23 +148,19 @@ func NewEnv(ctx context.Context, opts EnvOptions) (env *Env, err error) {
 }
 
 // dialTemporal connects a Temporal client to the frontend at hostPort, its
-// calls counted by the monitor, with temporalconn.EscapeResourceIDs as
-// temporalconn.Dial gives a worker's (the bare worker shares the client,
-// and so the option's check of every call's headers).
-func (env *Env) dialTemporal(hostPort string) (client.Client, error) {
-	c, err := client.Dial(client.Options{
+// calls counted by the monitor, through temporalconn.Dial as cmd/worker
+// connects (the bare worker shares the client, and so what Dial adds: the
+// check of every call's headers by temporalconn.EscapeResourceIDs).
+func (env *Env) dialTemporal(ctx context.Context, hostPort string) (client.Client, error) {
+	return temporalconn.Dial(ctx, client.Options{
 		HostPort:  hostPort,
 		Namespace: env.Opts.Namespace,
 		Logger:    sdklog.NewStructuredLogger(env.log),
 		ConnectionOptions: client.ConnectionOptions{
-			DialOptions:     []grpc.DialOption{temporalconn.EscapeResourceIDs(), grpc.WithChainUnaryInterceptor(env.mon.unary)},
+			DialOptions:     []grpc.DialOption{grpc.WithChainUnaryInterceptor(env.mon.unary)},
 			GrpcCompression: compression(env.Opts.NoCompression),
 		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("connect to Temporal at %s: %w", hostPort, err)
-	}
-	return c, nil
+	}, temporalconn.Config{})
 }
 
 // Close drops the databases the measurements created, closes the clients and

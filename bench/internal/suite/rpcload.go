@@ -241,7 +241,7 @@ func rpcSetting(ctx context.Context, env *Env, rsrv *redisserver.Server, opts RP
 		}
 		defer func() { _ = p.Close() }()
 		proxies = append(proxies, rpcProxy{"Temporal", l.temporal, p.Stats})
-		if tc, err = env.dialTemporal(p.Addr()); err != nil {
+		if tc, err = env.dialTemporal(ctx, p.Addr()); err != nil {
 			return nil, fmt.Errorf("connect to Temporal through the delay: %w", err)
 		}
 		defer tc.Close()
