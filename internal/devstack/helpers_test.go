@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"syscall"
+	"time"
 
 	"go.temporal.io/api/workflowservice/v1"
 	sdklog "go.temporal.io/sdk/log"
@@ -32,4 +34,11 @@ func portOf(addr string) int {
 		panic(err)
 	}
 	return n
+}
+
+// processCPU returns the CPU time (user and system) this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(syscall.TimevalToNsec(ru.Utime) + syscall.TimevalToNsec(ru.Stime))
 }

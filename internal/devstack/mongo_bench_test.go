@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -69,8 +68,7 @@ func BenchmarkMongoFindAndModify(b *testing.B) {
 			}
 			// Let the lookup indexer index the table.
 			time.Sleep(3 * defaultIndexInterval)
-			var ru0, ru1 syscall.Rusage
-			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+			cpu0 := processCPU()
 			n := 0
 			for b.Loop() {
 				id := ids[n%docs]
@@ -87,9 +85,7 @@ func BenchmarkMongoFindAndModify(b *testing.B) {
 				}
 				n++
 			}
-			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
-			cpu := time.Duration(syscall.TimevalToNsec(ru1.Utime) - syscall.TimevalToNsec(ru0.Utime) +
-				syscall.TimevalToNsec(ru1.Stime) - syscall.TimevalToNsec(ru0.Stime))
+			cpu := processCPU() - cpu0
 			b.ReportMetric(float64(cpu.Microseconds())/1000/float64(n), "cpu-ms/op")
 		})
 	}

@@ -540,6 +540,22 @@ func dynamicConfig(overrides map[string]any) dynamicconfig.StaticClient {
 		// (BenchmarkTemporalWorkflowTaskDispatch). At 200 a hop waits 5 ms
 		// at most, and a busy server still loads its tasks in batches.
 		dynamicconfig.TransferProcessorMaxPollRPS.Key(): 200,
+		// A task queue of the history service (transfer, timer,
+		// visibility, outbound) forgets its completed tasks, and deletes
+		// them from SQLite, only at its checkpoint, by default every 30 s.
+		// Until then it tracks them with the pending ones, and it walks all
+		// of them each time new tasks arrive (to split its slice at the new
+		// range). A cluster's hundreds of shards each track a few; this
+		// server's single shard tracked every task of the last 30 s, so
+		// the walk grew with the load and run after run: measurement 5 of
+		// the bench spent 4 s more of the server's CPU in that walk in its
+		// fifth run than in its first. At 1 s a walk covers at most a
+		// second's tasks; the checkpoint itself is a few map walks and,
+		// when tasks completed, one range delete.
+		dynamicconfig.TransferProcessorUpdateAckInterval.Key():   time.Second,
+		dynamicconfig.TimerProcessorUpdateAckInterval.Key():      time.Second,
+		dynamicconfig.VisibilityProcessorUpdateAckInterval.Key(): time.Second,
+		dynamicconfig.OutboundProcessorUpdateAckInterval.Key():   time.Second,
 		// A client waiting for a run to close (the SDK's WorkflowRun.Get:
 		// a LaunchAndWait of a run expected on another engine, a
 		// cancel-and-wait; a wait for a run expected on its own engine

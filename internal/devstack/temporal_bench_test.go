@@ -3,6 +3,7 @@ package devstack
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,3 +84,77 @@ func medianMillis(d []time.Duration) float64 {
 }
 
 func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// BenchmarkTemporalSustainedLoad starts bursts of 100 concurrent runs of
+// greetWorkflow, one burst per iteration, and reports the process's CPU
+// (server, worker and client together) per run in the first and in the
+// last quarter of the bursts (cpu-ms/run-early, cpu-ms/run-late) and their
+// ratio (late/early). A server whose cost per run grows with the load it
+// has had shows a ratio above 1. The sub-benchmark ack=30s runs the server
+// with Temporal's own checkpoint interval of its task queues, which the
+// dev stack lowers (see dynamicConfig). Run it with at least 20 bursts:
+// go test ./internal/devstack -run XXX -bench SustainedLoad -benchtime 40x
+func BenchmarkTemporalSustainedLoad(b *testing.B) {
+	ackDefault := map[string]any{}
+	for _, k := range []dynamicconfig.Key{
+		dynamicconfig.TransferProcessorUpdateAckInterval.Key(),
+		dynamicconfig.TimerProcessorUpdateAckInterval.Key(),
+		dynamicconfig.VisibilityProcessorUpdateAckInterval.Key(),
+		dynamicconfig.OutboundProcessorUpdateAckInterval.Key(),
+	} {
+		ackDefault[k.String()] = 30 * time.Second
+	}
+	for _, bc := range []struct {
+		name string
+		dc   map[string]any
+	}{
+		{"devstack", nil},
+		{"ack=30s", ackDefault},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			c := dialWorker(b, startTemporal(b, TemporalConfig{DynamicConfig: bc.dc}))
+			ctx := context.Background()
+			const runs = 100
+			burst := func() {
+				var wg sync.WaitGroup
+				errs := make(chan error, runs)
+				for range runs {
+					wg.Go(func() {
+						r, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: testQueue}, greetWorkflow, "bench")
+						if err == nil {
+							err = r.Get(ctx, nil)
+						}
+						errs <- err
+					})
+				}
+				wg.Wait()
+				close(errs)
+				for err := range errs {
+					require.NoError(b, err)
+				}
+			}
+			burst() // warm up the task queue and the worker's caches
+			var perRun []time.Duration
+			for b.Loop() {
+				cpu := processCPU()
+				burst()
+				perRun = append(perRun, (processCPU()-cpu)/runs)
+			}
+			quarter := max(len(perRun)/4, 1)
+			early := meanMillis(perRun[:quarter])
+			late := meanMillis(perRun[len(perRun)-quarter:])
+			b.ReportMetric(early, "cpu-ms/run-early")
+			b.ReportMetric(late, "cpu-ms/run-late")
+			b.ReportMetric(late/early, "late/early")
+		})
+	}
+}
+
+// meanMillis returns the mean of d in milliseconds.
+func meanMillis(d []time.Duration) float64 {
+	var sum time.Duration
+	for _, x := range d {
+		sum += x
+	}
+	return millis(sum) / float64(len(d))
+}
