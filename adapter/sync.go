@@ -78,7 +78,7 @@ func (e *Engine) Resync(ctx context.Context, clean bool, metadataFilter map[stri
 	if e.cfg.TaskDefinitions == nil {
 		return map[string]string{}, nil
 	}
-	tasks, err := e.generate(ctx, metadataFilter)
+	tasks, read, err := e.prepare(ctx, metadataFilter)
 	if err != nil {
 		return nil, err
 	}
@@ -95,8 +95,12 @@ func (e *Engine) Resync(ctx context.Context, clean bool, metadataFilter map[stri
 			return nil, err
 		}
 		e.log.Info("Nuked process records", "count", len(roots))
+		// What was read before is gone: read what is left.
+		if read, err = e.readForSync(ctx, tasks, metadataFilter); err != nil {
+			return nil, err
+		}
 	}
-	return e.applyDefinitions(ctx, tasks, metadataFilter)
+	return e.applyDefinitions(ctx, tasks, metadataFilter, read)
 }
 
 // syncDefinitions is the sync New runs.
@@ -104,11 +108,37 @@ func (e *Engine) syncDefinitions(ctx context.Context, filter map[string]any) (ma
 	if e.cfg.TaskDefinitions == nil {
 		return map[string]string{}, nil
 	}
-	tasks, err := e.generate(ctx, filter)
+	tasks, read, err := e.prepare(ctx, filter)
 	if err != nil {
 		return nil, err
 	}
-	return e.applyDefinitions(ctx, tasks, filter)
+	return e.applyDefinitions(ctx, tasks, filter, read)
+}
+
+// prepare calls the generator and reads what applying its tasks needs
+// (docstore.Store.ReadForSync), refusing, before anything is written, a
+// task whose processId a child process holds.
+func (e *Engine) prepare(ctx context.Context, filter map[string]any) ([]TaskInstance, *docstore.SyncRead, error) {
+	tasks, err := e.generate(ctx, filter)
+	if err != nil {
+		return nil, nil, err
+	}
+	read, err := e.readForSync(ctx, tasks, filter)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(read.Held) > 0 {
+		return nil, nil, fmt.Errorf("%w: task %q: processId is already used by a child process", ErrInvalidInput, read.Held[0])
+	}
+	return tasks, read, nil
+}
+
+func (e *Engine) readForSync(ctx context.Context, tasks []TaskInstance, filter map[string]any) (*docstore.SyncRead, error) {
+	ids := make([]string, len(tasks))
+	for i, t := range tasks {
+		ids[i] = t.ProcessID
+	}
+	return e.store.ReadForSync(ctx, ids, filter)
 }
 
 // generate calls the generator, validates its result and keeps the tasks in
@@ -131,38 +161,28 @@ func (e *Engine) generate(ctx context.Context, filter map[string]any) ([]TaskIns
 			return nil, fmt.Errorf("task %q: %w", t.Name, err)
 		}
 	}
-	kept := tasks
-	if len(filter) > 0 {
-		kept = tasks[:0:0]
-		for _, t := range tasks {
-			if docstore.MatchesFilter(t.Metadata, filter) {
-				kept = append(kept, t)
-			}
+	if len(filter) == 0 {
+		return tasks, nil
+	}
+	kept := tasks[:0:0]
+	for _, t := range tasks {
+		if docstore.MatchesFilter(t.Metadata, filter) {
+			kept = append(kept, t)
 		}
-	}
-	// Checked before anything is written: an upsert that failed on such an
-	// id would leave the tasks before it synced and the rest not.
-	ids := make([]string, len(kept))
-	for i, t := range kept {
-		ids[i] = t.ProcessID
-	}
-	held, err := e.store.HeldByChildren(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	if len(held) > 0 {
-		return nil, fmt.Errorf("%w: task %q: processId is already used by a child process", ErrInvalidInput, held[0])
 	}
 	return kept, nil
 }
 
-func (e *Engine) applyDefinitions(ctx context.Context, tasks []TaskInstance, filter map[string]any) (map[string]string, error) {
+// applyDefinitions writes tasks' definitions, deletes the task roots in
+// read that are no longer defined and have ended, and syncs the cron
+// tasks' Schedules. read is what prepare read for these tasks and filter.
+func (e *Engine) applyDefinitions(ctx context.Context, tasks []TaskInstance, filter map[string]any, read *docstore.SyncRead) (map[string]string, error) {
 	synced := make(map[string]string, len(tasks))
 	defs := make([]docstore.Definition, len(tasks))
 	for i, t := range tasks {
 		defs[i] = definition(t)
 	}
-	written, err := e.store.UpsertDefinitions(ctx, defs)
+	written, err := e.store.UpsertDefinitions(ctx, defs, read.Roots)
 	for _, p := range written {
 		synced[p.ProcessID] = p.ID.Hex()
 	}
@@ -175,12 +195,8 @@ func (e *Engine) applyDefinitions(ctx context.Context, tasks []TaskInstance, fil
 	}
 	e.reg.replace(tasks, inScope)
 
-	roots, err := e.store.TaskRoots(ctx, filter)
-	if err != nil {
-		return synced, err
-	}
 	var stale []mirror.Process
-	for _, p := range roots {
+	for _, p := range read.TaskRoots {
 		if _, ok := synced[p.ProcessID]; ok || p.Adhoc {
 			continue
 		}

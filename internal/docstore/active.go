@@ -37,9 +37,7 @@ func (s *Store) ActiveHeads(ctx context.Context) ([]mirror.Process, error) {
 // status read: a resync lists them all, and their logs are most of what
 // they weigh.
 func (s *Store) TaskRoots(ctx context.Context, metadata map[string]any) ([]mirror.Process, error) {
-	f := queryFilter(mirror.Query{RootsOnly: true, Metadata: metadata})
-	f = append(f, bson.E{Key: "adhoc", Value: bson.D{{Key: "$ne", Value: true}}})
-	cur, err := s.procs.Find(ctx, f, options.Find().SetProjection(bson.D{
+	cur, err := s.procs.Find(ctx, taskRootsFilter(metadata), options.Find().SetProjection(bson.D{
 		{Key: "_id", Value: 1}, {Key: "processId", Value: 1}, {Key: "adhoc", Value: 1}, {Key: "status", Value: 1},
 	}))
 	if err != nil {
@@ -50,4 +48,11 @@ func (s *Store) TaskRoots(ctx context.Context, metadata map[string]any) ([]mirro
 		return nil, fmt.Errorf("list task roots: %w", err)
 	}
 	return out, nil
+}
+
+// taskRootsFilter matches the top-level processes that are not ad-hoc and
+// whose metadata matches every entry of metadata.
+func taskRootsFilter(metadata map[string]any) bson.D {
+	f := queryFilter(mirror.Query{RootsOnly: true, Metadata: metadata})
+	return append(f, bson.E{Key: "adhoc", Value: bson.D{{Key: "$ne", Value: true}}})
 }

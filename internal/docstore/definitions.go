@@ -71,18 +71,24 @@ func (s *Store) UpsertDefinition(ctx context.Context, d Definition) (*mirror.Pro
 }
 
 // UpsertDefinitions is UpsertDefinition for many definitions, in order, with
-// one lookup of all their processIds first instead of one each (on FerretDB
-// a lookup by processId reads the whole collection). It returns the
-// documents written so far with the first error.
-func (s *Store) UpsertDefinitions(ctx context.Context, defs []Definition) ([]*mirror.Process, error) {
-	ids := make([]string, len(defs))
-	for i, d := range defs {
-		ids[i] = d.ProcessID
+// one lookup of all their processIds instead of one each (on FerretDB a
+// lookup by processId reads the whole collection). roots is that lookup
+// when the caller has made it (SyncRead.Roots); nil makes it here. It
+// returns the documents written so far with the first error.
+func (s *Store) UpsertDefinitions(ctx context.Context, defs []Definition, roots map[string]*mirror.Process) ([]*mirror.Process, error) {
+	found := roots
+	if found == nil {
+		ids := make([]string, len(defs))
+		for i, d := range defs {
+			ids[i] = d.ProcessID
+		}
+		read, err := s.readProcessIDs(ctx, ids, nil)
+		if err != nil {
+			return nil, err
+		}
+		found = read.Roots
 	}
-	found, err := s.rootsByProcessID(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
+	var err error
 	out := make([]*mirror.Process, 0, len(defs))
 	for _, d := range defs {
 		var p *mirror.Process
@@ -104,32 +110,96 @@ func (s *Store) UpsertDefinitions(ctx context.Context, defs []Definition) ([]*mi
 	return out, nil
 }
 
-// rootsByProcessID returns the root documents among processIDs (the fields
-// a definition update reads only), keyed by processId.
-func (s *Store) rootsByProcessID(ctx context.Context, processIDs []string) (map[string]*mirror.Process, error) {
-	found := map[string]*mirror.Process{}
-	if len(processIDs) == 0 {
-		return found, nil
+// SyncRead is what a sync of task definitions reads before it writes
+// anything.
+type SyncRead struct {
+	// Roots maps each processId asked for that a root document holds to
+	// that document (the fields a definition update reads, and adhoc and
+	// status).
+	Roots map[string]*mirror.Process
+	// Held lists the processIds asked for that child processes hold: a
+	// definition cannot take them (processId is unique).
+	Held []string
+	// TaskRoots are the top-level processes that are not ad-hoc and whose
+	// metadata matches the sync's filter (those the sync may find removed
+	// from the task definitions), with only _id, processId, adhoc and
+	// status read, and the fields above.
+	TaskRoots []mirror.Process
+}
+
+// ReadForSync reads what a sync of the task definitions with processIDs,
+// filtered by metadata (nil: all), needs: which of them exist as roots or
+// as children, and every task root in scope. Without a filter it is one
+// read, with one the task roots are a second: on FerretDB each read goes
+// through the whole collection, and a sync used to make three. With a
+// filter, which roots match it is left to the server, whose matching
+// (arrays, numbers of other types) the engine does not repeat.
+func (s *Store) ReadForSync(ctx context.Context, processIDs []string, metadata map[string]any) (*SyncRead, error) {
+	if len(metadata) > 0 {
+		read, err := s.readProcessIDs(ctx, processIDs, nil)
+		if err != nil {
+			return nil, err
+		}
+		if read.TaskRoots, err = s.TaskRoots(ctx, metadata); err != nil {
+			return nil, err
+		}
+		return read, nil
 	}
-	cur, err := s.procs.Find(ctx, bson.D{{Key: "processId", Value: bson.D{{Key: "$in", Value: processIDs}}}},
-		options.Find().SetProjection(bson.D{
-			{Key: "_id", Value: 1}, {Key: "processId", Value: 1}, {Key: "parentId", Value: 1},
-			{Key: "hasSavedState", Value: 1}, {Key: "autoResumeScheduled", Value: 1},
-		}))
+	return s.readProcessIDs(ctx, processIDs, taskRootsFilter(nil))
+}
+
+// readProcessIDs reads the documents holding processIDs and, when roots is
+// not nil, those matching it as well, in one find, and sorts them into a
+// SyncRead (TaskRoots only when roots is given).
+func (s *Store) readProcessIDs(ctx context.Context, processIDs []string, roots bson.D) (*SyncRead, error) {
+	read := &SyncRead{Roots: map[string]*mirror.Process{}}
+	byID := bson.D{{Key: "processId", Value: bson.D{{Key: "$in", Value: processIDs}}}}
+	var filter bson.D
+	switch {
+	case roots == nil && len(processIDs) == 0:
+		return read, nil
+	case roots == nil:
+		filter = byID
+	case len(processIDs) == 0:
+		filter = roots
+	default:
+		filter = bson.D{{Key: "$or", Value: bson.A{byID, roots}}}
+	}
+	cur, err := s.procs.Find(ctx, filter, options.Find().SetProjection(bson.D{
+		{Key: "_id", Value: 1}, {Key: "processId", Value: 1}, {Key: "parentId", Value: 1},
+		{Key: "adhoc", Value: 1}, {Key: "status", Value: 1},
+		{Key: "hasSavedState", Value: 1}, {Key: "autoResumeScheduled", Value: 1},
+	}))
 	if err != nil {
 		return nil, fmt.Errorf("look up task roots: %w", err)
 	}
-	var rows []mirror.Process
+	rows := []mirror.Process{}
 	if err := cur.All(ctx, &rows); err != nil {
 		return nil, fmt.Errorf("look up task roots: %w", err)
 	}
+	asked := make(map[string]bool, len(processIDs))
+	for _, id := range processIDs {
+		asked[id] = true
+	}
+	if roots != nil {
+		read.TaskRoots = []mirror.Process{}
+	}
 	for i := range rows {
-		if rows[i].ParentID == nil {
-			found[rows[i].ProcessID] = &rows[i]
-			s.ids.Store(rows[i].ProcessID, rows[i].ID)
+		p := &rows[i]
+		if asked[p.ProcessID] {
+			if p.ParentID != nil {
+				read.Held = append(read.Held, p.ProcessID)
+			} else {
+				read.Roots[p.ProcessID] = p
+				s.ids.Store(p.ProcessID, p.ID)
+			}
+		}
+		// The roots filter without metadata: no parent, not ad-hoc.
+		if roots != nil && p.ParentID == nil && !p.Adhoc {
+			read.TaskRoots = append(read.TaskRoots, *p)
 		}
 	}
-	return found, nil
+	return read, nil
 }
 
 // insertDefinition inserts the root process of a new definition, idle. A
@@ -427,30 +497,4 @@ func (s *Store) insertedChild(parent *mirror.Process, doc *mirror.Process) {
 type withSession struct {
 	*mirror.Process `bson:",inline"`
 	Session         *string `bson:"originatingSessionId"`
-}
-
-// HeldByChildren returns those of processIDs that belong to child processes;
-// a root definition cannot take them (processId is unique).
-func (s *Store) HeldByChildren(ctx context.Context, processIDs []string) ([]string, error) {
-	if len(processIDs) == 0 {
-		return nil, nil
-	}
-	cur, err := s.procs.Find(ctx, bson.D{
-		{Key: "processId", Value: bson.D{{Key: "$in", Value: processIDs}}},
-		{Key: "parentId", Value: bson.D{{Key: "$ne", Value: nil}}},
-	}, options.Find().SetProjection(bson.D{{Key: "processId", Value: 1}}))
-	if err != nil {
-		return nil, fmt.Errorf("find child processes: %w", err)
-	}
-	var rows []struct {
-		ProcessID string `bson:"processId"`
-	}
-	if err := cur.All(ctx, &rows); err != nil {
-		return nil, fmt.Errorf("find child processes: %w", err)
-	}
-	out := make([]string, len(rows))
-	for i, r := range rows {
-		out[i] = r.ProcessID
-	}
-	return out, nil
 }
