@@ -74,6 +74,9 @@ type Config struct {
 	// ReconcileInterval is how often the engine looks for documents in an
 	// active state whose workflow has closed (terminated from the Temporal
 	// UI, for instance) and fails them. Default 5 s; negative disables.
+	// Where the query for the active documents is slow (FerretDB reads the
+	// whole collection for it) a pass follows the last no sooner than ten
+	// times that query's time, so that it takes at most a tenth of a core.
 	ReconcileInterval time.Duration
 	// ClosedRunWatchInterval is how often the engine asks Temporal's
 	// visibility store for process workflow runs that the server ended

@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/optio-temporal/optio/adapter"
 	"github.com/optio-temporal/optio/internal/docstore"
+	"github.com/optio-temporal/optio/internal/processfixture"
 	"github.com/optio-temporal/optio/internal/reconcilepass"
 )
 
@@ -148,4 +150,76 @@ func TestReconcilerCostDoesNotGrowWithRunningProcesses(t *testing.T) {
 	for _, task := range tasks {
 		require.Equal(t, adapter.StateRunning, s.get(task.ProcessID).Status.State)
 	}
+}
+
+// TestReconcilerPacesASlowQuery: the reconciler's query for the active
+// documents reads the whole collection on FerretDB, so with many documents
+// it takes long; a pass that follows another at once would keep a core
+// busy. The next pass starts no sooner than ten times that query's time
+// after the previous one did. (On MongoDB the query uses an index and is
+// fast; the test skips when no pass is slow enough to pace.)
+func TestReconcilerPacesASlowQuery(t *testing.T) {
+	const interval = 20 * time.Millisecond
+	passes := &timedPassLog{}
+	s := newSystem(t, adapter.Config{ReconcileInterval: interval, Metrics: passes})
+	docs := make([]any, 1000)
+	for i := range docs {
+		p := processfixture.Example()
+		p.ID, p.ProcessID = bson.NewObjectID(), fmt.Sprintf("ended-%04d", i)
+		p.RootID = p.ID
+		docs[i] = p
+	}
+	_, err := s.procs.InsertMany(t.Context(), docs)
+	require.NoError(t, err)
+
+	deadline := time.Now().Add(patience)
+	var seen []timedPass
+	for time.Now().Before(deadline) {
+		if seen = passes.snapshot(); len(seen) >= 5 {
+			break
+		}
+		time.Sleep(interval)
+	}
+	require.GreaterOrEqual(t, len(seen), 5, "passes: %v", seen)
+	paced := 0
+	for i := 1; i < len(seen); i++ {
+		prev := seen[i-1]
+		gap := seen[i].start.Sub(prev.start)
+		want := max(interval, 10*prev.Listed)
+		require.GreaterOrEqual(t, gap, want, "pass %d began %v after pass %d, whose query took %v", i, gap, i-1, prev.Listed)
+		if want > interval {
+			paced++
+		}
+	}
+	t.Logf("passes (query time, start): %v", seen)
+	if paced == 0 {
+		t.Skip("no query took a tenth of the interval: nothing to pace on this server")
+	}
+}
+
+// timedPassLog is passLog with each pass's start.
+type timedPassLog struct {
+	passLog
+	timed []timedPass
+}
+
+type timedPass struct {
+	reconcilepass.Pass
+	start time.Time
+}
+
+func (p timedPass) String() string {
+	return fmt.Sprintf("{listed %v, at %s}", p.Listed, p.start.Format("15:04:05.000"))
+}
+
+func (l *timedPassLog) ReconcilePass(p reconcilepass.Pass) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.timed = append(l.timed, timedPass{Pass: p, start: time.Now().Add(-p.Took)})
+}
+
+func (l *timedPassLog) snapshot() []timedPass {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.timed)
 }

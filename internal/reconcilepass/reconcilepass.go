@@ -24,6 +24,9 @@ type Pass struct {
 	Failed int
 	// Took is the pass's duration.
 	Took time.Duration
+	// Listed is how long the query for the active documents took, which
+	// paces the passes (see adapter's reconcilePace).
+	Listed time.Duration
 }
 
 // Observer is an optional extension of adapter.Metrics: when the engine's
