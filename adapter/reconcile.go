@@ -134,11 +134,12 @@ func nextPassIn(interval, listed, took time.Duration) time.Duration {
 func (r *reconciler) pass(ctx context.Context, now time.Time) (reconcilepass.Pass, error) {
 	e := r.e
 	heads, err := e.store.ActiveHeads(ctx)
-	listed := time.Since(now)
 	if err != nil {
-		return reconcilepass.Pass{Listed: listed}, err
+		// Not paced: a query that failed slowly (Mongo unreachable until
+		// the driver's timeout) says nothing of the next one's cost.
+		return reconcilepass.Pass{}, err
 	}
-	out := reconcilepass.Pass{Active: len(heads), Listed: listed}
+	out := reconcilepass.Pass{Active: len(heads), Listed: time.Since(now)}
 	due := r.observe(heads, now)
 	next := map[bson.ObjectID]suspect{}
 	for _, p := range due {
