@@ -317,7 +317,15 @@ func (s *Store) List(ctx context.Context, q mirror.Query) ([]mirror.Process, err
 }
 
 // Descendants returns the _ids of every descendant of id, breadth first.
+// On MongoDB it reads one level at a time through the parentId index; on
+// FerretDB, which reads the whole collection for each such query, it reads
+// every document's parentId once and walks the tree in memory. A document
+// whose _id or parentId is not an ObjectId (the engine writes none; one
+// written by hand) is not part of any tree.
 func (s *Store) Descendants(ctx context.Context, id bson.ObjectID) ([]bson.ObjectID, error) {
+	if s.parents != nil {
+		return s.descendantsInOneRead(ctx, id)
+	}
 	var out []bson.ObjectID
 	frontier := []bson.ObjectID{id}
 	for len(frontier) > 0 {
@@ -327,16 +335,60 @@ func (s *Store) Descendants(ctx context.Context, id bson.ObjectID) ([]bson.Objec
 			return nil, fmt.Errorf("walk descendants: %w", err)
 		}
 		var rows []struct {
-			ID bson.ObjectID `bson:"_id"`
+			ID any `bson:"_id"`
 		}
 		if err := cur.All(ctx, &rows); err != nil {
 			return nil, fmt.Errorf("walk descendants: %w", err)
 		}
 		frontier = frontier[:0:0]
 		for _, r := range rows {
-			out = append(out, r.ID)
-			frontier = append(frontier, r.ID)
+			if id, ok := r.ID.(bson.ObjectID); ok { // see descendantsInOneRead
+				out = append(out, id)
+				frontier = append(frontier, id)
+			}
 		}
+	}
+	return out, nil
+}
+
+// descendantsInOneRead is Descendants with one read of every child
+// document's _id and parentId: a tree of depth d cost d+1 reads of the
+// whole collection on FerretDB, and a level of many children a filter of
+// as many _ids, matched against every document.
+func (s *Store) descendantsInOneRead(ctx context.Context, id bson.ObjectID) ([]bson.ObjectID, error) {
+	cur, err := s.procs.Find(ctx, bson.D{{Key: "parentId", Value: bson.D{{Key: "$ne", Value: nil}}}},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: "parentId", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("walk descendants: %w", err)
+	}
+	// Every child document in the collection is read, not only the
+	// tree's, so one with an _id or a parentId of another type must not
+	// fail the walk.
+	var rows []struct {
+		ID       any `bson:"_id"`
+		ParentID any `bson:"parentId"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("walk descendants: %w", err)
+	}
+	children := map[bson.ObjectID][]bson.ObjectID{}
+	for _, r := range rows {
+		id, idOK := r.ID.(bson.ObjectID)
+		p, parentOK := r.ParentID.(bson.ObjectID)
+		if idOK && parentOK {
+			children[p] = append(children[p], id)
+		}
+	}
+	var out []bson.ObjectID
+	frontier := []bson.ObjectID{id}
+	for len(frontier) > 0 {
+		var next []bson.ObjectID
+		for _, p := range frontier {
+			next = append(next, children[p]...)
+			delete(children, p) // a cycle in hand-made data ends here
+		}
+		out = append(out, next...)
+		frontier = next
 	}
 	return out, nil
 }
@@ -352,17 +404,38 @@ func (s *Store) DeleteDescendants(ctx context.Context, id bson.ObjectID) (int, e
 	}
 	n := 0
 	if len(ids) > 0 {
-		res, err := s.procs.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
-		if err != nil {
+		if n, err = s.deleteProcesses(ctx, ids); err != nil {
 			return 0, fmt.Errorf("delete descendants: %w", err)
 		}
-		n = int(res.DeletedCount)
 		s.forget(ids...)
 		if err := s.deleteCheckpoints(ctx, ids...); err != nil {
 			return n, err
 		}
 	}
 	return n, s.unmarkParents(ctx, append(ids, id)...)
+}
+
+// deleteProcesses deletes the process documents ids and returns how many
+// went. On FerretDB, which matches {_id: {$in: ...}} by reading the whole
+// collection, each is a statement {_id: id} of one delete command, which it
+// looks up by _id.
+func (s *Store) deleteProcesses(ctx context.Context, ids []bson.ObjectID) (int, error) {
+	if s.parents == nil {
+		res, err := s.procs.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+		if err != nil {
+			return 0, err
+		}
+		return int(res.DeletedCount), nil
+	}
+	models := make([]mongo.WriteModel, len(ids))
+	for i, id := range ids {
+		models[i] = mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}})
+	}
+	res, err := s.procs.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+	if err != nil {
+		return 0, err
+	}
+	return int(res.DeletedCount), nil
 }
 
 // DeleteTree deletes a process and all its descendants; it returns how many
