@@ -328,6 +328,7 @@ func (s *Store) Descendants(ctx context.Context, id bson.ObjectID) ([]bson.Objec
 	}
 	var out []bson.ObjectID
 	frontier := []bson.ObjectID{id}
+	seen := map[bson.ObjectID]bool{id: true} // a cycle in hand-made data ends
 	for len(frontier) > 0 {
 		cur, err := s.procs.Find(ctx, bson.D{{Key: "parentId", Value: bson.D{{Key: "$in", Value: frontier}}}},
 			options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
@@ -342,7 +343,8 @@ func (s *Store) Descendants(ctx context.Context, id bson.ObjectID) ([]bson.Objec
 		}
 		frontier = frontier[:0:0]
 		for _, r := range rows {
-			if id, ok := r.ID.(bson.ObjectID); ok { // see descendantsInOneRead
+			if id, ok := r.ID.(bson.ObjectID); ok && !seen[id] { // see descendantsInOneRead
+				seen[id] = true
 				out = append(out, id)
 				frontier = append(frontier, id)
 			}
@@ -381,11 +383,16 @@ func (s *Store) descendantsInOneRead(ctx context.Context, id bson.ObjectID) ([]b
 	}
 	var out []bson.ObjectID
 	frontier := []bson.ObjectID{id}
+	seen := map[bson.ObjectID]bool{id: true} // a cycle in hand-made data ends
 	for len(frontier) > 0 {
 		var next []bson.ObjectID
 		for _, p := range frontier {
-			next = append(next, children[p]...)
-			delete(children, p) // a cycle in hand-made data ends here
+			for _, c := range children[p] {
+				if !seen[c] {
+					seen[c] = true
+					next = append(next, c)
+				}
+			}
 		}
 		out = append(out, next...)
 		frontier = next

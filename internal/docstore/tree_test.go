@@ -15,7 +15,8 @@ import (
 // to make one per level and one more. The descendants go in one delete
 // command of one statement by _id each (FerretDB matches {_id: {$in}} by
 // reading every document too). Other trees, and hand-made child documents
-// whose _id or parentId is not an ObjectId, are left alone.
+// whose _id or parentId is not an ObjectId, are left alone; a hand-made
+// cycle ends the walk.
 func TestDeleteTreeReadsOnceOnFerretDB(t *testing.T) {
 	open := leaseStores(t)
 	log := &commandLog{}
@@ -62,4 +63,16 @@ func TestDeleteTreeReadsOnceOnFerretDB(t *testing.T) {
 	require.EqualValues(t, 4, left, "the other tree and the two hand-made documents")
 	_, err = s.ByProcessID(ctx, "other-child")
 	require.NoError(t, err)
+
+	// Two hand-made documents, each the other's parent: the walk from one
+	// ends.
+	a, b := bson.NewObjectID(), bson.NewObjectID()
+	_, err = s.procs.InsertMany(ctx, []any{
+		bson.D{{Key: "_id", Value: a}, {Key: "processId", Value: "cycle-a"}, {Key: "parentId", Value: b}},
+		bson.D{{Key: "_id", Value: b}, {Key: "processId", Value: "cycle-b"}, {Key: "parentId", Value: a}},
+	})
+	require.NoError(t, err)
+	ids, err := s.Descendants(ctx, a)
+	require.NoError(t, err)
+	require.Equal(t, []bson.ObjectID{b}, ids)
 }
