@@ -92,8 +92,9 @@ func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // ratio (late/early). A server whose cost per run grows with the load it
 // has had shows a ratio above 1. The sub-benchmark ack=30s runs the server
 // with Temporal's own checkpoint interval of its task queues, which the
-// dev stack lowers (see dynamicConfig). The difference shows once the
-// bursts outlast that interval several times over:
+// dev stack lowers (see dynamicConfig). The difference (in ns/op, a
+// burst's wall time, and in late/early) shows once the bursts outlast
+// that interval several times over:
 // go test ./internal/devstack -run XXX -bench SustainedLoad -benchtime 100x
 func BenchmarkTemporalSustainedLoad(b *testing.B) {
 	ackDefault := map[string]any{}
