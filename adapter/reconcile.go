@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/optio-temporal/optio/internal/reconcilepass"
+	"github.com/optio-temporal/optio/internal/tick"
 	"github.com/optio-temporal/optio/mirror"
 )
 
@@ -103,14 +104,7 @@ func (e *Engine) reconcileLoop(ctx context.Context) {
 	defer e.bg.Done()
 	r := &reconciler{e: e, interval: e.cfg.ReconcileInterval, watched: map[bson.ObjectID]*watch{}, suspects: map[bson.ObjectID]suspect{}, batch: reconcileBatch}
 	m, _ := e.cfg.Metrics.(reconcilepass.Observer)
-	t := time.NewTimer(e.cfg.ReconcileInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	tick.Paced(ctx, e.cfg.ReconcileInterval, func() time.Duration {
 		start := time.Now()
 		pass, err := r.pass(ctx, start)
 		if err != nil && ctx.Err() == nil {
@@ -119,8 +113,8 @@ func (e *Engine) reconcileLoop(ctx context.Context) {
 		if m != nil && err == nil {
 			m.ReconcilePass(pass)
 		}
-		t.Reset(nextPassIn(e.cfg.ReconcileInterval, pass.Listed, time.Since(start)))
-	}
+		return nextPassIn(e.cfg.ReconcileInterval, pass.Listed, time.Since(start))
+	})
 }
 
 // nextPassIn is how long after a pass that took took, whose query for the

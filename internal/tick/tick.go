@@ -22,3 +22,19 @@ func Every(ctx context.Context, interval time.Duration, pass func()) {
 		}
 	}
 }
+
+// Paced calls pass until ctx ends, the first time after first and each
+// next time after the wait the previous call returned (at once when it is
+// zero or negative): for loops whose pace depends on what a pass found.
+func Paced(ctx context.Context, first time.Duration, pass func() time.Duration) {
+	t := time.NewTimer(first)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			t.Reset(pass())
+		}
+	}
+}
