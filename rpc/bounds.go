@@ -25,10 +25,13 @@ func DeadLetterStream(keyPrefix, service string) string {
 }
 
 // RequestKey returns the key a server keeps for a request id of a service,
-// <keyPrefix>:request:<service>:<id>, so that it runs the id at most once
-// within the claim window: "running" while a server runs it, then "done:"
-// for the claim window, or "done:" and the reply when the reply could not
-// be written, for as long as the entry may be redelivered. An id longer than
+// <keyPrefix>:request:<service>:<id>, so that a redelivered entry is not run
+// twice: "running" while a server runs it, then "done:" for the claim window
+// once its reply is written, or "done:", a digest of its envelope and the
+// reply when the reply could not be written, for as long as the entry may be
+// redelivered. A new entry that reuses an id is a new call and is run, as
+// clamator runs it, unless it repeats, byte for byte, a request whose reply
+// could not be written: that one gets the recorded reply. An id longer than
 // 128 bytes is replaced by its SHA-256 in hex.
 func RequestKey(keyPrefix, service, id string) string {
 	if len(id) > 128 {
@@ -41,6 +44,9 @@ func RequestKey(keyPrefix, service, id string) string {
 const (
 	requestRunning = "running"
 	requestDone    = "done:"
+	// digestLen is the length of the envelope digest recorded with an
+	// unsent reply, in hex digits.
+	digestLen = 16
 )
 
 func (s *Server) requestKey(svc *service, id string) string {
@@ -81,35 +87,93 @@ func (s *Server) claimRequest(ctx context.Context, key string) (prior string, fr
 	return prior, false, err
 }
 
+// envelopeDigest identifies an entry's envelope in a recorded reply.
+func envelopeDigest(m redis.XMessage) string {
+	text, _ := m.Values["envelope"].(string)
+	sum := sha256.Sum256([]byte(text))
+	return hex.EncodeToString(sum[:])[:digestLen]
+}
+
 // recordAnswer marks a request id as run for the claim window. A reply
-// that could not be written is kept with it, longer (see unsentTTL); one
-// that was written is not (the caller has it), which keeps the keys small.
-func (s *Server) recordAnswer(ctx context.Context, key string, reply []byte, sent bool, log *slog.Logger) {
+// that could not be written is kept with it, longer (see unsentTTL), after
+// the digest of the envelope it answers; one that was written is not (the
+// caller has it), which keeps the keys small.
+func (s *Server) recordAnswer(ctx context.Context, key, digest string, reply []byte, sent bool, log *slog.Logger) {
 	value, ttl := requestDone, s.claimWindow()
 	if !sent {
-		value, ttl = requestDone+string(reply), s.unsentTTL()
+		value, ttl = requestDone+digest+string(reply), s.unsentTTL()
 	}
 	if err := s.rdb.Set(ctx, key, value, ttl).Err(); err != nil {
 		log.Warn("rpc: cannot record the reply of a request; a redelivery would run it again", "error", err)
 	}
 }
 
-// answerAgain handles an entry whose request id was already run (or is
-// running) within the claim window: it is not run again. A recorded reply
-// is written again (its first writing may be what failed); a run still in
-// progress answers by itself, so this entry is only acknowledged.
-func (s *Server) answerAgain(ctx context.Context, svc *service, id, replyTo, prior string, log *slog.Logger) {
-	if reply, done := strings.CutPrefix(prior, requestDone); done {
-		log.Info("rpc: request id already run; not running it again", "reply_recorded", reply != "")
-		var r []byte
-		if reply != "" {
-			r = []byte(reply)
+// seenAction is what a server does with an entry whose request id it has
+// seen within the claim window.
+type seenAction int
+
+const (
+	// runAgain runs the entry and records it under the id: a new call
+	// that reuses the id of one that has ended.
+	runAgain seenAction = iota
+	// runBeside runs the entry and leaves the id's record to the call in
+	// flight: a new call that reuses the id of one still running.
+	runBeside
+	// replay writes the recorded reply again, without running.
+	replay
+	// ackOnly acknowledges the entry: it was answered, and only its
+	// acknowledgement was lost.
+	ackOnly
+	// leavePending leaves the entry pending: a server still runs it, or
+	// died running it, and a later claim, once the record has expired,
+	// runs it again.
+	leavePending
+)
+
+// seen decides what to do with entry m of request id's prior record;
+// reclaimed says whether m came from the pending list (a redelivery) or
+// was read as new. It returns the recorded reply for replay.
+func seen(prior string, m redis.XMessage, reclaimed bool) (seenAction, []byte) {
+	rest, done := strings.CutPrefix(prior, requestDone)
+	switch {
+	case !done: // running
+		if reclaimed {
+			return leavePending, nil
 		}
-		s.sendAndAck(ctx, svc, id, replyTo, r, log)
-		return
+		return runBeside, nil
+	case rest == "": // answered
+		if reclaimed {
+			return ackOnly, nil
+		}
+		return runAgain, nil
 	}
-	log.Warn("rpc: request id is being run by a server; this entry is dropped, not run twice")
-	s.ack(ctx, svc, id, log)
+	digest, reply := recordedReply(rest)
+	if digest == "" || digest == envelopeDigest(m) {
+		return replay, reply
+	}
+	if reclaimed {
+		return runBeside, nil
+	}
+	return runAgain, nil
+}
+
+// recordedReply splits an unsent reply's record into the digest of the
+// envelope it answers and the reply; a record without a digest (from a
+// server before digests) gives "".
+func recordedReply(rest string) (digest string, reply []byte) {
+	if len(rest) > digestLen && rest[digestLen] == '{' && isHex(rest[:digestLen]) {
+		return rest[:digestLen], []byte(rest[digestLen:])
+	}
+	return "", []byte(rest)
+}
+
+func isHex(s string) bool {
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return true
 }
 
 // overDelivered reports whether a reclaimed entry has been delivered more

@@ -59,11 +59,13 @@
 // is written. A server claims entries that another consumer (or itself) has
 // left unacknowledged for ServerOptions.ClaimIdle and runs them again, so a
 // call whose server died is answered by another one, and handlers must be
-// idempotent. Two bounds keep that from repeating without end: a request id
-// runs at most once within the claim window (see RequestKey; a redelivered
-// entry whose reply could not be written gets the recorded reply, not a
-// second run), and an entry delivered ServerOptions.MaxDeliveries times is
-// acknowledged, logged and copied to DeadLetterStream for an operator.
+// idempotent. Two bounds keep that from repeating without end: a
+// redelivered entry is not run again once a server has run it (see
+// RequestKey: it is acknowledged, or gets the recorded reply when its reply
+// could not be written, or waits while its id is marked running), and an
+// entry delivered ServerOptions.MaxDeliveries times is acknowledged, logged
+// and copied to DeadLetterStream for an operator. A new entry that reuses a
+// request id is a new call, run as clamator runs it.
 // Housekeeping (ServerOptions.HousekeepingInterval) trims each command
 // stream of what every consumer group has acknowledged and removes
 // consumers that are gone with nothing pending.

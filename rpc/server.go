@@ -357,7 +357,7 @@ func (s *Server) consume(svc *service) {
 				s.abandon(svc, msgs[i:])
 				return
 			}
-			s.startEntry(svc, m, svc.release)
+			s.startEntry(svc, m, false, svc.release)
 		}
 	}
 }
@@ -471,7 +471,7 @@ func (s *Server) reclaimOnce(svc *service, log *slog.Logger, retry *retrier) boo
 		}
 		log.Info("rpc: reclaimed pending entry", "entry", m.ID)
 		select {
-		case <-s.startEntry(svc, m, nil):
+		case <-s.startEntry(svc, m, true, nil):
 		case <-s.runCtx.Done():
 			return false
 		}
@@ -480,9 +480,10 @@ func (s *Server) reclaimOnce(svc *service, log *slog.Logger, retry *retrier) boo
 }
 
 // startEntry handles one entry on a goroutine of its own, once its turn
-// has come (see Service.OrderKey); after runs when it is done. Entries must
-// be started in the order they were taken, which orders their turns.
-func (s *Server) startEntry(svc *service, m redis.XMessage, after func()) <-chan struct{} {
+// has come (see Service.OrderKey); after runs when it is done. reclaimed
+// says the entry came from the pending list rather than as new. Entries
+// must be started in the order they were taken, which orders their turns.
+func (s *Server) startEntry(svc *service, m redis.XMessage, reclaimed bool, after func()) <-chan struct{} {
 	log := s.log.With("service", svc.name, "entry", m.ID)
 	env, err := parseEntry(m)
 	t := svc.turns.enter(svc.orderKey(env, log))
@@ -502,7 +503,7 @@ func (s *Server) startEntry(svc *service, m redis.XMessage, after func()) <-chan
 			// Abandoned by Stop before its turn: left pending.
 			return
 		}
-		s.handleEntry(svc, m, env, err, log)
+		s.handleEntry(svc, m, reclaimed, env, err, log)
 	}()
 	return done
 }
@@ -522,8 +523,9 @@ func parseEntry(m redis.XMessage) (*envelope, error) {
 // handleEntry answers one entry, whose envelope parseEntry returned (env,
 // parseErr), and acknowledges it; see the reference's handleEntry. The ack
 // comes after the reply; if the reply cannot be written the entry stays
-// pending and is retried through XAUTOCLAIM.
-func (s *Server) handleEntry(svc *service, m redis.XMessage, env *envelope, parseErr error, log *slog.Logger) {
+// pending and is retried through XAUTOCLAIM. A request whose id a server
+// has recorded within the claim window is handled as seen says.
+func (s *Server) handleEntry(svc *service, m redis.XMessage, reclaimed bool, env *envelope, parseErr error, log *slog.Logger) {
 	ctx := s.hardCtx
 	if errors.Is(parseErr, errNoEnvelope) {
 		log.Warn("rpc: entry has no envelope; dropped")
@@ -545,8 +547,10 @@ func (s *Server) handleEntry(svc *service, m redis.XMessage, env *envelope, pars
 			return
 		}
 		if !fresh {
-			s.answerAgain(ctx, svc, m.ID, replyTo, prior, log)
-			return
+			var ok bool
+			if runKey, ok = s.answerSeen(ctx, svc, m, reclaimed, runKey, replyTo, prior, log); !ok {
+				return
+			}
 		}
 	}
 	reply := s.dispatch(ctx, svc, env, log)
@@ -556,8 +560,34 @@ func (s *Server) handleEntry(svc *service, m redis.XMessage, env *envelope, pars
 	}
 	sent := s.sendAndAck(ctx, svc, m.ID, replyTo, reply, log)
 	if runKey != "" {
-		s.recordAnswer(ctx, runKey, reply, sent, log)
+		s.recordAnswer(ctx, runKey, envelopeDigest(m), reply, sent, log)
 	}
+}
+
+// answerSeen handles entry m, whose request id's record key holds prior.
+// It reports whether the entry is still to be run, and the key to record
+// its answer under ("" for none).
+func (s *Server) answerSeen(ctx context.Context, svc *service, m redis.XMessage, reclaimed bool, key, replyTo, prior string, log *slog.Logger) (string, bool) {
+	action, reply := seen(prior, m, reclaimed)
+	switch action {
+	case replay:
+		log.Info("rpc: request already run and its reply not delivered; writing the recorded reply, not running it again")
+		s.sendAndAck(ctx, svc, m.ID, replyTo, reply, log)
+	case ackOnly:
+		log.Info("rpc: request already answered; acknowledging it, not running it again")
+		s.ack(ctx, svc, m.ID, log)
+	case leavePending:
+		log.Info("rpc: request id is being run by a server; entry left pending, to be run again if that run ends without an answer")
+	case runBeside:
+		return "", true
+	case runAgain:
+		if err := s.rdb.Set(ctx, key, requestRunning, s.runningTTL()).Err(); err != nil {
+			log.Warn("rpc: cannot record the request id; entry left pending", "error", err)
+			return "", false
+		}
+		return key, true
+	}
+	return "", false
 }
 
 // sendAndAck writes reply (if any) to replyTo (if any), then acknowledges

@@ -267,7 +267,6 @@ func TestWireNoReply(t *testing.T) {
 			// Entries are handled in order, so the answer to this call is
 			// the next reply only if the entry above got none, and once it
 			// is there the entry above has been handled.
-			// A fresh id each time: a server runs a request id once.
 			alive := strconv.Quote("alive " + tt.name)
 			reply := f.send(t, `{"jsonrpc": "2.0", "method": "arith.add", "params": {"a": 20, "b": 22}, "id": `+alive+`}`, 5*time.Second)
 			f.waitAcked(t)
