@@ -107,3 +107,25 @@ func TestAdhocDeleteCancelsARunningProcessFirst(t *testing.T) {
 	require.EqualValues(t, 1, g.returned.Load(), "the body returned before the delete")
 	require.True(t, s.gone("long"))
 }
+
+// TestMissingExecuteFunctionFailsUnlogged: an ad-hoc process whose function
+// went with the engine that defined it (shut down) fails, when another
+// engine launches it, with optio-core's "No execute function found" in
+// status.error and, as optio-core writes that failure, nothing logged past
+// "State changed to running".
+func TestMissingExecuteFunctionFailsUnlogged(t *testing.T) {
+	s := newSystem(t, adapter.Config{})
+	_, err := s.eng.AdhocDefine(s.ctx(), adapter.TaskInstance{ProcessID: "orphaned", Name: "Orphaned", Execute: quick}, adapter.AdhocOptions{})
+	require.NoError(t, err)
+	require.NoError(t, s.eng.Shutdown(s.ctx()))
+
+	s.eng = s.startEngine(adapter.Config{})
+	p, err := s.eng.LaunchAndWait(s.ctx(), "orphaned")
+	require.NoError(t, err)
+	require.NotNil(t, p)
+	require.Equal(t, adapter.StateFailed, p.Status.State)
+	require.NotNil(t, p.Status.Error)
+	require.Equal(t, "No execute function found", *p.Status.Error)
+	require.NotNil(t, p.Status.FailedAt)
+	require.Equal(t, []string{"event: State changed to scheduled", "event: State changed to running"}, logLines(p))
+}

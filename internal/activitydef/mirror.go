@@ -242,7 +242,11 @@ func (m *Mirror) Finish(ctx context.Context, in FinishInput) (FinishResult, erro
 	case OutcomeCancelled:
 		p, err = m.Store.Cancelled(ctx, id)
 	case OutcomeFailed:
-		p, err = m.Store.Fail(ctx, id, in.Error, m.stamp(in.Log)...)
+		if in.Unlogged {
+			p, err = m.Store.FailUnlogged(ctx, id, in.Error)
+		} else {
+			p, err = m.Store.Fail(ctx, id, in.Error, m.stamp(in.Log)...)
+		}
 	default:
 		return FinishResult{}, fmt.Errorf("unknown outcome %q", in.Outcome)
 	}

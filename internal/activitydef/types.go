@@ -89,6 +89,9 @@ type FinishInput struct {
 	Error        string
 	// Log replaces the default "error" entry of a failure.
 	Log []LogLine
+	// Unlogged writes a failure with no log entry at all, as optio-core
+	// writes the failure of a run whose execute function is missing.
+	Unlogged bool `json:",omitempty"`
 	// ReturnDoc asks for the document as the terminal write left it.
 	ReturnDoc bool `json:",omitempty"`
 }

@@ -372,10 +372,20 @@ func (s *Store) cancelledFromCancelling(ctx context.Context, id bson.ObjectID) (
 // gets an "error" entry with the text (as optio-core writes for a raising
 // body) unless entries are given, in which case those are appended instead.
 func (s *Store) Fail(ctx context.Context, id bson.ObjectID, errText string, entries ...mirror.LogEntry) (*mirror.Process, error) {
-	now := s.now()
 	if len(entries) == 0 {
-		entries = []mirror.LogEntry{mirror.NewLogEntry(now, mirror.LevelError, errText)}
+		entries = []mirror.LogEntry{mirror.NewLogEntry(s.now(), mirror.LevelError, errText)}
 	}
+	return s.fail(ctx, id, errText, entries)
+}
+
+// FailUnlogged is Fail with nothing added to the log, as optio-core fails a
+// run whose execute function it cannot find.
+func (s *Store) FailUnlogged(ctx context.Context, id bson.ObjectID, errText string) (*mirror.Process, error) {
+	return s.fail(ctx, id, errText, nil)
+}
+
+func (s *Store) fail(ctx context.Context, id bson.ObjectID, errText string, entries []mirror.LogEntry) (*mirror.Process, error) {
+	now := s.now()
 	return s.cas(ctx, id, mirror.Failed, statesFrom(mirror.Failed), nil, s.setPush(bson.D{
 		{Key: "status.state", Value: mirror.Failed},
 		{Key: "status.error", Value: errText},

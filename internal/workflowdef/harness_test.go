@@ -211,7 +211,11 @@ func (h *harness) mockMirror() {
 		return h.finishTakes
 	}).Return(
 		func(_ context.Context, in activitydef.FinishInput) (activitydef.FinishResult, error) {
-			h.note("Finish %s", in.Outcome)
+			if in.Unlogged {
+				h.note("Finish %s unlogged", in.Outcome)
+			} else {
+				h.note("Finish %s", in.Outcome)
+			}
 			return h.finish(in)
 		}).Maybe()
 	env.OnActivity(activities.AppendLogName, mock.Anything, mock.Anything).Return(

@@ -510,6 +510,7 @@ func (b *bodyRuns) claim(ctx workflow.Context) (activitydef.ClaimBodyResult, bod
 		return claim, stepEnd
 	}
 	b.fin = p.failed(b.fin, activities.ErrNoExecute.Error())
+	b.fin.Unlogged = true
 	return claim, stepEnd
 }
 
@@ -725,6 +726,7 @@ func (b *bodyRuns) ended(res activitydef.BodyResult, err error, claim activityde
 	}
 	if errors.As(err, &app) {
 		b.fin = p.failed(b.fin, app.Message())
+		b.fin.Unlogged = app.Type() == activities.NoExecuteType
 		return stepEnd
 	}
 	b.fin = p.failed(b.fin, err.Error())
@@ -760,7 +762,7 @@ func (p *process) deliverCancel(queue string) {
 }
 
 func (p *process) failed(fin activitydef.FinishInput, msg string) activitydef.FinishInput {
-	fin.Outcome, fin.Error = activitydef.OutcomeFailed, msg
+	fin.Outcome, fin.Error, fin.Unlogged = activitydef.OutcomeFailed, msg, false
 	return fin
 }
 

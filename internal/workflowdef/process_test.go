@@ -101,7 +101,7 @@ func TestProcessBranches(t *testing.T) {
 					return r, err
 				}
 			},
-			want:      []string{"StartRun+claim", "Finish failed"},
+			want:      []string{"StartRun+claim", "Finish failed unlogged"},
 			wantState: mirror.Failed, wantErr: "failed", wantMsg: activities.ErrNoExecute.Error(),
 		},
 		{
@@ -195,7 +195,7 @@ func TestProcessBranches(t *testing.T) {
 					return activitydef.BodyResult{}, noExecute
 				}
 			},
-			want:      []string{"StartRun", `ClaimBody lost=[] hint=""`, "Body queue=engine-a attempt=1", "Finish failed"},
+			want:      []string{"StartRun", `ClaimBody lost=[] hint=""`, "Body queue=engine-a attempt=1", "Finish failed unlogged"},
 			wantState: mirror.Failed, wantErr: "failed", wantMsg: activities.ErrNoExecute.Error(),
 		},
 		{
