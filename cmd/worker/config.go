@@ -53,6 +53,9 @@ type config struct {
 	TemporalConn temporalconn.Config
 	// RedisTLSCA is the PEM CA a rediss:// Redis is verified against.
 	RedisTLSCA string
+	// CreateSearchAttributes lets the engine register optio's search
+	// attributes on an external Temporal that lacks them.
+	CreateSearchAttributes bool
 }
 
 // setting is one flag and the environment variable that can set it.
@@ -79,6 +82,7 @@ var settings = []setting{
 	{"dev-dynamic-config", "OPTIO_DEV_DYNAMIC_CONFIG", "dynamic config value `KEY=VALUE` of the embedded Temporal server, repeatable (the variable takes comma-separated pairs); VALUE is an integer, true/false, a float, a duration (500ms) or a string (JSON-quoted to force one)"},
 	{"launch", "OPTIO_LAUNCH", "comma-separated process IDs to launch once the worker is up"},
 	{"log-level", "OPTIO_LOG_LEVEL", "log level: debug, info, warn or error"},
+	{"create-search-attributes", "OPTIO_CREATE_SEARCH_ATTRIBUTES", "register optio's search attributes (OptioState, OptioProcessId, ...) on the namespace when they are missing (needs operator rights; the embedded server has them already)"},
 	{"metrics-addr", "OPTIO_METRICS_ADDR", "host:port of /metrics (Prometheus), /healthz and /readyz; default " + defaultDevMetricsAddr + " in dev mode, none in production; off turns them off"},
 	// The Temporal connection's security, named as the temporal CLI names it.
 	{"tls", "TEMPORAL_TLS", "connect to Temporal over TLS, verifying it against the system's roots; implied by every -tls-* flag and -api-key"},
@@ -128,7 +132,7 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 		"api-key":          &cfg.TemporalConn.APIKey,
 		"redis-tls-ca":     &cfg.RedisTLSCA,
 	}
-	bools := map[string]*bool{"tls": &cfg.TemporalConn.TLS}
+	bools := map[string]*bool{"tls": &cfg.TemporalConn.TLS, "create-search-attributes": &cfg.CreateSearchAttributes}
 	strDefaults := map[string]string{
 		"namespace": defaultNamespace, "db": defaultDB, "prefix": defaultPrefix,
 		"data-dir": defaultDataDir, "log-level": "info",

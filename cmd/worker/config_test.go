@@ -32,6 +32,9 @@ func TestParseConfig(t *testing.T) {
 	}{
 		{name: "no configuration is dev mode on the default ports", want: defaults},
 		{name: "metrics off in dev mode", args: []string{"-metrics-addr", "off"}, want: with(func(c *config) { c.MetricsAddr = "" })},
+		{name: "search attributes created when asked", args: []string{"-create-search-attributes"}, want: with(func(c *config) { c.CreateSearchAttributes = true })},
+		{name: "search attributes created from the environment", env: map[string]string{"OPTIO_CREATE_SEARCH_ATTRIBUTES": "true"}, want: with(func(c *config) { c.CreateSearchAttributes = true })},
+		{name: "search attributes: a bad boolean", env: map[string]string{"OPTIO_CREATE_SEARCH_ATTRIBUTES": "maybe"}, wantErr: `OPTIO_CREATE_SEARCH_ATTRIBUTES="maybe": want true or false`},
 		{
 			name: "metrics only when asked in production",
 			env:  map[string]string{"TEMPORAL_ADDRESS": "t:7233", "MONGO_URL": "mongodb://m", "REDIS_URL": "redis://r:6379/0"},

@@ -29,7 +29,9 @@ type engineDeps struct {
 	DB       string
 	// Launch lists the process IDs to launch once the engine is up.
 	Launch []string
-	Logger *slog.Logger
+	// CreateSearchAttributes is adapter.Config's.
+	CreateSearchAttributes bool
+	Logger                 *slog.Logger
 	// Metrics receives the engine's measurements; nil records none.
 	Metrics adapter.Metrics
 	// Ready is called with the engine once it is up.
@@ -50,6 +52,8 @@ func runEngine(ctx context.Context, deps engineDeps) error {
 		TaskDefinitions: demo.Definitions,
 		Logger:          deps.Logger,
 		Metrics:         deps.Metrics,
+
+		CreateSearchAttributes: deps.CreateSearchAttributes,
 	})
 	if err != nil {
 		return fmt.Errorf("start engine: %w", err)

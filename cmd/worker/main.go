@@ -175,6 +175,8 @@ func run(ctx context.Context, cfg config, out io.Writer, logger *slog.Logger) (e
 		DB:        cfg.DB,
 		Launch:    cfg.Launch,
 		Logger:    logger,
+
+		CreateSearchAttributes: cfg.CreateSearchAttributes,
 	}
 	if health != nil {
 		rdb, err := newHealthRedis(redisURL, redisTLS)
