@@ -14,11 +14,13 @@ import (
 	"github.com/optio-temporal/optio/mirror"
 )
 
-// MaxMessagesPerFlush bounds how many progress messages one flush appends to
-// the log. Past it, the log gets the first MaxMessagesPerFlush messages, a
-// "(N messages dropped)" line and the latest message, like optio-core's
-// avalanche mode.
-const MaxMessagesPerFlush = 10
+// Avalanche detection, as in optio-core: a report with a message is in
+// avalanche mode when, counting it, more than avalancheThreshold such
+// reports were made within avalancheWindow.
+const (
+	avalancheThreshold = 10
+	avalancheWindow    = 100 * time.Millisecond
+)
 
 // WriteProgress sets a running process's progress and appends entries to its
 // log, but only while the process is still in the run that started at
@@ -65,6 +67,17 @@ func (s *Store) WriteProgress(ctx context.Context, id bson.ObjectID, runningSinc
 
 // ProgressBuffer batches a body's progress reports and writes them at most once
 // per interval. Report never blocks on Mongo. Close performs the final flush.
+//
+// Which messages reach the log is decided as each is reported, as in
+// optio-core: a report with a message counts in a window of the last 100 ms.
+// While that window holds at most 10 such reports (counting this one), the
+// message is queued for the log. Past that (an avalanche), the message is
+// held instead, replacing the one held before, which is counted as dropped.
+// The next queued message, or the next write, first logs what is held: a
+// "(N messages dropped)" line when some were, then the held message. So a
+// burst logs its first 10 messages, a summary and its last one, however the
+// writes fall; a write in the middle of a long burst logs the summary and
+// the message held so far.
 type ProgressBuffer struct {
 	store        *Store
 	id           bson.ObjectID
@@ -73,10 +86,19 @@ type ProgressBuffer struct {
 	// onWrite, when set, hears of every write with its latency.
 	onWrite func(took time.Duration, err error)
 
-	mu        sync.Mutex
-	latest    mirror.Progress
-	dirty     bool
-	messages  []mirror.LogEntry
+	mu     sync.Mutex
+	latest mirror.Progress
+	dirty  bool
+	// queue is the log entries the next write appends, in order.
+	queue []mirror.LogEntry
+	// window holds the times of the latest reports with a message made
+	// within avalancheWindow, oldest first; no more than
+	// avalancheThreshold+1 of them, which is all it takes to tell.
+	window []time.Time
+	// held is the avalanche's latest message, not yet queued; dropped
+	// counts the messages it replaced.
+	held      *mirror.LogEntry
+	dropped   int
 	lastError error
 
 	wake    chan struct{}
@@ -115,8 +137,11 @@ func NewProgressBuffer(store *Store, id bson.ObjectID, runningSince time.Time, i
 const MaxMessageBytes = 32 << 10
 
 // Report records a progress update. percent nil means indeterminate; message
-// nil leaves progress.message null and adds no log line, as in optio-core.
-// A message is clipped to MaxMessageBytes.
+// nil leaves progress.message null and adds no log line, as in optio-core,
+// and does not count towards avalanche detection. A message is clipped to
+// MaxMessageBytes. A message reported when more than 10 reports with a
+// message, this one included, fall within 100 ms is held rather than queued
+// for the log (see ProgressBuffer).
 func (b *ProgressBuffer) Report(percent *float64, message *string) {
 	if message != nil && len(*message) > MaxMessageBytes {
 		clipped := textclip.Clip(*message, MaxMessageBytes)
@@ -126,7 +151,17 @@ func (b *ProgressBuffer) Report(percent *float64, message *string) {
 	b.latest = mirror.Progress{Percent: percent, Message: message}
 	b.dirty = true
 	if message != nil && *message != "" {
-		b.messages = append(b.messages, mirror.NewLogEntry(b.store.now(), mirror.LevelInfo, *message))
+		now := b.store.now()
+		e := mirror.NewLogEntry(now, mirror.LevelInfo, *message)
+		if b.avalanche(now) {
+			if b.held != nil {
+				b.dropped++
+			}
+			b.held = &e
+		} else {
+			b.queueHeld()
+			b.queue = append(b.queue, e)
+		}
 	}
 	b.mu.Unlock()
 	select {
@@ -178,22 +213,47 @@ func flushEvery(stop, wake <-chan struct{}, interval time.Duration, flush func()
 	}
 }
 
+// avalanche adds a report with a message made at now to the window and
+// reports whether the window then holds more than avalancheThreshold
+// reports. b.mu is held.
+func (b *ProgressBuffer) avalanche(now time.Time) bool {
+	// Forget the reports older than the window (and, should the clock
+	// have gone back, those after now).
+	i := 0
+	for i < len(b.window) && (now.Sub(b.window[i]) > avalancheWindow || now.Before(b.window[i])) {
+		i++
+	}
+	b.window = append(b.window[i:], now)
+	if n := len(b.window) - (avalancheThreshold + 1); n > 0 {
+		b.window = b.window[n:]
+	}
+	return len(b.window) > avalancheThreshold
+}
+
+// queueHeld queues the held message, after a "(N messages dropped)" line
+// (timestamped like it) when it replaced some. b.mu is held.
+func (b *ProgressBuffer) queueHeld() {
+	if b.held == nil {
+		return
+	}
+	if b.dropped > 0 {
+		b.queue = append(b.queue, mirror.LogEntry{Timestamp: b.held.Timestamp, Level: mirror.LevelInfo, Message: fmt.Sprintf("(%d messages dropped)", b.dropped)})
+	}
+	b.queue = append(b.queue, *b.held)
+	b.held, b.dropped = nil, 0
+}
+
 // take removes what is pending: the latest progress and the log entries to
-// append, with drops summarised.
+// append, the held message (with its summary) last.
 func (b *ProgressBuffer) take() (mirror.Progress, []mirror.LogEntry, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.dirty {
 		return mirror.Progress{}, nil, false
 	}
-	entries := b.messages
-	if len(entries) > MaxMessagesPerFlush+1 {
-		dropped := len(entries) - MaxMessagesPerFlush - 1
-		last := entries[len(entries)-1]
-		entries = append(entries[:MaxMessagesPerFlush:MaxMessagesPerFlush],
-			mirror.LogEntry{Timestamp: last.Timestamp, Level: mirror.LevelInfo, Message: fmt.Sprintf("(%d messages dropped)", dropped)}, last)
-	}
-	b.messages = nil
+	b.queueHeld()
+	entries := b.queue
+	b.queue = nil
 	b.dirty = false
 	return b.latest, entries, true
 }
