@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -24,14 +25,23 @@ type TaskGenerator func(ctx context.Context, services map[string]any, metadataFi
 type Config struct {
 	// Temporal is the client of the Temporal namespace the engine runs in. Required.
 	Temporal client.Client
-	// Namespace is the client's namespace, used in log lines and URLs.
-	// Default "default".
+	// Namespace must name the namespace Temporal's client is connected to
+	// (client.Options.Namespace, which the client does not expose): the
+	// engine's calls by namespace go to it (the visibility queries that find
+	// closed runs, the search-attribute checks), and log lines and URLs name
+	// it. Default "default".
 	Namespace string
 	// Mongo is the database holding {Prefix}_processes. Required.
 	Mongo *mongo.Database
 	// Prefix namespaces the collections ({Prefix}_processes,
 	// {Prefix}_launch_blocks), the workflow and Schedule IDs
 	// ({db}/{Prefix}:{processId}) and the Redis keys ({db}/{Prefix}). Default "optio".
+	// It is printable ASCII without '/' or ':', which end the database name
+	// and the prefix in those IDs and keys, or '$'; it must not start with
+	// '.' or "system.", which MongoDB keeps from collection names. The
+	// database name ({db}, Mongo's) must be a valid MongoDB database name
+	// in printable ASCII: at most 63 bytes, none of / \ . space " $. New
+	// refuses any other with ErrInvalidConfig.
 	Prefix string
 	// TaskQueue is the shared task queue of the process workflows. Default
 	// "{db}/{Prefix}".
@@ -120,6 +130,15 @@ type Config struct {
 	LogBytes int
 	// ScheduleTimeZone is the IANA time zone of cron schedules. Default UTC.
 	ScheduleTimeZone string
+	// CronMisfireGrace is how late a cron fire may reach a running engine
+	// and still launch its process: a fire made while no engine was up (its
+	// launcher workflow waited for a worker) is skipped, with a warning in
+	// the process's log, once it is later than this, as optio-core's
+	// in-process scheduler misses the fires of its downtime. Default 1
+	// minute, the Schedules' catch-up window (a fire missed while Temporal
+	// itself was down is dropped after it); negative launches a fire
+	// however late.
+	CronMisfireGrace time.Duration
 	// MaxIDLength is the longest workflow or Schedule ID the Temporal
 	// server accepts, in bytes: its dynamic config limit.maxIDLength.
 	// Default 1000, the server's default. A processId whose Temporal IDs
@@ -148,6 +167,56 @@ type Config struct {
 // ErrInvalidConfig is wrapped by every configuration error New returns.
 var ErrInvalidConfig = errors.New("invalid config")
 
+// maxDBNameBytes is the longest database name MongoDB accepts.
+const maxDBNameBytes = 63
+
+// maxNamespaceBytes is the longest "{db}.{collection}" MongoDB accepts.
+const maxNamespaceBytes = 255
+
+// longestCollectionSuffix is the longest suffix the store puts after the
+// prefix in a collection name ({Prefix}_launch_blocks).
+const longestCollectionSuffix = "_launch_blocks"
+
+// checkNames refuses a database name or Prefix that cannot name optio's
+// collections (MongoDB's rules), IDs and keys, before anything is written.
+// The IDs ({db}/{prefix}:{processId}) and keys ({db}/{prefix}:...) are read
+// back by their beginning: a '/' in the database name or a ':' in the
+// prefix would let one engine take another's workflows, Schedules and keys
+// for its own (prefix "a" those of prefix "a:b"). Both names go into gRPC
+// headers unescaped (the task queue), hence printable ASCII.
+func checkNames(db, prefix string) error {
+	bad := func(field, name, why string) error {
+		return fmt.Errorf("%w: %s %q %s", ErrInvalidConfig, field, name, why)
+	}
+	const dbField = "database name (Config.Mongo)"
+	switch {
+	case db == "":
+		return bad(dbField, db, "is empty")
+	case len(db) > maxDBNameBytes:
+		return bad(dbField, db, fmt.Sprintf("is %d bytes long, over MongoDB's limit of %d", len(db), maxDBNameBytes))
+	case strings.ContainsAny(db, "/\\. \"$\x00"):
+		return bad(dbField, db, `has one of / \ . space " $ NUL, which MongoDB refuses in a database name ('/' would also end it in workflow IDs)`)
+	case !headersafe.Printable(db):
+		return bad(dbField, db, printableOnly)
+	case strings.ContainsAny(prefix, "/:"):
+		return bad("Prefix", prefix, "has a '/' or ':', which end the database name and the prefix in workflow and Schedule IDs ({db}/{prefix}:{processId}) and Redis keys")
+	case strings.ContainsAny(prefix, "$\x00"):
+		return bad("Prefix", prefix, "has a '$' or NUL, which MongoDB refuses in a collection name")
+	case strings.HasPrefix(prefix, "."), strings.HasPrefix(prefix, "system."):
+		return bad("Prefix", prefix, `starts with "." or "system.", which MongoDB keeps from collection names`)
+	case !headersafe.Printable(prefix):
+		return bad("Prefix", prefix, printableOnly)
+	}
+	if n := len(db) + 1 + len(prefix) + len(longestCollectionSuffix); n > maxNamespaceBytes {
+		return bad("Prefix", prefix, fmt.Sprintf("is too long: the namespace {db}.{Prefix}%s would be %d bytes, over MongoDB's limit of %d",
+			longestCollectionSuffix, n, maxNamespaceBytes))
+	}
+	return nil
+}
+
+// printableOnly is why a name outside printable ASCII is refused.
+const printableOnly = "has a character outside printable ASCII, which the SDK's gRPC headers take only when escaped: the database name and Prefix make the task queue and workflow IDs; keep them to printable ASCII (processIds may go past it, see Engine.CheckProcessID)"
+
 func (c Config) withDefaults() (Config, error) {
 	if c.Temporal == nil {
 		return c, fmt.Errorf("%w: Temporal client is required", ErrInvalidConfig)
@@ -161,8 +230,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Prefix == "" {
 		c.Prefix = "optio"
 	}
-	if ids := c.Mongo.Name() + "/" + c.Prefix + ":"; !headersafe.Printable(ids) {
-		return c, fmt.Errorf("%w: the database name and Prefix make workflow IDs (%q) and task queue with a character outside printable ASCII, which the SDK's gRPC headers take only when escaped: keep the database name and Prefix to printable ASCII (processIds may go past it, see Engine.CheckProcessID)", ErrInvalidConfig, ids)
+	if err := checkNames(c.Mongo.Name(), c.Prefix); err != nil {
+		return c, err
 	}
 	if c.TaskQueue == "" {
 		c.TaskQueue = c.Mongo.Name() + "/" + c.Prefix
@@ -209,6 +278,9 @@ func (c Config) withDefaults() (Config, error) {
 		c.MaxIDLength = 1000
 	case c.MaxIDLength < 0:
 		return c, fmt.Errorf("%w: MaxIDLength %d is negative", ErrInvalidConfig, c.MaxIDLength)
+	}
+	if c.CronMisfireGrace == 0 {
+		c.CronMisfireGrace = time.Minute
 	}
 	if c.ScheduleTimeZone != "" {
 		if _, err := time.LoadLocation(c.ScheduleTimeZone); err != nil {

@@ -231,7 +231,10 @@
 // callbacks that set the parent's progress: [SequentialProgress] gives each of
 // n sequential children an equal slot, [AverageProgress] reports the children's
 // average, and [MappedProgress] maps the latest child into a range of the
-// parent's. Children that have ended count as 100%.
+// parent's. Children that have ended count as 100%. No argument makes them
+// panic: SequentialProgress with no children, or any helper given a nil
+// ProcessContext, makes a callback that reports nothing, and MappedProgress
+// clamps its bounds to [0, 1].
 //
 // Children are durable: when a body is re-run after its worker was lost (see
 // below), RunChild for a child that already ended in this launch returns its
@@ -315,7 +318,10 @@
 // in [Config.ScheduleTimeZone] (UTC by default). New and Resync create, update
 // and delete the Schedules to match the tasks. Each fire launches the process
 // through the ordinary launch path, so a fire that finds the process still
-// active (or blocked) is skipped and leaves a warning in its log.
+// active (or blocked) is skipped and leaves a warning in its log. So does a
+// fire made while no engine was running, once it reaches one more than
+// [Config.CronMisfireGrace] (a minute) late: a Schedule fires on the Temporal
+// server whether or not a worker is up, and its launch waits for one.
 // [Engine.Schedule] returns a handle on the Schedule, to describe, pause or
 // trigger it; operators do the same in the Web UI.
 //
@@ -328,8 +334,11 @@
 // process. An ephemeral process, whether defined with [AdhocOptions.Ephemeral]
 // or marked by its body with [ProcessContext.MarkEphemeral], is deleted with
 // its descendants as soon as a run of its body ends, whether done, failed or
-// cancelled, or when it is cancelled before its body started;
-// [Engine.LaunchAndWait] then returns a nil document.
+// cancelled, or when [Engine.Cancel] ends it itself: cancelled before its
+// body started, or running with no workflow run left to end it;
+// [Engine.LaunchAndWait] then returns a nil document. One the engine fails
+// for a run it lost (see How processes map onto Temporal) is kept, as in
+// optio-core.
 //
 // # Resync
 //
@@ -339,8 +348,10 @@
 // generator no longer returns are deleted with their descendants, unless they
 // are active, which leaves them until a later resync. Ad-hoc processes are
 // never taken for removed tasks. With clean, every process in scope is first
-// cancelled (waiting up to CancelGrace) and deleted. A metadata filter limits
-// all of it to the tasks and processes whose metadata matches.
+// cancelled (waiting up to CancelGrace) and deleted, ad-hoc ones included,
+// also on an engine without a generator, which then has nothing more to do.
+// A metadata filter limits all of it to the tasks and processes whose
+// metadata matches.
 //
 // # Querying
 //
@@ -542,6 +553,14 @@
 //   - Resync deletes a removed task only when it is not active, and always
 //     with its descendants.
 //   - Ad-hoc processes survive resyncs.
+//   - A cleaning Resync cancels the active processes in scope, waiting up to
+//     CancelGrace, before it deletes them with their descendants; optio-core
+//     deletes the documents under running tasks, and with a filter leaves
+//     the children of the deleted roots behind.
+//   - The progress helpers take any argument: SequentialProgress with no
+//     children makes a callback that reports nothing, where optio-core's
+//     raises ZeroDivisionError, and MappedProgress clamps its bounds to
+//     [0, 1].
 //   - RunChild returns a *ChildError for a cancelled child unless
 //     SurviveCancel is set.
 //   - A body that returns the errors its cancel caused (a refused spawn, the

@@ -44,3 +44,58 @@ func ExampleEngine_AdhocDefine() {
 	// document after the run: <nil>
 	// true
 }
+
+// AdhocDelete deletes an ad-hoc process with its descendants and drops its
+// function from the engine. An active one is cancelled first, and its body
+// (with its children's) given up to Config.CancelGrace to return, so that
+// nothing writes to the deleted documents.
+func ExampleEngine_AdhocDelete() {
+	ctx := context.Background()
+	eng, stop := newExampleEngine()
+	defer stop()
+
+	watching := make(chan struct{})
+	watchRegion := func(pc *adapter.ProcessContext) error {
+		close(watching)
+		<-pc.Context().Done() // until cancelled
+		fmt.Println("EU watcher stopped")
+		return nil
+	}
+	watchOrders := func(pc *adapter.ProcessContext) error {
+		_, err := pc.RunChild(adapter.ChildSpec{Execute: watchRegion, ProcessID: "watch-orders/eu", Name: "Watch EU orders"})
+		return err
+	}
+	_, err := eng.AdhocDefine(ctx, adapter.TaskInstance{Execute: watchOrders, ProcessID: "watch-orders", Name: "Watch orders"}, adapter.AdhocOptions{})
+	if err != nil {
+		panic(err)
+	}
+	if _, err := eng.Launch(ctx, "watch-orders"); err != nil {
+		panic(err)
+	}
+	<-watching
+	all, err := eng.ListProcesses(ctx, adapter.ListOptions{})
+	if err != nil {
+		panic(err)
+	}
+	for _, p := range all {
+		fmt.Printf("%s: %s\n", p.ProcessID, p.Status.State)
+	}
+
+	if err := eng.AdhocDelete(ctx, "watch-orders"); err != nil {
+		panic(err)
+	}
+	all, err = eng.ListProcesses(ctx, adapter.ListOptions{})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("processes left:", len(all))
+
+	err = eng.AdhocDelete(ctx, "watch-orders")
+	fmt.Println(errors.Is(err, adapter.ErrNotFound))
+	// Output:
+	// watch-orders: running
+	// watch-orders/eu: running
+	// EU watcher stopped
+	// processes left: 0
+	// true
+}

@@ -151,10 +151,22 @@ func newExampleEngine(tasks ...adapter.TaskInstance) (*adapter.Engine, func()) {
 }
 
 // newExampleEngineWith is newExampleEngine for an example that needs more of
-// the Config. Temporal, Mongo and Logger are filled in; the reconciler is off
-// (the examples never terminate a workflow behind the engine's back) and a
-// shutdown waits at most two seconds for cancelled bodies.
+// the Config (see startExampleEngine).
 func newExampleEngineWith(cfg adapter.Config) (*adapter.Engine, func()) {
+	eng, _, stop, err := startExampleEngine(cfg)
+	if err != nil {
+		panic(fmt.Sprintf("start the engine: %v", err))
+	}
+	return eng, stop
+}
+
+// startExampleEngine starts an engine on the shared servers and a database
+// of its own, and returns it with that database and the function that shuts
+// it down and drops the database. Temporal, Mongo and Logger are filled in;
+// the reconciler is off (the examples never terminate a workflow behind the
+// engine's back) and a shutdown waits at most two seconds for cancelled
+// bodies, unless cfg says otherwise.
+func startExampleEngine(cfg adapter.Config) (*adapter.Engine, *mongo.Database, func(), error) {
 	tc, db, closeStack := exampleStack()
 	cfg.Temporal, cfg.Mongo, cfg.Logger = tc, db, exampleLogger()
 	if cfg.ReconcileInterval == 0 {
@@ -168,16 +180,16 @@ func newExampleEngineWith(cfg adapter.Config) (*adapter.Engine, func()) {
 	eng, err := adapter.New(ctx, cfg)
 	if err != nil {
 		closeStack()
-		panic(fmt.Sprintf("start the engine: %v", err))
+		return nil, nil, nil, err
 	}
-	return eng, func() {
+	return eng, db, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), exampleTimeout)
 		defer cancel()
 		if err := eng.Shutdown(ctx); err != nil {
 			fmt.Fprintln(os.Stderr, "example: engine shutdown:", err)
 		}
 		closeStack()
-	}
+	}, nil
 }
 
 // waitFor polls the process until cond holds and returns it. It panics after

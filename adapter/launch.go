@@ -18,7 +18,8 @@ import (
 	"github.com/optio-temporal/optio/workflows"
 )
 
-// LaunchOption configures one launch (Launch, LaunchAndWait).
+// LaunchOption configures one launch (Launch, LaunchAndWait). A nil
+// LaunchOption is refused with an error wrapping ErrInvalidInput.
 type LaunchOption func(*launchOptions)
 
 type launchOptions struct {
@@ -54,7 +55,9 @@ func WithSessionID(sessionID string) LaunchOption {
 // scheduled and a run of its workflow starts. The process must be launchable
 // (idle, done, failed or cancelled); of concurrent launches exactly one wins
 // and the others get ReasonNotLaunchable. id is a processId or a document _id
-// in hex. The Outcome carries the document as re-read after the launch.
+// in hex. The Outcome carries the document as re-read after the launch. An
+// empty id or a nil option is refused with an error wrapping
+// ErrInvalidInput, and nothing is written.
 func (e *Engine) Launch(ctx context.Context, id string, opts ...LaunchOption) (Outcome, error) {
 	return e.launch(ctx, id, false, opts)
 }
@@ -74,7 +77,10 @@ func (e *Engine) launch(ctx context.Context, id string, wait bool, opts []Launch
 // tryLaunch claims the document and starts the run, or says why not.
 func (e *Engine) tryLaunch(ctx context.Context, id string, wait bool, opts []LaunchOption) (Outcome, error) {
 	var o launchOptions
-	for _, opt := range opts {
+	for i, opt := range opts {
+		if opt == nil {
+			return Outcome{}, fmt.Errorf("%w: launch %q: LaunchOption %d is nil", ErrInvalidInput, id, i)
+		}
 		opt(&o)
 	}
 	if err := validID(id); err != nil {
@@ -347,7 +353,11 @@ func (e *Engine) failGoneRun(ctx context.Context, claimed *mirror.Process) {
 // moves it to cancelling and delivers the cancel to the body, whose
 // ShouldContinue turns false, and it ends cancelled when the body returns.
 // Active children are cancelled with it. Of concurrent cancels exactly one
-// gets an OK outcome.
+// gets an OK outcome. A running process with no open workflow run (one
+// deleted or ended on the Temporal side) has nothing to end it, so Cancel
+// writes cancelled itself. An ephemeral process that Cancel ends this way,
+// or while scheduled, is deleted with its descendants, and the Outcome has
+// no document.
 func (e *Engine) Cancel(ctx context.Context, id string) (Outcome, error) {
 	doc, refused, err := e.resolveForAction(ctx, id)
 	if doc == nil {
@@ -361,8 +371,8 @@ func (e *Engine) Cancel(ctx context.Context, id string) (Outcome, error) {
 		switch doc.Status.State {
 		case mirror.Scheduled:
 			var p *mirror.Process
-			if p, err = e.store.CancelScheduled(ctx, doc.ID); err == nil && p.Ephemeral {
-				_, err = e.store.DeleteTree(ctx, doc.ID)
+			if p, err = e.store.CancelScheduled(ctx, doc.ID); err == nil {
+				err = e.deleteEphemeral(ctx, p)
 			}
 		case mirror.Running:
 			_, err = e.store.RequestCancel(ctx, doc.ID)
@@ -389,9 +399,16 @@ func (e *Engine) Cancel(ctx context.Context, id string) (Outcome, error) {
 		if !errors.As(err, &nf) {
 			return Outcome{}, fmt.Errorf("cancel %q: %w", doc.ProcessID, err)
 		}
-		// No open run: nothing will write the end state, so write it now.
-		if _, err := e.store.Cancelled(ctx, doc.ID); err != nil && !errors.Is(err, mirror.ErrConflict) {
+		// No open run: nothing will write the end state, so write it now,
+		// and delete an ephemeral process as its run's end would have.
+		p, err := e.store.Cancelled(ctx, doc.ID)
+		if err != nil && !errors.Is(err, mirror.ErrConflict) {
 			return Outcome{}, err
+		}
+		if err == nil {
+			if err := e.deleteEphemeral(ctx, p); err != nil {
+				return Outcome{}, err
+			}
 		}
 	}
 	post, err := e.store.Get(ctx, doc.ID)
@@ -399,6 +416,20 @@ func (e *Engine) Cancel(ctx context.Context, id string) (Outcome, error) {
 		return Outcome{}, err
 	}
 	return okOutcome(post), nil
+}
+
+// deleteEphemeral deletes p with its descendants, and drops its function
+// from the registry, when it is ephemeral and has ended: what the end of a
+// run does (activitydef.Mirror.Finish), for the ends Cancel writes itself.
+func (e *Engine) deleteEphemeral(ctx context.Context, p *mirror.Process) error {
+	if p == nil || !p.Ephemeral || !p.Status.State.End() {
+		return nil
+	}
+	if _, err := e.store.DeleteTree(ctx, p.ID); err != nil {
+		return err
+	}
+	e.reg.forget(p.ProcessID)
+	return nil
 }
 
 // Dismiss resets an ended process (done, failed or cancelled) to idle,

@@ -124,10 +124,12 @@ func childPercent(c ChildProgressInfo) float64 {
 
 // SequentialProgress returns an on-child-progress callback for n sequential
 // children: the parent's 0-100% is split into n equal slots and each child's
-// 0-100% fills its slot. n must be positive.
+// 0-100% fills its slot. n must be positive: with no children to split the
+// range between (optio-core raises ZeroDivisionError there), or a nil ctx,
+// the callback reports nothing.
 func SequentialProgress(ctx *ProcessContext, n int) func([]ChildProgressInfo) {
-	if n <= 0 {
-		panic("adapter: SequentialProgress needs a positive number of children")
+	if n <= 0 || ctx == nil {
+		return ignoreProgress
 	}
 	slot := 100 / float64(n)
 	return func(children []ChildProgressInfo) {
@@ -143,8 +145,12 @@ func SequentialProgress(ctx *ProcessContext, n int) func([]ChildProgressInfo) {
 }
 
 // AverageProgress returns an on-child-progress callback that reports the
-// average of the children's percents (ended children count as 100).
+// average of the children's percents (ended children count as 100). With a
+// nil ctx the callback reports nothing.
 func AverageProgress(ctx *ProcessContext) func([]ChildProgressInfo) {
+	if ctx == nil {
+		return ignoreProgress
+	}
 	return func(children []ChildProgressInfo) {
 		if len(children) == 0 {
 			return
@@ -159,8 +165,17 @@ func AverageProgress(ctx *ProcessContext) func([]ChildProgressInfo) {
 
 // MappedProgress returns an on-child-progress callback that maps the latest
 // child's 0-100% into the parent's range [start, end], given as fractions
-// from 0.0 to 1.0.
+// from 0.0 to 1.0: the parent reports start*100 when the child is at 0% and
+// end*100 when it is at 100%. A bound outside [0, 1] is clamped to it (NaN
+// counts as 0), so the parent never reports a percent outside 0-100 (a
+// negative one would read as Indeterminate); a range given backwards (start
+// past end) counts down, as in optio-core. With a nil ctx the callback
+// reports nothing.
 func MappedProgress(ctx *ProcessContext, start, end float64) func([]ChildProgressInfo) {
+	if ctx == nil {
+		return ignoreProgress
+	}
+	start, end = clampFraction(start), clampFraction(end)
 	return func(children []ChildProgressInfo) {
 		if len(children) == 0 {
 			return
@@ -169,3 +184,18 @@ func MappedProgress(ctx *ProcessContext, start, end float64) func([]ChildProgres
 		ctx.ReportProgress(start*100+childPercent(c)/100*(end-start)*100, "")
 	}
 }
+
+// clampFraction brings f into [0, 1]; NaN becomes 0.
+func clampFraction(f float64) float64 {
+	switch {
+	case f > 1:
+		return 1
+	case f >= 0:
+		return f
+	}
+	return 0 // negative or NaN
+}
+
+// ignoreProgress is the callback of a progress helper given nothing to
+// report to, or no range to report in.
+func ignoreProgress([]ChildProgressInfo) {}

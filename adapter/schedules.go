@@ -248,8 +248,16 @@ func (e *Engine) Schedule(ctx context.Context, processID string) client.Schedule
 }
 
 // scheduledLaunch is the activity behind a cron fire: an ordinary launch. A
-// refused launch is skipped, logged, and noted in the process's log.
+// refused launch, or a fire that reached a worker more than
+// Config.CronMisfireGrace late, is skipped, logged, and noted in the
+// process's log.
 func (e *Engine) scheduledLaunch(ctx context.Context, in activitydef.ScheduledLaunchInput) (string, error) {
+	grace := e.cfg.CronMisfireGrace
+	if late := e.store.Now().Sub(in.FiredAt); !in.FiredAt.IsZero() && grace > 0 && late > grace {
+		msg := fmt.Sprintf("Scheduled launch of %s skipped: it fired at %s and no engine ran it until %s later",
+			in.ProcessID, in.FiredAt.UTC().Format(time.RFC3339), late.Round(time.Second))
+		return "skipped: late", e.noteSkipped(ctx, in.ProcessID, msg)
+	}
 	out, err := e.Launch(ctx, in.ProcessID)
 	if err != nil {
 		return "", err
@@ -258,11 +266,14 @@ func (e *Engine) scheduledLaunch(ctx context.Context, in activitydef.ScheduledLa
 		return "launched", nil
 	}
 	msg := fmt.Sprintf("Scheduled launch of %s skipped: %s", in.ProcessID, out.Reason)
+	return "skipped: " + string(out.Reason), e.noteSkipped(ctx, in.ProcessID, msg)
+}
+
+// noteSkipped logs a skipped cron fire and notes it in the process's log.
+func (e *Engine) noteSkipped(ctx context.Context, processID, msg string) error {
 	e.log.Warn(msg)
-	if p, err := e.store.ByProcessID(ctx, in.ProcessID); err == nil {
-		if err := e.store.AppendLog(ctx, p.ID, mirror.NewLogEntry(e.store.Now(), mirror.LevelWarning, msg)); err != nil {
-			return "", err
-		}
+	if p, err := e.store.ByProcessID(ctx, processID); err == nil {
+		return e.store.AppendLog(ctx, p.ID, mirror.NewLogEntry(e.store.Now(), mirror.LevelWarning, msg))
 	}
-	return "skipped: " + string(out.Reason), nil
+	return nil
 }

@@ -70,37 +70,64 @@ func definition(t TaskInstance) docstore.Definition {
 // their runtime state being touched, and removed ones are deleted with their
 // descendants when they are not active (an active one is left alone until a
 // later resync). With clean, every process in scope is first cancelled (and
-// waited for, up to Config.CancelGrace) and deleted with its descendants. A
-// non-empty metadataFilter restricts all of this to processes and tasks whose
-// metadata matches it. It returns the processId to document _id (hex) map of
-// the synced tasks. Ad-hoc processes are never treated as removed tasks.
+// waited for, up to Config.CancelGrace) and deleted with its descendants,
+// ad-hoc processes included. A non-empty metadataFilter restricts all of
+// this to processes and tasks whose metadata matches it. It returns the
+// processId to document _id (hex) map of the synced tasks. Ad-hoc processes
+// are never treated as removed tasks.
+//
+// An engine without a generator (Config.TaskDefinitions nil) has nothing to
+// sync and returns an empty map, but still cleans first when asked, as
+// optio-core's resync deletes before its sync finds no generator. With a
+// generator, a generator error or a bad definition is returned before
+// anything is deleted.
 func (e *Engine) Resync(ctx context.Context, clean bool, metadataFilter map[string]any) (map[string]string, error) {
-	if e.cfg.TaskDefinitions == nil {
-		return map[string]string{}, nil
-	}
-	tasks, read, err := e.prepare(ctx, metadataFilter)
-	if err != nil {
-		return nil, err
+	var (
+		tasks []TaskInstance
+		read  *docstore.SyncRead
+		err   error
+	)
+	generated := e.cfg.TaskDefinitions != nil
+	if generated {
+		if tasks, read, err = e.prepare(ctx, metadataFilter); err != nil {
+			return nil, err
+		}
 	}
 	if clean {
-		q := mirror.Query{}
-		if len(metadataFilter) > 0 {
-			q = mirror.Query{RootsOnly: true, Metadata: metadataFilter}
-		}
-		roots, err := e.store.List(ctx, q)
-		if err != nil {
+		if err := e.clean(ctx, metadataFilter); err != nil {
 			return nil, err
 		}
-		if err := e.cancelAndDelete(ctx, roots, false); err != nil {
-			return nil, err
-		}
-		e.log.Info("Nuked process records", "count", len(roots))
-		// What was read before is gone: read what is left.
-		if read, err = e.readForSync(ctx, tasks, metadataFilter); err != nil {
-			return nil, err
+		if generated {
+			// What was read before is gone: read what is left.
+			if read, err = e.readForSync(ctx, tasks, metadataFilter); err != nil {
+				return nil, err
+			}
 		}
 	}
+	if !generated {
+		return map[string]string{}, nil
+	}
 	return e.applyDefinitions(ctx, tasks, metadataFilter, read)
+}
+
+// clean is the clean of Resync: it cancels the active processes in scope,
+// waits for them up to the cancel grace, and deletes every process in scope
+// with its descendants. In scope is every document, or, with a non-empty
+// filter, the roots whose metadata matches it.
+func (e *Engine) clean(ctx context.Context, filter map[string]any) error {
+	q := mirror.Query{}
+	if len(filter) > 0 {
+		q = mirror.Query{RootsOnly: true, Metadata: filter}
+	}
+	roots, err := e.store.List(ctx, q)
+	if err != nil {
+		return err
+	}
+	if err := e.cancelAndDelete(ctx, roots, false); err != nil {
+		return err
+	}
+	e.log.Info("Nuked process records", "count", len(roots))
+	return nil
 }
 
 // syncDefinitions is the sync New runs.

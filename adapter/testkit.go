@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/optio-temporal/optio/adapter/internal/bodyhost"
 )
@@ -14,8 +15,18 @@ import (
 // which is what to use: a host's type lives in a package internal to
 // adapter, so only the kit can make one.
 //
-// The process is cancelled when ctx is; its context is ctx itself.
+// The process is cancelled when ctx is; its context is ctx itself. A nil
+// ctx, host or fn runs nothing: RunHosted returns an empty State and an
+// error wrapping ErrInvalidInput.
 func RunHosted(ctx context.Context, host bodyhost.Host[TaskFunc], fn TaskFunc) (State, error) {
+	switch {
+	case ctx == nil:
+		return "", fmt.Errorf("%w: RunHosted: nil context", ErrInvalidInput)
+	case host == nil:
+		return "", fmt.Errorf("%w: RunHosted: nil host", ErrInvalidInput)
+	case fn == nil:
+		return "", fmt.Errorf("%w: RunHosted: nil TaskFunc", ErrInvalidInput)
+	}
 	pc := newProcessContext(ctx, host)
 	err := pc.settle(callBody(fn, pc), nil)
 	// As on the engine, a failed final write does not change the outcome

@@ -158,3 +158,38 @@ func TestResyncAddsUpdatesAndRemovesSchedules(t *testing.T) {
 	require.True(t, s.gone("other-group"))
 	requireFiresAt(t, s.describeSchedule("changes"), 4, 15)
 }
+
+// TestCronFireWhileNoEngineRunsIsSkipped: a fire made while no engine is up
+// waits for a worker; one that reaches an engine later than
+// Config.CronMisfireGrace is skipped, with a warning in the process's log,
+// as optio-core's in-process scheduler misses the fires of its downtime. A
+// fire made while an engine runs launches as before.
+func TestCronFireWhileNoEngineRunsIsSkipped(t *testing.T) {
+	const grace = 500 * time.Millisecond
+	cfg := adapter.Config{CronMisfireGrace: grace, TaskDefinitions: staticTasks(
+		adapter.TaskInstance{ProcessID: "nightly", Name: "Nightly", Execute: quick, Schedule: "0 3 * * *"},
+	)}
+	s := newSystem(t, cfg)
+	require.NoError(t, s.eng.Shutdown(s.ctx()))
+
+	// The fire's launcher workflow waits: no worker polls the task queue.
+	require.NoError(t, s.eng.Schedule(s.ctx(), "nightly").Trigger(s.ctx(), client.ScheduleTriggerOptions{}))
+	eventually(t, "the fire's launcher workflow to start", func() bool {
+		return len(s.describeSchedule("nightly").Info.RunningWorkflows) == 1
+	})
+	time.Sleep(2 * grace)
+
+	s.eng = s.startEngine(cfg)
+	p := s.waitLog("nightly", "warning", "Scheduled launch of nightly skipped: it fired at ")
+	require.Equal(t, adapter.StateIdle, p.Status.State, "the late fire launched nothing")
+	e := p.Log[findLog(p, "warning", "Scheduled launch of nightly skipped")]
+	require.Regexp(t, `^Scheduled launch of nightly skipped: it fired at \S+Z and no engine ran it until \d+(\.\d+)?m?s later$`, e.Message)
+
+	// With the engine up, a fire launches.
+	eventually(t, "the late fire's launcher workflow to finish", func() bool {
+		return len(s.describeSchedule("nightly").Info.RunningWorkflows) == 0
+	})
+	require.NoError(t, s.eng.Schedule(s.ctx(), "nightly").Trigger(s.ctx(), client.ScheduleTriggerOptions{}))
+	p = s.waitState("nightly", adapter.StateDone)
+	require.Equal(t, []string{"event: State changed to scheduled", "event: State changed to running", "event: State changed to done"}, logLines(p))
+}

@@ -21,7 +21,9 @@ func TestLogKeepsTheNewestEntriesWithinItsLimit(t *testing.T) {
 		adapter.TaskInstance{ProcessID: "chatty", Name: "Chatty", Execute: func(pc *adapter.ProcessContext) error {
 			for i := range 150 {
 				pc.ReportProgress(float64(i), fmt.Sprintf("message %03d", i))
-				time.Sleep(3 * time.Millisecond)
+				// Slow enough (at most 10 a 100 ms) that every message is
+				// logged, not summarised as an avalanche.
+				time.Sleep(15 * time.Millisecond)
 			}
 			return nil
 		}},

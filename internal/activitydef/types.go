@@ -194,6 +194,9 @@ type CancelBodyInput struct {
 // ScheduledLaunchInput is the argument of a cron fire.
 type ScheduledLaunchInput struct {
 	ProcessID string
+	// FiredAt is when the Schedule started the fire's workflow, set by
+	// that workflow; zero in fires of older workflows.
+	FiredAt time.Time `json:",omitzero"`
 }
 
 // CreateChildrenInput asks to insert child documents under a parent.

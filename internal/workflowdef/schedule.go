@@ -19,6 +19,9 @@ func ScheduledLaunch(ctx workflow.Context, in activitydef.ScheduledLaunchInput) 
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5},
 		Summary:             "launch " + in.ProcessID,
 	})
+	// The launch decides whether the fire is too late to run (no worker
+	// took it up for a long while); the workflow only says when it fired.
+	in.FiredAt = workflow.GetInfo(ctx).WorkflowStartTime
 	var outcome string
 	err := workflow.ExecuteActivity(ctx, activities.ScheduledLaunchName, in).Get(ctx, &outcome)
 	return outcome, err
