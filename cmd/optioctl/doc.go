@@ -30,6 +30,8 @@
 // variables that set their defaults:
 //
 //	--redis-url   REDIS_URL     default redis://127.0.0.1:6379/0
+//	--redis-tls-ca OPTIO_REDIS_TLS_CA
+//	                            PEM CA of a rediss:// Redis, default the system's roots
 //	--mongo-url   MONGO_URL     default mongodb://127.0.0.1:27017
 //	--db          OPTIO_DB      default optio_demo
 //	--prefix      OPTIO_PREFIX  default optio
