@@ -24,7 +24,9 @@ import (
 type ChildSpec struct {
 	// Execute is the child's body. Required.
 	Execute TaskFunc
-	// ProcessID must be unique among all processes. Required.
+	// ProcessID must be unique among all processes; a run of a body that
+	// asks twice for a child of one processId gets ErrInvalidInput the
+	// second time. Required.
 	ProcessID string
 	// Name is the display name. Required.
 	Name string
@@ -92,6 +94,25 @@ func (c *ProcessContext) checkChild(spec ChildSpec, verb string) (int, error) {
 		return 0, fmt.Errorf("%s: %w", verb, err)
 	}
 	return size, nil
+}
+
+// useChildID records that this run of the body asks for a child with
+// processID, and refuses one it has asked for before: a second child of
+// the same processId in one run would be answered with the first's
+// recorded end (the durable-children rule, meant for a body re-run after a
+// lost worker, whose new run asks afresh), where optio-core's insert fails
+// on the unique processId.
+func (c *ProcessContext) useChildID(processID, verb string) error {
+	c.childIDsMu.Lock()
+	defer c.childIDsMu.Unlock()
+	if c.childIDs[processID] {
+		return fmt.Errorf("%w: %s: child process id %q was already used in this run of the body", ErrInvalidInput, verb, processID)
+	}
+	if c.childIDs == nil {
+		c.childIDs = map[string]bool{}
+	}
+	c.childIDs[processID] = true
+	return nil
 }
 
 // ErrParentCancelled is returned (wrapped) when a child is refused because its
@@ -186,6 +207,9 @@ type ChildProgressInfo struct {
 func (c *ProcessContext) RunChild(spec ChildSpec) (State, error) {
 	size, err := c.checkChild(spec, "run child")
 	if err != nil {
+		return "", err
+	}
+	if err := c.useChildID(spec.ProcessID, "run child"); err != nil {
 		return "", err
 	}
 	if spec.OnChildProgress != nil {

@@ -35,6 +35,11 @@ type ProcessContext struct {
 	// kids accounts for the children the body starts, so that its return
 	// can wait for those it left running.
 	kids bodyChildren
+
+	// childIDs are the processIds this run of the body has asked children
+	// for (see useChildID).
+	childIDsMu sync.Mutex
+	childIDs   map[string]bool
 }
 
 // newProcessContext builds the context of a body that host runs.

@@ -187,6 +187,10 @@ func (g *ParallelGroup) Spawn(spec ChildSpec) error {
 		g.mu.Unlock()
 		return fmt.Errorf("%w: child process id %q spawned twice in this group", ErrInvalidInput, spec.ProcessID)
 	}
+	if err := g.pc.useChildID(spec.ProcessID, "spawn child"); err != nil {
+		g.mu.Unlock()
+		return err
+	}
 	g.specs[spec.ProcessID] = true
 	// Counted before the lock is let go, so that a Wait from another
 	// goroutine, once it has closed the group, waits for this child too.

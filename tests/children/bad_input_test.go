@@ -56,6 +56,47 @@ func TestChildBadInput(t *testing.T) {
 	assert.Equal(t, adapter.StateIdle, h.get("other-root").Status.State, "the clashing root is untouched")
 }
 
+// A run of a body that asks twice for a child of one processId gets
+// ErrInvalidInput the second time, from RunChild or from a group's Spawn,
+// rather than the first child's recorded end (what a body re-run after a
+// lost worker gets): the second child is not run and writes nothing.
+func TestChildProcessIDReusedInOneRun(t *testing.T) {
+	errs := map[string]error{}
+	var states []adapter.State
+	var secondRan bool
+	failing := func(*adapter.ProcessContext) error { return errors.New("first try fails") }
+	parent := adapter.TaskInstance{ProcessID: "retry", Name: "Retry", Execute: func(pc *adapter.ProcessContext) error {
+		st, err := pc.RunChild(adapter.ChildSpec{ProcessID: "retry/step", Name: "Step", Execute: failing, SurviveFailure: true})
+		states = append(states, st)
+		errs["first"] = err
+		st, err = pc.RunChild(adapter.ChildSpec{ProcessID: "retry/step", Name: "Step", Execute: func(*adapter.ProcessContext) error {
+			secondRan = true
+			return nil
+		}})
+		states = append(states, st)
+		errs["run child again"] = err
+		g := pc.ParallelGroup(adapter.GroupOptions{})
+		errs["spawn again"] = g.Spawn(adapter.ChildSpec{ProcessID: "retry/step", Name: "Step", Execute: noop})
+		_, errs["wait"] = g.Wait()
+		return nil
+	}}
+	h := newHarness(t, parent)
+	p, err := h.eng.LaunchAndWait(h.ctx, "retry")
+	require.NoError(t, err)
+	require.Equal(t, adapter.StateDone, p.Status.State, "error: %v", p.Status.Error)
+
+	require.NoError(t, errs["first"])
+	require.Equal(t, []adapter.State{adapter.StateFailed, ""}, states)
+	require.ErrorIs(t, errs["run child again"], adapter.ErrInvalidInput)
+	require.ErrorContains(t, errs["run child again"], `child process id "retry/step" was already used in this run of the body`)
+	require.ErrorIs(t, errs["spawn again"], adapter.ErrInvalidInput)
+	require.NoError(t, errs["wait"])
+	require.False(t, secondRan, "the second child did not run")
+	kids := h.children(p)
+	require.Len(t, kids, 1)
+	require.Equal(t, adapter.StateFailed, kids[0].Status.State)
+}
+
 // After its parent is cancelled, RunChild and Spawn are refused: no document,
 // and the parent's log says "Refused to spawn child ...".
 func TestSpawnAfterParentCancelled(t *testing.T) {
