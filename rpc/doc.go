@@ -40,7 +40,8 @@
 //
 // Typed decodes params as strictly as the Python server's generated models
 // (unknown keys, missing keys and wrong JSON types are -32602 Invalid
-// params, with pydantic-style details); see DecodeParams for the rules and
+// params, with pydantic-style details: type, loc, msg, input, ctx and url);
+// see DecodeParams for the rules and
 // the rpc struct tag. Results are encoded in Python's JSON layout, so the
 // replies are byte for byte what optio-core writes.
 //

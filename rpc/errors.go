@@ -84,7 +84,16 @@ type FieldError struct {
 	Input any `json:"input"`
 	// Ctx holds extra facts such as {"class_name": "Params"}.
 	Ctx map[string]any `json:"ctx,omitempty"`
+	// URL is pydantic's page on the error's type, which a Python server's
+	// items end with; the server fills it in (PydanticURLPrefix + Type)
+	// when it is empty.
+	URL string `json:"url,omitempty"`
 }
+
+// PydanticURLPrefix is where FieldError.URL points by default: pydantic's
+// documentation of its error types, at the version whose messages
+// FieldError's follow.
+const PydanticURLPrefix = "https://errors.pydantic.dev/2.13/v/"
 
 // InvalidParams returns the CodeInvalidParams error with data
 // {"errors": [...]}, as a Python server sends it. Handlers that validate
@@ -101,12 +110,16 @@ func InvalidParams(errs ...FieldError) *Error {
 	return &Error{Code: CodeInvalidParams, Message: msgInvalidParams, Data: errorsData(errs)}
 }
 
-// errorsData is pydantic's {"errors": [...]} layout.
+// errorsData is pydantic's {"errors": [...]} layout, each item with its url.
 func errorsData(errs []FieldError) any {
-	if errs == nil {
-		errs = []FieldError{}
+	items := make([]FieldError, len(errs))
+	for i, e := range errs {
+		if e.URL == "" && e.Type != "" {
+			e.URL = PydanticURLPrefix + e.Type
+		}
+		items[i] = e
 	}
-	return pyjson.Object{{Key: "errors", Value: errs}}
+	return pyjson.Object{{Key: "errors", Value: items}}
 }
 
 // internalError turns a handler failure into the -32603 error a Python

@@ -67,62 +67,62 @@ func TestDecodeParams(t *testing.T) {
 		{
 			name:   "a number that is no bool",
 			params: `{"metadataFilter": {}, "blockNewLaunches": 2}`,
-			errors: `[{"type": "bool_parsing", "loc": ["blockNewLaunches"], "msg": "Input should be a valid boolean, unable to interpret input", "input": 2}]`,
+			errors: `[{"type": "bool_parsing", "loc": ["blockNewLaunches"], "msg": "Input should be a valid boolean, unable to interpret input", "input": 2, "url": "https://errors.pydantic.dev/2.13/v/bool_parsing"}]`,
 		},
 		{
 			name:   "a string that is no integer",
 			params: `{"metadataFilter": {}, "limit": "1.5"}`,
-			errors: `[{"type": "int_parsing", "loc": ["limit"], "msg": "Input should be a valid integer, unable to parse string as an integer", "input": "1.5"}]`,
+			errors: `[{"type": "int_parsing", "loc": ["limit"], "msg": "Input should be a valid integer, unable to parse string as an integer", "input": "1.5", "url": "https://errors.pydantic.dev/2.13/v/int_parsing"}]`,
 		},
 		{
 			name:   "a number is not a string",
 			params: `{"metadataFilter": {}, "reason": 5}`,
-			errors: `[{"type": "string_type", "loc": ["reason"], "msg": "Input should be a valid string", "input": 5}]`,
+			errors: `[{"type": "string_type", "loc": ["reason"], "msg": "Input should be a valid string", "input": 5, "url": "https://errors.pydantic.dev/2.13/v/string_type"}]`,
 		},
 		{
 			name:   "missing required",
 			params: `{"reason": "r"}`,
-			errors: `[{"type": "missing", "loc": ["metadataFilter"], "msg": "Field required", "input": {"reason": "r"}}]`,
+			errors: `[{"type": "missing", "loc": ["metadataFilter"], "msg": "Field required", "input": {"reason": "r"}, "url": "https://errors.pydantic.dev/2.13/v/missing"}]`,
 		},
 		{
 			name:   "null for a required field",
 			params: `{"metadataFilter": null}`,
-			errors: `[{"type": "dict_type", "loc": ["metadataFilter"], "msg": "Input should be a valid dictionary", "input": null}]`,
+			errors: `[{"type": "dict_type", "loc": ["metadataFilter"], "msg": "Input should be a valid dictionary", "input": null, "url": "https://errors.pydantic.dev/2.13/v/dict_type"}]`,
 		},
 		{
 			name:   "every problem reported, fields first, then extras",
 			params: `{"zzz": 1, "metadataFilter": {"t": {"in": ["a", 2], "other": 1}}, "blockNewLaunches": "maybe", "limit": 1.5, "tags": "x", "ratio": "half", "count": 256, "nested": {"a": [1]}}`,
 			errors: `[` +
-				`{"type": "string_type", "loc": ["metadataFilter", "t", "in", 1], "msg": "Input should be a valid string", "input": 2}, ` +
-				`{"type": "extra_forbidden", "loc": ["metadataFilter", "t", "other"], "msg": "Extra inputs are not permitted", "input": 1}, ` +
-				`{"type": "bool_parsing", "loc": ["blockNewLaunches"], "msg": "Input should be a valid boolean, unable to interpret input", "input": "maybe"}, ` +
-				`{"type": "int_from_float", "loc": ["limit"], "msg": "Input should be a valid integer, got a number with a fractional part", "input": 1.5}, ` +
-				`{"type": "list_type", "loc": ["tags"], "msg": "Input should be a valid list", "input": "x"}, ` +
-				`{"type": "float_parsing", "loc": ["ratio"], "msg": "Input should be a valid number, unable to parse string as a number", "input": "half"}, ` +
-				`{"type": "int_parsing_size", "loc": ["count"], "msg": "Unable to parse input string as an integer, exceeded maximum size", "input": 256}, ` +
-				`{"type": "float_type", "loc": ["nested", "a"], "msg": "Input should be a valid number", "input": [1]}, ` +
-				`{"type": "missing", "loc": ["nested", "b"], "msg": "Field required", "input": {"a": [1]}}, ` +
-				`{"type": "extra_forbidden", "loc": ["zzz"], "msg": "Extra inputs are not permitted", "input": 1}]`,
+				`{"type": "string_type", "loc": ["metadataFilter", "t", "in", 1], "msg": "Input should be a valid string", "input": 2, "url": "https://errors.pydantic.dev/2.13/v/string_type"}, ` +
+				`{"type": "extra_forbidden", "loc": ["metadataFilter", "t", "other"], "msg": "Extra inputs are not permitted", "input": 1, "url": "https://errors.pydantic.dev/2.13/v/extra_forbidden"}, ` +
+				`{"type": "bool_parsing", "loc": ["blockNewLaunches"], "msg": "Input should be a valid boolean, unable to interpret input", "input": "maybe", "url": "https://errors.pydantic.dev/2.13/v/bool_parsing"}, ` +
+				`{"type": "int_from_float", "loc": ["limit"], "msg": "Input should be a valid integer, got a number with a fractional part", "input": 1.5, "url": "https://errors.pydantic.dev/2.13/v/int_from_float"}, ` +
+				`{"type": "list_type", "loc": ["tags"], "msg": "Input should be a valid list", "input": "x", "url": "https://errors.pydantic.dev/2.13/v/list_type"}, ` +
+				`{"type": "float_parsing", "loc": ["ratio"], "msg": "Input should be a valid number, unable to parse string as a number", "input": "half", "url": "https://errors.pydantic.dev/2.13/v/float_parsing"}, ` +
+				`{"type": "int_parsing_size", "loc": ["count"], "msg": "Unable to parse input string as an integer, exceeded maximum size", "input": 256, "url": "https://errors.pydantic.dev/2.13/v/int_parsing_size"}, ` +
+				`{"type": "float_type", "loc": ["nested", "a"], "msg": "Input should be a valid number", "input": [1], "url": "https://errors.pydantic.dev/2.13/v/float_type"}, ` +
+				`{"type": "missing", "loc": ["nested", "b"], "msg": "Field required", "input": {"a": [1]}, "url": "https://errors.pydantic.dev/2.13/v/missing"}, ` +
+				`{"type": "extra_forbidden", "loc": ["zzz"], "msg": "Extra inputs are not permitted", "input": 1, "url": "https://errors.pydantic.dev/2.13/v/extra_forbidden"}]`,
 		},
 		{
 			name:   "keys are case-sensitive",
 			params: `{"MetadataFilter": {}}`,
-			errors: `[{"type": "missing", "loc": ["metadataFilter"], "msg": "Field required", "input": {"MetadataFilter": {}}}, {"type": "extra_forbidden", "loc": ["MetadataFilter"], "msg": "Extra inputs are not permitted", "input": {}}]`,
+			errors: `[{"type": "missing", "loc": ["metadataFilter"], "msg": "Field required", "input": {"MetadataFilter": {}}, "url": "https://errors.pydantic.dev/2.13/v/missing"}, {"type": "extra_forbidden", "loc": ["MetadataFilter"], "msg": "Extra inputs are not permitted", "input": {}, "url": "https://errors.pydantic.dev/2.13/v/extra_forbidden"}]`,
 		},
 		{
 			name:   "unmarshaler errors are value errors",
 			params: `{"metadataFilter": {}, "when": "yesterday"}`,
-			errors: `[{"type": "value_error", "loc": ["when"], "msg": "Value error, parsing time \"yesterday\" as \"2006-01-02T15:04:05Z07:00\": cannot parse \"yesterday\" as \"2006\"", "input": "yesterday", "ctx": {"error": "parsing time \"yesterday\" as \"2006-01-02T15:04:05Z07:00\": cannot parse \"yesterday\" as \"2006\""}}]`,
+			errors: `[{"type": "value_error", "loc": ["when"], "msg": "Value error, parsing time \"yesterday\" as \"2006-01-02T15:04:05Z07:00\": cannot parse \"yesterday\" as \"2006\"", "input": "yesterday", "ctx": {"error": "parsing time \"yesterday\" as \"2006-01-02T15:04:05Z07:00\": cannot parse \"yesterday\" as \"2006\""}, "url": "https://errors.pydantic.dev/2.13/v/value_error"}]`,
 		},
 		{
 			name:   "negative unsigned",
 			params: `{"metadataFilter": {}, "count": -1}`,
-			errors: `[{"type": "greater_than_equal", "loc": ["count"], "msg": "Input should be greater than or equal to 0", "input": -1, "ctx": {"ge": 0}}]`,
+			errors: `[{"type": "greater_than_equal", "loc": ["count"], "msg": "Input should be greater than or equal to 0", "input": -1, "ctx": {"ge": 0}, "url": "https://errors.pydantic.dev/2.13/v/greater_than_equal"}]`,
 		},
 		{
 			name:   "not an object",
 			params: `[1]`,
-			errors: `[{"type": "model_type", "loc": [], "msg": "Input should be a valid dictionary or instance of groupCancelParams", "input": [1], "ctx": {"class_name": "groupCancelParams"}}]`,
+			errors: `[{"type": "model_type", "loc": [], "msg": "Input should be a valid dictionary or instance of groupCancelParams", "input": [1], "ctx": {"class_name": "groupCancelParams"}, "url": "https://errors.pydantic.dev/2.13/v/model_type"}]`,
 		},
 	}
 	for _, tt := range tests {

@@ -163,22 +163,22 @@ func TestWireReplies(t *testing.T) {
 		{
 			"-32602 wrong type",
 			`{"jsonrpc": "2.0", "method": "arith.add", "params": {"a": "two", "b": 3}, "id": "e2"}`,
-			`{"jsonrpc": "2.0", "id": "e2", "error": {"code": -32602, "message": "Invalid params", "data": {"errors": [{"type": "float_parsing", "loc": ["a"], "msg": "Input should be a valid number, unable to parse string as a number", "input": "two"}]}}}`,
+			`{"jsonrpc": "2.0", "id": "e2", "error": {"code": -32602, "message": "Invalid params", "data": {"errors": [{"type": "float_parsing", "loc": ["a"], "msg": "Input should be a valid number, unable to parse string as a number", "input": "two", "url": "https://errors.pydantic.dev/2.13/v/float_parsing"}]}}}`,
 		},
 		{
 			"-32602 extra key",
 			`{"jsonrpc": "2.0", "method": "arith.add", "params": {"a": 1, "b": 2, "c": 3}, "id": "e3"}`,
-			`{"jsonrpc": "2.0", "id": "e3", "error": {"code": -32602, "message": "Invalid params", "data": {"errors": [{"type": "extra_forbidden", "loc": ["c"], "msg": "Extra inputs are not permitted", "input": 3}]}}}`,
+			`{"jsonrpc": "2.0", "id": "e3", "error": {"code": -32602, "message": "Invalid params", "data": {"errors": [{"type": "extra_forbidden", "loc": ["c"], "msg": "Extra inputs are not permitted", "input": 3, "url": "https://errors.pydantic.dev/2.13/v/extra_forbidden"}]}}}`,
 		},
 		{
 			"-32602 missing required key",
 			`{"jsonrpc": "2.0", "method": "arith.launch", "params": {"processId": "p1"}, "id": "e4"}`,
-			`{"jsonrpc": "2.0", "id": "e4", "error": {"code": -32602, "message": "Invalid params", "data": {"errors": [{"type": "missing", "loc": ["sessionId"], "msg": "Field required", "input": {"processId": "p1"}}]}}}`,
+			`{"jsonrpc": "2.0", "id": "e4", "error": {"code": -32602, "message": "Invalid params", "data": {"errors": [{"type": "missing", "loc": ["sessionId"], "msg": "Field required", "input": {"processId": "p1"}, "url": "https://errors.pydantic.dev/2.13/v/missing"}]}}}`,
 		},
 		{
 			"-32602 null params",
 			`{"jsonrpc": "2.0", "method": "arith.add", "params": null, "id": "e5"}`,
-			`{"jsonrpc": "2.0", "id": "e5", "error": {"code": -32602, "message": "Invalid params", "data": {"errors": [{"type": "model_type", "loc": [], "msg": "Input should be a valid dictionary or instance of addParams", "input": null, "ctx": {"class_name": "addParams"}}]}}}`,
+			`{"jsonrpc": "2.0", "id": "e5", "error": {"code": -32602, "message": "Invalid params", "data": {"errors": [{"type": "model_type", "loc": [], "msg": "Input should be a valid dictionary or instance of addParams", "input": null, "ctx": {"class_name": "addParams"}, "url": "https://errors.pydantic.dev/2.13/v/model_type"}]}}}`,
 		},
 		{
 			"-32603 handler error",
@@ -198,7 +198,7 @@ func TestWireReplies(t *testing.T) {
 		{
 			"-32603 result validation",
 			`{"jsonrpc": "2.0", "method": "arith.badResult", "params": {}, "id": "e9"}`,
-			`{"jsonrpc": "2.0", "id": "e9", "error": {"code": -32603, "message": "Result validation failed", "data": {"errors": [{"type": "value_error", "loc": [], "msg": "Value error, pyjson: unsupported float value NaN", "input": null}]}}}`,
+			`{"jsonrpc": "2.0", "id": "e9", "error": {"code": -32603, "message": "Result validation failed", "data": {"errors": [{"type": "value_error", "loc": [], "msg": "Value error, pyjson: unsupported float value NaN", "input": null, "url": "https://errors.pydantic.dev/2.13/v/value_error"}]}}}`,
 		},
 		{
 			"-32603 typed nil *rpc.Error",
