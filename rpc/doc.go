@@ -41,9 +41,9 @@
 // Typed decodes params as strictly as the Python server's generated models
 // (unknown keys, missing keys and wrong JSON types are -32602 Invalid
 // params, with pydantic-style details: type, loc, msg, input, ctx and url);
-// see DecodeParams for the rules and
-// the rpc struct tag. Results are encoded in Python's JSON layout, so the
-// replies are byte for byte what optio-core writes.
+// see DecodeParams for the rules and the rpc struct tag. Results are encoded
+// in Python's JSON layout, so the replies are byte for byte what optio-core
+// writes.
 //
 // A handler's error decides the reply: an *Error, even wrapped, is sent as
 // it is (application errors should use codes such as -32001); anything
