@@ -137,7 +137,9 @@ type Config struct {
 	// in-process scheduler misses the fires of its downtime. Default 1
 	// minute, the Schedules' catch-up window (a fire missed while Temporal
 	// itself was down is dropped after it); negative launches a fire
-	// however late.
+	// however late. Lateness is the worker's clock against the time the
+	// Temporal server started the fire, so clocks apart by more than the
+	// grace skip every fire.
 	CronMisfireGrace time.Duration
 	// MaxIDLength is the longest workflow or Schedule ID the Temporal
 	// server accepts, in bytes: its dynamic config limit.maxIDLength.
