@@ -25,8 +25,8 @@ type ChildSpec struct {
 	// Execute is the child's body. Required.
 	Execute TaskFunc
 	// ProcessID must be unique among all processes; a run of a body that
-	// asks twice for a child of one processId gets ErrInvalidInput the
-	// second time. Required.
+	// asks for a child of one processId again once it has its end gets
+	// ErrInvalidInput. Required.
 	ProcessID string
 	// Name is the display name. Required.
 	Name string
@@ -96,23 +96,30 @@ func (c *ProcessContext) checkChild(spec ChildSpec, verb string) (int, error) {
 	return size, nil
 }
 
-// useChildID records that this run of the body asks for a child with
-// processID, and refuses one it has asked for before: a second child of
-// the same processId in one run would be answered with the first's
-// recorded end (the durable-children rule, meant for a body re-run after a
-// lost worker, whose new run asks afresh), where optio-core's insert fails
-// on the unique processId.
-func (c *ProcessContext) useChildID(processID, verb string) error {
-	c.childIDsMu.Lock()
-	defer c.childIDsMu.Unlock()
-	if c.childIDs[processID] {
-		return fmt.Errorf("%w: %s: child process id %q was already used in this run of the body", ErrInvalidInput, verb, processID)
+// checkChildNotEnded refuses a child of processID when this run of the body
+// has already been answered with the end of one: asked again, it would be
+// answered with that recorded end without running (the durable-children
+// rule, meant for a body re-run after a lost worker, whose new run asks
+// afresh), where optio-core's second insert fails on the unique processId.
+// A child still running may be asked for again, and is waited for.
+func (c *ProcessContext) checkChildNotEnded(processID, verb string) error {
+	c.endedMu.Lock()
+	defer c.endedMu.Unlock()
+	if c.endedChildren[processID] {
+		return fmt.Errorf("%w: %s: child process id %q has already run in this run of the body", ErrInvalidInput, verb, processID)
 	}
-	if c.childIDs == nil {
-		c.childIDs = map[string]bool{}
-	}
-	c.childIDs[processID] = true
 	return nil
+}
+
+// childEnded notes that this run of the body got the end of the child of
+// processID (see checkChildNotEnded).
+func (c *ProcessContext) childEnded(processID string) {
+	c.endedMu.Lock()
+	defer c.endedMu.Unlock()
+	if c.endedChildren == nil {
+		c.endedChildren = map[string]bool{}
+	}
+	c.endedChildren[processID] = true
 }
 
 // ErrParentCancelled is returned (wrapped) when a child is refused because its
@@ -209,7 +216,7 @@ func (c *ProcessContext) RunChild(spec ChildSpec) (State, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := c.useChildID(spec.ProcessID, "run child"); err != nil {
+	if err := c.checkChildNotEnded(spec.ProcessID, "run child"); err != nil {
 		return "", err
 	}
 	if spec.OnChildProgress != nil {
@@ -279,6 +286,7 @@ func (c *ProcessContext) runChild(spec ChildSpec, size int) (bodyhost.Reply, err
 		return reply, c.refuse(spec)
 	}
 	t.finish(spec.ProcessID, reply.State)
+	c.childEnded(spec.ProcessID)
 	return reply, nil
 }
 

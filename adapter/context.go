@@ -36,10 +36,10 @@ type ProcessContext struct {
 	// can wait for those it left running.
 	kids bodyChildren
 
-	// childIDs are the processIds this run of the body has asked children
-	// for (see useChildID).
-	childIDsMu sync.Mutex
-	childIDs   map[string]bool
+	// endedChildren are the processIds of the children whose end this run
+	// of the body has been answered with (see checkChildNotEnded).
+	endedMu       sync.Mutex
+	endedChildren map[string]bool
 }
 
 // newProcessContext builds the context of a body that host runs.

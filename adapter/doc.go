@@ -239,8 +239,9 @@
 // Children are durable: when a body is re-run after its worker was lost (see
 // below), RunChild for a child that already ended in this launch returns its
 // recorded state without running it again. Within one run of a body, a
-// child's processId is asked for once: RunChild or Spawn asking again gets
-// ErrInvalidInput, as optio-core's insert fails on the unique processId.
+// child that has ended is not asked for again: RunChild or Spawn of its
+// processId gets ErrInvalidInput, as optio-core's second insert fails on
+// the unique processId.
 //
 // # Checkpoints and resume
 //

@@ -187,7 +187,7 @@ func (g *ParallelGroup) Spawn(spec ChildSpec) error {
 		g.mu.Unlock()
 		return fmt.Errorf("%w: child process id %q spawned twice in this group", ErrInvalidInput, spec.ProcessID)
 	}
-	if err := g.pc.useChildID(spec.ProcessID, "spawn child"); err != nil {
+	if err := g.pc.checkChildNotEnded(spec.ProcessID, "spawn child"); err != nil {
 		g.mu.Unlock()
 		return err
 	}

@@ -56,10 +56,12 @@ func TestChildBadInput(t *testing.T) {
 	assert.Equal(t, adapter.StateIdle, h.get("other-root").Status.State, "the clashing root is untouched")
 }
 
-// A run of a body that asks twice for a child of one processId gets
-// ErrInvalidInput the second time, from RunChild or from a group's Spawn,
+// A run of a body that asks again for a child of one processId once it has
+// its end gets ErrInvalidInput, from RunChild or from a group's Spawn,
 // rather than the first child's recorded end (what a body re-run after a
-// lost worker gets): the second child is not run and writes nothing.
+// lost worker gets): the second child is not run and writes nothing. (A
+// child still running may be asked for again: see
+// TestAChildAskedForAgainAfterItsChildrenWorkflowClosed.)
 func TestChildProcessIDReusedInOneRun(t *testing.T) {
 	errs := map[string]error{}
 	var states []adapter.State
@@ -88,7 +90,7 @@ func TestChildProcessIDReusedInOneRun(t *testing.T) {
 	require.NoError(t, errs["first"])
 	require.Equal(t, []adapter.State{adapter.StateFailed, ""}, states)
 	require.ErrorIs(t, errs["run child again"], adapter.ErrInvalidInput)
-	require.ErrorContains(t, errs["run child again"], `child process id "retry/step" was already used in this run of the body`)
+	require.ErrorContains(t, errs["run child again"], `child process id "retry/step" has already run in this run of the body`)
 	require.ErrorIs(t, errs["spawn again"], adapter.ErrInvalidInput)
 	require.NoError(t, errs["wait"])
 	require.False(t, secondRan, "the second child did not run")
