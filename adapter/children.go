@@ -97,29 +97,17 @@ func (c *ProcessContext) checkChild(spec ChildSpec, verb string) (int, error) {
 }
 
 // checkChildNotEnded refuses a child of processID when this run of the body
-// has already been answered with the end of one: asked again, it would be
-// answered with that recorded end without running (the durable-children
-// rule, meant for a body re-run after a lost worker, whose new run asks
-// afresh), where optio-core's second insert fails on the unique processId.
-// A child still running may be asked for again, and is waited for.
+// has already been answered with the end of one (its tracker holds that
+// end): asked again, it would be answered with that recorded end without
+// running (the durable-children rule, meant for a body re-run after a lost
+// worker, whose new run asks afresh), where optio-core's second insert
+// fails on the unique processId. A child still running may be asked for
+// again, and is waited for.
 func (c *ProcessContext) checkChildNotEnded(processID, verb string) error {
-	c.endedMu.Lock()
-	defer c.endedMu.Unlock()
-	if c.endedChildren[processID] {
+	if c.tracker().ended(processID) {
 		return fmt.Errorf("%w: %s: child process id %q has already run in this run of the body", ErrInvalidInput, verb, processID)
 	}
 	return nil
-}
-
-// childEnded notes that this run of the body got the end of the child of
-// processID (see checkChildNotEnded).
-func (c *ProcessContext) childEnded(processID string) {
-	c.endedMu.Lock()
-	defer c.endedMu.Unlock()
-	if c.endedChildren == nil {
-		c.endedChildren = map[string]bool{}
-	}
-	c.endedChildren[processID] = true
 }
 
 // ErrParentCancelled is returned (wrapped) when a child is refused because its
@@ -286,7 +274,6 @@ func (c *ProcessContext) runChild(spec ChildSpec, size int) (bodyhost.Reply, err
 		return reply, c.refuse(spec)
 	}
 	t.finish(spec.ProcessID, reply.State)
-	c.childEnded(spec.ProcessID)
 	return reply, nil
 }
 

@@ -35,11 +35,6 @@ type ProcessContext struct {
 	// kids accounts for the children the body starts, so that its return
 	// can wait for those it left running.
 	kids bodyChildren
-
-	// endedChildren are the processIds of the children whose end this run
-	// of the body has been answered with (see checkChildNotEnded).
-	endedMu       sync.Mutex
-	endedChildren map[string]bool
 }
 
 // newProcessContext builds the context of a body that host runs.

@@ -50,6 +50,14 @@ func (t *childTracker) add(processID, name string) {
 	t.entries = append(t.entries, info)
 }
 
+// ended reports whether the child of processID has ended in this run.
+func (t *childTracker) ended(processID string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	i := t.index(processID)
+	return i >= 0 && t.entries[i].State.End()
+}
+
 func (t *childTracker) remove(processID string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -64,6 +72,9 @@ func (t *childTracker) report(processID, name string, percent *float64, message 
 	defer t.mu.Unlock()
 	info := ChildProgressInfo{ProcessID: processID, Name: name, State: StateRunning, Percent: percent, Message: message}
 	if i := t.index(processID); i >= 0 {
+		if t.entries[i].State.End() {
+			return // a report that arrived after the child's end
+		}
 		t.entries[i] = info
 	} else {
 		t.entries = append(t.entries, info)
