@@ -98,10 +98,10 @@ func envelopeDigest(m redis.XMessage) string {
 // that could not be written is kept with it, longer (see unsentTTL), after
 // the digest of the envelope it answers; one that was written is not (the
 // caller has it), which keeps the keys small.
-func (s *Server) recordAnswer(ctx context.Context, key, digest string, reply []byte, sent bool, log *slog.Logger) {
+func (s *Server) recordAnswer(ctx context.Context, key string, m redis.XMessage, reply []byte, sent bool, log *slog.Logger) {
 	value, ttl := requestDone, s.claimWindow()
 	if !sent {
-		value, ttl = requestDone+digest+string(reply), s.unsentTTL()
+		value, ttl = requestDone+envelopeDigest(m)+string(reply), s.unsentTTL()
 	}
 	if err := s.rdb.Set(ctx, key, value, ttl).Err(); err != nil {
 		log.Warn("rpc: cannot record the reply of a request; a redelivery would run it again", "error", err)
@@ -161,19 +161,12 @@ func seen(prior string, m redis.XMessage, reclaimed bool) (seenAction, []byte) {
 // envelope it answers and the reply; a record without a digest (from a
 // server before digests) gives "".
 func recordedReply(rest string) (digest string, reply []byte) {
-	if len(rest) > digestLen && rest[digestLen] == '{' && isHex(rest[:digestLen]) {
-		return rest[:digestLen], []byte(rest[digestLen:])
-	}
-	return "", []byte(rest)
-}
-
-func isHex(s string) bool {
-	for _, c := range s {
-		if !strings.ContainsRune("0123456789abcdef", c) {
-			return false
+	if len(rest) > digestLen && rest[digestLen] == '{' {
+		if _, err := hex.DecodeString(rest[:digestLen]); err == nil {
+			return rest[:digestLen], []byte(rest[digestLen:])
 		}
 	}
-	return true
+	return "", []byte(rest)
 }
 
 // overDelivered reports whether a reclaimed entry has been delivered more

@@ -560,7 +560,7 @@ func (s *Server) handleEntry(svc *service, m redis.XMessage, reclaimed bool, env
 	}
 	sent := s.sendAndAck(ctx, svc, m.ID, replyTo, reply, log)
 	if runKey != "" {
-		s.recordAnswer(ctx, runKey, envelopeDigest(m), reply, sent, log)
+		s.recordAnswer(ctx, runKey, m, reply, sent, log)
 	}
 }
 
