@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -34,6 +35,16 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 		adapter.TaskInstance{ProcessID: "rev3", Name: "Rev3", Execute: func(*adapter.ProcessContext) error { return nil }},
 		adapter.TaskInstance{ProcessID: "new", Name: "New", Execute: func(*adapter.ProcessContext) error { return nil }},
 		adapter.TaskInstance{ProcessID: "parent", Name: "Parent", Execute: withChild},
+		adapter.TaskInstance{ProcessID: "group", Name: "Group", Execute: func(pc *adapter.ProcessContext) error {
+			g := pc.ParallelGroup(adapter.GroupOptions{MaxConcurrency: 20})
+			for i := range bigGroup {
+				if err := g.Spawn(adapter.ChildSpec{ProcessID: fmt.Sprintf("group/%03d", i), Name: "Item", Execute: func(*adapter.ProcessContext) error { return nil }}); err != nil {
+					return err
+				}
+			}
+			_, err := g.Wait()
+			return err
+		}},
 	)})
 
 	// Revision 0, started the way an older engine did: claim, then start
@@ -186,11 +197,31 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 		return ev.GetChildWorkflowExecutionCompletedEventAttributes() != nil
 	}), "the child's end is in the run that started it")
 
+	// A group past a hundred children: their parent's entries are written
+	// apart from the inserts.
+	s.run("group")
+	group := s.get("group")
+	require.Equal(t, adapter.StateDone, group.Status.State)
+	spawned := 0
+	for _, e := range group.Log {
+		if e.Message == "Spawned child: Item" {
+			spawned++
+		}
+	}
+	require.Equal(t, bigGroup, spawned)
+
 	replayer := newReplayer()
 	histories := map[string]*historypb.History{
 		"revision 0": oldHist, "revision 1": rev1Hist, "revision 2": rev2Hist,
 		"revision 3": rev3Hist, "revision 4": newHist, "revision 4 with a child": parentHist,
 		"children workflow": helperHist,
+	}
+	groupRuns := runsOf("group" + workflows.ChildrenIDSuffix)
+	require.True(t, slices.ContainsFunc(groupRuns[len(groupRuns)-1].Events, func(ev *historypb.HistoryEvent) bool {
+		return ev.GetMarkerRecordedEventAttributes().GetMarkerName() == "Version"
+	}), "the group's children workflow records the version that writes entries apart")
+	for i, h := range groupRuns {
+		histories[fmt.Sprintf("children workflow of a group run %d", i+1)] = h
 	}
 	for name, h := range histories {
 		require.True(t, slices.ContainsFunc(h.Events, func(ev *historypb.HistoryEvent) bool {
@@ -200,6 +231,10 @@ func TestWorkflowRevisionsRunAndReplay(t *testing.T) {
 	}
 	recordHistories(t, histories)
 }
+
+// bigGroup is the size of the group whose children workflow
+// TestWorkflowRevisionsRunAndReplay records: past the hundredth child.
+const bigGroup = 120
 
 // workflowTasks counts the workflow tasks a run completed.
 func workflowTasks(h *historypb.History) int {

@@ -287,7 +287,10 @@ func (m *Mirror) AppendLog(ctx context.Context, in AppendLogInput) error {
 	if err != nil {
 		return err
 	}
-	return m.Store.AppendLog(ctx, id, m.stamp(in.Log)...)
+	if err := m.Store.AppendLog(ctx, id, m.stamp(in.Log)...); err != nil {
+		return err
+	}
+	return m.Store.AppendLogOnce(ctx, id, in.Stamped...)
 }
 
 func (m *Mirror) stamp(lines []LogLine) []mirror.LogEntry {
@@ -301,7 +304,7 @@ func (m *Mirror) stamp(lines []LogLine) []mirror.LogEntry {
 
 // CreateChildren inserts child documents (state scheduled) under their
 // parent, inheriting its metadata, and logs "Spawned child: {name}" on the
-// parent for each. A processId taken by another process is reported as a
+// parent for each (or returns those entries, with DeferLog). A processId taken by another process is reported as a
 // Duplicate and uses no order number. A retry after a partial insert finds
 // its own earlier inserts (same parent) and keeps them.
 func (m *Mirror) CreateChildren(ctx context.Context, in CreateChildrenInput) (CreateChildrenResult, error) {
@@ -353,6 +356,10 @@ func (m *Mirror) CreateChildren(ctx context.Context, in CreateChildrenInput) (Cr
 		if spawned, err = m.unlogged(ctx, pid, spawned, isRecovered, since); err != nil {
 			return res, err
 		}
+	}
+	if in.DeferLog {
+		res.Log = m.stamp(spawned)
+		return res, nil
 	}
 	if err := m.Store.AppendLog(ctx, pid, m.stamp(spawned)...); err != nil {
 		return res, err

@@ -120,6 +120,10 @@ const MaxReturnedDoc = 16 << 10
 type AppendLogInput struct {
 	DocID string
 	Log   []LogLine
+	// Stamped are entries stamped already (CreateChildrenResult.Log),
+	// appended after Log and once: a retry of a call whose write landed
+	// finds them in the log and writes nothing.
+	Stamped []mirror.LogEntry `json:",omitempty"`
 }
 
 // LogLine is a log entry the activity stamps with its own clock, so that
@@ -214,6 +218,10 @@ type CreateChildrenInput struct {
 	// first run ID): the worker reads the parent's document once per launch
 	// rather than once per call.
 	Launch string `json:",omitempty"`
+	// DeferLog leaves the parent's "Spawned child" entries to the caller:
+	// they come back stamped in CreateChildrenResult.Log, for an AppendLog
+	// with Stamped.
+	DeferLog bool `json:",omitempty"`
 }
 
 // ChildSpec is one child document to insert.
@@ -227,6 +235,9 @@ type ChildSpec struct {
 // CreateChildrenResult says, child by child, what was inserted.
 type CreateChildrenResult struct {
 	Children []CreatedChild
+	// Log are the parent's "Spawned child" entries still to write, stamped
+	// with the inserts' time (CreateChildrenInput.DeferLog).
+	Log []mirror.LogEntry `json:",omitempty"`
 }
 
 // CreatedChild is the fate of one ChildSpec.

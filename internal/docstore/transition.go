@@ -430,6 +430,71 @@ func (s *Store) AppendLog(ctx context.Context, id bson.ObjectID, entries ...mirr
 	return nil
 }
 
+// AppendLogOnce appends entries that are stamped already to a process's
+// log, unless the log holds them already, in a row: a retry of a write that
+// landed writes nothing again. The entries of one call land together or not
+// at all. The common case costs one update, which appends only where no
+// entry has the first one's timestamp; where one has, the log is read to
+// tell a retry from an entry written in the same millisecond.
+func (s *Store) AppendLogOnce(ctx context.Context, id bson.ObjectID, entries ...mirror.LogEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	unlock := s.lockDoc(id)
+	defer unlock()
+	push := func(filter bson.D) (bool, error) {
+		release, err := s.gateWrite(ctx)
+		if err != nil {
+			return false, err
+		}
+		res, err := s.procs.UpdateOne(ctx, filter, bson.D{s.pushLog(entries)})
+		release()
+		if err != nil {
+			return false, fmt.Errorf("append log to %s: %w", id.Hex(), err)
+		}
+		if res.ModifiedCount > 0 {
+			s.afterPush(ctx, id, entries)
+		}
+		return res.MatchedCount > 0, nil
+	}
+	byID := bson.D{{Key: "_id", Value: id}}
+	// $nor rather than $ne: FerretDB's $ne on a path through an array
+	// matches where any element differs (seen), not where none is equal.
+	noneAtFirst := bson.E{Key: "$nor", Value: bson.A{bson.D{{Key: "log.timestamp", Value: entries[0].Timestamp}}}}
+	if done, err := push(bson.D{byID[0], noneAtFirst}); done || err != nil {
+		return err
+	}
+	p, err := s.Get(ctx, id)
+	if errors.Is(err, mirror.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if holdsRun(p.Log, entries) {
+		return nil
+	}
+	_, err = push(byID)
+	return err
+}
+
+// holdsRun reports whether log holds run, entry for entry, in a row.
+func holdsRun(log, run []mirror.LogEntry) bool {
+	same := func(a, b mirror.LogEntry) bool {
+		return a.Timestamp == b.Timestamp && a.Level == b.Level && a.Message == b.Message
+	}
+	for i := 0; i+len(run) <= len(log); i++ {
+		k := 0
+		for k < len(run) && same(log[i+k], run[k]) {
+			k++
+		}
+		if k == len(run) {
+			return true
+		}
+	}
+	return false
+}
+
 // Now returns the store's clock reading (UTC, millisecond precision, as Mongo
 // stores dates).
 func (s *Store) Now() time.Time { return s.now() }

@@ -116,6 +116,8 @@ type children struct {
 	// cancelled is set once the running children were cancelled; later
 	// spawns are refused.
 	cancelled bool
+	// log keeps the parent's "Spawned child" entries of a big launch.
+	log spawnLog
 }
 
 // Children is the children workflow: it creates the documents of a
@@ -207,6 +209,9 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 	// the cancel) asks for nothing more; it is read so that the run does not
 	// end with it unhandled, which the SDK logs as a warning.
 	drainClose()
+	if ferr := h.flushLog(); err == nil {
+		err = ferr
+	}
 	return err
 }
 
@@ -288,6 +293,9 @@ func (h *children) openStarts() int {
 
 // continueAsNew ends this run and carries what the next one needs.
 func (h *children) continueAsNew(ctx workflow.Context, closing *closeChildren) error {
+	if err := h.flushLog(); err != nil {
+		return err
+	}
 	next := h.in
 	next.Runs++
 	next.Proven = max(next.Proven, workflow.GetInfo(ctx).GetCurrentHistoryLength())
@@ -475,12 +483,13 @@ func (h *children) runChildrenPipelined(ctx workflow.Context, reqs []ChildReques
 		var created activitydef.CreateChildrenResult
 		err := localIn(mctx, activities.CreateChildrenName, activitydef.CreateChildrenInput{
 			ParentDocID: h.in.ParentDocID, FirstOrder: h.in.NextOrder, Children: specs, Known: true,
-			Launch: workflow.GetInfo(ctx).FirstRunID,
+			Launch: workflow.GetInfo(ctx).FirstRunID, DeferLog: h.deferLog(ctx),
 		}, &created)
 		if err != nil {
 			h.turn++
 			return nil, err
 		}
+		h.keepLog(created.Log)
 		for k, c := range created.Children {
 			i, req := next+k, chunk[k]
 			if !c.Duplicate && !c.Known {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,6 +61,124 @@ func durableDefinitions(params map[string]string) []adapter.TaskInstance {
 	}}}
 }
 
+// groupTasks is a parent running a group of groupSize children, at most 20
+// at once; in the "victim" role child groupVictim blocks, so the test can
+// kill that worker with the group's later children spawned.
+var groupTasks = workerproc.Register("durable-group", func(params map[string]string) workerproc.Tasks {
+	return workerproc.Tasks{Definitions: groupDefinitions(params)}
+})
+
+const groupSize, groupVictim = 150, 135
+
+func groupDefinitions(params map[string]string) []adapter.TaskInstance {
+	child := func(pc *adapter.ProcessContext) error {
+		if params["role"] == "victim" && pc.ProcessID() == fmt.Sprintf("group/%03d", groupVictim) {
+			select {} // killed here
+		}
+		return nil
+	}
+	return []adapter.TaskInstance{{ProcessID: "group", Name: "Group", Execute: func(pc *adapter.ProcessContext) error {
+		g := pc.ParallelGroup(adapter.GroupOptions{MaxConcurrency: 20})
+		for i := range groupSize {
+			if err := g.Spawn(adapter.ChildSpec{ProcessID: fmt.Sprintf("group/%03d", i), Name: fmt.Sprintf("Child %03d", i), Execute: child}); err != nil {
+				return err
+			}
+		}
+		_, err := g.Wait()
+		return err
+	}}}
+}
+
+// Kill the worker process running a group's children workflow past its
+// hundredth child, whose "Spawned child" entries that workflow writes apart
+// from the inserts: the workflow goes on from its history on the surviving
+// worker, and the parent's log says "Spawned child" once per child, none
+// lost with the victim and none written twice, before the parent's end.
+func TestDurableGroupSpawnLogSurvivesWorkerLoss(t *testing.T) {
+	env := testenv.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	victim, launcher, newSurvivor := launchOnVictim(t, ctx, env, groupTasks, nil, groupDefinitions(nil), "group")
+
+	// Killed as soon as the group's last child is spawned, when its entry
+	// is most likely still to be written.
+	last := fmt.Sprintf("group/%03d", groupSize-1)
+	require.Eventually(t, func() bool {
+		_, err := launcher.GetProcess(ctx, last)
+		return err == nil
+	}, 90*time.Second, 2*time.Millisecond, "the group's last child was never spawned")
+	victim.Kill()
+	if p, err := launcher.GetProcess(ctx, "group"); err == nil {
+		t.Logf("%d entries of %d written when the victim was killed", countSpawned(p), groupSize)
+	}
+	survivor := newSurvivor()
+
+	var p *adapter.Process
+	var err error
+	require.Eventually(t, func() bool {
+		p, err = survivor.GetProcess(ctx, "group")
+		return err == nil && p.Status.State.End()
+	}, 90*time.Second, 100*time.Millisecond, "the parent never ended")
+	require.Equal(t, adapter.StateDone, p.Status.State, "error: %v", p.Status.Error)
+	spawned := map[string]int{}
+	for _, e := range p.Log {
+		if name, ok := strings.CutPrefix(e.Message, "Spawned child: "); ok {
+			spawned[name]++
+		}
+	}
+	for i := range groupSize {
+		assert.Equal(t, 1, spawned[fmt.Sprintf("Child %03d", i)], "entries of child %d", i)
+	}
+	assert.Len(t, spawned, groupSize)
+	assert.Equal(t, "State changed to done", p.Log[len(p.Log)-1].Message)
+}
+
+// launchOnVictim starts a worker process with taskSet in the "victim" role
+// (params added) and launches processID from an engine that runs no worker.
+// newSurvivor starts an engine that runs a worker with defs, stopped on
+// cleanup as the launcher is.
+func launchOnVictim(t *testing.T, ctx context.Context, env *testenv.Env, taskSet string, params map[string]string, defs []adapter.TaskInstance, processID string) (victim *workerproc.Proc, launcher *adapter.Engine, newSurvivor func() *adapter.Engine) {
+	t.Helper()
+	victimParams := map[string]string{"role": "victim"}
+	for k, v := range params {
+		victimParams[k] = v
+	}
+	victim = workerproc.Start(t, workerproc.Config{
+		HostPort: env.Temporal.HostPort, Namespace: env.Temporal.Namespace,
+		MongoURI: env.Mongo.URI, Database: env.Mongo.Name,
+		TaskSet: taskSet, Params: victimParams,
+		BodyHeartbeatTimeout: 2 * time.Second, ReconcileInterval: -1,
+	})
+	start := func(disableWorker bool) *adapter.Engine {
+		eng, err := adapter.New(ctx, adapter.Config{
+			Temporal: env.Temporal.Client, Mongo: env.Mongo.DB, Logger: testenv.Logger(t),
+			DisableWorker: disableWorker, BodyHeartbeatTimeout: 2 * time.Second, ReconcileInterval: -1,
+			TaskDefinitions: func(context.Context, map[string]any, map[string]any) ([]adapter.TaskInstance, error) {
+				return defs, nil
+			},
+		})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = eng.Shutdown(context.Background()) })
+		return eng
+	}
+	launcher = start(true)
+	out, err := launcher.Launch(ctx, processID)
+	require.NoError(t, err)
+	require.True(t, out.OK)
+	return victim, launcher, func() *adapter.Engine { return start(false) }
+}
+
+// countSpawned counts p's "Spawned child" entries.
+func countSpawned(p *adapter.Process) int {
+	n := 0
+	for _, e := range p.Log {
+		if strings.HasPrefix(e.Message, "Spawned child: ") {
+			n++
+		}
+	}
+	return n
+}
+
 // Kill the worker process while the parent is on its third of five sequential
 // children: the body is re-run on the surviving worker, the first two
 // children are not run again (their recorded results are returned), the third
@@ -69,31 +188,7 @@ func TestDurableChildrenSurviveWorkerLoss(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	params := map[string]string{"mongo": env.Mongo.URI, "db": env.Mongo.Name}
-	victimParams := map[string]string{"role": "victim"}
-	for k, v := range params {
-		victimParams[k] = v
-	}
-	victim := workerproc.Start(t, workerproc.Config{
-		HostPort: env.Temporal.HostPort, Namespace: env.Temporal.Namespace,
-		MongoURI: env.Mongo.URI, Database: env.Mongo.Name,
-		TaskSet: durableTasks, Params: victimParams,
-		BodyHeartbeatTimeout: 2 * time.Second, ReconcileInterval: -1,
-	})
-	config := func(disableWorker bool) adapter.Config {
-		return adapter.Config{
-			Temporal: env.Temporal.Client, Mongo: env.Mongo.DB, Logger: testenv.Logger(t),
-			DisableWorker: disableWorker, BodyHeartbeatTimeout: 2 * time.Second, ReconcileInterval: -1,
-			TaskDefinitions: func(context.Context, map[string]any, map[string]any) ([]adapter.TaskInstance, error) {
-				return durableDefinitions(params), nil
-			},
-		}
-	}
-	launcher, err := adapter.New(ctx, config(true))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = launcher.Shutdown(context.Background()) })
-	out, err := launcher.Launch(ctx, "durable")
-	require.NoError(t, err)
-	require.True(t, out.OK)
+	victim, _, newSurvivor := launchOnVictim(t, ctx, env, durableTasks, params, durableDefinitions(params), "durable")
 
 	executions := env.Mongo.DB.Collection("executions")
 	count := func(child string) int64 {
@@ -103,12 +198,11 @@ func TestDurableChildrenSurviveWorkerLoss(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return count("durable/3") == 1 }, 60*time.Second, 50*time.Millisecond, "the victim never reached the third child")
 
-	survivor, err := adapter.New(ctx, config(false))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = survivor.Shutdown(context.Background()) })
+	survivor := newSurvivor()
 	victim.Kill()
 
 	var p *adapter.Process
+	var err error
 	require.Eventually(t, func() bool {
 		p, err = survivor.GetProcess(ctx, "durable")
 		return err == nil && p.Status.State.End()

@@ -15,7 +15,8 @@ import (
 
 // A group of 1000 children with max concurrency 50 completes, never runs more
 // than 50 bodies at once (from the recorded start and end times) and returns
-// complete results in spawn order.
+// complete results in spawn order; the parent's log says "Spawned child"
+// once per child, before its end.
 func TestParallelGroupOf1000RespectsConcurrency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("1000 child workflows take a while")
@@ -86,4 +87,15 @@ func TestParallelGroupOf1000RespectsConcurrency(t *testing.T) {
 	assert.Greater(t, peak, 1, "children did run in parallel")
 	kids := h.children(p)
 	assert.Len(t, kids, n)
+
+	// Past the first hundred, the parent's "Spawned child" entries are
+	// written apart from the inserts: each is there once, before the end.
+	spawned := 0
+	for _, e := range p.Log {
+		if e.Message == "Spawned child: Item" {
+			spawned++
+		}
+	}
+	assert.Equal(t, n, spawned, "one \"Spawned child\" entry per child")
+	assert.Equal(t, "State changed to done", p.Log[len(p.Log)-1].Message)
 }
