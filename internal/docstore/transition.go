@@ -435,7 +435,8 @@ func (s *Store) AppendLog(ctx context.Context, id bson.ObjectID, entries ...mirr
 // landed writes nothing again. The entries of one call land together or not
 // at all. The common case costs one update, which appends only where no
 // entry has the first one's timestamp; where one has, the log is read to
-// tell a retry from an entry written in the same millisecond.
+// tell a retry from an entry written in the same millisecond. A run the
+// log's bounds have cut since is written again.
 func (s *Store) AppendLogOnce(ctx context.Context, id bson.ObjectID, entries ...mirror.LogEntry) error {
 	if len(entries) == 0 {
 		return nil
