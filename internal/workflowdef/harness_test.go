@@ -51,6 +51,8 @@ type harness struct {
 	mu    sync.Mutex
 	trail []string
 	logs  []string // messages of AppendLog, in order
+	// stamped are AppendLog's writes of stamped entries, in order.
+	stamped []stampedWrite
 	// bodies are the inputs of the body runs, with the queue each ran on.
 	bodies      []bodyCall
 	cancelQueue []string // queues CancelBody was sent to
@@ -66,6 +68,13 @@ type harness struct {
 	finish    func(activitydef.FinishInput) (activitydef.FinishResult, error)
 	// finishTakes is how long the Finish local activity takes.
 	finishTakes time.Duration
+}
+
+// stampedWrite is an AppendLog of stamped entries: when (workflow time)
+// and their messages.
+type stampedWrite struct {
+	at       time.Time
+	messages []string
 }
 
 type bodyCall struct {
@@ -224,6 +233,15 @@ func (h *harness) mockMirror() {
 				h.note("AppendLog %s", l.Level)
 				h.mu.Lock()
 				h.logs = append(h.logs, l.Message)
+				h.mu.Unlock()
+			}
+			if len(in.Stamped) > 0 {
+				w := stampedWrite{at: h.env.Now()}
+				for _, e := range in.Stamped {
+					w.messages = append(w.messages, e.Message)
+				}
+				h.mu.Lock()
+				h.stamped = append(h.stamped, w)
 				h.mu.Unlock()
 			}
 			return nil
