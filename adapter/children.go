@@ -210,7 +210,7 @@ func (c *ProcessContext) RunChild(spec ChildSpec) (State, error) {
 	if spec.OnChildProgress != nil {
 		c.tracker().setCallback(spec.OnChildProgress)
 	}
-	reply, err := c.runChild(spec, size)
+	reply, err := c.runChild(spec, size, nil)
 	if err != nil {
 		return "", err
 	}
@@ -228,8 +228,13 @@ func childErr(spec ChildSpec, reply bodyhost.Reply, surviveFailure, surviveCance
 
 // runChild asks the host to run the child, whose spec takes size bytes
 // (checkChild), and waits for it, keeping the parent's list of children for
-// its on-child-progress callback.
-func (c *ProcessContext) runChild(spec ChildSpec, size int) (bodyhost.Reply, error) {
+// its on-child-progress callback. queued, when not nil, is called once the
+// request holds its place among the host's requests (bodyhost.Child.Queued),
+// or once runChild returns without one.
+func (c *ProcessContext) runChild(spec ChildSpec, size int, queued func()) (bodyhost.Reply, error) {
+	if queued != nil {
+		defer queued()
+	}
 	if !c.kids.enter() {
 		return bodyhost.Reply{}, fmt.Errorf("run child %q: %w", spec.ProcessID, ErrBodyReturned)
 	}
@@ -251,6 +256,7 @@ func (c *ProcessContext) runChild(spec ChildSpec, size int) (bodyhost.Reply, err
 		Params:      spec.Params,
 		SpecSize:    size,
 		Execute:     spec.Execute,
+		Queued:      queued,
 		OnProgress: func(p *float64, m *string) {
 			t.report(spec.ProcessID, spec.Name, p, m)
 		},
@@ -341,8 +347,9 @@ func (h *engineHost) spawns() *spawner {
 }
 
 // request queues one child request, whose spec takes size bytes
-// (specSize), and waits for its reply.
-func (s *spawner) request(req workflowdef.ChildRequest, size int) (workflowdef.ChildReply, error) {
+// (specSize), calls queued (when not nil) once it is queued, and waits for
+// its reply.
+func (s *spawner) request(req workflowdef.ChildRequest, size int, queued func()) (workflowdef.ChildReply, error) {
 	call := &spawnCall{req: req, size: size, done: make(chan struct{})}
 	s.mu.Lock()
 	s.seq++
@@ -352,6 +359,9 @@ func (s *spawner) request(req workflowdef.ChildRequest, size int) (workflowdef.C
 		s.wakeLocked()
 	}
 	s.mu.Unlock()
+	if queued != nil {
+		queued()
+	}
 	<-call.done
 	return call.reply, call.err
 }

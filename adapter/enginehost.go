@@ -179,7 +179,7 @@ func (h *engineHost) RunChild(ctx context.Context, child bodyhost.Child[TaskFunc
 		Description: child.Description,
 		Params:      child.Params,
 		BodyQueue:   e.localQueue,
-	}, child.SpecSize)
+	}, child.SpecSize, child.Queued)
 	if err == nil && !reply.Duplicate && !reply.Refused && reply.WorkflowID != "" && reply.State == "" {
 		ends := watch.notices()
 		if reply.WorkflowID != wfID {

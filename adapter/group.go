@@ -94,6 +94,19 @@ type ParallelGroup struct {
 	results []ChildResult
 	specs   map[string]bool
 	active  map[string]bool
+	// starting holds the spawns whose goroutine has not taken them yet, in
+	// spawn order (runOldest).
+	starting []groupSpawn
+	// admit is held by the goroutine whose spawn is on its way to the
+	// host's queue, so that the requests follow spawn order.
+	admit sync.Mutex
+}
+
+// groupSpawn is a spawned child on its way to its goroutine.
+type groupSpawn struct {
+	idx  int
+	spec ChildSpec
+	size int
 }
 
 // ParallelGroup creates a group for running children concurrently.
@@ -169,7 +182,9 @@ func waitLeft(groups []*ParallelGroup) error {
 // are running. It returns an error, and starts nothing, for a bad spec, a
 // process ID already spawned in this group, a closed group, a body that has
 // returned (ErrBodyReturned), or a cancelled parent (the last is logged on
-// the parent as optio-core does).
+// the parent as optio-core does). The children of one group are created in
+// the order they were spawned: their order numbers and the parent's
+// "Spawned child" entries follow it.
 func (g *ParallelGroup) Spawn(spec ChildSpec) error {
 	size, err := g.pc.checkChild(spec, "spawn child")
 	if err != nil {
@@ -217,15 +232,37 @@ func (g *ParallelGroup) Spawn(spec ChildSpec) error {
 	idx := len(g.results)
 	g.results = append(g.results, ChildResult{ProcessID: spec.ProcessID, Name: spec.Name, State: StateScheduled})
 	g.active[spec.ProcessID] = true
+	g.starting = append(g.starting, groupSpawn{idx: idx, spec: spec, size: size})
 	g.mu.Unlock()
-	go g.run(idx, spec, size)
+	go g.runOldest()
 	return nil
 }
 
-func (g *ParallelGroup) run(idx int, spec ChildSpec, size int) {
+// runOldest runs the oldest spawn no goroutine has taken yet, once the
+// spawn before it has its place in the host's queue of requests. Each spawn
+// starts one goroutine, but Go runs the goroutine started last first: one
+// that ran its own spawn at once would make a group's last spawn the first
+// to ask for its child, and take order number 0. optio-core's tasks start in
+// the order they were created.
+func (g *ParallelGroup) runOldest() {
+	g.admit.Lock()
+	var once sync.Once
+	queued := func() { once.Do(g.admit.Unlock) }
+	defer queued()
+	g.mu.Lock()
+	next := g.starting[0]
+	g.starting[0] = groupSpawn{}
+	g.starting = g.starting[1:]
+	g.mu.Unlock()
+	g.run(next.idx, next.spec, next.size, queued)
+}
+
+// run runs one spawned child to its end; queued is called once its request
+// holds its place (runChild).
+func (g *ParallelGroup) run(idx int, spec ChildSpec, size int, queued func()) {
 	defer g.wg.Done()
 	defer func() { <-g.sem }()
-	reply, err := g.pc.runChild(spec, size)
+	reply, err := g.pc.runChild(spec, size, queued)
 	res := ChildResult{ProcessID: spec.ProcessID, Name: spec.Name, State: reply.State, Error: reply.Error}
 	refused := errors.Is(err, ErrParentCancelled)
 	switch {

@@ -143,7 +143,10 @@ func TestReconcilerCostDoesNotGrowWithRunningProcesses(t *testing.T) {
 		require.LessOrEqual(t, p.TemporalCalls, 10, "pass %d", i)
 		require.Zero(t, p.Failed, "pass %d", i)
 		require.Zero(t, p.Suspects, "pass %d", i)
-		if i >= from {
+		// Pass from may have listed the documents before the last launch
+		// (passes run one at a time: it reported after the waits above);
+		// every later one began after them.
+		if i > from {
 			require.Equal(t, n, p.Active, "pass %d", i)
 		}
 	}

@@ -219,6 +219,9 @@ func (h *host) RunChild(_ context.Context, child bodyhost.Child[adapter.TaskFunc
 	h.wg.Add(1)
 	h.mu.Unlock()
 	defer h.wg.Done()
+	if child.Queued != nil {
+		child.Queued()
+	}
 
 	res := c.execute(child.Execute)
 	h.mu.Lock()

@@ -281,3 +281,45 @@ func TestFailingChildCancelsASiblingStillOnItsWay(t *testing.T) {
 	assert.Equal(t, adapter.StateCancelled, h.get("g/slow").Status.State)
 	assert.Equal(t, adapter.StateFailed, h.get("g/bad").Status.State)
 }
+
+// Cancelling a parent once its group's children past the hundredth run,
+// whose "Spawned child" entries the children workflow writes apart from the
+// inserts: every child's entry is in the parent's log once, before the
+// parent's end.
+func TestCancelledBigGroupKeepsItsSpawnedEntries(t *testing.T) {
+	const n = 130
+	big := adapter.TaskInstance{ProcessID: "big", Name: "Big", Execute: func(pc *adapter.ProcessContext) error {
+		g := pc.ParallelGroup(adapter.GroupOptions{MaxConcurrency: n})
+		for i := range n {
+			if err := g.Spawn(adapter.ChildSpec{ProcessID: fmt.Sprintf("big/%03d", i), Name: fmt.Sprintf("Child %03d", i), Execute: waitForCancel}); err != nil {
+				return err
+			}
+		}
+		_, err := g.Wait()
+		return err
+	}}
+	h := newHarness(t, big)
+	h.launch("big")
+	for i := range n {
+		h.waitState(fmt.Sprintf("big/%03d", i), adapter.StateRunning)
+	}
+	out, err := h.eng.Cancel(h.ctx, "big")
+	require.NoError(t, err)
+	require.True(t, out.OK)
+
+	root := h.waitState("big", adapter.StateCancelled, adapter.StateFailed)
+	require.Equal(t, adapter.StateCancelled, root.Status.State, "error: %v", root.Status.Error)
+	spawned := map[string]int{}
+	for _, e := range root.Log {
+		if name, ok := strings.CutPrefix(e.Message, "Spawned child: "); ok {
+			spawned[name]++
+		}
+	}
+	for i := range n {
+		assert.Equal(t, 1, spawned[fmt.Sprintf("Child %03d", i)], "entries of child %d", i)
+	}
+	assert.Equal(t, "State changed to cancelled", root.Log[len(root.Log)-1].Message)
+	for i := range n {
+		assert.Equal(t, adapter.StateCancelled, h.get(fmt.Sprintf("big/%03d", i)).Status.State)
+	}
+}

@@ -110,6 +110,11 @@ type Child[F any] struct {
 	// OnProgress receives each of the child's progress reports, for its
 	// parent's on-child-progress callback.
 	OnProgress func(percent *float64, message *string)
+	// Queued, when not nil, is called once the child's request holds its
+	// place: a request RunChild gets after that call goes after this one.
+	// A host may leave it uncalled; the caller then takes RunChild's return
+	// for it, and holds its later requests back until then.
+	Queued func()
 }
 
 // Reply is the end of a child, or why it did not run.
