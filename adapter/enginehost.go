@@ -200,13 +200,14 @@ func (h *engineHost) CancelChild(ctx context.Context, processID string) bool {
 	return out.OK || !errors.Is(out.Reason, ReasonNotFound)
 }
 
-// RefusedChild writes the progress reported so far, then the refusal.
-func (h *engineHost) RefusedChild(ctx context.Context, name, processID string) {
-	h.progress.Flush(ctx)
-	entry := mirror.NewLogEntry(h.e.store.Now(), mirror.LevelEvent, docstore.MsgRefusedChild(name, processID))
-	if err := h.e.store.AppendLog(ctx, h.docID, entry); err != nil {
-		h.e.log.Warn("log refused child", "child", processID, "error", err)
-	}
+// RefusedChild queues the refusal for the process's log, after the
+// progress reported so far. The progress buffer writes it, with the other
+// refusals and reports of its interval: a body that goes on spawning after
+// a cancel makes one write per interval, not one per refused child (each a
+// rewrite of the parent's document and its growing log on FerretDB), and
+// nothing once its run has ended.
+func (h *engineHost) RefusedChild(_ context.Context, name, processID string) {
+	h.progress.Log(mirror.LevelEvent, docstore.MsgRefusedChild(name, processID))
 }
 
 // needWorkflow tells a body started inline that it is about to ask its

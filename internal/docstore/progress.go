@@ -170,6 +170,23 @@ func (b *ProgressBuffer) Report(percent *float64, message *string) {
 	}
 }
 
+// Log queues a log entry that is not a progress report (a refused child's
+// event), stamped now and written with the next write, after the messages
+// reported before it. It changes no progress and does not count towards
+// avalanche detection. Like Report, it never blocks on Mongo, and what the
+// buffer writes once the run has ended goes nowhere.
+func (b *ProgressBuffer) Log(level mirror.Level, message string) {
+	b.mu.Lock()
+	b.queueHeld()
+	b.queue = append(b.queue, mirror.NewLogEntry(b.store.now(), level, message))
+	b.dirty = true
+	b.mu.Unlock()
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
 // Latest returns the most recent report.
 func (b *ProgressBuffer) Latest() mirror.Progress {
 	b.mu.Lock()

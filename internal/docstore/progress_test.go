@@ -2,6 +2,7 @@ package docstore
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,15 @@ import (
 // a ProgressBuffer for it, flushing every interval, and a function that
 // closes the buffer and returns the info lines of the process's log.
 func progressRun(t *testing.T, interval time.Duration) (*ProgressBuffer, func() []string) {
+	t.Helper()
+	return progressRunLines(t, interval, func(e mirror.LogEntry) (string, bool) {
+		return e.Message, e.Level == mirror.LevelInfo
+	})
+}
+
+// progressRunLines is progressRun whose function returns the log's lines
+// that line keeps, as it writes them.
+func progressRunLines(t *testing.T, interval time.Duration, line func(mirror.LogEntry) (string, bool)) (*ProgressBuffer, func() []string) {
 	t.Helper()
 	s := newTestStore(t)
 	ctx := t.Context()
@@ -32,8 +42,8 @@ func progressRun(t *testing.T, interval time.Duration) (*ProgressBuffer, func() 
 		require.NoError(t, err)
 		var lines []string
 		for _, e := range got.Log {
-			if e.Level == mirror.LevelInfo {
-				lines = append(lines, e.Message)
+			if l, ok := line(e); ok {
+				lines = append(lines, l)
 			}
 		}
 		return lines
@@ -140,4 +150,30 @@ func TestProgressPercentOnlyReportsDoNotCount(t *testing.T) {
 	}
 	require.Equal(t, numbers(1, 10), lines())
 	require.Nil(t, b.Latest().Message)
+}
+
+// TestProgressLogEntriesKeepTheirPlace: entries queued with Log (a refused
+// child's event) are written in their place among the messages, and do not
+// count towards avalanche detection: 30 of them between 10 fast messages
+// leave every message logged.
+func TestProgressLogEntriesKeepTheirPlace(t *testing.T) {
+	b, lines := progressRunLines(t, time.Hour, func(e mirror.LogEntry) (string, bool) {
+		return string(e.Level) + " " + e.Message, e.Level == mirror.LevelInfo || strings.HasPrefix(e.Message, "refused")
+	})
+	report(b, 1, 5)
+	var want []string
+	for _, n := range numbers(1, 5) {
+		want = append(want, "info "+n)
+	}
+	for i := range 30 {
+		m := "refused " + strconv.Itoa(i)
+		b.Log(mirror.LevelEvent, m)
+		want = append(want, "event "+m)
+	}
+	report(b, 6, 10)
+	for _, n := range numbers(6, 10) {
+		want = append(want, "info "+n)
+	}
+	require.Equal(t, want, lines())
+	require.Equal(t, "10", *b.Latest().Message, "Log changes no progress")
 }

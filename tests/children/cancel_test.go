@@ -323,3 +323,42 @@ func TestCancelledBigGroupKeepsItsSpawnedEntries(t *testing.T) {
 		assert.Equal(t, adapter.StateCancelled, h.get(fmt.Sprintf("big/%03d", i)).Status.State)
 	}
 }
+
+// A body that goes on spawning after its process was cancelled gets each
+// spawn refused and logged ("Refused to spawn child"), and every refusal is
+// in the log before the end. The refusals went to Mongo one append at a
+// time, each rewriting the parent's document and its growing log: 1,490
+// took longer than the engine waits for a cancelled body, which ended the
+// process with 857 and 900 of them logged (two runs) and went on appending
+// the rest after "State changed to cancelled". They are written with the
+// progress now.
+func TestRefusedSpawnsAfterACancelAreLoggedBeforeTheEnd(t *testing.T) {
+	const n, running = 1500, 10
+	fan := adapter.TaskInstance{ProcessID: "fan", Name: "Fan", Execute: func(pc *adapter.ProcessContext) error {
+		g := pc.ParallelGroup(adapter.GroupOptions{MaxConcurrency: running})
+		for i := range n {
+			// Refused spawns return an error; the body goes on, as a
+			// naive one would.
+			_ = g.Spawn(adapter.ChildSpec{ProcessID: fmt.Sprintf("fan/%04d", i), Name: fmt.Sprintf("Child %04d", i), Execute: waitForCancel})
+		}
+		_, err := g.Wait()
+		return err
+	}}
+	h := newHarness(t, fan)
+	h.launch("fan")
+	h.waitState(fmt.Sprintf("fan/%04d", running-1), adapter.StateRunning)
+	out, err := h.eng.Cancel(h.ctx, "fan")
+	require.NoError(t, err)
+	require.True(t, out.OK)
+	root := h.waitState("fan", adapter.StateCancelled, adapter.StateFailed)
+	require.Equal(t, adapter.StateCancelled, root.Status.State, "error: %v", root.Status.Error)
+
+	refused := 0
+	for _, e := range root.Log {
+		if strings.HasPrefix(e.Message, "Refused to spawn child ") {
+			refused++
+		}
+	}
+	assert.Equal(t, n-running, refused, "every refused spawn logged before the end")
+	assert.Equal(t, "State changed to cancelled", root.Log[len(root.Log)-1].Message)
+}
