@@ -304,9 +304,10 @@ func (m *Mirror) stamp(lines []LogLine) []mirror.LogEntry {
 
 // CreateChildren inserts child documents (state scheduled) under their
 // parent, inheriting its metadata, and logs "Spawned child: {name}" on the
-// parent for each (or returns those entries, with DeferLog). A processId taken by another process is reported as a
-// Duplicate and uses no order number. A retry after a partial insert finds
-// its own earlier inserts (same parent) and keeps them.
+// parent for each (or returns those entries, with DeferLog). A processId
+// taken by another process is reported as a Duplicate and uses no order
+// number. A retry after a partial insert finds its own earlier inserts
+// (same parent) and keeps them.
 func (m *Mirror) CreateChildren(ctx context.Context, in CreateChildrenInput) (CreateChildrenResult, error) {
 	pid, err := parseDocID(in.ParentDocID)
 	if err != nil {

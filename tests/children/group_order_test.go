@@ -2,6 +2,7 @@ package children
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -39,8 +40,8 @@ func TestGroupChildrenFollowSpawnOrder(t *testing.T) {
 			}
 			var spawned []string
 			for _, e := range p.Log {
-				if e.Level == "event" && len(e.Message) > 15 && e.Message[:15] == "Spawned child: " {
-					spawned = append(spawned, e.Message[15:])
+				if name, ok := strings.CutPrefix(e.Message, "Spawned child: "); ok {
+					spawned = append(spawned, name)
 				}
 			}
 			var want []string
