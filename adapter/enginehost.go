@@ -44,6 +44,8 @@ type engineHost struct {
 	spawner     *spawner
 	// spawned is set once the body asked for a child.
 	spawned atomic.Bool
+	// childRequests counts the children this body asked for.
+	childRequests atomic.Int64
 }
 
 var _ bodyhost.Host[TaskFunc] = (*engineHost)(nil)
@@ -147,8 +149,14 @@ func (h *engineHost) RunChild(ctx context.Context, child bodyhost.Child[TaskFunc
 		params:     child.Params,
 		onProgress: child.OnProgress,
 	})
-	// Progress reported before the child starts is logged before it.
-	h.progress.Flush(context.WithoutCancel(ctx))
+	// Progress reported before the child starts is logged before it, whose
+	// "Spawned child" entry is written with its insert: for a launch's first
+	// children. Past workflowdef.SpawnLogFrom of them the entries are
+	// written apart, later, and a flush per child would only add a rewrite
+	// of the parent's document (and its growing log) per child.
+	if h.childRequests.Add(1) <= workflowdef.SpawnLogFrom {
+		h.progress.Flush(context.WithoutCancel(ctx))
+	}
 
 	// The request outlives a cancel of this body: the child is cancelled
 	// with it and RunChild returns once the child has ended.

@@ -607,11 +607,11 @@ func TestChildrenPipelinedRetryAtRollOver(t *testing.T) {
 	require.True(t, next.Pipelined)
 }
 
-// From a launch's spawnLogFrom-th child on, the parent's "Spawned child"
+// From a launch's SpawnLogFrom-th child on, the parent's "Spawned child"
 // entries come back from CreateChildren and the run writes them itself: the
 // first as soon as it has them, the next no sooner than spawnLogEvery after
 // the write before, with everything that came meanwhile. The children before
-// spawnLogFrom keep theirs written by CreateChildren. (That a run writes what
+// SpawnLogFrom keep theirs written by CreateChildren. (That a run writes what
 // is left before it continues as new or completes, tests/children's group
 // of 1000 checks: without it, 14 of its 1,000 entries were lost.)
 func TestChildrenWriteSpawnLogApart(t *testing.T) {
@@ -620,7 +620,7 @@ func TestChildrenWriteSpawnLogApart(t *testing.T) {
 	start := h.env.Now()
 	in := childrenInput()
 	in.Pipelined = true
-	in.NextOrder = spawnLogFrom - 2
+	in.NextOrder = SpawnLogFrom - 2
 	reqs := childRequests(10)
 	spawn := func(at time.Duration, from, to int) {
 		h.at(at, func() { h.update(workflows.UpdateRunChildren, reqs[from:to]) })
@@ -639,11 +639,11 @@ func TestChildrenWriteSpawnLogApart(t *testing.T) {
 		deferred = append(deferred, fmt.Sprintf("first=%d n=%d deferLog=%v", in.FirstOrder, len(in.Children), in.DeferLog))
 	}
 	require.Equal(t, []string{
-		fmt.Sprintf("first=%d n=5 deferLog=false", spawnLogFrom-2),
-		fmt.Sprintf("first=%d n=2 deferLog=true", spawnLogFrom+3),
-		fmt.Sprintf("first=%d n=1 deferLog=true", spawnLogFrom+5),
-		fmt.Sprintf("first=%d n=1 deferLog=true", spawnLogFrom+6),
-		fmt.Sprintf("first=%d n=1 deferLog=true", spawnLogFrom+7),
+		fmt.Sprintf("first=%d n=5 deferLog=false", SpawnLogFrom-2),
+		fmt.Sprintf("first=%d n=2 deferLog=true", SpawnLogFrom+3),
+		fmt.Sprintf("first=%d n=1 deferLog=true", SpawnLogFrom+5),
+		fmt.Sprintf("first=%d n=1 deferLog=true", SpawnLogFrom+6),
+		fmt.Sprintf("first=%d n=1 deferLog=true", SpawnLogFrom+7),
 	}, deferred)
 	names := func(from, to int) string {
 		var out []string

@@ -15,19 +15,24 @@ import (
 // and each append rewrites the parent's document on the embedded server
 // (FerretDB stores a document whole): a group of 1,000 children made about
 // a hundred appends of 13 ms each, every one on the way to its children's
-// starts. From a launch's spawnLogFrom-th child on, the children workflow
+// starts. From a launch's SpawnLogFrom-th child on, the children workflow
 // keeps the entries (stamped when their children are inserted, and recorded
 // in the insert's result) and writes them beside the starts, at most once
 // per spawnLogEvery; what is left is written before the run continues as
 // new or completes, so the parent's log holds every entry before its end
 // state.
-const (
-	spawnLogFrom  = 100
-	spawnLogEvery = 250 * time.Millisecond
-)
+
+// SpawnLogFrom is how many of a launch's children have their parent's
+// "Spawned child" entries written with their inserts; the children workflow
+// writes the later ones apart.
+const SpawnLogFrom = 100
+
+// spawnLogEvery is the least time between two writes of the entries a
+// children workflow keeps.
+const spawnLogEvery = 250 * time.Millisecond
 
 // spawnLogChange is the workflow.GetVersion change ID from which a children
-// workflow writes the entries of a launch's children past spawnLogFrom
+// workflow writes the entries of a launch's children past SpawnLogFrom
 // apart from their inserts.
 const spawnLogChange = "optio.children-spawn-log-apart"
 
@@ -47,7 +52,7 @@ type spawnLog struct {
 // deferLog reports whether the children now inserted leave their parent's
 // entries to the run (CreateChildrenInput.DeferLog).
 func (h *children) deferLog(ctx workflow.Context) bool {
-	if h.in.NextOrder < spawnLogFrom {
+	if h.in.NextOrder < SpawnLogFrom {
 		return false
 	}
 	if !h.log.asked {
