@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -309,15 +310,7 @@ func TestCancelledBigGroupKeepsItsSpawnedEntries(t *testing.T) {
 
 	root := h.waitState("big", adapter.StateCancelled, adapter.StateFailed)
 	require.Equal(t, adapter.StateCancelled, root.Status.State, "error: %v", root.Status.Error)
-	spawned := map[string]int{}
-	for _, e := range root.Log {
-		if name, ok := strings.CutPrefix(e.Message, "Spawned child: "); ok {
-			spawned[name]++
-		}
-	}
-	for i := range n {
-		assert.Equal(t, 1, spawned[fmt.Sprintf("Child %03d", i)], "entries of child %d", i)
-	}
+	assert.Equal(t, numberedNames("Child %03d", n), slices.Sorted(slices.Values(spawnedNames(root))), "each child's entry once")
 	assert.Equal(t, "State changed to cancelled", root.Log[len(root.Log)-1].Message)
 	for i := range n {
 		assert.Equal(t, adapter.StateCancelled, h.get(fmt.Sprintf("big/%03d", i)).Status.State)

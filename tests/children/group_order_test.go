@@ -2,7 +2,6 @@ package children
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -38,17 +37,7 @@ func TestGroupChildrenFollowSpawnOrder(t *testing.T) {
 			for i := range n {
 				assert.Equal(t, i, h.get(fmt.Sprintf("%s/%d", id, i)).Order, "order of child %d", i)
 			}
-			var spawned []string
-			for _, e := range p.Log {
-				if name, ok := strings.CutPrefix(e.Message, "Spawned child: "); ok {
-					spawned = append(spawned, name)
-				}
-			}
-			var want []string
-			for i := range n {
-				want = append(want, fmt.Sprintf("Child %d", i))
-			}
-			assert.Equal(t, want, spawned)
+			assert.Equal(t, numberedNames("Child %d", n), spawnedNames(p))
 		})
 	}
 }

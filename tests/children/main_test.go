@@ -5,6 +5,8 @@ package children
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +18,27 @@ import (
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
+
+// spawnedNames returns the child names of p's "Spawned child" entries, in
+// the log's order.
+func spawnedNames(p *adapter.Process) []string {
+	var names []string
+	for _, e := range p.Log {
+		if name, ok := strings.CutPrefix(e.Message, "Spawned child: "); ok {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// numberedNames returns fmt.Sprintf(format, i) for i from 0 to n-1.
+func numberedNames(format string, n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf(format, i)
+	}
+	return names
+}
 
 // harness is one engine over a fresh database, with the test's tasks.
 type harness struct {
