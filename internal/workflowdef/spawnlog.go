@@ -38,8 +38,6 @@ const spawnLogChange = "optio.children-spawn-log-apart"
 
 // spawnLog is a children workflow run's record of the entries it keeps.
 type spawnLog struct {
-	// asked is set once the run has asked whether it keeps entries (apart).
-	asked, apart bool
 	// due are the entries still to write; writing is set while a write is
 	// under way, which began at last.
 	due     []mirror.LogEntry
@@ -52,14 +50,9 @@ type spawnLog struct {
 // deferLog reports whether the children now inserted leave their parent's
 // entries to the run (CreateChildrenInput.DeferLog).
 func (h *children) deferLog(ctx workflow.Context) bool {
-	if h.in.NextOrder < SpawnLogFrom {
-		return false
-	}
-	if !h.log.asked {
-		h.log.asked = true
-		h.log.apart = workflow.GetVersion(ctx, spawnLogChange, workflow.DefaultVersion, 1) >= 1
-	}
-	return h.log.apart
+	// GetVersion records its marker once per run, at the first call, and
+	// answers later calls the same.
+	return h.in.NextOrder >= SpawnLogFrom && workflow.GetVersion(ctx, spawnLogChange, workflow.DefaultVersion, 1) >= 1
 }
 
 // keepLog takes entries an insert left to the run, and starts the
