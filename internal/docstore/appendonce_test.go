@@ -1,12 +1,18 @@
 package docstore
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/optio-temporal/optio/internal/testenv"
 	"github.com/optio-temporal/optio/mirror"
 )
 
@@ -55,4 +61,48 @@ func TestAppendLogOnce(t *testing.T) {
 	}, messages()[before:])
 
 	require.NoError(t, s.AppendLogOnce(ctx, bson.NewObjectID(), a), "a process deleted meanwhile")
+}
+
+// TestAppendLogOnceBesideASameMillisecondEntry: a batch of inserts stamps
+// its children's entries in one millisecond, and the next write of them
+// starts with an entry of the same timestamp as the last one written. It
+// costs one update, with no read of the log to tell it from a retry; a
+// retry of it costs the update and the read, and adds nothing.
+func TestAppendLogOnceBesideASameMillisecondEntry(t *testing.T) {
+	m := testenv.NewMongo(t)
+	log := &commandLog{}
+	c, err := mongo.Connect(options.Client().ApplyURI(m.URI).SetMonitor(&event.CommandMonitor{Started: log.started}))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
+	s := NewStore(c.Database(m.Name), "optio")
+	ctx := t.Context()
+	require.NoError(t, s.EnsureIndexes(ctx))
+	p, err := s.UpsertDefinition(ctx, Definition{ProcessID: "parent", Name: "Parent"})
+	require.NoError(t, err)
+	at := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	first := []mirror.LogEntry{
+		mirror.NewLogEntry(at, mirror.LevelEvent, "Spawned child: 1"),
+		mirror.NewLogEntry(at, mirror.LevelEvent, "Spawned child: 2"),
+	}
+	next := []mirror.LogEntry{
+		mirror.NewLogEntry(at, mirror.LevelEvent, "Spawned child: 3"),
+		mirror.NewLogEntry(at, mirror.LevelEvent, "Spawned child: 4"),
+	}
+	require.NoError(t, s.AppendLogOnce(ctx, p.ID, first...))
+	log.take()
+
+	require.NoError(t, s.AppendLogOnce(ctx, p.ID, next...))
+	require.Equal(t, []string{"update optio_processes"}, log.take(), "the next entries of the same millisecond")
+	require.NoError(t, s.AppendLogOnce(ctx, p.ID, next...))
+	require.Equal(t, []string{"update optio_processes", "find optio_processes"}, log.take(), "a retry")
+
+	doc, err := s.Get(ctx, p.ID)
+	require.NoError(t, err)
+	var spawned []string
+	for _, e := range doc.Log {
+		if strings.HasPrefix(e.Message, "Spawned child: ") {
+			spawned = append(spawned, e.Message)
+		}
+	}
+	require.Equal(t, []string{"Spawned child: 1", "Spawned child: 2", "Spawned child: 3", "Spawned child: 4"}, spawned)
 }

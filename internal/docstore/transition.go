@@ -434,8 +434,9 @@ func (s *Store) AppendLog(ctx context.Context, id bson.ObjectID, entries ...mirr
 // log, unless the log holds them already, in a row: a retry of a write that
 // landed writes nothing again. The entries of one call land together or not
 // at all. The common case costs one update, which appends only where no
-// entry has the first one's timestamp; where one has, the log is read to
-// tell a retry from an entry written in the same millisecond. A run the
+// entry has the first one's timestamp and none its message; where they
+// have, the log is read to tell a retry from an entry written in the same
+// millisecond. A run the
 // log's bounds have cut since is written again.
 func (s *Store) AppendLogOnce(ctx context.Context, id bson.ObjectID, entries ...mirror.LogEntry) error {
 	if len(entries) == 0 {
@@ -460,8 +461,17 @@ func (s *Store) AppendLogOnce(ctx context.Context, id bson.ObjectID, entries ...
 	}
 	byID := bson.D{{Key: "_id", Value: id}}
 	// $nor rather than $ne: FerretDB's $ne on a path through an array
-	// matches where any element differs (seen), not where none is equal.
-	noneAtFirst := bson.E{Key: "$nor", Value: bson.A{bson.D{{Key: "log.timestamp", Value: entries[0].Timestamp}}}}
+	// matches where any element differs (seen), not where none is equal;
+	// and it matches no element equal to a whole entry (seen), nor does it
+	// know $elemMatch there. The two paths may match in two entries, so
+	// the update skips where some entry has the first one's timestamp and
+	// some its message: rare (entries stamped in one millisecond, as a
+	// batch of inserts stamps them, differ in their children's names),
+	// and then the read below decides.
+	noneAtFirst := bson.E{Key: "$nor", Value: bson.A{bson.D{
+		{Key: "log.timestamp", Value: entries[0].Timestamp},
+		{Key: "log.message", Value: entries[0].Message},
+	}}}
 	if done, err := push(bson.D{byID[0], noneAtFirst}); done || err != nil {
 		return err
 	}

@@ -164,6 +164,7 @@ func (env *Env) childrenRuns(ctx context.Context, id string) string {
 	}
 	runID := last[0].GetWorkflowExecutionStartedEventAttributes().GetFirstExecutionRunId()
 	counts := map[string]int{}
+	failed := map[string]int{}
 	runs, events := 0, 0
 	for runID != "" {
 		hist, err := env.history(ctx, id, runID)
@@ -178,6 +179,9 @@ func (env *Env) childrenRuns(ctx context.Context, id string) string {
 			if a := ev.GetWorkflowExecutionContinuedAsNewEventAttributes(); a != nil {
 				runID = a.GetNewExecutionRunId()
 			}
+			if a := ev.GetWorkflowTaskFailedEventAttributes(); a != nil {
+				failed[taskFailure(a)]++
+			}
 		}
 	}
 	names := make([]string, 0, len(counts))
@@ -189,5 +193,19 @@ func (env *Env) childrenRuns(ctx context.Context, id string) string {
 	for i, k := range names {
 		parts[i] = fmt.Sprintf("%s %d", k, counts[k])
 	}
-	return fmt.Sprintf("    optio children workflow: %d runs, %d events\n      by type: %s\n", runs, events, strings.Join(parts, ", "))
+	out := fmt.Sprintf("    optio children workflow: %d runs, %d events\n      by type: %s\n", runs, events, strings.Join(parts, ", "))
+	for why, n := range failed {
+		out += fmt.Sprintf("      workflow task failed %d times: %s\n", n, why)
+	}
+	return out
+}
+
+// taskFailure says why a workflow task failed: its cause, and the failure's
+// message cut to one line.
+func taskFailure(a *historypb.WorkflowTaskFailedEventAttributes) string {
+	msg, _, _ := strings.Cut(a.GetFailure().GetMessage(), "\n")
+	if len(msg) > 160 {
+		msg = msg[:160] + "..."
+	}
+	return strings.TrimPrefix(a.GetCause().String(), "WORKFLOW_TASK_FAILED_CAUSE_") + ": " + msg
 }
