@@ -35,6 +35,24 @@ type childrenFakes struct {
 // mockChildren mocks the children workflow's activities and the process
 // workflows of the children it starts, which end done after a minute.
 func (h *harness) mockChildren() *childrenFakes {
+	f := h.mockChildrenActivities()
+	h.env.OnWorkflow(workflows.ProcessName, mock.Anything, mock.Anything).After(time.Minute).Return(
+		func(ctx workflow.Context, in ProcessInput) (ProcessResult, error) {
+			return ProcessResult{State: mirror.Done}, nil
+		}).Maybe()
+	return f
+}
+
+// mockChildrenTaking is mockChildren with children that run as process
+// workflows, each body for d: their starts are known when they start (a
+// mocked child workflow's start comes with its end).
+func (h *harness) mockChildrenTaking(d time.Duration) *childrenFakes {
+	h.bodyTakes = func(int) time.Duration { return d }
+	return h.mockChildrenActivities()
+}
+
+// mockChildrenActivities mocks the children workflow's activities.
+func (h *harness) mockChildrenActivities() *childrenFakes {
 	f := &childrenFakes{}
 	env := h.env
 	env.OnActivity(activities.CreateChildrenName, mock.Anything, mock.Anything).Return(
@@ -74,10 +92,6 @@ func (h *harness) mockChildren() *childrenFakes {
 		func(_ context.Context, in activitydef.WorkflowRef) (bool, error) {
 			h.note("WorkflowOpen %s", in.WorkflowID)
 			return f.parentOpen, nil
-		}).Maybe()
-	env.OnWorkflow(workflows.ProcessName, mock.Anything, mock.Anything).After(time.Minute).Return(
-		func(ctx workflow.Context, in ProcessInput) (ProcessResult, error) {
-			return ProcessResult{State: mirror.Done}, nil
 		}).Maybe()
 	return f
 }
@@ -183,6 +197,7 @@ func TestChildrenSpawnUpdates(t *testing.T) {
 			f := h.mockChildren()
 			f.created = tc.created
 			var started []string
+			h.at(1050*time.Millisecond, func() { h.env.SignalWorkflow("nudge", nil) })
 			h.env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, _ converter.EncodedValues) {
 				started = append(started, info.WorkflowExecution.ID)
 			})
@@ -281,6 +296,7 @@ func TestChildrenPipelinedUpdates(t *testing.T) {
 			h := newHarness(t)
 			f := h.mockChildren()
 			var started []string
+			h.at(1050*time.Millisecond, func() { h.env.SignalWorkflow("nudge", nil) })
 			h.env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, _ converter.EncodedValues) {
 				started = append(started, info.WorkflowExecution.ID)
 			})
@@ -605,6 +621,47 @@ func TestChildrenPipelinedRetryAtRollOver(t *testing.T) {
 	require.Equal(t, childrenBatch, next.NextOrder)
 	require.Nil(t, next.Closing)
 	require.True(t, next.Pipelined)
+}
+
+// A Pipelined run due to roll over first waits, rollDrainFor at most, for
+// the children it started to end: a child's end that comes while the run's
+// last workflow task completes makes the server refuse the continue-as-new.
+// A close that comes meanwhile ends the wait.
+func TestChildrenDrainBeforeRollOver(t *testing.T) {
+	cases := []struct {
+		name       string
+		childTakes time.Duration
+		close      bool
+		rolledAt   time.Duration
+	}{
+		{"short children end first", 300 * time.Millisecond, false, 1300 * time.Millisecond},
+		{"long children are left open after the wait", time.Minute, false, 1100*time.Millisecond + rollDrainFor},
+		{"a close during the wait", time.Minute, true, 1200 * time.Millisecond},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.mockChildrenTaking(tc.childTakes)
+			ended := h.recordEnds()
+			start := h.env.Now()
+			var late *updateOutcome
+			h.at(time.Second, func() { h.update(workflows.UpdateRunChildren, childRequests(3)) })
+			h.at(1100*time.Millisecond, func() {
+				h.env.SetContinueAsNewSuggested(true)
+				late = h.update(workflows.UpdateRunChildren, []ChildRequest{{ProcessID: "c9", Name: "Late"}})
+			})
+			if tc.close {
+				h.at(1200*time.Millisecond, func() { h.env.SignalWorkflow(workflows.SignalCloseChildren, closeChildren{}) })
+			}
+			in := childrenInput()
+			in.Pipelined = true
+			next := continuedAs(t, h.runChildren(in))
+			require.Equal(t, tc.rolledAt, ended[workflows.ChildrenName].Sub(start), "when the run continued as new")
+			require.True(t, IsRollingOver(late.rejected), "an update during the wait is sent again to the next run, got %v", late.rejected)
+			require.Equal(t, 3, next.NextOrder)
+			require.Equal(t, tc.close, next.Closing != nil, "a close is carried to the next run")
+		})
+	}
 }
 
 // From a launch's SpawnLogFrom-th child on, the parent's "Spawned child"

@@ -14,8 +14,10 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/optio-temporal/optio/activities"
@@ -336,4 +338,33 @@ func (o *updateOutcome) decode(t *testing.T, out any) {
 		require.NoError(t, err)
 		require.NoError(t, converter.GetDefaultDataConverter().FromPayload(b, out))
 	}
+}
+
+// recordEnds records when each workflow type's run last returned, by the
+// workflow clock. Call it before the workflow starts.
+func (h *harness) recordEnds() map[string]time.Time {
+	ends := map[string]time.Time{}
+	h.env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&endRecorder{ends: ends}}})
+	return ends
+}
+
+// endRecorder is recordEnds' interceptor.
+type endRecorder struct {
+	interceptor.WorkerInterceptorBase
+	ends map[string]time.Time
+}
+
+func (r *endRecorder) InterceptWorkflow(ctx workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
+	return &endRecorderInbound{WorkflowInboundInterceptorBase: interceptor.WorkflowInboundInterceptorBase{Next: next}, ends: r.ends}
+}
+
+type endRecorderInbound struct {
+	interceptor.WorkflowInboundInterceptorBase
+	ends map[string]time.Time
+}
+
+func (r *endRecorderInbound) ExecuteWorkflow(ctx workflow.Context, in *interceptor.ExecuteWorkflowInput) (any, error) {
+	out, err := r.Next.ExecuteWorkflow(ctx, in)
+	r.ends[workflow.GetInfo(ctx).WorkflowType.Name] = workflow.Now(ctx)
+	return out, err
 }

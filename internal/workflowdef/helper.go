@@ -186,6 +186,14 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 		if closing != nil || (ctx.Err() != nil && !cancelSeen) {
 			continue // a close or a cancel came meanwhile: handle it here
 		}
+		h.drainStarts(ctx, func() bool {
+			drainClose()
+			return closing != nil || (!cancelSeen && ctx.Err() != nil)
+		})
+		drainClose()
+		if closing != nil || (ctx.Err() != nil && !cancelSeen) {
+			continue
+		}
 		return h.continueAsNew(ctx, closing)
 	}
 	// From this version on, a cancel that comes while the run waits for the
@@ -289,6 +297,34 @@ func (h *children) openStarts() int {
 		}
 	}
 	return n
+}
+
+// rollDrainChange is the workflow.GetVersion change ID from which a run due
+// to roll over first lets the children it started end (drainStarts); runs
+// recorded before it continued as new at once.
+const rollDrainChange = "optio.children-drain-before-roll"
+
+// rollDrainFor bounds drainStarts' wait.
+const rollDrainFor = time.Second
+
+// drainStarts lets the children this run started end before it continues
+// as new, for rollDrainFor at most, or until stop reports true (a close or
+// a cancel to handle first). A child's end that reaches the run while its
+// last workflow task completes makes the server refuse that task's
+// continue-as-new (UnhandledCommand), and the task runs again on a worker
+// that replays the run's whole history: with a group's short children
+// ending many times a second, up to five times in a group of 1,000 with
+// two roll-overs (bench measurement 5: 5, 5, 0, 4, 4, 4 in six runs). Children still open after the wait go on
+// (parent close policy Abandon), their ends recorded in their documents as
+// before. The parent's log entries kept are written first, so that the last
+// task has none to write.
+func (h *children) drainStarts(ctx workflow.Context, stop func() bool) {
+	if h.openStarts() == 0 || workflow.GetVersion(ctx, rollDrainChange, workflow.DefaultVersion, 1) < 1 {
+		return
+	}
+	// A failed write leaves its entries due: continueAsNew tries again.
+	_ = h.flushLog()
+	_, _ = workflow.AwaitWithTimeout(h.mctx, rollDrainFor, func() bool { return h.openStarts() == 0 || stop() })
 }
 
 // continueAsNew ends this run and carries what the next one needs.
