@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/optio-temporal/optio/adapter"
@@ -20,6 +21,7 @@ import (
 	"github.com/optio-temporal/optio/internal/testenv"
 	"github.com/optio-temporal/optio/internal/workerproc"
 	"github.com/optio-temporal/optio/mirror"
+	"github.com/optio-temporal/optio/workflows"
 )
 
 // lowHistoryLimits make Temporal's history wall visible at a small scale: a
@@ -231,6 +233,47 @@ func TestDemosWithinLoweredHistoryLimits(t *testing.T) {
 	assert.Empty(t, terminated, "runs terminated by the server")
 	assert.LessOrEqual(t, longest, int64(150))
 	assert.Positive(t, rolled, "the children workflows rolled over")
+
+	// The fan-out's children workflow runs replay, and those that rolled
+	// over with children still open let them end first.
+	runs := ls.historyRuns(ls.eng.WorkflowID(demo.FanoutID + workflows.ChildrenIDSuffix))
+	replayer := newReplayer()
+	drained, failed := 0, 0
+	for i, h := range runs {
+		require.NoError(t, replayHistory(replayer, h), "replay run %d of %d", i+1, len(runs))
+		for _, ev := range h.Events {
+			if a := ev.GetMarkerRecordedEventAttributes(); a != nil && a.GetMarkerName() == "Version" &&
+				strings.Contains(string(a.GetDetails()["change-id"].GetPayloads()[0].GetData()), "optio.children-drain-before-roll") {
+				drained++
+			}
+			if ev.GetWorkflowTaskFailedEventAttributes() != nil {
+				failed++
+			}
+		}
+	}
+	t.Logf("fan-out children workflow: %d runs, %d drained before rolling over, %d failed workflow tasks", len(runs), drained, failed)
+	assert.Positive(t, drained, "runs that let their children end before rolling over")
+}
+
+// historyRuns returns the histories of every run of workflow id, first to
+// last, following continue-as-new back from the latest.
+func (ls *limitsSystem) historyRuns(id string) []*historypb.History {
+	ls.t.Helper()
+	var out []*historypb.History
+	for runID := ""; ; {
+		h := &historypb.History{}
+		it := ls.temporal.Client.GetWorkflowHistory(ls.ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			require.NoError(ls.t, err)
+			h.Events = append(h.Events, ev)
+		}
+		require.NotEmpty(ls.t, h.Events, "history of %s run %q", id, runID)
+		out = append([]*historypb.History{h}, out...)
+		if runID = h.Events[0].GetWorkflowExecutionStartedEventAttributes().GetContinuedExecutionRunId(); runID == "" {
+			return out
+		}
+	}
 }
 
 // A worker process killed in the middle of demo-fanout: its body is re-run

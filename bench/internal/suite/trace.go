@@ -165,6 +165,7 @@ func (env *Env) childrenRuns(ctx context.Context, id string) string {
 	runID := last[0].GetWorkflowExecutionStartedEventAttributes().GetFirstExecutionRunId()
 	counts := map[string]int{}
 	failed := map[string]int{}
+	var waits []string
 	runs, events := 0, 0
 	for runID != "" {
 		hist, err := env.history(ctx, id, runID)
@@ -174,13 +175,16 @@ func (env *Env) childrenRuns(ctx context.Context, id string) string {
 		runs++
 		events += len(hist)
 		runID = ""
+		if w, ok := drainWait(hist); ok {
+			waits = append(waits, w.Round(time.Millisecond).String())
+		}
 		for _, ev := range hist {
 			counts[strings.ToLower(strings.TrimPrefix(ev.GetEventType().String(), "EVENT_TYPE_"))]++
 			if a := ev.GetWorkflowExecutionContinuedAsNewEventAttributes(); a != nil {
 				runID = a.GetNewExecutionRunId()
 			}
 			if a := ev.GetWorkflowTaskFailedEventAttributes(); a != nil {
-				failed[taskFailure(a)]++
+				failed[fmt.Sprintf("%s (run %d, ended %s)", taskFailure(a), runs, runEnd(hist))]++
 			}
 		}
 	}
@@ -197,7 +201,29 @@ func (env *Env) childrenRuns(ctx context.Context, id string) string {
 	for why, n := range failed {
 		out += fmt.Sprintf("      workflow task failed %d times: %s\n", n, why)
 	}
+	if len(waits) > 0 {
+		out += fmt.Sprintf("      roll-over waits for open children: %s\n", strings.Join(waits, ", "))
+	}
 	return out
+}
+
+// drainWait is how long a run that continued as new waited for its open
+// children first: from its drain version marker to its last event.
+func drainWait(hist []*historypb.HistoryEvent) (time.Duration, bool) {
+	last := hist[len(hist)-1]
+	if last.GetWorkflowExecutionContinuedAsNewEventAttributes() == nil {
+		return 0, false
+	}
+	for _, ev := range hist {
+		a := ev.GetMarkerRecordedEventAttributes()
+		if a == nil || a.GetMarkerName() != "Version" {
+			continue
+		}
+		if p := a.GetDetails()["change-id"].GetPayloads(); len(p) > 0 && strings.Contains(string(p[0].GetData()), "optio.children-drain-before-roll") {
+			return last.GetEventTime().AsTime().Sub(ev.GetEventTime().AsTime()), true
+		}
+	}
+	return 0, false
 }
 
 // taskFailure says why a workflow task failed: its cause, and the failure's
@@ -208,4 +234,12 @@ func taskFailure(a *historypb.WorkflowTaskFailedEventAttributes) string {
 		msg = msg[:160] + "..."
 	}
 	return strings.TrimPrefix(a.GetCause().String(), "WORKFLOW_TASK_FAILED_CAUSE_") + ": " + msg
+}
+
+// runEnd names how a run ended, from its last event.
+func runEnd(hist []*historypb.HistoryEvent) string {
+	if len(hist) == 0 {
+		return "none"
+	}
+	return strings.ToLower(strings.TrimPrefix(hist[len(hist)-1].GetEventType().String(), "EVENT_TYPE_WORKFLOW_EXECUTION_"))
 }
