@@ -405,7 +405,7 @@ func (s *spawner) loop() {
 			continue
 		}
 		s.send(batch)
-		s.requeue(nil, false)
+		s.requeue(nil, 0)
 	}
 }
 
@@ -476,7 +476,7 @@ func (s *spawner) sendToHelper(batch []*spawnCall) {
 				call.reply, call.err = workflowdef.ChildReply{State: mirror.Cancelled, Refused: true}, err
 				close(call.done)
 			}
-			s.requeue(nil, false)
+			s.requeue(nil, 0)
 			return
 		}
 		s.helperID = id
@@ -525,7 +525,7 @@ func (s *spawner) sendToHelper(batch []*spawnCall) {
 		s.mu.Lock()
 		s.backoff = minSpawnBackoff
 		s.mu.Unlock()
-		s.requeue(again, false)
+		s.requeue(again, 0)
 	}()
 }
 
@@ -546,6 +546,13 @@ func (s *spawner) failed(helperID string, batch []*spawnCall, err error) {
 	}
 	now := time.Now()
 	retry := retryableSpawn(err)
+	// A roll-over ends within about a second (the run waits that long at
+	// most for its children): its pauses stay short, so that the next run
+	// is not left idle waiting for the body's next try.
+	upTo := maxSpawnBackoff
+	if workflowdef.IsRollingOver(err) {
+		upTo = maxRollOverBackoff
+	}
 	var again []*spawnCall
 	for _, call := range batch {
 		if call.failingSince.IsZero() {
@@ -558,7 +565,10 @@ func (s *spawner) failed(helperID string, batch []*spawnCall, err error) {
 		call.err = err
 		close(call.done)
 	}
-	s.requeue(again, len(again) > 0)
+	if len(again) == 0 {
+		upTo = 0
+	}
+	s.requeue(again, upTo)
 }
 
 // answerClosed answers the requests of batch, and ends their update, once
@@ -584,7 +594,7 @@ func (s *spawner) answerClosed(batch []*spawnCall, closed error) {
 		}
 		close(call.done)
 	}
-	s.requeue(nil, false)
+	s.requeue(nil, 0)
 }
 
 // helperClosed tells whether err, the failure of an update to the children
@@ -620,14 +630,11 @@ func (s *spawner) helperClosed(helperID string, err error) error {
 }
 
 // requeue ends an update in flight and puts its requests that go again
-// back in the queue, in request order, after the backoff pause if pause.
-func (s *spawner) requeue(again []*spawnCall, pause bool) {
-	if pause {
-		s.mu.Lock()
-		d := s.backoff
-		s.backoff = min(2*s.backoff, time.Second)
-		s.mu.Unlock()
-		_ = sleepCtx(context.WithoutCancel(s.h.ctx), d)
+// back in the queue, in request order, after the backoff pause, at most
+// upTo (none when upTo is 0). Each pause doubles the next one, up to upTo.
+func (s *spawner) requeue(again []*spawnCall, upTo time.Duration) {
+	if upTo > 0 {
+		_ = sleepCtx(context.WithoutCancel(s.h.ctx), s.pause(upTo))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -651,8 +658,24 @@ func (s *spawner) requeue(again []*spawnCall, pause bool) {
 	}
 }
 
-// minSpawnBackoff is the first pause before failed child requests go again.
-const minSpawnBackoff = 20 * time.Millisecond
+// pause returns the next backoff pause, at most upTo, and doubles the one
+// after it (up to upTo again).
+func (s *spawner) pause(upTo time.Duration) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := min(s.backoff, upTo)
+	s.backoff = min(2*d, upTo)
+	return d
+}
+
+// minSpawnBackoff is the first pause before failed child requests go again;
+// maxSpawnBackoff the longest, and maxRollOverBackoff the longest while the
+// children workflow is rolling over.
+const (
+	minSpawnBackoff    = 20 * time.Millisecond
+	maxSpawnBackoff    = time.Second
+	maxRollOverBackoff = 100 * time.Millisecond
+)
 
 // openHelper asks the process workflow for its children workflow.
 func (s *spawner) openHelper() (string, bool, error) {

@@ -3,6 +3,7 @@ package adapter
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -51,4 +52,24 @@ func TestSpecSize(t *testing.T) {
 	require.Equal(t, len("p/c")+len("Name")+len(`{"k":"vvvvvvvvvv"}`), n)
 	_, err = specSize("p/c", "Name", "", map[string]any{"ch": make(chan int)})
 	require.Error(t, err)
+}
+
+// The pauses before child requests go again double from minSpawnBackoff: up
+// to maxSpawnBackoff after an error, up to maxRollOverBackoff while the
+// children workflow rolls over (it ends within about a second, and a long
+// pause would leave its next run idle); a roll-over after long pauses
+// shortens the next one at once.
+func TestSpawnPauses(t *testing.T) {
+	s := &spawner{backoff: minSpawnBackoff}
+	pauses := func(n int, upTo time.Duration) []time.Duration {
+		out := make([]time.Duration, n)
+		for i := range out {
+			out[i] = s.pause(upTo)
+		}
+		return out
+	}
+	ms := time.Millisecond
+	require.Equal(t, []time.Duration{20 * ms, 40 * ms, 80 * ms, 100 * ms, 100 * ms}, pauses(5, maxRollOverBackoff))
+	require.Equal(t, []time.Duration{100 * ms, 200 * ms, 400 * ms, 800 * ms, time.Second, time.Second}, pauses(6, maxSpawnBackoff))
+	require.Equal(t, []time.Duration{100 * ms, 100 * ms}, pauses(2, maxRollOverBackoff))
 }

@@ -165,7 +165,7 @@ func (env *Env) childrenRuns(ctx context.Context, id string) string {
 	runID := last[0].GetWorkflowExecutionStartedEventAttributes().GetFirstExecutionRunId()
 	counts := map[string]int{}
 	failed := map[string]int{}
-	var waits []string
+	var waits, firsts []string
 	runs, events := 0, 0
 	for runID != "" {
 		hist, err := env.history(ctx, id, runID)
@@ -178,13 +178,18 @@ func (env *Env) childrenRuns(ctx context.Context, id string) string {
 		if w, ok := drainWait(hist); ok {
 			waits = append(waits, w.Round(time.Millisecond).String())
 		}
-		for _, ev := range hist {
+		if runs > 1 {
+			if w, ok := firstUpdate(hist); ok {
+				firsts = append(firsts, w.Round(time.Millisecond).String())
+			}
+		}
+		for i, ev := range hist {
 			counts[strings.ToLower(strings.TrimPrefix(ev.GetEventType().String(), "EVENT_TYPE_"))]++
 			if a := ev.GetWorkflowExecutionContinuedAsNewEventAttributes(); a != nil {
 				runID = a.GetNewExecutionRunId()
 			}
 			if a := ev.GetWorkflowTaskFailedEventAttributes(); a != nil {
-				failed[fmt.Sprintf("%s (run %d, ended %s)", taskFailure(a), runs, runEnd(hist))]++
+				failed[fmt.Sprintf("%s (run %d, ended %s; then %s)", taskFailure(a), runs, runEnd(hist), eventsUntilTask(hist[i+1:]))]++
 			}
 		}
 	}
@@ -203,6 +208,9 @@ func (env *Env) childrenRuns(ctx context.Context, id string) string {
 	}
 	if len(waits) > 0 {
 		out += fmt.Sprintf("      roll-over waits for open children: %s\n", strings.Join(waits, ", "))
+	}
+	if len(firsts) > 0 {
+		out += fmt.Sprintf("      later runs' first update accepted after: %s\n", strings.Join(firsts, ", "))
 	}
 	return out
 }
@@ -242,4 +250,30 @@ func runEnd(hist []*historypb.HistoryEvent) string {
 		return "none"
 	}
 	return strings.ToLower(strings.TrimPrefix(hist[len(hist)-1].GetEventType().String(), "EVENT_TYPE_WORKFLOW_EXECUTION_"))
+}
+
+// firstUpdate is how long after its start a run accepted its first update.
+func firstUpdate(hist []*historypb.HistoryEvent) (time.Duration, bool) {
+	for _, ev := range hist {
+		if ev.GetWorkflowExecutionUpdateAcceptedEventAttributes() != nil {
+			return ev.GetEventTime().AsTime().Sub(hist[0].GetEventTime().AsTime()), true
+		}
+	}
+	return 0, false
+}
+
+// eventsUntilTask names the events before the next workflow task is
+// scheduled: after a failed one, those that came while it ran.
+func eventsUntilTask(hist []*historypb.HistoryEvent) string {
+	var names []string
+	for _, ev := range hist {
+		if ev.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED {
+			break
+		}
+		names = append(names, strings.ToLower(strings.TrimPrefix(ev.GetEventType().String(), "EVENT_TYPE_")))
+	}
+	if len(names) == 0 {
+		return "nothing"
+	}
+	return strings.Join(names, ", ")
 }
