@@ -433,11 +433,10 @@ func (s *Store) AppendLog(ctx context.Context, id bson.ObjectID, entries ...mirr
 // AppendLogOnce appends entries that are stamped already to a process's
 // log, unless the log holds them already, in a row: a retry of a write that
 // landed writes nothing again. The entries of one call land together or not
-// at all. The common case costs one update, which appends only where no
-// entry has the first one's timestamp and none its message; where they
-// have, the log is read to tell a retry from an entry written in the same
-// millisecond. A run the
-// log's bounds have cut since is written again.
+// at all. The common case costs one update, which appends unless some
+// entry has the first one's timestamp and some entry its message; where
+// they have, the log is read to tell a retry from an entry written in the
+// same millisecond. A run the log's bounds have cut since is written again.
 func (s *Store) AppendLogOnce(ctx context.Context, id bson.ObjectID, entries ...mirror.LogEntry) error {
 	if len(entries) == 0 {
 		return nil

@@ -203,8 +203,13 @@ func (env *Env) childrenRuns(ctx context.Context, id string) string {
 		parts[i] = fmt.Sprintf("%s %d", k, counts[k])
 	}
 	out := fmt.Sprintf("    optio children workflow: %d runs, %d events\n      by type: %s\n", runs, events, strings.Join(parts, ", "))
-	for why, n := range failed {
-		out += fmt.Sprintf("      workflow task failed %d times: %s\n", n, why)
+	whys := make([]string, 0, len(failed))
+	for why := range failed {
+		whys = append(whys, why)
+	}
+	sort.Strings(whys)
+	for _, why := range whys {
+		out += fmt.Sprintf("      workflow task failed %d times: %s\n", failed[why], why)
 	}
 	if len(waits) > 0 {
 		out += fmt.Sprintf("      roll-over waits for open children: %s\n", strings.Join(waits, ", "))
