@@ -242,9 +242,10 @@ func TestDemosWithinLoweredHistoryLimits(t *testing.T) {
 	for i, h := range runs {
 		require.NoError(t, replayHistory(replayer, h), "replay run %d of %d", i+1, len(runs))
 		for _, ev := range h.Events {
-			if a := ev.GetMarkerRecordedEventAttributes(); a != nil && a.GetMarkerName() == "Version" &&
-				strings.Contains(string(a.GetDetails()["change-id"].GetPayloads()[0].GetData()), "optio.children-drain-before-roll") {
-				drained++
+			if a := ev.GetMarkerRecordedEventAttributes(); a != nil && a.GetMarkerName() == "Version" {
+				if p := a.GetDetails()["change-id"].GetPayloads(); len(p) > 0 && strings.Contains(string(p[0].GetData()), "optio.children-drain-before-roll") {
+					drained++
+				}
 			}
 			if ev.GetWorkflowTaskFailedEventAttributes() != nil {
 				failed++

@@ -197,7 +197,6 @@ func TestChildrenSpawnUpdates(t *testing.T) {
 			f := h.mockChildren()
 			f.created = tc.created
 			var started []string
-			h.at(1050*time.Millisecond, func() { h.env.SignalWorkflow("nudge", nil) })
 			h.env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, _ converter.EncodedValues) {
 				started = append(started, info.WorkflowExecution.ID)
 			})
@@ -296,7 +295,6 @@ func TestChildrenPipelinedUpdates(t *testing.T) {
 			h := newHarness(t)
 			f := h.mockChildren()
 			var started []string
-			h.at(1050*time.Millisecond, func() { h.env.SignalWorkflow("nudge", nil) })
 			h.env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, _ converter.EncodedValues) {
 				started = append(started, info.WorkflowExecution.ID)
 			})
