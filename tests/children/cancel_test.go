@@ -29,6 +29,17 @@ func waitForCancel(pc *adapter.ProcessContext) error {
 	return nil
 }
 
+// spawnWaiting spawns n children into g that wait for their cancel, the
+// i-th with the processId and name idFormat and nameFormat give for i.
+func spawnWaiting(g *adapter.ParallelGroup, n int, idFormat, nameFormat string) error {
+	for i := range n {
+		if err := g.Spawn(adapter.ChildSpec{ProcessID: fmt.Sprintf(idFormat, i), Name: fmt.Sprintf(nameFormat, i), Execute: waitForCancel}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Cancelling a parent cancels every active descendant, bottom-up: each child
 // reaches its end state before its parent does, and the parent ends cancelled.
 func TestCancelParentCancelsDescendantsBottomUp(t *testing.T) {
@@ -134,10 +145,8 @@ func TestFailingChildCancelsSiblings(t *testing.T) {
 	var results []adapter.ChildResult
 	parent := adapter.TaskInstance{ProcessID: "g", Name: "G", Execute: func(pc *adapter.ProcessContext) error {
 		g := pc.ParallelGroup(adapter.GroupOptions{MaxConcurrency: 4})
-		for i := range 3 {
-			if err := g.Spawn(adapter.ChildSpec{ProcessID: fmt.Sprintf("g/slow-%d", i), Name: fmt.Sprintf("Slow %d", i), Execute: waitForCancel}); err != nil {
-				return err
-			}
+		if err := spawnWaiting(g, 3, "g/slow-%d", "Slow %d"); err != nil {
+			return err
 		}
 		err := g.Spawn(adapter.ChildSpec{ProcessID: "g/bad", Name: "Bad", Execute: func(c *adapter.ProcessContext) error {
 			return errors.New("bad input row 17")
@@ -189,10 +198,8 @@ func TestFailingChildCancelsSiblings(t *testing.T) {
 func TestCancelledParentsCloseCancelsItsChildren(t *testing.T) {
 	naive := adapter.TaskInstance{ProcessID: "naive", Name: "Naive", Execute: func(pc *adapter.ProcessContext) error {
 		g := pc.ParallelGroup(adapter.GroupOptions{MaxConcurrency: 2})
-		for i := range 3 {
-			if err := g.Spawn(adapter.ChildSpec{ProcessID: fmt.Sprintf("naive/item-%d", i), Name: fmt.Sprintf("Item %d", i), Execute: waitForCancel}); err != nil {
-				return err
-			}
+		if err := spawnWaiting(g, 3, "naive/item-%d", "Item %d"); err != nil {
+			return err
 		}
 		_, err := g.Wait()
 		return err
@@ -291,10 +298,8 @@ func TestCancelledBigGroupKeepsItsSpawnedEntries(t *testing.T) {
 	const n = 130
 	big := adapter.TaskInstance{ProcessID: "big", Name: "Big", Execute: func(pc *adapter.ProcessContext) error {
 		g := pc.ParallelGroup(adapter.GroupOptions{MaxConcurrency: n})
-		for i := range n {
-			if err := g.Spawn(adapter.ChildSpec{ProcessID: fmt.Sprintf("big/%03d", i), Name: fmt.Sprintf("Child %03d", i), Execute: waitForCancel}); err != nil {
-				return err
-			}
+		if err := spawnWaiting(g, n, "big/%03d", "Child %03d"); err != nil {
+			return err
 		}
 		_, err := g.Wait()
 		return err
