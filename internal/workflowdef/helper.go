@@ -161,6 +161,12 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 		return err
 	}
 	cancelSeen := false
+	// interrupted reads the close signals come, and reports whether a close
+	// or a first cancel waits to be handled at the top of the loop.
+	interrupted := func() bool {
+		drainClose()
+		return closing != nil || (!cancelSeen && ctx.Err() != nil)
+	}
 	for {
 		_ = workflow.Await(h.mctx, func() bool {
 			drainClose()
@@ -182,16 +188,11 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 		// Roll over: no handler may be half-way through a batch, and a close
 		// signal that came meanwhile is handled here.
 		_ = workflow.Await(h.mctx, func() bool { return workflow.AllHandlersFinished(h.mctx) })
-		drainClose()
-		if closing != nil || (ctx.Err() != nil && !cancelSeen) {
+		if interrupted() {
 			continue // a close or a cancel came meanwhile: handle it here
 		}
-		h.drainStarts(ctx, func() bool {
-			drainClose()
-			return closing != nil || (!cancelSeen && ctx.Err() != nil)
-		})
-		drainClose()
-		if closing != nil || (ctx.Err() != nil && !cancelSeen) {
+		h.drainStarts(ctx, interrupted)
+		if interrupted() {
 			continue
 		}
 		return h.continueAsNew(ctx, closing)
@@ -314,10 +315,10 @@ const rollDrainFor = time.Second
 // continue-as-new (UnhandledCommand), and the task runs again on a worker
 // that replays the run's whole history: with a group's short children
 // ending many times a second, up to five times in a group of 1,000 with
-// two roll-overs (bench measurement 5: 5, 5, 0, 4, 4, 4 in six runs). Children still open after the wait go on
-// (parent close policy Abandon), their ends recorded in their documents as
-// before. The parent's log entries kept are written first, so that the last
-// task has none to write.
+// two roll-overs (bench measurement 5: 5, 5, 0, 4, 4, 4 in six runs).
+// Children still open after the wait go on (parent close policy Abandon),
+// their ends recorded in their documents as before. The parent's log
+// entries kept are written first, so that the last task has none to write.
 func (h *children) drainStarts(ctx workflow.Context, stop func() bool) {
 	if h.openStarts() == 0 || workflow.GetVersion(ctx, rollDrainChange, workflow.DefaultVersion, 1) < 1 {
 		return
