@@ -135,7 +135,7 @@ func (env *Env) historyTypes(ctx context.Context, id, runID string) string {
 	}
 	counts := map[string]int{}
 	for _, ev := range hist {
-		counts[strings.ToLower(strings.TrimPrefix(ev.GetEventType().String(), "EVENT_TYPE_"))]++
+		counts[eventName(ev)]++
 	}
 	names := make([]string, 0, len(counts))
 	for k := range counts {
@@ -184,7 +184,7 @@ func (env *Env) childrenRuns(ctx context.Context, id string) string {
 			}
 		}
 		for i, ev := range hist {
-			counts[strings.ToLower(strings.TrimPrefix(ev.GetEventType().String(), "EVENT_TYPE_"))]++
+			counts[eventName(ev)]++
 			if a := ev.GetWorkflowExecutionContinuedAsNewEventAttributes(); a != nil {
 				runID = a.GetNewExecutionRunId()
 			}
@@ -254,7 +254,13 @@ func runEnd(hist []*historypb.HistoryEvent) string {
 	if len(hist) == 0 {
 		return "none"
 	}
-	return strings.ToLower(strings.TrimPrefix(hist[len(hist)-1].GetEventType().String(), "EVENT_TYPE_WORKFLOW_EXECUTION_"))
+	return eventName(hist[len(hist)-1])
+}
+
+// eventName is an event's type in lower case, without its EVENT_TYPE_
+// prefix: "workflowtaskfailed".
+func eventName(ev *historypb.HistoryEvent) string {
+	return strings.ToLower(strings.TrimPrefix(ev.GetEventType().String(), "EVENT_TYPE_"))
 }
 
 // firstUpdate is how long after its start a run accepted its first update.
@@ -275,7 +281,7 @@ func eventsUntilTask(hist []*historypb.HistoryEvent) string {
 		if ev.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED {
 			break
 		}
-		names = append(names, strings.ToLower(strings.TrimPrefix(ev.GetEventType().String(), "EVENT_TYPE_")))
+		names = append(names, eventName(ev))
 	}
 	if len(names) == 0 {
 		return "nothing"
