@@ -63,9 +63,7 @@ func TestCancelParentCancelsDescendantsBottomUp(t *testing.T) {
 	for i := range 2 {
 		h.waitState(fmt.Sprintf("tree/branch-%d/leaf", i), adapter.StateRunning)
 	}
-	out, err := h.eng.Cancel(h.ctx, "tree")
-	require.NoError(t, err)
-	require.True(t, out.OK)
+	h.cancel("tree")
 
 	root := h.waitState("tree", adapter.StateCancelled, adapter.StateFailed)
 	assert.Equal(t, adapter.StateCancelled, root.Status.State, "error: %v", root.Status.Error)
@@ -115,9 +113,7 @@ func TestCancelChild(t *testing.T) {
 			if tc.fromTemporal {
 				require.NoError(t, h.env.Temporal.Client.CancelWorkflow(h.ctx, h.eng.WorkflowID("p/child"), ""))
 			} else {
-				out, err := h.eng.Cancel(h.ctx, "p/child")
-				require.NoError(t, err)
-				require.True(t, out.OK)
+				h.cancel("p/child")
 			}
 			p := h.waitState("p", adapter.StateDone, adapter.StateFailed, adapter.StateCancelled)
 			assert.Equal(t, adapter.StateCancelled, gotState)
@@ -208,9 +204,7 @@ func TestCancelledParentsCloseCancelsItsChildren(t *testing.T) {
 	h.launch("naive")
 	h.waitState("naive/item-0", adapter.StateRunning)
 	h.waitState("naive/item-1", adapter.StateRunning)
-	out, err := h.eng.Cancel(h.ctx, "naive")
-	require.NoError(t, err)
-	require.True(t, out.OK)
+	h.cancel("naive")
 	p := h.waitState("naive", adapter.StateCancelled, adapter.StateFailed)
 	require.Equal(t, adapter.StateCancelled, p.Status.State, "error: %s", errText(p))
 
@@ -309,9 +303,7 @@ func TestCancelledBigGroupKeepsItsSpawnedEntries(t *testing.T) {
 	for i := range n {
 		h.waitState(fmt.Sprintf("big/%03d", i), adapter.StateRunning)
 	}
-	out, err := h.eng.Cancel(h.ctx, "big")
-	require.NoError(t, err)
-	require.True(t, out.OK)
+	h.cancel("big")
 
 	root := h.waitState("big", adapter.StateCancelled, adapter.StateFailed)
 	require.Equal(t, adapter.StateCancelled, root.Status.State, "error: %v", root.Status.Error)
@@ -345,9 +337,7 @@ func TestRefusedSpawnsAfterACancelAreLoggedBeforeTheEnd(t *testing.T) {
 	h := newHarness(t, fan)
 	h.launch("fan")
 	h.waitState(fmt.Sprintf("fan/%04d", running-1), adapter.StateRunning)
-	out, err := h.eng.Cancel(h.ctx, "fan")
-	require.NoError(t, err)
-	require.True(t, out.OK)
+	h.cancel("fan")
 	root := h.waitState("fan", adapter.StateCancelled, adapter.StateFailed)
 	require.Equal(t, adapter.StateCancelled, root.Status.State, "error: %v", root.Status.Error)
 

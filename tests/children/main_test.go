@@ -90,6 +90,14 @@ func (h *harness) get(id string) *adapter.Process {
 	return p
 }
 
+// cancel cancels id through the engine, requiring the cancel to be taken.
+func (h *harness) cancel(id string) {
+	h.t.Helper()
+	out, err := h.eng.Cancel(h.ctx, id)
+	require.NoError(h.t, err)
+	require.True(h.t, out.OK, "cancel %s: %s", id, out.Reason)
+}
+
 // waitState polls until the process reaches one of the states.
 func (h *harness) waitState(id string, states ...adapter.State) *adapter.Process {
 	h.t.Helper()

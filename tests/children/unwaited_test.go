@@ -74,9 +74,7 @@ func TestCancelReachesChildrenOfABodyThatDidNotWait(t *testing.T) {
 			for i := range n {
 				h.waitState(fmt.Sprintf("p/c%d", i), adapter.StateRunning)
 			}
-			out, err := h.eng.Cancel(h.ctx, "p")
-			require.NoError(t, err)
-			require.True(t, out.OK, "cancel: %s", out.Reason)
+			h.cancel("p")
 
 			parent := h.waitState("p", adapter.StateDone, adapter.StateFailed, adapter.StateCancelled)
 			require.Equal(t, adapter.StateCancelled, parent.Status.State)
