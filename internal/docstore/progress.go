@@ -164,10 +164,7 @@ func (b *ProgressBuffer) Report(percent *float64, message *string) {
 		}
 	}
 	b.mu.Unlock()
-	select {
-	case b.wake <- struct{}{}:
-	default:
-	}
+	b.nudge()
 }
 
 // Log queues a log entry that is not a progress report (a refused child's
@@ -181,6 +178,11 @@ func (b *ProgressBuffer) Log(level mirror.Level, message string) {
 	b.queue = append(b.queue, mirror.NewLogEntry(b.store.now(), level, message))
 	b.dirty = true
 	b.mu.Unlock()
+	b.nudge()
+}
+
+// nudge wakes the writer, unless a wake is pending already.
+func (b *ProgressBuffer) nudge() {
 	select {
 	case b.wake <- struct{}{}:
 	default:
