@@ -6,7 +6,8 @@
 // --api-key, and its Dial turns a failed handshake or refused credentials
 // into one typed error at start rather than a stream of retries later.
 // Dial also adds EscapeResourceIDs, which lets processIds outside
-// printable ASCII through the SDK's gRPC headers.
+// printable ASCII through the SDK's gRPC headers, and RetryClosingUpdates,
+// which resends at once an update that met a run continuing as new.
 //
 // An engine takes the client it returns:
 //
@@ -34,6 +35,7 @@ import (
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -143,15 +145,17 @@ func (c Config) Apply(opts *client.Options) error {
 	return nil
 }
 
-// Dial applies c to opts, adds EscapeResourceIDs, and connects, asking the
-// server for its system info as client.DialContext does. It returns an
-// ErrInvalidConfig error or a *DialError; it gives up after
-// DefaultDialTimeout unless ctx ends first.
+// Dial applies c to opts, adds RetryClosingUpdates and EscapeResourceIDs,
+// and connects, asking the server for its system info as
+// client.DialContext does. It returns an ErrInvalidConfig error or a
+// *DialError; it gives up after DefaultDialTimeout unless ctx ends first.
 func Dial(ctx context.Context, opts client.Options, c Config) (client.Client, error) {
 	if err := c.Apply(&opts); err != nil {
 		return nil, err
 	}
-	opts.ConnectionOptions.DialOptions = append(slices.Clip(opts.ConnectionOptions.DialOptions), EscapeResourceIDs())
+	// RetryClosingUpdates first, so that the caller's interceptors see each
+	// update it sends again.
+	opts.ConnectionOptions.DialOptions = slices.Concat([]grpc.DialOption{RetryClosingUpdates()}, opts.ConnectionOptions.DialOptions, []grpc.DialOption{EscapeResourceIDs()})
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultDialTimeout)

@@ -111,11 +111,12 @@ func NewTemporalWith(t testing.TB, dynamicConfig map[string]any) Temporal {
 	return dialTemporal(t, srv)
 }
 
-// dialTemporal connects a client, closed on cleanup, to srv.
+// dialTemporal connects a client to srv, with the interceptors
+// temporalconn.Dial adds, closed on cleanup.
 func dialTemporal(t testing.TB, srv *devstack.Temporal) Temporal {
 	t.Helper()
 	tp := Temporal{HostPort: srv.HostPort(), Namespace: srv.Namespace()}
-	tp.Client = tp.dial(t, temporalconn.EscapeResourceIDs())
+	tp.Client = tp.dial(t, temporalconn.RetryClosingUpdates(), temporalconn.EscapeResourceIDs())
 	return tp
 }
 
@@ -124,7 +125,7 @@ func dialTemporal(t testing.TB, srv *devstack.Temporal) Temporal {
 // watch, hold or lose particular calls of an engine.
 func (tp Temporal) DialIntercepted(t testing.TB, intercept grpc.UnaryClientInterceptor) client.Client {
 	t.Helper()
-	return tp.dial(t, temporalconn.EscapeResourceIDs(), grpc.WithChainUnaryInterceptor(intercept))
+	return tp.dial(t, temporalconn.RetryClosingUpdates(), grpc.WithChainUnaryInterceptor(intercept), temporalconn.EscapeResourceIDs())
 }
 
 // DialPlain connects another client to the same server and namespace,
