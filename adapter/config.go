@@ -23,7 +23,13 @@ type TaskGenerator func(ctx context.Context, services map[string]any, metadataFi
 
 // Config configures an Engine. Only Temporal and Mongo are required.
 type Config struct {
-	// Temporal is the client of the Temporal namespace the engine runs in. Required.
+	// Temporal is the client of the Temporal namespace the engine runs in.
+	// Required. Dial it with temporalconn.Dial, or give it the dial options
+	// that Dial adds: temporalconn.EscapeResourceIDs (processIds outside
+	// printable ASCII) and temporalconn.RetryClosingUpdates (a group's
+	// requests to start children that meet its children workflow rolling
+	// over go to the next run within milliseconds rather than after the
+	// SDK's 320-480 ms).
 	Temporal client.Client
 	// Namespace must name the namespace Temporal's client is connected to
 	// (client.Options.Namespace, which the client does not expose): the
