@@ -717,3 +717,38 @@ func TestChildrenWriteSpawnLogApart(t *testing.T) {
 		fmt.Sprintf("%s %s", ms(600), names(9, 10)),
 	}, got)
 }
+
+// A run that continues as new or completes while its log loop waits
+// between two writes of the parent's entries cancels that wait's timer
+// first: a timer firing while the run's last workflow task completes makes
+// the server refuse the task. Here the loop writes the first batch's
+// entries at 1 s and waits until 1.25 s before writing the second's; the
+// run, due to roll over at 1.06 s, writes them itself then and continues
+// as new once its children (50 ms each) have ended.
+func TestChildrenLeaveNoLogTimerAtTheirEnd(t *testing.T) {
+	h := newHarness(t)
+	h.mockChildrenTaking(50 * time.Millisecond)
+	open := h.recordOpenSleeps()
+	reqs := childRequests(6)
+	h.at(time.Second, func() { h.update(workflows.UpdateRunChildren, reqs[0:3]) })
+	h.at(1050*time.Millisecond, func() { h.update(workflows.UpdateRunChildren, reqs[3:5]) })
+	h.at(1060*time.Millisecond, func() {
+		h.env.SetContinueAsNewSuggested(true)
+		h.update(workflows.UpdateRunChildren, reqs[5:6])
+	})
+	in := childrenInput()
+	in.Pipelined = true
+	in.NextOrder = SpawnLogFrom
+	start := h.env.Now()
+	next := continuedAs(t, h.runChildren(in))
+	require.Equal(t, SpawnLogFrom+5, next.NextOrder)
+	var written []string
+	for _, w := range h.stamped {
+		written = append(written, fmt.Sprintf("%s %s", w.at.Sub(start), strings.Join(w.messages, ", ")))
+	}
+	require.Equal(t, []string{
+		"1s Spawned child: Child 1, Spawned child: Child 2, Spawned child: Child 3",
+		"1.06s Spawned child: Child 4, Spawned child: Child 5",
+	}, written)
+	require.Equal(t, []int{0}, open[workflows.ChildrenName], "sleeps left waiting when the run continued as new")
+}

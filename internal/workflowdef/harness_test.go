@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -367,4 +368,61 @@ func (r *endRecorderInbound) ExecuteWorkflow(ctx workflow.Context, in *intercept
 	out, err := r.Next.ExecuteWorkflow(ctx, in)
 	r.ends[workflow.GetInfo(ctx).WorkflowType.Name] = workflow.Now(ctx)
 	return out, err
+}
+
+// recordOpenSleeps records, as each run of a workflow type returns, how
+// many of its workflow.Sleep calls still wait on a context not cancelled:
+// timers that could fire while the run's last workflow task completes.
+// Call it before the workflow starts.
+func (h *harness) recordOpenSleeps() map[string][]int {
+	open := map[string][]int{}
+	h.env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&sleepRecorder{open: open}}})
+	return open
+}
+
+// sleepRecorder is recordOpenSleeps' interceptor.
+type sleepRecorder struct {
+	interceptor.WorkerInterceptorBase
+	open map[string][]int
+}
+
+func (r *sleepRecorder) InterceptWorkflow(ctx workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
+	return &sleepRecorderInbound{WorkflowInboundInterceptorBase: interceptor.WorkflowInboundInterceptorBase{Next: next}, open: r.open}
+}
+
+type sleepRecorderInbound struct {
+	interceptor.WorkflowInboundInterceptorBase
+	open map[string][]int
+	// sleeping are the contexts of the run's sleeps under way.
+	sleeping []workflow.Context
+}
+
+func (r *sleepRecorderInbound) Init(outbound interceptor.WorkflowOutboundInterceptor) error {
+	return r.Next.Init(&sleepRecorderOutbound{WorkflowOutboundInterceptorBase: interceptor.WorkflowOutboundInterceptorBase{Next: outbound}, in: r})
+}
+
+func (r *sleepRecorderInbound) ExecuteWorkflow(ctx workflow.Context, in *interceptor.ExecuteWorkflowInput) (any, error) {
+	out, err := r.Next.ExecuteWorkflow(ctx, in)
+	n := 0
+	for _, sctx := range r.sleeping {
+		if sctx.Err() == nil {
+			n++
+		}
+	}
+	name := workflow.GetInfo(ctx).WorkflowType.Name
+	r.open[name] = append(r.open[name], n)
+	return out, err
+}
+
+type sleepRecorderOutbound struct {
+	interceptor.WorkflowOutboundInterceptorBase
+	in *sleepRecorderInbound
+}
+
+func (o *sleepRecorderOutbound) Sleep(ctx workflow.Context, d time.Duration) error {
+	o.in.sleeping = append(o.in.sleeping, ctx)
+	defer func() {
+		o.in.sleeping = slices.DeleteFunc(o.in.sleeping, func(c workflow.Context) bool { return c == ctx })
+	}()
+	return o.Next.Sleep(ctx, d)
 }

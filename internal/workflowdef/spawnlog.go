@@ -36,6 +36,10 @@ const spawnLogEvery = 250 * time.Millisecond
 // apart from their inserts.
 const spawnLogChange = "optio.children-spawn-log-apart"
 
+// spawnLogTimerChange is the workflow.GetVersion change ID from which
+// flushLog cancels the timer of writeLogLoop's wait between two writes.
+const spawnLogTimerChange = "optio.children-spawn-log-timer"
+
 // spawnLog is a children workflow run's record of the entries it keeps.
 type spawnLog struct {
 	// due are the entries still to write; writing is set while a write is
@@ -45,6 +49,8 @@ type spawnLog struct {
 	last    time.Time
 	// looping is set once the coroutine that writes them runs.
 	looping bool
+	// endWait cancels the loop's wait between two writes, while it waits.
+	endWait workflow.CancelFunc
 }
 
 // deferLog reports whether the children now inserted leave their parent's
@@ -75,7 +81,10 @@ func (h *children) writeLogLoop(ctx workflow.Context) {
 	for {
 		_ = workflow.Await(ctx, func() bool { return len(h.log.due) > 0 && !h.log.writing })
 		if wait := h.log.last.Add(spawnLogEvery).Sub(workflow.Now(ctx)); wait > 0 {
-			_ = workflow.Sleep(ctx, wait)
+			wctx, cancel := workflow.WithCancel(ctx)
+			h.log.endWait = cancel
+			_ = workflow.Sleep(wctx, wait)
+			h.log.endWait = nil
 		}
 		_ = h.writeLog(ctx)
 	}
@@ -99,8 +108,17 @@ func (h *children) writeLog(ctx workflow.Context) error {
 }
 
 // flushLog writes every entry due, before the run continues as new or
-// completes.
+// completes. It also cancels the timer of the loop's wait, if it waits:
+// a timer that fires while the run's last workflow task completes makes
+// the server refuse that task (UnhandledCommand), and the task runs again
+// on a replay of the run's whole history (bench measurement 5: once in ten
+// runs, "then timerfired"). Cancelled in that task or before it, the timer
+// can fire no more; if it has already fired and the event waits, the
+// cancel takes the event away and the task completes.
 func (h *children) flushLog() error {
+	if h.log.endWait != nil && workflow.GetVersion(h.mctx, spawnLogTimerChange, workflow.DefaultVersion, 1) >= 1 {
+		h.log.endWait()
+	}
 	for len(h.log.due) > 0 || h.log.writing {
 		if err := h.writeLog(h.mctx); err != nil {
 			return err
