@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/optio-temporal/optio/activities"
@@ -334,7 +335,7 @@ func TestChildrenPipelinedUpdates(t *testing.T) {
 			slices.Sort(started)
 			slices.Sort(wantIDs)
 			require.Equal(t, wantIDs, started)
-			require.Equal(t, append(tc.wantCreates, "AwaitChildren"), h.Trail())
+			require.Equal(t, tc.wantCreates, h.Trail(), "every child ended cleanly in the run: no AwaitChildren")
 			var order []string
 			for _, in := range f.inputs {
 				for _, c := range in.Children {
@@ -350,9 +351,9 @@ func TestChildrenPipelinedUpdates(t *testing.T) {
 }
 
 // At its close a Pipelined run with room for the ends of the children it
-// started waits for them in itself, then for the launch's other children
-// (AwaitChildren), and completes; with the server suggesting a roll-over it
-// waits in a fresh run instead.
+// started waits for them in itself, then, unless every one of them ended
+// cleanly, for the launch's children (AwaitChildren), and completes; with
+// the server suggesting a roll-over it waits in a fresh run instead.
 func TestChildrenCloseWaitsInRun(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -361,14 +362,22 @@ func TestChildrenCloseWaitsInRun(t *testing.T) {
 		wantCAN  bool
 		// cancel cancels the run after the close, while it waits.
 		cancel bool
+		// failing is a child whose process workflow fails.
+		failing   string
+		wantAwait bool
 	}{
 		{name: "room for the ends", children: 3},
 		{name: "roll-over suggested", children: 3, suggest: true, wantCAN: true},
-		{name: "a cancel while it waits cancels the children", children: 3, cancel: true},
+		{name: "a cancel while it waits cancels the children", children: 3, cancel: true, wantAwait: true},
+		{name: "a child that failed leaves the wait to AwaitChildren", children: 3, failing: "c2", wantAwait: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
+			if tc.failing != "" {
+				h.env.OnWorkflow(workflows.ProcessName, mock.Anything, mock.MatchedBy(func(in ProcessInput) bool { return in.ProcessID == tc.failing })).After(time.Minute).Return(
+					ProcessResult{}, temporal.NewNonRetryableApplicationError("boom", workflows.ProcessFailedType, nil)).Maybe()
+			}
 			h.mockChildren()
 			var sent *updateOutcome
 			h.at(time.Second, func() { sent = h.update(workflows.UpdateRunChildren, childRequests(tc.children)) })
@@ -394,7 +403,10 @@ func TestChildrenCloseWaitsInRun(t *testing.T) {
 			}
 			require.NoError(t, err)
 			trail := h.Trail()
-			require.Equal(t, "AwaitChildren", trail[len(trail)-1], "trail: %v", trail)
+			require.Equal(t, tc.wantAwait, slices.Contains(trail, "AwaitChildren"), "trail: %v", trail)
+			if tc.wantAwait {
+				require.Equal(t, "AwaitChildren", trail[len(trail)-1], "trail: %v", trail)
+			}
 			require.Equal(t, tc.cancel, slices.Contains(trail, "CancelChildren"), "trail: %v", trail)
 		})
 	}
@@ -631,10 +643,12 @@ func TestChildrenDrainBeforeRollOver(t *testing.T) {
 		childTakes time.Duration
 		close      bool
 		rolledAt   time.Duration
+		// unsettled is what the next run is told of children left open.
+		unsettled int
 	}{
-		{"short children end first", 300 * time.Millisecond, false, 1300 * time.Millisecond},
-		{"long children are left open after the wait", time.Minute, false, 1100*time.Millisecond + rollDrainFor},
-		{"a close during the wait", time.Minute, true, 1200 * time.Millisecond},
+		{"short children end first", 300 * time.Millisecond, false, 1300 * time.Millisecond, 0},
+		{"long children are left open after the wait", time.Minute, false, 1100*time.Millisecond + rollDrainFor, 3},
+		{"a close during the wait", time.Minute, true, 1200 * time.Millisecond, 3},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -658,6 +672,49 @@ func TestChildrenDrainBeforeRollOver(t *testing.T) {
 			require.True(t, IsRollingOver(late.rejected), "an update during the wait is sent again to the next run, got %v", late.rejected)
 			require.Equal(t, 3, next.NextOrder)
 			require.Equal(t, tc.close, next.Closing != nil, "a close is carried to the next run")
+			require.Equal(t, tc.unsettled, next.Unsettled, "children whose end the run did not see")
+			require.True(t, next.UnsettledCounted)
+		})
+	}
+}
+
+// A closing run skips AwaitChildren only when it knows of every child of
+// the launch that it ended cleanly: earlier runs must have counted the
+// children whose end they did not see (runs of an older version did not)
+// and found none, and a child this run found running rather than started
+// counts as well.
+func TestChildrenCloseAfterEarlierRuns(t *testing.T) {
+	cases := []struct {
+		name      string
+		in        func(*ChildrenInput)
+		known     bool
+		wantAwait bool
+	}{
+		{name: "earlier runs saw every end", in: func(in *ChildrenInput) { in.Runs, in.UnsettledCounted = 2, true }},
+		{name: "an earlier run left children open", in: func(in *ChildrenInput) { in.Runs, in.UnsettledCounted, in.Unsettled = 2, true, 2 }, wantAwait: true},
+		{name: "an earlier run of an older version", in: func(in *ChildrenInput) { in.Runs = 2 }, wantAwait: true},
+		{name: "a child found running", in: func(*ChildrenInput) {}, known: true, wantAwait: true},
+		{name: "the first run, every child ended", in: func(*ChildrenInput) {}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			f := h.mockChildren()
+			if tc.known {
+				f.created = func(c activitydef.ChildSpec) *activitydef.CreatedChild {
+					if c.ProcessID != "c2" {
+						return nil
+					}
+					return &activitydef.CreatedChild{DocID: "doc-" + c.ProcessID, Known: true, State: mirror.Running}
+				}
+			}
+			h.at(time.Second, func() { h.update(workflows.UpdateRunChildren, childRequests(3)) })
+			h.at(2*time.Second, func() { h.env.SignalWorkflow(workflows.SignalCloseChildren, closeChildren{}) })
+			in := childrenInput()
+			in.Pipelined = true
+			tc.in(&in)
+			require.NoError(t, h.runChildren(in))
+			require.Equal(t, tc.wantAwait, slices.Contains(h.Trail(), "AwaitChildren"), "trail: %v", h.Trail())
 		})
 	}
 }
