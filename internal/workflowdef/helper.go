@@ -219,16 +219,15 @@ func Children(ctx workflow.Context, in ChildrenInput) error {
 		// history while it waits: wait in a fresh run instead.
 		return h.continueAsNew(ctx, closing)
 	}
-	if h.settled(ctx, closing) {
-		// Every child of the launch ended cleanly where a run saw it: their
-		// documents hold their end already.
-		drainClose()
-		return h.flushLog()
+	// Children end before their parent: wait for the last of them, unless
+	// every child of the launch ended cleanly where a run saw it (their
+	// documents hold their end already).
+	var err error
+	if !h.settled(ctx, closing) {
+		fut := awaitChildren(h.mctx, h.childrenOf())
+		h.awaitCancelling(ctx, &w, fut.IsReady)
+		err = fut.Get(h.mctx, nil)
 	}
-	// Children end before their parent: wait for the last of them.
-	fut := awaitChildren(h.mctx, h.childrenOf())
-	h.awaitCancelling(ctx, &w, fut.IsReady)
-	err := fut.Get(h.mctx, nil)
 	// A close that came after the one acted on (a cancelled parent's, behind
 	// the cancel) asks for nothing more; it is read so that the run does not
 	// end with it unhandled, which the SDK logs as a warning.
