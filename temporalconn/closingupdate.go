@@ -9,7 +9,6 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/status"
 )
 
 // closingRetryPauses are the pauses before RetryClosingUpdates sends an
@@ -68,8 +67,8 @@ func workflowClosing(err error) bool {
 	if err == nil {
 		return false
 	}
-	st, ok := status.FromError(err)
-	if !ok {
+	st := grpcStatus(err)
+	if st == nil {
 		return false
 	}
 	var re *serviceerror.ResourceExhausted
