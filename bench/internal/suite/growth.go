@@ -224,7 +224,7 @@ type growthRow struct {
 }
 
 // The p50 of an operation of a few tenths of a millisecond moves by a third
-// from one moment to the next on a shared machine (0.29 to 0.54 ms for the
+// from one moment to the next on a shared machine (0.30 to 0.54 ms for the
 // same get at the same size in a row of runs), more than the growth it is
 // to show. So the everyday operations are sampled on two engines in turn:
 // the growing one, and a base one on a database of its own that stays at
