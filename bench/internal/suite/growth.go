@@ -213,25 +213,19 @@ func (g *growth) newEngine(ctx context.Context, measure string, cfg adapter.Conf
 	return eng, err
 }
 
-type growthRow struct {
-	metric string
-	// paired rows are sampled on both sides, one sample on each in turn;
-	// the others on the growing side alone.
-	paired bool
-	// at holds the growing side's p50 per step, base the base side's taken
-	// beside it.
-	at, base []float64
-}
-
-// A get takes a few tenths of a millisecond, and its p50 moves by up to a
-// third from one moment to the next on a shared machine (0.30 to 0.54 ms
-// for a get by _id at 1,000 documents over a dozen runs), more than the
-// growth it is to show. So the everyday operations are sampled on two engines in turn:
-// the growing one, and a base one on a database of its own that stays at
-// the smallest size (documents and cron tasks); each step's growth is the
-// first's p50 against the second's, both taken in the same seconds. The
-// first step, where both hold the smallest size, shows what that ratio
-// reads when nothing has grown.
+// growthRows are the measurement's rows, in the order of measure's
+// samples. A paired row is sampled on both sides, one sample on each in
+// turn; the others on the growing side alone.
+//
+// Why the pairing: a get takes a few tenths of a millisecond, and its p50
+// moves by up to a third from one moment to the next on a shared machine
+// (0.30 to 0.54 ms for a get by _id at 1,000 documents over a dozen runs),
+// more than the growth it is to show. So the everyday operations are
+// sampled on two engines in turn: the growing one, and a base one on a
+// database of its own that stays at the smallest size (documents and cron
+// tasks); each step's growth is the first's p50 against the second's, both
+// taken in the same seconds. The first step, where both hold the smallest
+// size, shows what that ratio reads when nothing has grown.
 var growthRows = []struct {
 	metric string
 	paired bool
@@ -261,10 +255,9 @@ func (g *growth) sizes(ctx context.Context, res *Result, b *strings.Builder) err
 	if _, err := g.setUp(ctx, base, g.opts.Sizes[0], g.opts.Schedules[0]); err != nil {
 		return err
 	}
-	rows := make([]*growthRow, len(growthRows))
-	for i, r := range growthRows {
-		rows[i] = &growthRow{metric: r.metric, paired: r.paired}
-	}
+	// The p50s by row and step: the growing side's, and beside them the
+	// base side's of the paired rows.
+	at, beside := make([][]float64, len(growthRows)), make([][]float64, len(growthRows))
 	for step, size := range g.opts.Sizes {
 		t0 := time.Now()
 		n, err := g.setUp(ctx, grow, size, g.opts.Schedules[step])
@@ -278,21 +271,21 @@ func (g *growth) sizes(ctx context.Context, res *Result, b *strings.Builder) err
 		if err != nil {
 			return err
 		}
-		for i, r := range rows {
-			r.at = append(r.at, ms(samples[i].Percentile(50)))
+		for i, r := range growthRows {
+			at[i] = append(at[i], ms(samples[i].Percentile(50)))
 			if r.paired {
-				r.base = append(r.base, ms(baseSamples[i].Percentile(50)))
+				beside[i] = append(beside[i], ms(baseSamples[i].Percentile(50)))
 			}
 		}
 	}
-	for _, r := range rows {
-		for step, v := range r.at {
+	for i, r := range growthRows {
+		for step, v := range at[i] {
 			row := Row{
 				Measure: "G growth", Metric: fmt.Sprintf("%s @ %d docs / %d cron", r.metric, g.opts.Sizes[step], g.opts.Schedules[step]),
-				Ours: v, Bare: r.at[0],
+				Ours: v, Bare: at[i][0],
 			}
 			if r.paired {
-				row.Bare = r.base[step]
+				row.Bare = beside[i][step]
 			}
 			if r.paired && step > 0 {
 				row.Target, row.Verdict = fmt.Sprintf("<= %.1fx base", GrowthTarget), verdict(v <= GrowthTarget*row.Bare)
